@@ -1,0 +1,62 @@
+# K8sTA developer entry points. Every target installs what it needs (venv, pinned Go builds,
+# Debian packages) so that each works on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export K8STA_CACHE ?= $(HOME)/.cache/k8sta
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools tools-cmp deps test test-unit lint bench-cmp bench-daemon stack-up stack-down demo demo-down clean
+
+help:
+	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
+	@echo "make demo        - set up everything and run the main job on the local real stack"
+	@echo "make bench-cmp   - benchmark the plugin against bare kustomize"
+	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+deps:
+	toolchain/debian-deps.sh
+
+tools-cmp:
+	toolchain/build.sh kustomize
+
+tools: deps
+	toolchain/build.sh all
+
+test: venv tools
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv tools-cmp
+	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check cmp daemon devstack tests bench
+
+bench-cmp: venv tools-cmp
+	$(PY) bench/bench_cmp.py
+
+bench-daemon: venv tools
+	$(PY) bench/bench_daemon.py
+
+stack-up: venv tools
+	$(PY) -m k8sta_devstack up
+
+stack-down: venv
+	$(PY) -m k8sta_devstack down
+
+demo: venv tools
+	$(PY) -m k8sta_devstack demo
+
+demo-down: stack-down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

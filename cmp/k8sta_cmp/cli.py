@@ -1,0 +1,62 @@
+"""``k8sta-cmp``: the command argocd-cmp-server runs. Stdout carries only manifests.
+
+Every expected failure is one ``k8sta: ...`` line on stderr and exit code 1 (Argo CD shows that line
+in the Application's conditions); usage errors exit 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from k8sta_cmp import errors, safety
+from k8sta_cmp.environment import BuildEnvironment
+from k8sta_cmp.generate import generate
+from k8sta_cmp.kustomize import Kustomize
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="k8sta-cmp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="render the app branch in the working directory to stdout")
+    ver = sub.add_parser("verify", help="render and verify, print a one-line summary instead of manifests")
+    for p in (gen, ver):
+        p.add_argument("--path", type=Path, default=Path("."), help="app branch checkout (default: .)")
+    sub.add_parser("env", help="print the build environment as the plugin reads it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    environ = dict(os.environ)
+    try:
+        env = BuildEnvironment.from_environ(environ)
+        if args.command == "env":
+            for key, value in sorted(vars(env).items()):
+                print(f"{key}={'' if value is None else value}")
+            return EXIT_OK
+        result = generate(args.path, env, Kustomize.locate(environ), safety.Limits.from_environ(environ))
+    except errors.K8staError as exc:
+        revision = f" at revision {env.revision[:12]}" if "env" in locals() and env.revision else ""
+        print(f"k8sta: {exc}{revision}", file=sys.stderr)
+        return EXIT_FAILED
+    for warning in result.outcome.warnings:
+        print(f"k8sta: warning: {warning}", file=sys.stderr)
+    if args.command == "generate":
+        sys.stdout.buffer.write(result.manifests)
+        sys.stdout.buffer.flush()
+    else:
+        state = "verified" if result.outcome.verified else "rendered (not verified)"
+        print(f"{state}: ticket {result.metadata.ticket} station {result.metadata.station} "
+              f"sha256 {result.sha256}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""The app-branch contract (version 1): what one commit of an app branch ``env/<name>`` holds.
+
+Written only by K8sTA's daemon, read by the plugin. This module is the single owner of the format:
+file locations, the metadata schema, its validation (errors name the exact field) and its
+deterministic serialisation. See docs/app-branch-contract.md for the prose version.
+
+A commit of an app branch holds:
+- the kustomize inputs: shared config (everything outside ``env/``) at the ticket's pinned config
+  commit, and the Application's own overlay ``env/<name>/`` at the newest source commit touching it;
+- ``.k8sta/metadata.yaml``: ticket, track, station, Application, pins, renderer versions and the
+  sha256 of the rendered YAML;
+- ``.k8sta/rendered.yaml``: the rendered manifests, the paper trail a reviewer diffs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from k8sta_cmp import errors
+
+API_VERSION = "k8sta.io/branch/v1"
+KIND = "AppBranch"
+METADATA_PATH = ".k8sta/metadata.yaml"
+RENDERED_PATH = ".k8sta/rendered.yaml"
+# Created (and removed) by the renderer next to the inputs; a branch must not carry it.
+RESERVED_BUILD_DIR = ".k8sta/build"
+# Bumped whenever the renderer's own part of the output changes (the wrapper kustomization).
+RENDER_SCHEME = 1
+MAX_METADATA_BYTES = 256 * 1024
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# An image reference without tag or digest: registry[:port]/path components, lower case.
+_IMAGE_NAME = re.compile(
+    r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+)
+_KNOWN_TOP_LEVEL = {
+    "apiVersion", "kind", "ticket", "track", "station", "application", "source",
+    "kustomization", "images", "renderer", "rendered",
+}
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """A namespaced Kubernetes object name (a Ticket, an Argo CD Application)."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    """One image the render pins: every reference to ``name`` becomes ``name:tag[@digest]``."""
+
+    name: str
+    tag: str
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"{self.name}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the inputs came from on the source branch (K8sTA never writes that branch)."""
+
+    branch: str
+    config_commit: str
+    overlay_commit: str
+
+
+@dataclass(frozen=True)
+class RendererVersions:
+    """What produced the recorded digest; verification is exact only when these match."""
+
+    k8sta: str
+    kustomize: str
+    scheme: int = RENDER_SCHEME
+
+
+@dataclass(frozen=True)
+class BranchMetadata:
+    """The parsed, validated ``.k8sta/metadata.yaml`` of one app-branch commit."""
+
+    ticket: ObjectRef
+    track: str
+    station: str
+    application: ObjectRef
+    source: Source
+    kustomization: str
+    images: tuple[ImagePin, ...]
+    renderer: RendererVersions
+    rendered_sha256: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+class _Fields:
+    """Reads typed fields out of a mapping, raising ContractError that names the field path."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise errors.ContractError(f"{METADATA_PATH}: {where or 'document'} must be a mapping")
+        self.data = data
+        self.where = where
+
+    def _path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def fail(self, key: str, problem: str) -> errors.ContractError:
+        return errors.ContractError(f"{METADATA_PATH}: {self._path(key)}: {problem}")
+
+    def string(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "",
+               optional: bool = False) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if optional:
+                return None
+            raise self.fail(key, "is required")
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {type(value).__name__}")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(key, f"must be {what}, got {value!r}")
+        return value
+
+    def required(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        value = self.string(key, pattern, what)
+        assert value is not None
+        return value
+
+    def nested(self, key: str) -> _Fields:
+        if key not in self.data:
+            raise self.fail(key, "is required")
+        return _Fields(self.data[key], self._path(key))
+
+
+def _object_ref(fields: _Fields) -> ObjectRef:
+    return ObjectRef(
+        namespace=fields.required("namespace", _DNS_LABEL, "a DNS-1123 label"),
+        name=fields.required("name", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+    )
+
+
+def _kustomization_path(fields: _Fields) -> str:
+    value = fields.required("kustomization")
+    parts = value.split("/")
+    if value != "." and (value.startswith("/") or any(p in ("", ".", "..") for p in parts)):
+        raise fields.fail("kustomization", f"must be a relative path inside the branch, got {value!r}")
+    if value == ".k8sta" or value.startswith(".k8sta/"):
+        raise fields.fail("kustomization", "must not point into .k8sta/")
+    return value
+
+
+def _images(fields: _Fields) -> tuple[ImagePin, ...]:
+    raw = fields.data.get("images", [])
+    if not isinstance(raw, list):
+        raise fields.fail("images", "must be a list")
+    pins: list[ImagePin] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        image = _Fields(item, f"images[{index}]")
+        pin = ImagePin(
+            name=image.required("name", _IMAGE_NAME, "an image name without tag or digest"),
+            tag=image.required("tag", _TAG, "a valid image tag"),
+            digest=image.string("digest", _DIGEST, "sha256:<64 lowercase hex>", optional=True),
+        )
+        if pin.name in seen:
+            raise image.fail("name", f"{pin.name!r} is pinned twice")
+        seen.add(pin.name)
+        pins.append(pin)
+    return tuple(pins)
+
+
+def parse_metadata(text: str | bytes) -> BranchMetadata:
+    """Parse and validate metadata; every problem is a ContractError naming the field."""
+    if len(text) > MAX_METADATA_BYTES:
+        raise errors.ContractError(f"{METADATA_PATH}: larger than {MAX_METADATA_BYTES} bytes")
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise errors.ContractError(f"{METADATA_PATH}: not valid YAML ({_one_line(exc)})") from None
+    top = _Fields(data, "")
+    api_version = top.required("apiVersion")
+    if api_version != API_VERSION:
+        raise top.fail("apiVersion", f"must be {API_VERSION!r} (this plugin reads contract v1), "
+                                     f"got {api_version!r}")
+    if top.required("kind") != KIND:
+        raise top.fail("kind", f"must be {KIND!r}")
+    unknown = sorted(set(data) - _KNOWN_TOP_LEVEL)
+    if unknown:
+        raise top.fail(unknown[0], "is not a field of contract v1")
+    source = top.nested("source")
+    renderer = top.nested("renderer")
+    scheme = renderer.data.get("scheme")
+    if not isinstance(scheme, int) or isinstance(scheme, bool) or scheme < 1:
+        raise renderer.fail("scheme", "must be a positive integer")
+    return BranchMetadata(
+        ticket=_object_ref(top.nested("ticket")),
+        track=top.required("track", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+        station=top.required("station", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+        application=_object_ref(top.nested("application")),
+        source=Source(
+            branch=source.required("branch"),
+            config_commit=source.required("configCommit", _COMMIT, "a full git commit id"),
+            overlay_commit=source.required("overlayCommit", _COMMIT, "a full git commit id"),
+        ),
+        kustomization=_kustomization_path(top),
+        images=_images(top),
+        renderer=RendererVersions(
+            k8sta=renderer.required("k8sta"),
+            kustomize=renderer.required("kustomize"),
+            scheme=scheme,
+        ),
+        rendered_sha256=top.nested("rendered").required("sha256", _SHA256, "64 lowercase hex digits"),
+    )
+
+
+def metadata_to_yaml(meta: BranchMetadata) -> str:
+    """Serialise deterministically (fixed key order); parse_metadata(metadata_to_yaml(m)) == m."""
+    images = []
+    for pin in meta.images:
+        entry: dict[str, str] = {"name": pin.name, "tag": pin.tag}
+        if pin.digest:
+            entry["digest"] = pin.digest
+        images.append(entry)
+    doc = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "ticket": {"namespace": meta.ticket.namespace, "name": meta.ticket.name},
+        "track": meta.track,
+        "station": meta.station,
+        "application": {"namespace": meta.application.namespace, "name": meta.application.name},
+        "source": {
+            "branch": meta.source.branch,
+            "configCommit": meta.source.config_commit,
+            "overlayCommit": meta.source.overlay_commit,
+        },
+        "kustomization": meta.kustomization,
+        "images": images,
+        "renderer": {
+            "k8sta": meta.renderer.k8sta,
+            "kustomize": meta.renderer.kustomize,
+            "scheme": meta.renderer.scheme,
+        },
+        "rendered": {"sha256": meta.rendered_sha256},
+    }
+    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    parse_metadata(text)  # never write what we could not read back
+    return text
+
+
+def branch_files(meta: BranchMetadata, rendered: bytes) -> dict[str, bytes]:
+    """The files K8sTA adds to an app-branch commit next to the kustomize inputs."""
+    if sha256_hex(rendered) != meta.rendered_sha256:
+        raise errors.ContractError("rendered manifests do not match metadata rendered.sha256")
+    return {METADATA_PATH: metadata_to_yaml(meta).encode(), RENDERED_PATH: rendered}
+
+
+def read_metadata(root: Path) -> BranchMetadata:
+    """Read the metadata of a checked-out app branch."""
+    path = root / METADATA_PATH
+    if path.is_symlink() or not path.is_file():
+        raise errors.ContractError(
+            f"{METADATA_PATH} not found: this is not a K8sTA app branch (written only by K8sTA's daemon)"
+        )
+    with path.open("rb") as handle:
+        return parse_metadata(handle.read(MAX_METADATA_BYTES + 1))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -1,0 +1,44 @@
+"""Compare a fresh render with what the daemon recorded for the ticket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from k8sta_cmp import contract, errors
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verified: bool
+    warnings: tuple[str, ...]
+
+
+def verify(meta: contract.BranchMetadata, rendered_sha256: str, paper_trail: bytes | None,
+           running: contract.RendererVersions, strict_versions: bool) -> Outcome:
+    """Exact digest check when renderer versions match; otherwise warn (or refuse when strict).
+
+    The paper trail (``.k8sta/rendered.yaml``) must always carry the recorded digest: it is what a
+    reviewer reads, so an edited copy is as much a tampering as an edited input.
+    """
+    ticket = str(meta.ticket)
+    if paper_trail is None:
+        raise errors.VerificationError(f"ticket {ticket}: {contract.RENDERED_PATH} is missing from the branch")
+    trail_sha = contract.sha256_hex(paper_trail)
+    if trail_sha != meta.rendered_sha256:
+        raise errors.VerificationError(
+            f"ticket {ticket}: {contract.RENDERED_PATH} has sha256 {trail_sha} but the recorded one is "
+            f"{meta.rendered_sha256}; the branch was edited outside K8sTA"
+        )
+    recorded = meta.renderer
+    if (recorded.kustomize, recorded.scheme) == (running.kustomize, running.scheme):
+        if rendered_sha256 != meta.rendered_sha256:
+            raise errors.VerificationError(
+                f"ticket {ticket}: rendered sha256 {rendered_sha256} does not match recorded "
+                f"{meta.rendered_sha256}; the inputs were edited outside K8sTA or tampered with"
+            )
+        return Outcome(verified=True, warnings=())
+    difference = (f"branch recorded kustomize {recorded.kustomize} scheme {recorded.scheme}, this plugin "
+                  f"runs kustomize {running.kustomize} scheme {running.scheme}")
+    if strict_versions:
+        raise errors.VerificationError(f"ticket {ticket}: {difference} (K8STA_STRICT_VERSIONS is on)")
+    return Outcome(verified=False, warnings=(f"ticket {ticket}: {difference}; rendered without verifying",))

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Regenerate the wrapper Go modules in toolchain/go/ from toolchain/versions.env.
+# Developer-only: its outputs (go.mod, go.sum) are dependency pins and are committed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=/dev/null
+. "$here/versions.env"
+export GOFLAGS=-mod=mod CGO_ENABLED=0
+
+tool_module() { # dir module-path tool-package version [replace-lines]
+  local dir=$1 modpath=$2 tool=$3 version=$4 replaces=${5:-}
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  (cd "$dir" && go mod init "$modpath" >/dev/null 2>&1)
+  if [ -n "$replaces" ]; then printf '\nreplace (\n%s\n)\n' "$replaces" >>"$dir/go.mod"; fi
+  (cd "$dir" && go get -tool "$tool@$version" && go mod tidy)
+}
+
+# kustomize: a plain tool dependency.
+tool_module "$here/go/kustomize" k8sta.io/toolchain/kustomize \
+  sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
+
+# etcd: main.go calls etcdmain.Main; pin the server module.
+(cd "$here/go/etcd" && rm -f go.mod go.sum && go mod init k8sta.io/toolchain/etcd >/dev/null 2>&1 \
+  && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" && go mod tidy)
+
+# kube-apiserver: k8s.io/kubernetes points its ~30 staging modules at ./staging; replace each
+# with the published v0.<minor>.<patch>, list generated from the module's own go.mod.
+kmod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+staging_version="v0.${KUBERNETES_VERSION#v1.}"
+kreplaces=$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\t\1 => \1 '"$staging_version"'#p' "$kmod")
+tool_module "$here/go/kube-apiserver" k8sta.io/toolchain/kube-apiserver \
+  k8s.io/kubernetes/cmd/kube-apiserver "$KUBERNETES_VERSION" "$kreplaces"
+
+# Argo CD: copy its own replace block verbatim.
+amod=$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+areplaces=$(sed -n '/^replace (/,/^)/p' "$amod" | sed '1d;$d')
+tool_module "$here/go/argocd" k8sta.io/toolchain/argocd \
+  github.com/argoproj/argo-cd/v3/cmd "$ARGOCD_VERSION" "$areplaces"
