@@ -10,6 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${K8STA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8sta}
 mkdir -p "$cache/bin" "$cache/logs"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# GNU time reports each build's peak memory into its log when it is installed.
+timer=""; [ -x /usr/bin/time ] && timer="/usr/bin/time -v"
 
 version_of() {
   case $1 in
@@ -28,13 +30,13 @@ go_build() { # name version package ldflags
   echo "k8sta: building $name $version (log: $log) ..."
   local start=$SECONDS tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
-  if ! (cd "$here/go/$name" && /usr/bin/time -v go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/$name" "$pkg") >"$log" 2>&1; then
+  if ! (cd "$here/go/$name" && $timer go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/$name" "$pkg") >"$log" 2>&1; then
     echo "k8sta: building $name $version FAILED; last lines of $log:" >&2
     tail -n 30 "$log" >&2
     rm -rf "$tmp"; return 1
   fi
   rm -rf "$out"; mv "$tmp" "$out"
-  echo "k8sta: built $name $version in $((SECONDS - start)) s ($(grep -o 'Maximum resident set size.*' "$log"))"
+  echo "k8sta: built $name $version in $((SECONDS - start)) s $(grep -o 'Maximum resident set size.*' "$log" || true)"
 }
 
 build_one() {

@@ -65,8 +65,11 @@ class Kustomize:
                              env=_SANDBOX_ENV, check=True, timeout=30)
         return out.stdout.strip()
 
-    def build(self, directory: Path, timeout: float) -> bytes:
-        """``kustomize build`` with root-only loading; raise RenderError with kustomize's own words."""
+    def build(self, directory: Path, timeout: float, display_root: Path) -> bytes:
+        """``kustomize build`` with root-only loading; raise RenderError with kustomize's own words.
+
+        Paths in kustomize's message are shown relative to ``display_root`` (the checkout).
+        """
         directory = directory.resolve()
         try:
             done = subprocess.run(
@@ -78,6 +81,6 @@ class Kustomize:
             raise errors.RenderError(f"kustomize build did not finish within {timeout:.0f} s") from None
         if done.returncode != 0:
             message = " ".join(done.stderr.decode(errors="replace").split())
-            message = message.removeprefix("Error: ")
+            message = message.removeprefix("Error: ").replace(f"{display_root}/", "")
             raise errors.RenderError(f"kustomize build failed: {message or f'exit {done.returncode}'}")
         return done.stdout

@@ -52,7 +52,7 @@ def render(root: Path, kustomization: str, images: Sequence[contract.ImagePin], 
     build_dir.mkdir(parents=True)
     try:
         (build_dir / "kustomization.yaml").write_text(wrapper_kustomization(kustomization, images))
-        manifests = kustomize.build(build_dir, timeout)
+        manifests = kustomize.build(build_dir, timeout, display_root=root.resolve())
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     if not _has_objects(manifests):

@@ -1,0 +1,652 @@
+"""The decision function: ``decide(world) -> list[Action]``, every rule of DESIGN.md section 4.
+
+Caller: the controller loop, on every relevant watch event (level-triggered). Pure: no I/O, no clock
+(``world.now`` is the time), no globals; the same World always yields the same actions, in the same
+order. Persistent memory lives only in the Ticket statuses it writes (journey records carry the
+arrival, soak and degradation clocks), so a restarted daemon continues where it stopped.
+
+State machine of a ticket (``model.TicketState``)::
+
+    Waiting ──board──> Deploying ──all apps Synced@ours+Healthy──> Soaking ──soak over──> (depart)
+       │  └─approval needed─> AwaitingApproval      │  ^     │ any app Suspended: Suspended
+       │                                           │  └─────┘ health lost: soak restarts
+       └─a newer ticket boarded──> Superseded       │ sync failed / Degraded past grace / timeout
+    (depart) = next free & approved Station: Deploying there; next needs approval: AwaitingApproval;
+               next occupied: Waiting (still holding this Station); no next Station: Completed
+    any non-terminal ──spec.abandon──> Abandoned;   Failed ──spec.retry bumped, no overtaking──> Deploying
+
+Rules, in the words of the tests (tests/daemon/test_decide.py):
+- Occupancy: a Station (namespace/name, across all Tracks) holds at most one ticket. A ticket moves
+  from position i to the next enabled Station j only if no other ticket of its Track is at a position
+  in (i, j] and no ticket holds j; it keeps Station i until it enters j. So nobody passes anybody.
+- Boarding: tickets wait before the first enabled Station; when it is free the newest waiting ticket
+  boards (``NEWEST_SUPERSEDES``) or the oldest (``EVERY_TICKET_RIDES``). A waiting ticket older than
+  any ticket that has boarded the Track is Superseded (so a late, older ticket never rides behind).
+- Arrival: for every enabled Application: it exists, sync Synced, synced revision == our pushed
+  commit, last operation Succeeded, finished and for our commit, reconciled at/after it finished,
+  health Healthy. Health is never judged before that reconciliation.
+- Suspended (at our reconciled revision): state Suspended, the ticket waits.
+- Failure (ticket Failed, Station vacated): the last operation Failed/Error for our commit; an
+  Application Degraded at our revision for ``degraded_grace_seconds`` (0 = at once); not arrived
+  within ``timeout_seconds`` of entry (the timeout stops counting once the visit has arrived;
+  time spent Suspended counts).
+- Soak: the ticket departs only while arrived and after ``soak_seconds`` of continuous arrival
+  (``healthy_since``). Losing arrival restarts the soak; Degraded fails it after the grace.
+- Approval: entering a Station with ``approval_required`` needs its name in ``approved_stations``;
+  until then AwaitingApproval (holding the previous Station, or before boarding). An operator retry
+  re-enters the failed Station without asking again.
+- Disabled Stations are passed (a Skipped journey record); disabled Applications are neither pushed
+  nor judged (recorded in ``skipped_applications``). A ticket whose Station is disabled while it is
+  there departs without judging and without spawning. If every Station is disabled, nobody boards.
+- Junctions: when a ticket is ready to depart a junction Station (arrived and soaked), one child
+  per junction Track is spawned (name: ``child_ticket_name``), unless a ticket of that name exists.
+- Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
+  of them moves (abandon still works). A disabled Track likewise.
+- Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
+  failed at, unless a newer ticket already entered that Station or a later one (refused: create a
+  new ticket instead); if the Station is held it waits.
+- A non-terminal status that contradicts itself (boarded but holding no Station, or holding a
+  Station its last journey record is not about) fails the ticket, so a human can look and retry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from k8sta_daemon.core import actions, graph, model
+
+MAX_NAME_LENGTH = 63
+
+
+def decide(world: model.World) -> list[actions.Action]:
+    """Everything that should happen now, given what is observed. See the module docstring."""
+    verdicts = graph.check_tracks(world.tracks, world.stations)
+    result: list[actions.Action] = []
+    for ref, verdict in verdicts.items():
+        condition = verdict.condition()
+        current = _find_condition(world.tracks[ref].conditions, model.ConditionType.READY)
+        if current != condition:
+            result.append(actions.SetTrackCondition(ref, _stamp(condition, current, world.now)))
+    decision = _Decision(world, verdicts)
+    for track_ref in sorted({t.track_ref for t in world.tickets.values()}):
+        decision.run_track(track_ref)
+    result.extend(decision.actions())
+    return result
+
+
+def child_ticket_name(parent: str, track: str) -> str:
+    """Deterministic child name: ``<parent>-<track>``, shortened with a hash beyond 63 chars."""
+    name = f"{parent}-{track}"
+    if len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(f"{parent}/{track}".encode()).hexdigest()[:10]
+    return f"{name[:MAX_NAME_LENGTH - 11].rstrip('-.')}-{digest}"
+
+
+# -- judging one Application --------------------------------------------------------------------
+
+
+class AppVerdict(enum.Enum):
+    """How one Application stands with respect to the commit we pushed for it."""
+
+    HEALTHY = "Healthy"  # arrived
+    PENDING = "Pending"  # Argo CD has not synced and reconciled our commit yet
+    PROGRESSING = "Progressing"  # reconciled at our commit, not (yet) Healthy
+    SUSPENDED = "Suspended"
+    DEGRADED = "Degraded"
+    SYNC_FAILED = "SyncFailed"
+    MISSING = "Missing"  # no such Application
+
+
+def judge_app(status: model.AppStatus | None, commit: str) -> tuple[AppVerdict, str]:
+    """The arrival rule for one Application, with a one-line reason a human reads."""
+    if status is None or not status.exists:
+        return AppVerdict.MISSING, "Application not found"
+    phase = status.operation_phase
+    if phase in (model.OperationPhase.FAILED, model.OperationPhase.ERROR) \
+            and status.operation_revision == commit:
+        detail = f": {status.operation_message}" if status.operation_message else ""
+        return AppVerdict.SYNC_FAILED, f"sync of {_short(commit)} {phase.value}{detail}"
+    if status.sync_status is not model.SyncStatus.SYNCED or status.synced_revision != commit:
+        return AppVerdict.PENDING, (f"{status.sync_status.value} at {_short(status.synced_revision)}, "
+                                    f"waiting for {_short(commit)}")
+    if phase is not model.OperationPhase.SUCCEEDED or status.operation_finished_at is None \
+            or status.operation_revision not in (None, commit):
+        state = phase.value if phase else "no operation"
+        return AppVerdict.PENDING, f"sync operation of {_short(commit)}: {state}"
+    if status.reconciled_at is None or status.reconciled_at < status.operation_finished_at:
+        return AppVerdict.PENDING, "waiting for Argo CD to reconcile after the sync"
+    health = status.health
+    detail = f" ({status.health_message})" if status.health_message else ""
+    if health is model.HealthStatus.HEALTHY:
+        return AppVerdict.HEALTHY, "Synced and Healthy"
+    if health is model.HealthStatus.SUSPENDED:
+        return AppVerdict.SUSPENDED, f"Suspended{detail}"
+    if health is model.HealthStatus.DEGRADED:
+        return AppVerdict.DEGRADED, f"Degraded{detail}"
+    return AppVerdict.PROGRESSING, f"{health.value}{detail}"
+
+
+# -- the decision pass --------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    """What one ticket's evaluation produced, kept in the order the actions contract wants."""
+
+    pushes: list[actions.PushStation] = field(default_factory=list)
+    spawns: list[actions.SpawnTicket] = field(default_factory=list)
+    events: list[actions.EmitEvent] = field(default_factory=list)
+
+
+class _Decision:
+    """One pass over all tickets with a working copy of statuses and Station holders, so that two
+    tickets never take the same Station within one decision."""
+
+    def __init__(self, world: model.World, verdicts: dict[model.TrackRef, graph.TrackVerdict]) -> None:
+        self.world = world
+        self.now = world.now
+        self.verdicts = verdicts
+        self.statuses: dict[model.TicketRef, model.TicketStatus] = {
+            ref: t.status for ref, t in world.tickets.items()}
+        self.outcomes: dict[model.TicketRef, _Outcome] = {}
+        self.order: list[model.TicketRef] = []
+        self.holders: dict[model.StationRef, model.TicketRef] = {}
+        self.by_track: dict[model.TrackRef, list[model.Ticket]] = {}
+        for ref in sorted(world.tickets):
+            ticket = world.tickets[ref]
+            self.by_track.setdefault(ticket.track_ref, []).append(ticket)
+            if not ticket.status.state.terminal and ticket.status.station is not None:
+                self.holders.setdefault(model.StationRef(ticket.namespace, ticket.status.station), ref)
+        for tickets in self.by_track.values():
+            tickets.sort(key=lambda t: t.order_key)
+        self.names = {(t.namespace, t.name) for t in world.tickets.values()}
+
+    # -- bookkeeping --
+
+    def outcome(self, ticket: model.Ticket) -> _Outcome:
+        if ticket.ref not in self.outcomes:
+            self.outcomes[ticket.ref] = _Outcome()
+            self.order.append(ticket.ref)
+        return self.outcomes[ticket.ref]
+
+    def event(self, ticket: model.Ticket, reason: actions.EventReason, message: str,
+              app: model.AppRef | None = None, warning: bool = False) -> None:
+        kind = actions.EventType.WARNING if warning else actions.EventType.NORMAL
+        self.outcome(ticket).events.append(actions.EmitEvent(ticket.ref, app, kind, reason, message))
+
+    def set(self, ticket: model.Ticket, status: model.TicketStatus) -> None:
+        """Record a new status and keep the Station holders in step with it."""
+        old = self.statuses[ticket.ref]
+        if old.station is not None and not old.state.terminal:
+            held = model.StationRef(ticket.namespace, old.station)
+            if self.holders.get(held) == ticket.ref:
+                del self.holders[held]
+        if status.station is not None and not status.state.terminal:
+            self.holders[model.StationRef(ticket.namespace, status.station)] = ticket.ref
+        self.statuses[ticket.ref] = status
+        self.outcome(ticket)
+
+    def actions(self) -> list[actions.Action]:
+        result: list[actions.Action] = []
+        for ref in self.order:
+            outcome = self.outcomes[ref]
+            status = self.statuses[ref]
+            if status != self.world.tickets[ref].status:
+                result.append(actions.UpdateTicketStatus(ref, status))
+            result.extend(outcome.pushes)
+            result.extend(outcome.spawns)
+            result.extend(outcome.events)
+        return result
+
+    # -- per Track --
+
+    def run_track(self, track_ref: model.TrackRef) -> None:
+        tickets = self.by_track[track_ref]
+        for ticket in tickets:
+            if ticket.abandon and not self.statuses[ticket.ref].state.terminal:
+                self.abandon(ticket)
+        live = [t for t in tickets if not self.statuses[t.ref].state.terminal]
+        track = self.world.tracks.get(track_ref)
+        reason = model.ConditionReason
+        if track is None:
+            self.block(live, reason.TRACK_NOT_FOUND, f"track {track_ref.name} not found")
+            return
+        verdict = self.verdicts[track_ref]
+        if not verdict.ok:
+            kind = reason.TRACK_DISABLED if verdict.reason is reason.DISABLED else reason.TRACK_NOT_READY
+            self.block(live, kind, f"track {track.name}: {verdict.message}")
+            return
+        stations = tuple(self.world.stations[model.StationRef(track.namespace, s)] for s in track.stations)
+        off_track = [t for t in live if self.statuses[t.ref].station not in (None, *track.stations)]
+        if off_track:
+            names = ", ".join(f"{t.name} at {self.statuses[t.ref].station}" for t in off_track)
+            self.block(live, reason.STATION_OFF_TRACK,
+                       f"ticket(s) hold a station no longer on track {track.name}: {names}; "
+                       "fix the track or abandon them")
+            return
+        for ticket in live:
+            self.unblock(ticket)
+        line = _Line(track, stations)
+        self.check_consistency(live)
+        travelling = [t for t in live if self.statuses[t.ref].station is not None
+                      and not self.statuses[t.ref].state.terminal]
+        travelling.sort(key=lambda t: (-line.index[self.statuses[t.ref].station or ""], t.order_key))
+        for ticket in travelling:
+            self.at_station(ticket, line)
+        for ticket in tickets:
+            status = self.statuses[ticket.ref]
+            if ticket.retry_count > status.observed_retry:
+                self.retry(ticket, line, tickets)
+        self.board(line, tickets)
+
+    def block(self, tickets: Iterable[model.Ticket], reason: model.ConditionReason, message: str) -> None:
+        """Something outside the ticket stops it: say so in a condition; nothing moves."""
+        for ticket in tickets:
+            status = self.statuses[ticket.ref]
+            condition = model.Condition(model.ConditionType.BLOCKED, model.ConditionStatus.TRUE,
+                                        reason, message)
+            current = _find_condition(status.conditions, model.ConditionType.BLOCKED)
+            if current == condition:
+                continue
+            conditions = _replace_condition(status.conditions, _stamp(condition, current, self.now))
+            self.set(ticket, dataclasses.replace(status, conditions=conditions, message=message))
+            self.event(ticket, actions.EventReason.BLOCKED, message, warning=True)
+
+    def unblock(self, ticket: model.Ticket) -> None:
+        status = self.statuses[ticket.ref]
+        if _find_condition(status.conditions, model.ConditionType.BLOCKED) is not None:
+            conditions = tuple(c for c in status.conditions if c.type is not model.ConditionType.BLOCKED)
+            self.set(ticket, dataclasses.replace(status, conditions=conditions))
+
+    def check_consistency(self, live: list[model.Ticket]) -> None:
+        for ticket in live:
+            status = self.statuses[ticket.ref]
+            inconsistent = (status.station is None and status.boarded) or (
+                status.station is not None and status.current is None)
+            if inconsistent:
+                self.fail(ticket, status, "status is inconsistent (boarded, but its station and journey "
+                                          "disagree); retry re-enters the last journey station")
+
+    # -- terminal transitions --
+
+    def abandon(self, ticket: model.Ticket) -> None:
+        status = self.statuses[ticket.ref]
+        journey = status.journey
+        current = status.current
+        if current is not None:
+            journey = (*journey[:-1], dataclasses.replace(
+                current, state=model.JourneyState.ABANDONED, departed_at=self.now,
+                message="abandoned by an operator"))
+        self.set(ticket, dataclasses.replace(status, state=model.TicketState.ABANDONED, station=None,
+                                             journey=journey, message="abandoned by an operator"))
+        self.event(ticket, actions.EventReason.ABANDONED, "ticket abandoned by an operator")
+
+    def fail(self, ticket: model.Ticket, status: model.TicketStatus, message: str,
+             apps: Iterable[model.AppRef] = ()) -> None:
+        """Failed vacates the Station so a newer ticket can fix forward."""
+        journey = status.journey
+        current = status.current
+        if current is not None:
+            journey = (*journey[:-1], dataclasses.replace(
+                current, state=model.JourneyState.FAILED, departed_at=self.now, message=message))
+        where = f" at station {status.station}" if status.station else ""
+        self.set(ticket, dataclasses.replace(status, state=model.TicketState.FAILED, station=None,
+                                             journey=journey, message=f"failed{where}: {message}"))
+        self.event(ticket, actions.EventReason.FAILED, f"ticket failed{where}: {message}", warning=True)
+        for app in apps:
+            self.event(ticket, actions.EventReason.FAILED,
+                       f"K8sTA ticket {ticket.ref} failed{where}: {message}", app=app, warning=True)
+
+    # -- at a Station --
+
+    def at_station(self, ticket: model.Ticket, line: _Line) -> None:
+        status = self.statuses[ticket.ref]
+        if status.state.terminal or status.current is None:
+            return
+        record = status.current
+        index = line.index[record.station]
+        station = line.stations[index]
+        if station.disabled:
+            record = dataclasses.replace(record, message="station disabled while the ticket was here; "
+                                                         "passed without judging")
+            self.depart(ticket, dataclasses.replace(status, journey=(*status.journey[:-1], record)),
+                        line, index)
+            return
+        active = station.active_applications
+        skipped = tuple(sorted(set(record.skipped_applications) | set(station.skipped_applications)))
+        record = dataclasses.replace(record, skipped_applications=skipped)
+        timed_out = (station.timeout_seconds is not None and record.arrived_at is None
+                     and record.entered_at is not None
+                     and self.now - record.entered_at >= station.timeout_seconds)
+        unpushed = [a for a in active if record.pushed_commit(a) is None]
+        if unpushed:
+            if timed_out:
+                self.fail(ticket, _with_record(status, record),
+                          f"branches not pushed within the {station.timeout_seconds:g}s timeout", active)
+                return
+            message = f"pushing app branches at station {station.name} ({len(unpushed)} pending)"
+            self.set(ticket, dataclasses.replace(_with_record(status, record),
+                                                 state=model.TicketState.DEPLOYING, message=message))
+            self.outcome(ticket).pushes.append(actions.PushStation(
+                ticket.ref, line.track.name, station.name, active, ticket.snapshot))
+            return
+        judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or ""))
+                  for app in active]
+        failed = [(a, why) for a, v, why in judged if v is AppVerdict.SYNC_FAILED]
+        if failed:
+            self.fail(ticket, _with_record(status, record), _explain(failed), [a for a, _ in failed])
+            return
+        degraded = [(a, why) for a, v, why in judged if v is AppVerdict.DEGRADED]
+        if degraded:
+            since = record.degraded_since if record.degraded_since is not None else self.now
+            record = dataclasses.replace(record, degraded_since=since, healthy_since=None)
+            if self.now - since >= station.degraded_grace_seconds:
+                self.fail(ticket, _with_record(status, record), _explain(degraded), [a for a, _ in degraded])
+                return
+        else:
+            record = dataclasses.replace(record, degraded_since=None)
+        not_ready = [(a, v, why) for a, v, why in judged if v is not AppVerdict.HEALTHY]
+        if not_ready:
+            if timed_out:
+                self.fail(ticket, _with_record(status, record),
+                          f"not arrived within the {station.timeout_seconds:g}s timeout: "
+                          + _explain([(a, why) for a, _, why in not_ready]), [a for a, _, _ in not_ready])
+                return
+            suspended = any(v is AppVerdict.SUSPENDED for _, v, _ in not_ready)
+            state = model.TicketState.SUSPENDED if suspended else model.TicketState.DEPLOYING
+            if degraded:
+                grace_end = _iso((record.degraded_since or self.now) + station.degraded_grace_seconds)
+                message = f"{_explain(degraded)}; fails at {grace_end} unless it recovers"
+            else:
+                message = f"waiting at station {station.name}: " + _explain(
+                    [(a, why) for a, _, why in not_ready])
+            if record.healthy_since is not None:
+                message += " (arrival lost; soak restarts)"
+            record = dataclasses.replace(record, healthy_since=None)
+            new = dataclasses.replace(_with_record(status, record), state=state, message=message)
+            if state is model.TicketState.SUSPENDED and status.state is not model.TicketState.SUSPENDED:
+                self.event(ticket, actions.EventReason.SUSPENDED, message)
+            self.set(ticket, new)
+            return
+        if record.healthy_since is None:
+            first = record.arrived_at is None
+            record = dataclasses.replace(record, healthy_since=self.now,
+                                         arrived_at=record.arrived_at if not first else self.now,
+                                         state=model.JourneyState.ARRIVED)
+            if first:
+                self.event(ticket, actions.EventReason.ARRIVED, f"arrived at station {station.name}")
+                for app in active:
+                    self.event(ticket, actions.EventReason.ARRIVED,
+                               f"K8sTA ticket {ticket.ref} arrived at station {station.name}: "
+                               f"Synced at {_short(record.pushed_commit(app))} and Healthy", app=app)
+        status = _with_record(status, record)
+        healthy_since = record.healthy_since if record.healthy_since is not None else self.now
+        soak_end = healthy_since + station.soak_seconds
+        if self.now < soak_end:
+            message = f"soaking at station {station.name} until {_iso(soak_end)}"
+            self.set(ticket, dataclasses.replace(status, state=model.TicketState.SOAKING, message=message))
+            return
+        if station.tracks:
+            self.spawn_children(ticket, station)
+            status = dataclasses.replace(self.statuses[ticket.ref], journey=status.journey,
+                                         state=status.state, message=status.message)
+        self.depart(ticket, status, line, index)
+
+    def spawn_children(self, ticket: model.Ticket, station: model.StationSpec) -> None:
+        status = self.statuses[ticket.ref]
+        children = list(status.children)
+        for track in station.tracks:
+            name = child_ticket_name(ticket.name, track)
+            if (ticket.namespace, name) not in self.names:
+                self.outcome(ticket).spawns.append(actions.SpawnTicket(
+                    ticket.ref, name, track, ticket.snapshot, self.now))
+                self.names.add((ticket.namespace, name))
+                self.event(ticket, actions.EventReason.SPAWNED,
+                           f"junction {station.name}: spawned ticket {name} onto track {track}")
+            if name not in children:
+                children.append(name)
+        if tuple(children) != status.children:
+            self.set(ticket, dataclasses.replace(status, children=tuple(children)))
+
+    def depart(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int) -> None:
+        """Ready to leave Station ``index``: complete, or enter the next enabled Station if allowed."""
+        target, skipped = line.next_enabled(index)
+        here = line.stations[index].name
+        if target is None:
+            journey = _depart_record(status.journey, self.now) + tuple(
+                _skipped_record(name, self.now) for name in skipped)
+            self.set(ticket, dataclasses.replace(status, state=model.TicketState.COMPLETED, station=None,
+                                                 journey=journey, message=f"completed track {line.track.name}"))
+            self.event(ticket, actions.EventReason.COMPLETED, f"completed track {line.track.name}")
+            return
+        if not self.may_enter(ticket, status, line, index, target, "to depart"):
+            return
+        self.enter(ticket, status, line, target, skipped, f"departed {here}")
+
+    def may_enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int,
+                  target: int, doing: str) -> bool:
+        """Approval and occupancy for moving from position ``index`` (-1: before boarding) to ``target``;
+        when refused, the ticket's status says why (it keeps whatever Station it holds)."""
+        station = line.stations[target]
+        if station.approval_required and station.name not in ticket.approved_stations:
+            message = f"waiting for approval {doing} into station {station.name}"
+            if status.state is not model.TicketState.AWAITING_APPROVAL:
+                self.event(ticket, actions.EventReason.AWAITING_APPROVAL, message)
+            self.set(ticket, dataclasses.replace(status, state=model.TicketState.AWAITING_APPROVAL,
+                                                 message=message))
+            return False
+        blocker = self.blocker(ticket, line, index, target)
+        if blocker is not None:
+            self.set(ticket, dataclasses.replace(
+                status, state=model.TicketState.WAITING,
+                message=f"waiting {doing} into station {station.name}: {blocker}"))
+            return False
+        return True
+
+    def blocker(self, ticket: model.Ticket, line: _Line, index: int, target: int) -> str | None:
+        """Who stops a move from ``index`` to ``target``: a holder of ``target`` (any Track) or a
+        ticket of this Track between them (passing it would be overtaking)."""
+        station = line.stations[target]
+        holder = self.holders.get(station.ref)
+        if holder is not None and holder != ticket.ref:
+            return f"held by ticket {holder.name}"
+        for other in self.by_track[line.track.ref]:
+            other_status = self.statuses[other.ref]
+            if other.ref == ticket.ref or other_status.state.terminal or other_status.station is None:
+                continue
+            position = line.index.get(other_status.station)
+            if position is not None and index < position <= target:
+                return f"ticket {other.name} is at station {other_status.station}"
+        return None
+
+    def enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, target: int,
+              skipped: tuple[str, ...], why: str) -> None:
+        station = line.stations[target]
+        journey = _depart_record(status.journey, self.now) + tuple(
+            _skipped_record(name, self.now) for name in skipped)
+        journey += (model.JourneyRecord(
+            station=station.name, state=model.JourneyState.ENTERED, entered_at=self.now,
+            skipped_applications=station.skipped_applications),)
+        active = station.active_applications
+        message = f"deploying at station {station.name}"
+        self.set(ticket, dataclasses.replace(status, state=model.TicketState.DEPLOYING, station=station.name,
+                                             journey=journey, message=message))
+        for name in skipped:
+            self.event(ticket, actions.EventReason.SKIPPED, f"skipped disabled station {name}")
+        self.event(ticket, actions.EventReason.ENTERED, f"{why}; entered station {station.name}")
+        if active:
+            self.outcome(ticket).pushes.append(actions.PushStation(
+                ticket.ref, line.track.name, station.name, active, ticket.snapshot))
+            for app in active:
+                self.event(ticket, actions.EventReason.ENTERED,
+                           f"K8sTA ticket {ticket.ref} entered station {station.name}: pushing its branch",
+                           app=app)
+
+    # -- boarding, superseding, retry --
+
+    def board(self, line: _Line, tickets: list[model.Ticket]) -> None:
+        self.supersede(line, tickets)
+        waiting = [t for t in tickets
+                   if not self.statuses[t.ref].state.terminal and not self.statuses[t.ref].boarded]
+        if not waiting:
+            return
+        target, skipped = line.next_enabled(-1)
+        if target is None:
+            for ticket in waiting:
+                self.set(ticket, dataclasses.replace(
+                    self.statuses[ticket.ref], state=model.TicketState.WAITING,
+                    message=f"every station of track {line.track.name} is disabled"))
+            return
+        candidate = waiting[-1] if line.track.boarding is model.Boarding.NEWEST_SUPERSEDES else waiting[0]
+        for ticket in waiting:
+            if ticket is not candidate:
+                self.set(ticket, dataclasses.replace(
+                    self.statuses[ticket.ref], state=model.TicketState.WAITING,
+                    message=f"waiting to board track {line.track.name} after ticket {candidate.name}"))
+        status = self.statuses[candidate.ref]
+        if not self.may_enter(candidate, status, line, -1, target, "to board"):
+            return
+        self.event(candidate, actions.EventReason.BOARDED, f"boarded track {line.track.name}")
+        self.enter(candidate, status, line, target, skipped, f"boarded track {line.track.name}")
+        self.supersede(line, tickets)
+
+    def supersede(self, line: _Line, tickets: list[model.Ticket]) -> None:
+        """A waiting ticket older than one that boarded never rides (its snapshot is outdated)."""
+        newest_boarded: model.Ticket | None = None
+        for ticket in reversed(tickets):
+            if self.statuses[ticket.ref].boarded:
+                newest_boarded = ticket
+                break
+        if newest_boarded is None:
+            return
+        for ticket in tickets:
+            status = self.statuses[ticket.ref]
+            if ticket.order_key >= newest_boarded.order_key:
+                break
+            if status.state.terminal or status.boarded:
+                continue
+            message = f"superseded by newer ticket {newest_boarded.name} (snapshots are complete)"
+            self.set(ticket, dataclasses.replace(status, state=model.TicketState.SUPERSEDED, station=None,
+                                                 message=message))
+            self.event(ticket, actions.EventReason.SUPERSEDED, message)
+
+    def retry(self, ticket: model.Ticket, line: _Line, tickets: list[model.Ticket]) -> None:
+        status = self.statuses[ticket.ref]
+        acknowledged = dataclasses.replace(status, observed_retry=ticket.retry_count)
+        if status.state is not model.TicketState.FAILED:
+            self.set(ticket, acknowledged)
+            self.event(ticket, actions.EventReason.RETRY_REFUSED,
+                       f"retry ignored: ticket is {status.state.value}, not Failed", warning=True)
+            return
+        refusal = self.retry_refusal(ticket, status, line, tickets)
+        if refusal is not None:
+            message = f"retry refused: {refusal}"
+            self.set(ticket, dataclasses.replace(acknowledged, message=message))
+            self.event(ticket, actions.EventReason.RETRY_REFUSED, message, warning=True)
+            return
+        target = line.index[status.journey[-1].station]
+        blocker = self.blocker(ticket, line, target - 1, target)
+        if blocker is not None:
+            message = f"retry pending: station {line.stations[target].name} {blocker}"
+            if status.message != message:
+                self.set(ticket, dataclasses.replace(status, message=message))
+            return
+        self.enter(ticket, acknowledged, line, target, (), f"retry #{ticket.retry_count}")
+        self.event(ticket, actions.EventReason.RETRIED, f"retry #{ticket.retry_count}: re-entered "
+                                                        f"station {line.stations[target].name}")
+
+    def retry_refusal(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line,
+                      tickets: list[model.Ticket]) -> str | None:
+        if not status.journey:
+            return "the ticket never boarded"
+        station_name = status.journey[-1].station
+        target = line.index.get(station_name)
+        if target is None:
+            return f"station {station_name} is no longer on track {line.track.name}"
+        if line.stations[target].disabled:
+            return f"station {station_name} is disabled"
+        for other in tickets:
+            if other.order_key <= ticket.order_key:
+                continue
+            for record in self.statuses[other.ref].journey:
+                position = line.index.get(record.station)
+                if record.state is not model.JourneyState.SKIPPED and position is not None \
+                        and position >= target:
+                    return (f"newer ticket {other.name} already reached station {record.station}; "
+                            "retrying would overtake it (create a new ticket to roll back instead)")
+        return None
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A valid Track with its resolved Stations and their positions."""
+
+    track: model.TrackSpec
+    stations: tuple[model.StationSpec, ...]
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {s.name: i for i, s in enumerate(self.stations)}
+
+    def next_enabled(self, after: int) -> tuple[int | None, tuple[str, ...]]:
+        """The next enabled position after ``after`` and the disabled Station names passed on the way."""
+        skipped: list[str] = []
+        for position in range(after + 1, len(self.stations)):
+            if not self.stations[position].disabled:
+                return position, tuple(skipped)
+            skipped.append(self.stations[position].name)
+        return None, tuple(skipped)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _with_record(status: model.TicketStatus, record: model.JourneyRecord) -> model.TicketStatus:
+    return dataclasses.replace(status, journey=(*status.journey[:-1], record))
+
+
+def _depart_record(journey: tuple[model.JourneyRecord, ...], now: float) -> tuple[model.JourneyRecord, ...]:
+    if not journey or journey[-1].state not in (model.JourneyState.ENTERED, model.JourneyState.ARRIVED):
+        return journey
+    return (*journey[:-1], dataclasses.replace(journey[-1], state=model.JourneyState.DEPARTED, departed_at=now))
+
+
+def _skipped_record(name: str, now: float) -> model.JourneyRecord:
+    return model.JourneyRecord(station=name, state=model.JourneyState.SKIPPED, entered_at=now, departed_at=now,
+                               message="station disabled; skipped")
+
+
+def _find_condition(conditions: tuple[model.Condition, ...],
+                    kind: model.ConditionType) -> model.Condition | None:
+    return next((c for c in conditions if c.type is kind), None)
+
+
+def _replace_condition(conditions: tuple[model.Condition, ...],
+                       condition: model.Condition) -> tuple[model.Condition, ...]:
+    return (*(c for c in conditions if c.type is not condition.type), condition)
+
+
+def _stamp(condition: model.Condition, previous: model.Condition | None, now: float) -> model.Condition:
+    """Keep the transition time while the status stays the same (Kubernetes convention)."""
+    if previous is not None and previous.status is condition.status \
+            and previous.last_transition_time is not None:
+        return dataclasses.replace(condition, last_transition_time=previous.last_transition_time)
+    return dataclasses.replace(condition, last_transition_time=now)
+
+
+def _explain(items: list[tuple[model.AppRef, str]]) -> str:
+    return "; ".join(f"{app}: {why}" for app, why in items)
+
+
+def _short(commit: str | None) -> str:
+    return commit[:12] if commit else "no revision"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,173 @@
+"""Checks of the Track graph: missing references, duplicate Stations and junction cycles.
+
+Caller: ``decide.decide`` asks ``check_tracks`` once per decision; a Track whose verdict is not ``ok``
+gets a ``Ready=False`` condition and no ticket moves on it. Junction Stations make a directed graph
+of Tracks (Track T -> Track U when a Station on T names U); a cycle there would spawn tickets forever,
+so every Track on a cycle is refused. Pure and deterministic (sorted iteration, iterative Tarjan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from k8sta_daemon.core import model
+
+
+@dataclass(frozen=True)
+class TrackVerdict:
+    """Why a Track may or may not carry tickets; ``reason`` is VALID when it may."""
+
+    reason: model.ConditionReason
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is model.ConditionReason.VALID
+
+    def condition(self) -> model.Condition:
+        status = model.ConditionStatus.TRUE if self.ok else model.ConditionStatus.FALSE
+        return model.Condition(model.ConditionType.READY, status, self.reason, self.message)
+
+
+def junction_edges(tracks: Mapping[model.TrackRef, model.TrackSpec],
+                   stations: Mapping[model.StationRef, model.StationSpec],
+                   ) -> dict[model.TrackRef, tuple[model.TrackRef, ...]]:
+    """Track -> the existing Tracks its junction Stations spawn onto (disabled Stations included:
+    enabling one must not create a cycle at run time)."""
+    edges: dict[model.TrackRef, tuple[model.TrackRef, ...]] = {}
+    for ref in sorted(tracks):
+        targets: list[model.TrackRef] = []
+        for station_name in tracks[ref].stations:
+            station = stations.get(model.StationRef(ref.namespace, station_name))
+            if station is None:
+                continue
+            for target_name in station.tracks:
+                target = model.TrackRef(ref.namespace, target_name)
+                if target in tracks and target not in targets:
+                    targets.append(target)
+        edges[ref] = tuple(targets)
+    return edges
+
+
+def find_cycles(edges: Mapping[model.TrackRef, tuple[model.TrackRef, ...]],
+                ) -> dict[model.TrackRef, tuple[model.TrackRef, ...]]:
+    """Every node on a cycle -> one cycle through its strongly connected component, as a path
+    that starts and ends at the component's smallest node (e.g. ``(a, b, a)``)."""
+    result: dict[model.TrackRef, tuple[model.TrackRef, ...]] = {}
+    for component in _strongly_connected(edges):
+        members = set(component)
+        start = min(component)
+        if len(component) == 1 and start not in edges.get(start, ()):
+            continue
+        path = _cycle_through(start, members, edges)
+        for node in component:
+            result[node] = path
+    return result
+
+
+def check_tracks(tracks: Mapping[model.TrackRef, model.TrackSpec],
+                 stations: Mapping[model.StationRef, model.StationSpec],
+                 ) -> dict[model.TrackRef, TrackVerdict]:
+    """A verdict per Track. Structural problems are reported before ``Disabled`` (more useful)."""
+    cycles = find_cycles(junction_edges(tracks, stations))
+    verdicts: dict[model.TrackRef, TrackVerdict] = {}
+    reason = model.ConditionReason
+    for ref in sorted(tracks):
+        track = tracks[ref]
+        duplicates = sorted({s for s in track.stations if track.stations.count(s) > 1})
+        missing = [s for s in track.stations if model.StationRef(ref.namespace, s) not in stations]
+        missing_junctions = sorted({
+            t for s in track.stations
+            if (station := stations.get(model.StationRef(ref.namespace, s))) is not None
+            for t in station.tracks if model.TrackRef(ref.namespace, t) not in tracks
+        })
+        if not track.stations:
+            verdict = TrackVerdict(reason.STATION_NOT_FOUND, "track lists no stations")
+        elif duplicates:
+            verdict = TrackVerdict(reason.DUPLICATE_STATION,
+                                   f"station(s) listed more than once: {', '.join(duplicates)}")
+        elif missing:
+            verdict = TrackVerdict(reason.STATION_NOT_FOUND,
+                                   f"station(s) not found in namespace {ref.namespace}: {', '.join(missing)}")
+        elif missing_junctions:
+            verdict = TrackVerdict(reason.JUNCTION_TRACK_NOT_FOUND,
+                                   "junction station(s) name track(s) not found: "
+                                   + ", ".join(missing_junctions))
+        elif ref in cycles:
+            path = " -> ".join(t.name for t in cycles[ref])
+            verdict = TrackVerdict(reason.CYCLE_DETECTED,
+                                   f"junction stations form a cycle of tracks ({path}); "
+                                   "tickets on these tracks do not move")
+        elif track.disabled:
+            verdict = TrackVerdict(reason.DISABLED, "track is disabled; no ticket moves on it")
+        else:
+            verdict = TrackVerdict(reason.VALID, "track is valid")
+        verdicts[ref] = verdict
+    return verdicts
+
+
+def _strongly_connected(edges: Mapping[model.TrackRef, tuple[model.TrackRef, ...]],
+                        ) -> list[list[model.TrackRef]]:
+    """Tarjan's algorithm without recursion (deep graphs must not hit the recursion limit)."""
+    index: dict[model.TrackRef, int] = {}
+    low: dict[model.TrackRef, int] = {}
+    on_stack: set[model.TrackRef] = set()
+    stack: list[model.TrackRef] = []
+    components: list[list[model.TrackRef]] = []
+    counter = 0
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work: list[tuple[model.TrackRef, int]] = [(root, 0)]
+        while work:
+            node, child_index = work.pop()
+            if child_index == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            successors = edges.get(node, ())
+            if child_index < len(successors):
+                work.append((node, child_index + 1))
+                succ = successors[child_index]
+                if succ not in index:
+                    work.append((succ, 0))
+                elif succ in on_stack:
+                    low[node] = min(low[node], index[succ])
+                continue
+            if low[node] == index[node]:
+                component: list[model.TrackRef] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return components
+
+
+def _cycle_through(start: model.TrackRef, members: set[model.TrackRef],
+                   edges: Mapping[model.TrackRef, tuple[model.TrackRef, ...]],
+                   ) -> tuple[model.TrackRef, ...]:
+    """Shortest cycle from ``start`` back to itself inside one component (breadth first)."""
+    previous: dict[model.TrackRef, model.TrackRef] = {}
+    frontier = [start]
+    while frontier:
+        following: list[model.TrackRef] = []
+        for node in frontier:
+            for succ in edges.get(node, ()):
+                if succ == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return (start, *reversed(path[:-1]), start) if node != start else (start, start)
+                if succ in members and succ not in previous and succ != start:
+                    previous[succ] = node
+                    following.append(succ)
+        frontier = following
+    return (start, start)

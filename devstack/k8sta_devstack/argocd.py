@@ -1,0 +1,138 @@
+"""redis and Argo CD's four components as processes, wired the way Argo CD's own Procfile runs them.
+
+All of them run from the one multi-call ``argocd`` binary (selected by ``ARGOCD_BINARY_NAME``).
+The cmp-server reads OUR ``plugin.yaml`` (from the repository root) and runs ``k8sta-cmp`` with the
+pinned kustomize; repo-server finds it through the shared socket directory
+``ARGOCD_PLUGINSOCKFILEPATH``. The controller deploys into the same kube-apiserver
+(``ARGOCD_FAKE_IN_CLUSTER``: "in-cluster" means the cluster of ``KUBECONFIG``).
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from k8sta_devstack import binaries, processes
+
+PLUGIN_NAME = "k8sta"
+RESYNC_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each Argo CD process keeps its files inside the state directory."""
+
+    root: Path
+
+    @property
+    def plugin_sockets(self) -> Path:
+        return self.root / "plugins"
+
+    @property
+    def cmp_workdir(self) -> Path:
+        return self.root / "cmp-work"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def create(self) -> None:
+        for path in (self.plugin_sockets, self.cmp_workdir, self.home, self.tmp, self.root / "tls",
+                     self.root / "ssh", self.root / "gpg" / "keys", self.root / "gpg" / "source",
+                     self.root / "ui", self.root / "redis"):
+            path.mkdir(parents=True, exist_ok=True)
+        self.plugin_sockets.chmod(0o700)
+
+
+def common_env(layout: Layout, kubeconfig: Path, path: str) -> dict[str, str]:
+    """Environment shared by every Argo CD process: no access to the user's home, kube or git config."""
+    return {
+        "PATH": path,
+        "HOME": str(layout.home),
+        "TMPDIR": str(layout.tmp),
+        "LANG": "C.UTF-8",
+        "KUBECONFIG": str(kubeconfig),
+        "ARGOCD_FAKE_IN_CLUSTER": "true",
+        "ARGOCD_TLS_DATA_PATH": str(layout.root / "tls"),
+        "ARGOCD_SSH_DATA_PATH": str(layout.root / "ssh"),
+        "ARGOCD_GNUPGHOME": str(layout.root / "gpg" / "keys"),
+        "ARGOCD_GPG_DATA_PATH": str(layout.root / "gpg" / "source"),
+        "ARGOCD_GPG_ENABLED": "false",
+        "ARGOCD_PLUGINSOCKFILEPATH": str(layout.plugin_sockets),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+
+
+def start_redis(sup: processes.Supervisor, redis_server: Path, layout: Layout, env: dict[str, str]) -> str:
+    port = processes.free_port()
+    argv = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(layout.root / "redis"), "--daemonize", "no", "--loglevel", "warning"]
+    sup.start("redis", argv, env=env, cwd=layout.root, ready=_redis_pong(port))
+    return f"127.0.0.1:{port}"
+
+
+def _redis_pong(port: int) -> processes.ReadyCheck:
+    def check() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    return check
+
+
+def _http_ok(url: str) -> processes.ReadyCheck:
+    def check() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    return check
+
+
+def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
+                     env: dict[str, str]) -> Path:
+    """The plugin sidecar: reads <repo>/plugin.yaml, serves <sockets>/k8sta.sock, runs k8sta-cmp."""
+    socket_path = layout.plugin_sockets / f"{PLUGIN_NAME}.sock"
+    cmp_env = {**env, "ARGOCD_BINARY_NAME": "argocd-cmp-server", "ARGOCD_CMP_WORKDIR": str(layout.cmp_workdir),
+               "K8STA_KUSTOMIZE": str(tools.kustomize)}
+    argv = [tools.argocd, "--config-dir-path", str(binaries.REPO_ROOT), "--loglevel", "info"]
+    sup.start("argocd-cmp-server", argv, env=cmp_env, cwd=layout.root, ready=processes.path_exists(socket_path))
+    return socket_path
+
+
+def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
+                      env: dict[str, str], redis: str) -> str:
+    port, metrics = processes.free_port(), processes.free_port()
+    argv = [tools.argocd, "--address", "127.0.0.1", "--port", str(port), "--metrics-address", "127.0.0.1",
+            "--metrics-port", str(metrics), "--redis", redis, "--disable-tls", "--loglevel", "info"]
+    sup.start("argocd-repo-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"},
+              cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
+    return f"127.0.0.1:{port}"
+
+
+def start_controller(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
+                     env: dict[str, str], redis: str, repo_server: str) -> None:
+    metrics = processes.free_port()
+    argv = [tools.argocd, "--redis", redis, "--repo-server", repo_server, "--repo-server-plaintext",
+            "--metrics-port", str(metrics), "--app-resync", str(RESYNC_SECONDS), "--app-resync-jitter", "0",
+            "--self-heal-timeout-seconds", "2", "--status-processors", "4", "--operation-processors", "2",
+            "--loglevel", "info"]
+    sup.start("argocd-application-controller", argv,
+              env={**env, "ARGOCD_BINARY_NAME": "argocd-application-controller", "HOSTNAME": "devstack-0"},
+              cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
+
+
+def start_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
+                 env: dict[str, str], redis: str, repo_server: str) -> str:
+    """argocd-server with authentication on (plain HTTP on loopback); returns its base URL."""
+    port, metrics = processes.free_port(), processes.free_port()
+    argv = [tools.argocd, "--address", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics),
+            "--insecure", "--redis", redis, "--repo-server", repo_server, "--repo-server-plaintext",
+            "--staticassets", str(layout.root / "ui"), "--loglevel", "info"]
+    url = f"http://127.0.0.1:{port}"
+    sup.start("argocd-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-server"}, cwd=layout.root,
+              ready=_http_ok(f"{url}/healthz"), timeout=90)
+    return url

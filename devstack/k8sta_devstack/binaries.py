@@ -1,0 +1,111 @@
+"""Where the pinned external binaries and Argo CD's module sources are, read from toolchain/versions.env.
+
+The launcher never builds anything: a missing binary is an error naming the ``toolchain/build.sh``
+target that builds it, so a slow cold build is always an explicit step (``make tools``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VERSIONS_FILE = REPO_ROOT / "toolchain" / "versions.env"
+_VERSION_KEYS = {
+    "kustomize": "KUSTOMIZE_VERSION",
+    "etcd": "ETCD_VERSION",
+    "kube-apiserver": "KUBERNETES_VERSION",
+    "argocd": "ARGOCD_VERSION",
+}
+
+
+class MissingTool(RuntimeError):
+    """A pinned tool is not built or installed; the message says which command provides it."""
+
+
+def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
+    """Parse the ``KEY=value`` lines of versions.env (comments and blanks ignored)."""
+    versions: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            versions[key.strip()] = value.strip().strip("'\"")
+    return versions
+
+
+def cache_dir(environ: dict[str, str] | None = None) -> Path:
+    """Same rule as toolchain/build.sh: $K8STA_CACHE, else $XDG_CACHE_HOME/k8sta, else ~/.cache/k8sta."""
+    env = os.environ if environ is None else environ
+    if env.get("K8STA_CACHE"):
+        return Path(env["K8STA_CACHE"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "k8sta"
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """Absolute paths of every binary the stack runs."""
+
+    etcd: Path
+    kube_apiserver: Path
+    argocd: Path
+    kustomize: Path
+    redis_server: Path
+    git: Path
+    versions: dict[str, str]
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.argocd.parent
+
+
+def pinned_binary(name: str, versions: dict[str, str], cache: Path) -> Path:
+    """``<cache>/bin/<name>-<version>/<name>``, or MissingTool naming the build command."""
+    version = versions[_VERSION_KEYS[name]]
+    path = cache / "bin" / f"{name}-{version}" / name
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise MissingTool(f"{name} {version} is not built at {path}; run `toolchain/build.sh {name}` "
+                          "(or `make tools`)")
+    return path
+
+
+def system_binary(name: str) -> Path:
+    found = shutil.which(name)
+    if not found:
+        raise MissingTool(f"{name} not found on PATH; run `toolchain/debian-deps.sh` (or `make deps`)")
+    return Path(found)
+
+
+def locate(environ: dict[str, str] | None = None) -> Toolchain:
+    """Find every binary of the stack, failing on the first missing one with the command that fixes it."""
+    versions = read_versions()
+    cache = cache_dir(environ)
+    return Toolchain(
+        etcd=pinned_binary("etcd", versions, cache),
+        kube_apiserver=pinned_binary("kube-apiserver", versions, cache),
+        argocd=pinned_binary("argocd", versions, cache),
+        kustomize=pinned_binary("kustomize", versions, cache),
+        redis_server=system_binary("redis-server"),
+        git=system_binary("git"),
+        versions=versions,
+    )
+
+
+def argocd_module_dir(version: str) -> Path:
+    """Argo CD's module source (its manifests/) from the Go module cache, downloading it if needed.
+
+    ``go mod download -json`` prints the directory and works the same on a fresh machine, where the
+    module is only fetched by the argocd build (or by this call).
+    """
+    go = system_binary("go")
+    done = subprocess.run([str(go), "mod", "download", "-json", f"github.com/argoproj/argo-cd/v3@{version}"],
+                          capture_output=True, text=True, check=False, cwd="/",
+                          env={**os.environ, "GOFLAGS": "-mod=mod"}, timeout=600)
+    if done.returncode != 0:
+        raise MissingTool(f"cannot download Argo CD {version} module sources: {done.stderr.strip()}")
+    return Path(json.loads(done.stdout)["Dir"])

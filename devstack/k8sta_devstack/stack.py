@@ -1,0 +1,141 @@
+"""The order of the stack: what starts when, and what a client needs to know about a running stack.
+
+``running()`` is the one way to get a stack that is always torn down (normal exit, exception,
+SIGTERM/SIGINT, interpreter exit); ``start()`` is for the detached ``up`` command, whose processes
+are stopped later by ``down`` from the state file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from k8sta_devstack import argocd, argocd_config, binaries, kube, pki, processes
+
+STATE_FILE = "stack.json"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Everything a client of a running stack needs; the token itself only lives in ``token_file``."""
+
+    state_dir: Path
+    kubeconfig: Path
+    apiserver_url: str
+    argocd_url: str
+    token_file: Path
+    admin_password_file: Path
+    namespace: str
+    processes: tuple[processes.Managed, ...]
+    startup_seconds: float
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def token(self) -> str:
+        return self.token_file.read_text().strip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state_dir": str(self.state_dir), "kubeconfig": str(self.kubeconfig),
+            "apiserver_url": self.apiserver_url, "argocd_url": self.argocd_url,
+            "token_file": str(self.token_file), "admin_password_file": str(self.admin_password_file),
+            "namespace": self.namespace, "startup_seconds": round(self.startup_seconds, 1),
+            "processes": [p.to_json() for p in self.processes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stack:
+        return cls(
+            state_dir=Path(data["state_dir"]), kubeconfig=Path(data["kubeconfig"]),
+            apiserver_url=data["apiserver_url"], argocd_url=data["argocd_url"],
+            token_file=Path(data["token_file"]), admin_password_file=Path(data["admin_password_file"]),
+            namespace=data["namespace"], startup_seconds=float(data["startup_seconds"]),
+            processes=tuple(processes.Managed.from_json(p) for p in data["processes"]),
+        )
+
+    def write_state(self) -> Path:
+        path = self.state_dir / STATE_FILE
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        return path
+
+
+def _search_path() -> str:
+    """PATH for the stack: this interpreter's bin dir first (k8sta-cmp lives there), then the caller's."""
+    venv_bin = str(Path(sys.executable).parent)
+    return os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
+
+
+def start(state_dir: Path, sup: processes.Supervisor) -> Stack:
+    """Start every process into ``sup`` (the caller stops it, also when this raises)."""
+    began = time.monotonic()
+    tools = binaries.locate()
+    module_dir = binaries.argocd_module_dir(tools.versions["ARGOCD_VERSION"])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    path = _search_path()
+    base_env = {"PATH": path, "HOME": str(state_dir), "LANG": "C.UTF-8"}
+
+    certs = pki.generate(state_dir / "pki")
+    etcd_url = kube.start_etcd(sup, tools.etcd, state_dir / "etcd", base_env)
+    apiserver = kube.start_apiserver(sup, tools.kube_apiserver, certs, etcd_url, state_dir, base_env)
+
+    password = argocd_config.new_password()
+    password_file = argocd_config.write_private(state_dir / "admin-password", password + "\n")
+    api = kube.api_client(apiserver.kubeconfig)
+    try:
+        argocd_config.apply_all(api, module_dir, password)
+    finally:
+        api.close()
+
+    layout = argocd.Layout(state_dir / "argocd")
+    layout.create()
+    env = argocd.common_env(layout, apiserver.kubeconfig, path)
+    redis = argocd.start_redis(sup, tools.redis_server, layout, env)
+    argocd.start_cmp_server(sup, tools, layout, env)
+    repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)
+    argocd.start_controller(sup, tools, layout, env, redis, repo_server)
+    server_url = argocd.start_server(sup, tools, layout, env, redis, repo_server)
+
+    token = argocd_config.create_account_token(server_url, password)
+    token_file = argocd_config.write_private(state_dir / "argocd-token", token + "\n")
+    return Stack(state_dir=state_dir, kubeconfig=apiserver.kubeconfig, apiserver_url=apiserver.url,
+                 argocd_url=server_url, token_file=token_file, admin_password_file=password_file,
+                 namespace=argocd_config.NAMESPACE, processes=tuple(sup.processes),
+                 startup_seconds=time.monotonic() - began)
+
+
+def _raise_exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def running(state_dir: Path) -> Iterator[Stack]:
+    """A started stack that is stopped on every way out, including SIGTERM and interpreter exit."""
+    sup = processes.Supervisor(state_dir / "logs")
+    atexit.register(sup.stop_all)
+    previous = {sig: signal.signal(sig, _raise_exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield start(state_dir, sup)
+    finally:
+        sup.stop_all()
+        atexit.unregister(sup.stop_all)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop(stack: Stack) -> None:
+    """Stop a stack started elsewhere (``up``), newest process first."""
+    for proc in reversed(stack.processes):
+        processes.stop_group(proc.pid, proc.start_time)

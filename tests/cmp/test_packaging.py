@@ -1,0 +1,112 @@
+"""Static checks of what ships: plugin.yaml, Dockerfile.cmp, and the repo-server sidecar component.
+
+No image can be built on these machines, so the sidecar patch is checked by building it with the
+pinned kustomize against Argo CD's own repo-server Deployment from the pinned Argo CD module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from k8sta_cmp import contract
+from k8sta_cmp.kustomize import Kustomize
+
+from .test_toolchain import ROOT, versions_env
+
+
+def plugin() -> dict:
+    return yaml.safe_load((ROOT / "plugin.yaml").read_text())
+
+
+def console_scripts() -> dict[str, str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def test_plugin_is_named_k8sta_and_runs_our_console_script() -> None:
+    doc = plugin()
+    assert doc["kind"] == "ConfigManagementPlugin" and doc["metadata"]["name"] == "k8sta"
+    assert "version" not in doc["spec"]  # a version would rename the plugin to k8sta-<version>
+    command = doc["spec"]["generate"]["command"]
+    assert command == ["k8sta-cmp", "generate"]
+    module, func = console_scripts()[command[0]].split(":")
+    assert callable(getattr(importlib.import_module(module), func))
+
+
+def test_plugin_discovers_only_k8sta_branches() -> None:
+    assert plugin()["spec"]["discover"] == {"fileName": f"./{contract.METADATA_PATH}"}
+
+
+def dockerfile_instructions(name: str) -> list[tuple[str, str]]:
+    text = (ROOT / name).read_text().replace("\\\n", " ")
+    return [tuple(line.split(None, 1)) for line in text.splitlines()  # type: ignore[misc]
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.cmp", "Dockerfile.daemon"])
+def test_dockerfile_copies_only_paths_that_exist(name: str) -> None:
+    for op, args in dockerfile_instructions(name):
+        if op == "COPY" and "--from=" not in args:
+            *sources, _dest = args.split()
+            for source in sources:
+                assert (ROOT / source).exists(), f"{name}: COPY {source} does not exist"
+
+
+def test_cmp_image_layout() -> None:
+    instructions = dockerfile_instructions("Dockerfile.cmp")
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):]
+    assert ("COPY", "plugin.yaml /home/argocd/cmp-server/config/plugin.yaml") in final
+    assert ("USER", "999") in final
+    assert any(op == "RUN" and "--uid 999" in args for op, args in final)
+    env = " ".join(args for op, args in final if op == "ENV")
+    assert "K8STA_KUSTOMIZE=/usr/local/bin/kustomize" in env
+    assert ("ENTRYPOINT", '["/var/run/argocd/argocd-cmp-server"]') in final
+    # The image builds kustomize with the project's own script, at the pinned version.
+    assert any(op == "RUN" and "toolchain/build.sh kustomize" in args for op, args in instructions)
+
+
+@pytest.fixture(scope="module")
+def argocd_source() -> Path:
+    """The pinned Argo CD module's source tree (downloaded through the Go module proxy)."""
+    version = versions_env()["ARGOCD_VERSION"]
+    if shutil.which("go") is None:
+        pytest.fail("Go is required (the project builds its pinned tools with it)")
+    out = subprocess.run(["go", "mod", "download", "-json", f"github.com/argoproj/argo-cd/v3@{version}"],
+                         capture_output=True, text=True, check=True, timeout=600)
+    return Path(json.loads(out.stdout)["Dir"])
+
+
+def test_sidecar_component_patches_argo_cds_repo_server(tmp_path: Path, argocd_source: Path,
+                                                         kustomize: Kustomize) -> None:
+    upstream = argocd_source / "manifests/base/repo-server/argocd-repo-server-deployment.yaml"
+    shutil.copy(upstream, tmp_path / "deployment.yaml")
+    shutil.copytree(ROOT / "kustomize/components/cmp-sidecar", tmp_path / "cmp-sidecar")
+    (tmp_path / "kustomization.yaml").write_text("resources: [deployment.yaml]\ncomponents: [cmp-sidecar]\n")
+    out = subprocess.run([str(kustomize.path), "build", str(tmp_path)], capture_output=True, check=True)
+    deployment = yaml.safe_load(out.stdout)
+    spec = deployment["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in spec["containers"]}
+    assert "argocd-repo-server" in containers  # upstream container untouched
+    upstream_spec = yaml.safe_load(upstream.read_text())["spec"]["template"]["spec"]
+    assert containers["argocd-repo-server"] == upstream_spec["containers"][0]
+    sidecar = containers["k8sta-cmp"]
+    assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
+    assert sidecar["securityContext"]["runAsNonRoot"] is True
+    assert sidecar["securityContext"]["runAsUser"] == 999
+    mounts = {m["mountPath"]: m["name"] for m in sidecar["volumeMounts"]}
+    assert mounts == {"/var/run/argocd": "var-files", "/home/argocd/cmp-server/plugins": "plugins",
+                      "/tmp": "k8sta-cmp-tmp"}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["k8sta-cmp-tmp"] == {"name": "k8sta-cmp-tmp", "emptyDir": {}}
+    assert {"var-files", "plugins"} <= set(volumes)  # provided by Argo CD's own manifest
+    # The repo-server's init container is what copies argocd-cmp-server into var-files.
+    init = spec["initContainers"][0]
+    assert any(m["name"] == "var-files" for m in init["volumeMounts"])
+    assert re.search(r"argocd-cmp-server|/var/run/argocd", " ".join(init["command"] + init.get("args", [])))
