@@ -66,6 +66,9 @@ def common_env(layout: Layout, kubeconfig: Path, path: str) -> dict[str, str]:
         "ARGOCD_GPG_ENABLED": "false",
         "ARGOCD_PLUGINSOCKFILEPATH": str(layout.plugin_sockets),
         "GIT_CONFIG_NOSYSTEM": "1",
+        # In a cluster this comes from argocd-cm timeout.reconciliation; repo-server also derives
+        # its revision-cache expiry from it, so a pushed branch is seen within one interval.
+        "ARGOCD_RECONCILIATION_TIMEOUT": f"{RESYNC_SECONDS}s",
     }
 
 

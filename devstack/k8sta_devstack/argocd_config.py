@@ -26,13 +26,15 @@ from k8sta_devstack import kube, processes
 NAMESPACE = "argocd"
 ACCOUNT = "k8sta"
 OVERRIDES = Path(__file__).parent / "manifests" / "argocd-overrides.yaml"
+# The CRDs are 1.4 MB of YAML: the C loader parses them ten times faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _kustomization_resources(directory: Path) -> Iterator[dict[str, Any]]:
     """The documents of the files a kustomization.yaml lists (Argo CD's own choice of files)."""
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    kustomization = yaml.load((directory / "kustomization.yaml").read_text(), Loader=_Loader)
     for name in kustomization["resources"]:
-        for doc in yaml.safe_load_all((directory / name).read_text()):
+        for doc in yaml.load_all((directory / name).read_text(), Loader=_Loader):
             if doc:
                 yield doc
 

@@ -137,13 +137,16 @@ def server_side_apply(api: k8s_client.ApiClient, obj: Mapping[str, Any]) -> dict
     Server-side apply because Argo CD's CRDs are too large for client-side apply's
     last-applied-configuration annotation (262144 bytes).
     """
-    response = api.call_api(
-        _path(obj), "PATCH", body=dict(obj),
-        query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+    request = api.param_serialize(
+        "PATCH", _path(obj), query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
         header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
-        auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True,
-        _preload_content=False,
+        body=dict(obj), auth_settings=["BearerToken"],
     )
+    response = api.call_api(*request)
+    response.read()
+    if not 200 <= response.status < 300:
+        raise k8s_client.ApiException(status=response.status, reason=response.reason,
+                                      body=response.data.decode(errors="replace"))
     return dict(json.loads(response.data))
 
 

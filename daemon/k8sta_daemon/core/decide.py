@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -393,13 +394,12 @@ class _Decision:
             self.set(ticket, dataclasses.replace(status, state=model.TicketState.SOAKING, message=message))
             return
         if station.tracks:
-            self.spawn_children(ticket, station)
-            status = dataclasses.replace(self.statuses[ticket.ref], journey=status.journey,
-                                         state=status.state, message=status.message)
+            status = self.spawn_children(ticket, status, station)
         self.depart(ticket, status, line, index)
 
-    def spawn_children(self, ticket: model.Ticket, station: model.StationSpec) -> None:
-        status = self.statuses[ticket.ref]
+    def spawn_children(self, ticket: model.Ticket, status: model.TicketStatus,
+                       station: model.StationSpec) -> model.TicketStatus:
+        """Junction: one child per junction Track, named deterministically, recorded in the parent."""
         children = list(status.children)
         for track in station.tracks:
             name = child_ticket_name(ticket.name, track)
@@ -411,8 +411,7 @@ class _Decision:
                            f"junction {station.name}: spawned ticket {name} onto track {track}")
             if name not in children:
                 children.append(name)
-        if tuple(children) != status.children:
-            self.set(ticket, dataclasses.replace(status, children=tuple(children)))
+        return dataclasses.replace(status, children=tuple(children))
 
     def depart(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int) -> None:
         """Ready to leave Station ``index``: complete, or enter the next enabled Station if allowed."""
@@ -539,10 +538,11 @@ class _Decision:
     def retry(self, ticket: model.Ticket, line: _Line, tickets: list[model.Ticket]) -> None:
         status = self.statuses[ticket.ref]
         acknowledged = dataclasses.replace(status, observed_retry=ticket.retry_count)
-        if status.state is not model.TicketState.FAILED:
+        # Judged on the observed state: a retry asked for before this pass failed the ticket is stale.
+        if status.state is not model.TicketState.FAILED or ticket.status.state is not model.TicketState.FAILED:
             self.set(ticket, acknowledged)
             self.event(ticket, actions.EventReason.RETRY_REFUSED,
-                       f"retry ignored: ticket is {status.state.value}, not Failed", warning=True)
+                       f"retry ignored: ticket is {ticket.status.state.value}, not Failed", warning=True)
             return
         refusal = self.retry_refusal(ticket, status, line, tickets)
         if refusal is not None:
@@ -590,7 +590,7 @@ class _Line:
     track: model.TrackSpec
     stations: tuple[model.StationSpec, ...]
 
-    @property
+    @functools.cached_property
     def index(self) -> dict[str, int]:
         return {s.name: i for i, s in enumerate(self.stations)}
 

@@ -265,8 +265,10 @@ class JourneyRecord:
     """One visit of a ticket to one Station (a retry appends a new visit to the same Station).
 
     ``pushed`` is written by the controller from the git adapter's report; an Application of the
-    Station without a PushedCommit here means its push is still pending. ``unhealthy_since`` is
-    when an Application was first seen Degraded at our revision during this visit (for the grace).
+    Station without a PushedCommit here means its push is still pending. The three clocks of a visit:
+    ``arrived_at`` is the first arrival (after it the timeout no longer applies), ``healthy_since``
+    the start of the current uninterrupted arrival (the soak clock, None while not arrived) and
+    ``degraded_since`` when an Application was first seen Degraded at our revision (the grace clock).
     """
 
     station: str
@@ -276,7 +278,8 @@ class JourneyRecord:
     departed_at: float | None = None
     pushed: tuple[PushedCommit, ...] = ()
     skipped_applications: tuple[AppRef, ...] = ()
-    unhealthy_since: float | None = None
+    healthy_since: float | None = None
+    degraded_since: float | None = None
     message: str = ""
 
     def pushed_commit(self, app: AppRef) -> str | None:

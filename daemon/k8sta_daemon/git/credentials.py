@@ -29,6 +29,11 @@ _HELPER = (
     '!f() { cat >/dev/null; test "$1" = get || return 0; '
     f'printf "username=%s\\npassword=%s\\n" "${_ENV_USERNAME}" "${_ENV_PASSWORD}"; }}; f'
 )
+# What the git CLI may see of the daemon's environment (proxies, as libgit2 fetches honour them too).
+_PASSED_THROUGH = frozenset({
+    "PATH", "HOME", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+})
 # libgit2 calls the credentials callback again after each refusal; stop after this many calls.
 _MAX_CREDENTIAL_CALLS = 3
 
@@ -100,8 +105,7 @@ class CliAuth:
 
 def _base_env() -> dict[str, str]:
     # Only what git and ssh need; user/system git config must not change how we push.
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "SSL_CERT_FILE",
-                                                          "SSL_CERT_DIR", "GIT_SSL_CAINFO")}
+    env = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
     env.update({
         "LANG": "C", "LC_ALL": "C",
         "GIT_TERMINAL_PROMPT": "0",

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pygit2
 from pygit2.enums import FetchPrune
@@ -54,8 +55,12 @@ class Mirror:
     @classmethod
     def open(cls, url: str, *, cache_dir: Path,
              creds: credentials.Credentials = credentials.ANONYMOUS) -> Mirror:
-        """Open the mirror of ``url`` under ``cache_dir``, creating it (empty) on first use."""
-        url = normalise_url(url)
+        """Open the mirror of ``url`` under ``cache_dir``, creating it (empty) on first use.
+
+        HTTP(S) userinfo in ``url`` is moved into the credentials (unless explicit ones are given),
+        so the URL this object keeps and passes to libgit2 and git never carries a secret.
+        """
+        url, creds = _split_userinfo(normalise_url(url), creds)
         cache_dir.mkdir(parents=True, exist_ok=True)
         key = cache_key(url)
         path = cache_dir / f"{key}.git"
@@ -115,6 +120,17 @@ class Mirror:
     def record_push(self, branch: str, sha: str) -> None:
         """Mirror a successful push locally, so reads before the next fetch see it."""
         self.repo.references.create(f"refs/heads/{branch}", pygit2.Oid(hex=sha), force=True)
+
+
+def _split_userinfo(url: str, creds: credentials.Credentials) -> tuple[str, credentials.Credentials]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url, creds
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    user, has_password, password = userinfo.partition(":")
+    if creds == credentials.ANONYMOUS and has_password:
+        creds = credentials.Credentials(username=unquote(user), password=unquote(password))
+    return redact.without_userinfo(url), creds
 
 
 @contextmanager

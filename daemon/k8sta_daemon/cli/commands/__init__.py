@@ -1,0 +1,1 @@
+"""One module per ``k8sta`` command; each exposes ``run(ctx, ...) -> ExitCode``."""

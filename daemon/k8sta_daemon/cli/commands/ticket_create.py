@@ -1,0 +1,39 @@
+"""``k8sta ticket create --track T (--image repo:tag[@digest] ... | --config COMMIT)``.
+
+Other pins are inherited from the Track's newest snapshot; an image replaces the pin of its name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import board, intake, operations
+from ..context import Context
+from ..errors import EXIT_OK, ExitCode
+from ..output import emit
+
+
+def run(ctx: Context, *, track: str, images: list[str], config: str | None) -> ExitCode:
+    pins = [intake.parse_image(ref) for ref in images]  # validate before touching the cluster
+    commit = intake.check_commit(config) if config is not None else None
+    created = operations.create_ticket(ctx.store(), ctx.namespace, track, images=pins, config_commit=commit,
+                                       actor=ctx.actor, via="k8sta CLI")
+    data = {"namespace": created.namespace, "name": created.name, "track": created.track,
+            "snapshot": board.snapshot_json(created.snapshot)}
+    emit(ctx, data, _human)
+    return EXIT_OK
+
+
+def _human(data: dict[str, Any]) -> str:
+    return created_message(data)
+
+
+def created_message(data: dict[str, Any]) -> str:
+    """Shared with ``rollback``: what was created and what it carries."""
+    snapshot = data["snapshot"]
+    lines = [f"ticket {data['name']} created on track {data['track']} (namespace {data['namespace']})",
+             f"  config {snapshot['configCommit'] or '(source branch tip)'}"]
+    lines.extend(f"  image  {i['name']}:{i['tag']}" + (f"@{i['digest']}" if i.get("digest") else "")
+                 for i in snapshot["images"])
+    lines.append(f"follow it with: k8sta ticket show {data['name']} -n {data['namespace']}")
+    return "\n".join(lines)

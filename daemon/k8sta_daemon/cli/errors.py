@@ -1,0 +1,34 @@
+"""The operator surface's error types and exit codes, named by what the caller should do next.
+
+Callers: ``store`` and the commands raise these; ``main`` catches ``K8staError`` in one place (one
+line on stderr, exit 1) and the web part maps each subclass to an HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import NewType
+
+ExitCode = NewType("ExitCode", int)
+EXIT_OK = ExitCode(0)
+EXIT_FAILURE = ExitCode(1)
+EXIT_USAGE = ExitCode(2)
+
+
+class K8staError(Exception):
+    """A user-facing failure; its message is the whole story (no traceback is shown)."""
+
+
+class NotFound(K8staError):
+    """A named Track, Station or Ticket does not exist (HTTP 404)."""
+
+
+class Invalid(K8staError):
+    """The request itself is malformed: a bad image reference, a missing field (HTTP 400)."""
+
+
+class Refused(K8staError):
+    """The request is well-formed but the object's state forbids it (HTTP 409)."""
+
+
+class Unavailable(K8staError):
+    """The Kubernetes API did not answer or failed; the same request may work later (HTTP 503)."""

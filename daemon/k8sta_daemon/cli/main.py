@@ -1,0 +1,149 @@
+"""``k8sta``: parse the command line, build a Context, call one command, map the result to an exit code.
+
+Nothing else lives here (pipx style): each command is a module in ``commands/``; ``K8staError`` is
+caught in exactly one place below (one line on stderr, exit 1); argparse usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import EXIT_FAILURE, EXIT_USAGE, ExitCode, K8staError
+
+PROG = "k8sta"
+DEFAULT_NAMESPACE = "default"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Flags accepted before or after the command (like kubectl); SUPPRESS keeps the first one given."""
+    parser.add_argument("--kubeconfig", default=argparse.SUPPRESS,
+                        help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    parser.add_argument("-n", "--namespace", default=argparse.SUPPRESS,
+                        help="namespace of the Tracks and Tickets (default: the kubeconfig context's, else default)")
+    parser.add_argument("-o", "--output", choices=("human", "json", "yaml"), default=argparse.SUPPRESS,
+                        help="output format (default: human)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Steer K8sTA tickets along their Tracks.")
+    _common(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_: str, into: Any = commands) -> argparse.ArgumentParser:
+        sub = into.add_parser(name, help=help_, description=help_)
+        _common(sub)
+        return sub
+
+    tracks = add("tracks", "list Tracks as railway pictures: stations in order, which ticket is where")
+    tracks.add_argument("names", nargs="*", metavar="TRACK", help="only these Tracks")
+    tracks.add_argument("-A", "--all-namespaces", action="store_true", help="Tracks of every namespace")
+
+    ticket = add("ticket", "show or create tickets")
+    ticket_commands = ticket.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
+    show = add("show", "show a ticket's pins and journey", ticket_commands)
+    show.add_argument("name", metavar="TICKET")
+    create = add("create", "create a ticket; pins not given are inherited from the Track's newest ticket",
+                 ticket_commands)
+    create.add_argument("--track", required=True)
+    what = create.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image", action="append", dest="images", metavar="REPO:TAG[@DIGEST]",
+                      help="a new image pin (repeatable); replaces the pin with the same repository")
+    what.add_argument("--config", metavar="COMMIT", help="a new shared-config commit of the source branch")
+
+    approve = add("approve", "approve a ticket's entry into a gated Station")
+    approve.add_argument("ticket", metavar="TICKET")
+    approve.add_argument("station", metavar="STATION")
+    add("retry", "retry a Failed ticket at the Station where it failed").add_argument("ticket", metavar="TICKET")
+    add("abandon", "abandon a ticket; it frees its Station").add_argument("ticket", metavar="TICKET")
+    rollback = add("rollback", "create a new ticket pinned to an earlier ticket's snapshot")
+    rollback.add_argument("--track", required=True)
+    rollback.add_argument("--to", required=True, metavar="TICKET", help="the ticket whose snapshot to ride again")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> Callable[[Any], ExitCode]:
+    """The one command to run; imported lazily so ``--help`` stays fast."""
+    from .commands import abandon, approve, retry, rollback, ticket_create, ticket_show, tracks
+
+    table: dict[str, Callable[[Any], ExitCode]] = {
+        "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces),
+        "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
+        "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
+                                                       config=args.config),
+        "approve": lambda ctx: approve.run(ctx, ticket=args.ticket, station=args.station),
+        "retry": lambda ctx: retry.run(ctx, ticket=args.ticket),
+        "abandon": lambda ctx: abandon.run(ctx, ticket=args.ticket),
+        "rollback": lambda ctx: rollback.run(ctx, track=args.track, to=args.to),
+    }
+    key = args.command + (f" {args.ticket_command}" if args.command == "ticket" else "")
+    return table[key]
+
+
+def _kubeconfig(flag: str | None, environ: Mapping[str, str]) -> Path:
+    if flag:
+        path = Path(flag)
+    elif environ.get("KUBECONFIG"):
+        path = Path(environ["KUBECONFIG"].split(os.pathsep)[0])
+    else:
+        path = Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config"
+    if not path.is_file():
+        raise K8staError(f"kubeconfig {path} not found (use --kubeconfig or KUBECONFIG)")
+    return path
+
+
+def _context_namespace(path: Path) -> str | None:
+    from kubernetes import config as k8s_config
+
+    try:
+        _, active = k8s_config.list_kube_config_contexts(config_file=str(path))
+    except Exception as exc:  # the client raises ConfigException, yaml errors, KeyError...
+        raise K8staError(f"cannot read kubeconfig {path}: {exc}") from None
+    return (active or {}).get("context", {}).get("namespace")
+
+
+def _build_context(args: argparse.Namespace, environ: Mapping[str, str], stdout: TextIO) -> Any:
+    from kubernetes import config as k8s_config
+
+    from . import store
+    from .context import Context, wants_colour
+
+    path = _kubeconfig(getattr(args, "kubeconfig", None), environ)
+    namespace = getattr(args, "namespace", None) or _context_namespace(path) or DEFAULT_NAMESPACE
+
+    def make_store() -> store.Store:
+        try:
+            api = k8s_config.new_client_from_config(config_file=str(path))
+        except Exception as exc:
+            raise K8staError(f"cannot use kubeconfig {path}: {exc}") from None
+        return store.Store(api)
+
+    return Context(namespace=namespace, output=getattr(args, "output", "human"), stdout=stdout,
+                   colour=wants_colour(stdout, environ), actor=store.actor(), store_factory=make_store)
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        command = _dispatch(args)
+        return command(_build_context(args, environ, stdout))
+    except K8staError as exc:
+        print(f"{PROG}: error: {exc}", file=stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return ExitCode(130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""``k8sta-daemon``: run the controller against a kubeconfig and an Argo CD API address/token."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from k8sta_cmp import safety
+from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon import argocd, kube, logs, promoter, settings
+from k8sta_daemon.cache import Cache
+from k8sta_daemon.controller import Controller
+from k8sta_daemon.executor import Executor
+from k8sta_daemon.git import runtime
+from k8sta_daemon.git.credentials import Credentials
+from k8sta_daemon.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.metrics import Metrics
+
+log = logging.getLogger("k8sta.daemon")
+
+
+def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics | None = None) -> Controller:
+    """Wire adapters, executor and controller from settings (also used by tests and the bench)."""
+    runtime.apply(runtime.Libgit2Settings())
+    api = kube.api_client(config.kubeconfig)
+    kube_api = kube.Kube(api, config.namespace)
+    argo = argocd.ArgoCD(argocd.ArgoCDSettings(url=config.argocd_url, token=config.argocd_token,
+                                               verify=config.argocd_verify))
+    metrics = metrics or Metrics()
+
+    def credentials(url: str) -> Credentials:
+        label = promoter.SECRET_TYPE_LABEL
+        return promoter.credentials_from_secrets(
+            kube_api.list_secrets(config.argocd_namespace, f"{label}=repository"),
+            kube_api.list_secrets(config.argocd_namespace, f"{label}=repo-creds"), url)
+
+    cache = Cache()
+    push = promoter.Promoter(config.cache_dir, credentials, Kustomize.locate(environ),
+                             safety.Limits.from_environ(environ), config.default_source_branch)
+    executor = Executor(kube_api, argo, push, cache, metrics)
+    elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity))
+               if config.leader_election else None)
+    return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
+                      resync_seconds=config.resync_seconds, elector=elector)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    environ = dict(os.environ)
+    logs.configure(environ.get("K8STA_LOG_LEVEL", "INFO"))
+    try:
+        config = settings.parse(argv, environ)
+    except settings.SettingsError as exc:
+        print(f"k8sta-daemon: {exc}", file=sys.stderr)
+        return 2
+    try:
+        controller = build(config, environ)
+    except Exception as exc:  # kubeconfig, kustomize, cache dir: one clear line instead of a traceback
+        print(f"k8sta-daemon: cannot start: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("starting: argocd %s, namespace %s, leader election %s", config.argocd_url,
+             config.namespace or "(all)", "on" if config.leader_election else "off")
+    controller.run(stop)
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The web part: health, metrics, a read-only JSON API and image webhooks, served by gunicorn.
+
+``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
+is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``); each shared resource has one
+``init_app`` (``kubeclient``, ``metrics``). Configuration comes from ``K8STA_*`` variables (see
+``settings``), overridden by the mapping a test passes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from . import api, errors, health, kubeclient, metrics, settings, webhooks
+
+    app = Flask(__name__)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.from_prefixed_env("K8STA")
+    if config is not None:
+        app.config.from_mapping(config)
+    settings.normalize(app.config)
+
+    kubeclient.init_app(app)
+    metrics.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(webhooks.bp)
+    return app

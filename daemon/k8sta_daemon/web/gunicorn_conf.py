@@ -1,0 +1,12 @@
+"""gunicorn settings for the web part: ``gunicorn -c python:k8sta_daemon.web.gunicorn_conf
+'k8sta_daemon.web:create_app()'``. Bind and worker counts come from gunicorn's own ``GUNICORN_CMD_ARGS``
+or these defaults; threads suit the app (its work is waiting on the Kubernetes API)."""
+
+bind = "0.0.0.0:8080"
+workers = 2
+worker_class = "gthread"
+threads = 4
+timeout = 30
+graceful_timeout = 10
+accesslog = "-"  # paths only: tokens travel in headers, never in the URL
+errorlog = "-"

@@ -1,0 +1,56 @@
+"""The web part's configuration keys, their defaults and their normalisation.
+
+Callers: ``create_app``. Values arrive through ``app.config.from_prefixed_env("K8STA")`` (which
+JSON-decodes them, so ``K8STA_WEBHOOK_TOKEN=1234`` arrives as an int) and from a test's mapping;
+``normalize`` turns them into the types the blueprints rely on, and reads secret files once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+DEFAULTS: dict[str, Any] = {
+    "KUBECONFIG": None,  # None: the in-cluster service account
+    "NAMESPACE": None,  # None: every namespace (the API lists), and no default for webhooks
+    "WEBHOOK_TOKEN": None,  # shared secret of POST /webhooks/*; unset disables webhooks
+    "WEBHOOK_TOKEN_FILE": None,  # or read it from a mounted Secret
+    "ARGOCD_URL": None,  # when set, /readyz also needs Argo CD's API to answer
+    "ARGOCD_INSECURE": False,
+    "ARGOCD_CA_FILE": None,
+    "READY_TIMEOUT_SECONDS": 3.0,
+    "METRICS_CACHE_SECONDS": 10.0,  # ticket counts on /metrics are at most this old
+}
+
+
+class SettingsError(Exception):
+    """A setting that cannot work; raised at startup so a bad deployment fails its first probe."""
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes")
+
+
+def normalize(config: Config) -> None:
+    for key in ("KUBECONFIG", "NAMESPACE", "WEBHOOK_TOKEN", "WEBHOOK_TOKEN_FILE", "ARGOCD_URL", "ARGOCD_CA_FILE"):
+        config[key] = _text(config.get(key))
+    config["ARGOCD_INSECURE"] = _flag(config.get("ARGOCD_INSECURE"))
+    for key in ("READY_TIMEOUT_SECONDS", "METRICS_CACHE_SECONDS"):
+        try:
+            config[key] = float(config[key])
+        except (TypeError, ValueError):
+            raise SettingsError(f"K8STA_{key} must be a number") from None
+    token_file = config["WEBHOOK_TOKEN_FILE"]
+    if token_file and not config["WEBHOOK_TOKEN"]:
+        try:
+            config["WEBHOOK_TOKEN"] = Path(token_file).read_text().strip() or None
+        except OSError as exc:
+            raise SettingsError(f"cannot read K8STA_WEBHOOK_TOKEN_FILE {token_file}: {exc.strerror}") from None

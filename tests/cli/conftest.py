@@ -1,0 +1,63 @@
+"""Fixtures of the CLI tests: run ``k8sta`` through its entry point, and a namespace on the real stack."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from k8sta_devstack.stack import Stack
+from kubernetes import client as k8s_client
+
+from k8sta_daemon.cli.main import main
+
+from .cluster import Cluster, apply_crds
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+Runner = Callable[..., Run]
+
+
+def run_main(*argv: str, environ: dict[str, str] | None = None) -> Run:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), environ=environ if environ is not None else {"NO_COLOR": "1"}, stdout=stdout,
+                stderr=stderr)
+    return Run(code, stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture
+def unreachable_kubeconfig(tmp_path: Path) -> Path:
+    """A kubeconfig whose server refuses connections (port 1), with a context namespace."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
+        "clusters: [{name: nowhere, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: nobody, user: {token: not-a-secret}}]\n"
+        "contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody, namespace: from-context}}]\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def crds(kube_api: k8s_client.ApiClient) -> list[str]:
+    return apply_crds(kube_api)
+
+
+@pytest.fixture
+def cluster(kube_api: k8s_client.ApiClient, crds: list[str]) -> Cluster:
+    return Cluster(kube_api, "cli")
+
+
+@pytest.fixture
+def k8sta(stack: Stack, cluster: Cluster) -> Iterator[Runner]:
+    """``k8sta`` against the stack, in the test's namespace (flags may still override)."""
+    def run(*argv: str, namespace: str | None = None) -> Run:
+        return run_main("--kubeconfig", str(stack.kubeconfig), "-n", namespace or cluster.namespace, *argv)
+    yield run

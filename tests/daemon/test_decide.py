@@ -1,0 +1,697 @@
+"""Rule tables for decide.decide (DESIGN.md section 4), one id-labelled case per rule and boundary."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+from k8sta_daemon.core import actions, decide, model
+
+from .sim import NS, Sim, app, healthy_at, snapshot, station, track
+
+C = "c" * 40  # the commit we pushed
+OTHER = "d" * 40
+T0 = 10_000.0
+S = model.SyncStatus
+H = model.HealthStatus
+P = model.OperationPhase
+St = model.TicketState
+
+
+# -- judging one Application --------------------------------------------------------------------
+
+
+def _ok(**changes: object) -> model.AppStatus:
+    return dataclasses.replace(healthy_at(C, T0), **changes)  # type: ignore[arg-type]
+
+
+V = decide.AppVerdict
+
+
+@pytest.mark.parametrize("status, verdict", [
+    pytest.param(_ok(), V.HEALTHY, id="synced-at-ours-succeeded-reconciled-healthy"),
+    pytest.param(_ok(reconciled_at=T0 + 5), V.HEALTHY, id="reconciled-after-finish"),
+    pytest.param(_ok(operation_revision=None), V.HEALTHY, id="operation-revision-unknown"),
+    pytest.param(None, V.MISSING, id="no-status-at-all"),
+    pytest.param(model.AppStatus.missing(), V.MISSING, id="application-does-not-exist"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC), V.PENDING, id="out-of-sync"),
+    pytest.param(_ok(sync_status=S.UNKNOWN), V.PENDING, id="sync-unknown"),
+    pytest.param(_ok(synced_revision=OTHER), V.PENDING, id="synced-at-previous-revision"),
+    pytest.param(_ok(synced_revision=None), V.PENDING, id="no-synced-revision"),
+    pytest.param(_ok(operation_phase=P.RUNNING, operation_finished_at=None), V.PENDING, id="operation-running"),
+    pytest.param(_ok(operation_phase=P.TERMINATING), V.PENDING, id="operation-terminating"),
+    pytest.param(_ok(operation_phase=None), V.PENDING, id="no-operation-yet"),
+    pytest.param(_ok(operation_finished_at=None), V.PENDING, id="succeeded-but-not-finished"),
+    pytest.param(_ok(operation_revision=OTHER), V.PENDING, id="last-operation-was-for-another-revision"),
+    pytest.param(_ok(reconciled_at=T0 - 1), V.PENDING, id="healthy-but-reconciled-before-the-sync"),
+    pytest.param(_ok(reconciled_at=None), V.PENDING, id="never-reconciled"),
+    pytest.param(_ok(reconciled_at=T0 - 1, health=H.DEGRADED), V.PENDING, id="degraded-before-reconcile-not-judged"),
+    pytest.param(_ok(health=H.DEGRADED), V.DEGRADED, id="degraded"),
+    pytest.param(_ok(health=H.SUSPENDED), V.SUSPENDED, id="suspended"),
+    pytest.param(_ok(health=H.PROGRESSING), V.PROGRESSING, id="progressing"),
+    pytest.param(_ok(health=H.MISSING), V.PROGRESSING, id="health-missing"),
+    pytest.param(_ok(health=H.UNKNOWN), V.PROGRESSING, id="health-unknown"),
+    pytest.param(_ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER),
+                 V.SYNC_FAILED, id="sync-of-our-commit-failed"),
+    pytest.param(_ok(operation_phase=P.ERROR, sync_status=S.OUT_OF_SYNC), V.SYNC_FAILED,
+                 id="sync-of-our-commit-errored"),
+    pytest.param(_ok(operation_phase=P.FAILED, operation_revision=OTHER, synced_revision=OTHER,
+                     sync_status=S.OUT_OF_SYNC), V.PENDING, id="failed-operation-for-another-revision"),
+])
+def test_judge_app(status: model.AppStatus | None, verdict: decide.AppVerdict) -> None:
+    assert decide.judge_app(status, C)[0] is verdict
+
+
+# -- one ticket at Station s1 of s1 -> s2 -> s3 -------------------------------------------------
+
+
+def _at_s1(station_kwargs: dict[str, object], apps: dict[str, model.AppStatus], now: float,
+           record: dict[str, object], approved: frozenset[str] = frozenset(),
+           others: tuple[model.Ticket, ...] = (), s2: dict[str, object] | None = None,
+           ) -> tuple[model.World, model.Ticket]:
+    app_names = tuple(station_kwargs.pop("apps", ("a1",)))  # type: ignore[arg-type]
+    stations = [station("s1", app_names, **station_kwargs), station("s2", ("b1",), **(s2 or {})),
+                station("s3", ("c1",))]
+    unpushed = record.pop("unpushed", ())
+    pushed = tuple(model.PushedCommit(app(a), "file:///c.git", f"env/{a}", C) for a in app_names
+                   if a not in unpushed)  # type: ignore[operator]
+    journey = (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0, pushed=pushed),)
+    journey = (dataclasses.replace(journey[0], **record),)  # type: ignore[arg-type]
+    ticket = model.Ticket(NS, "t1", "uid-1", created=1.0, track="line", snapshot=snapshot(1),
+                          approved_stations=approved,
+                          status=model.TicketStatus(St.DEPLOYING, "s1", journey))
+    world = model.World.build(now, [track("line", ("s1", "s2", "s3"))], stations, [ticket, *others],
+                              {app(a): s for a, s in apps.items()})
+    return world, ticket
+
+
+def _status_of(result: list[actions.Action], name: str) -> model.TicketStatus | None:
+    updates = [a.status for a in result if isinstance(a, actions.UpdateTicketStatus) and a.ticket.name == name]
+    assert len(updates) <= 1
+    return updates[0] if updates else None
+
+
+def _reasons(result: list[actions.Action], name: str = "t1") -> set[actions.EventReason]:
+    return {a.reason for a in result if isinstance(a, actions.EmitEvent) and a.ticket.name == name}
+
+
+Healthy = healthy_at(C, T0)
+B_HELD = model.Ticket(NS, "t0", "uid-0", created=0.5, track="line", snapshot=snapshot(0),
+                      status=model.TicketStatus(St.DEPLOYING, "s2", (model.JourneyRecord(
+                          "s2", model.JourneyState.ENTERED, entered_at=T0),)))
+
+
+@pytest.mark.parametrize("station_kwargs, apps, dt, record, extra, state, where", [
+    pytest.param({}, {"a1": Healthy}, 1, {}, {}, St.DEPLOYING, "s2", id="arrived-departs-at-once"),
+    pytest.param({"soak_seconds": 60}, {"a1": Healthy}, 1, {}, {}, St.SOAKING, "s1", id="arrived-starts-soak"),
+    pytest.param({"soak_seconds": 60}, {"a1": Healthy}, 100,
+                 {"arrived_at": T0 + 30, "healthy_since": T0 + 30, "state": model.JourneyState.ARRIVED},
+                 {}, St.DEPLOYING, "s2", id="soak-over-departs"),
+    pytest.param({"soak_seconds": 60}, {"a1": Healthy}, 50,
+                 {"arrived_at": T0, "healthy_since": T0, "state": model.JourneyState.ARRIVED},
+                 {}, St.SOAKING, "s1", id="soak-not-over"),
+    pytest.param({"soak_seconds": 60}, {"a1": _ok(health=H.PROGRESSING)}, 50,
+                 {"arrived_at": T0, "healthy_since": T0, "state": model.JourneyState.ARRIVED},
+                 {}, St.DEPLOYING, "s1", id="health-lost-during-soak-restarts-it"),
+    pytest.param({"soak_seconds": 60}, {"a1": _ok(health=H.DEGRADED)}, 50,
+                 {"arrived_at": T0, "healthy_since": T0, "state": model.JourneyState.ARRIVED},
+                 {}, St.FAILED, None, id="degraded-during-soak-fails"),
+    pytest.param({}, {"a1": _ok(reconciled_at=T0 - 5)}, 1, {}, {}, St.DEPLOYING, "s1",
+                 id="not-reconciled-waits"),
+    pytest.param({}, {"a1": _ok(synced_revision=OTHER)}, 1, {}, {}, St.DEPLOYING, "s1",
+                 id="other-revision-waits"),
+    pytest.param({}, {"a1": _ok(health=H.SUSPENDED)}, 1, {}, {}, St.SUSPENDED, "s1", id="suspended-waits"),
+    pytest.param({}, {"a1": _ok(health=H.DEGRADED)}, 1, {}, {}, St.FAILED, None, id="degraded-no-grace-fails"),
+    pytest.param({"degraded_grace_seconds": 60}, {"a1": _ok(health=H.DEGRADED)}, 1, {}, {},
+                 St.DEPLOYING, "s1", id="degraded-within-grace-waits"),
+    pytest.param({"degraded_grace_seconds": 60}, {"a1": _ok(health=H.DEGRADED)}, 100,
+                 {"degraded_since": T0 + 39}, {}, St.FAILED, None, id="degraded-past-grace-fails"),
+    pytest.param({"degraded_grace_seconds": 60}, {"a1": Healthy}, 100, {"degraded_since": T0 + 1},
+                 {}, St.DEPLOYING, "s2", id="degraded-recovered-arrives"),
+    pytest.param({}, {"a1": _ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC)}, 1, {}, {},
+                 St.FAILED, None, id="sync-failed-fails"),
+    pytest.param({}, {"a1": _ok(operation_phase=P.ERROR, operation_revision=OTHER, synced_revision=OTHER)},
+                 1, {}, {}, St.DEPLOYING, "s1", id="sync-error-of-other-revision-waits"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 299, {}, {},
+                 St.DEPLOYING, "s1", id="before-timeout-waits"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 300, {}, {},
+                 St.FAILED, None, id="timeout-fails"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.SUSPENDED)}, 301, {}, {},
+                 St.FAILED, None, id="timeout-counts-while-suspended"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 900,
+                 {"arrived_at": T0 + 10, "state": model.JourneyState.ARRIVED}, {}, St.DEPLOYING, "s1",
+                 id="timeout-ignored-after-arrival"),
+    pytest.param({"timeout_seconds": 300}, {"a1": Healthy}, 400, {"unpushed": ("a1",)}, {},
+                 St.FAILED, None, id="push-never-reported-times-out"),
+    pytest.param({}, {}, 1, {}, {}, St.DEPLOYING, "s1", id="missing-application-waits"),
+    pytest.param({}, {"a1": Healthy}, 1, {"unpushed": ("a1",)}, {}, St.DEPLOYING, "s1", id="push-pending-waits"),
+    pytest.param({"apps": ("a1", "a2"), "disabled_applications": frozenset({app("a2")})},
+                 {"a1": Healthy, "a2": _ok(health=H.DEGRADED)}, 1, {"unpushed": ("a2",)}, {},
+                 St.DEPLOYING, "s2", id="disabled-application-not-judged"),
+    pytest.param({"apps": ("a1", "a2")}, {"a1": Healthy, "a2": _ok(health=H.PROGRESSING)}, 1, {}, {},
+                 St.DEPLOYING, "s1", id="every-application-must-arrive"),
+    pytest.param({"apps": ()}, {}, 1, {}, {}, St.DEPLOYING, "s2", id="station-without-applications-arrives"),
+    pytest.param({"disabled": True}, {"a1": _ok(health=H.DEGRADED)}, 1, {}, {}, St.DEPLOYING, "s2",
+                 id="station-disabled-while-here-departs-unjudged"),
+    pytest.param({}, {"a1": Healthy}, 1, {}, {"s2": {"approval_required": True}},
+                 St.AWAITING_APPROVAL, "s1", id="next-needs-approval-holds-here"),
+    pytest.param({}, {"a1": Healthy}, 1, {}, {"s2": {"approval_required": True}, "approved": frozenset({"s2"})},
+                 St.DEPLOYING, "s2", id="next-approved-enters"),
+    pytest.param({}, {"a1": Healthy}, 1, {}, {"others": (B_HELD,)}, St.WAITING, "s1",
+                 id="next-occupied-waits-holding-this-station"),
+    pytest.param({}, {"a1": Healthy}, 1, {}, {"s2": {"disabled": True}}, St.DEPLOYING, "s3",
+                 id="next-disabled-is-skipped"),
+])
+def test_at_station(station_kwargs: dict[str, object], apps: dict[str, model.AppStatus], dt: float,
+                    record: dict[str, object], extra: dict[str, object], state: model.TicketState,
+                    where: str | None) -> None:
+    world, ticket = _at_s1(dict(station_kwargs), apps, T0 + dt, dict(record), **extra)  # type: ignore[arg-type]
+    result = decide.decide(world)
+    status = _status_of(result, "t1") or ticket.status
+    assert (status.state, status.station) == (state, where), status.message
+    if state is St.FAILED:
+        assert status.journey[0].state is model.JourneyState.FAILED
+        assert actions.EventReason.FAILED in _reasons(result)
+    if where not in (None, "s1"):
+        departed = status.journey[0]
+        assert departed.state is model.JourneyState.DEPARTED and departed.departed_at == T0 + dt
+        assert status.journey[-1] == model.JourneyRecord(
+            where, model.JourneyState.ENTERED, entered_at=T0 + dt)
+        assert [a.station for a in result if isinstance(a, actions.PushStation)] == [where]
+    assert decide.decide(world) == result
+
+
+def test_push_pending_is_emitted_again_with_only_enabled_apps() -> None:
+    world, _ = _at_s1({"apps": ("a1", "a2", "a3"), "disabled_applications": frozenset({app("a3")})},
+                      {}, T0 + 1, {"unpushed": ("a1", "a2", "a3")})
+    pushes = [a for a in decide.decide(world) if isinstance(a, actions.PushStation)]
+    assert pushes == [actions.PushStation(model.TicketRef(NS, "t1"), "line", "s1", (app("a1"), app("a2")),
+                                          snapshot(1))]
+    status = _status_of(decide.decide(world), "t1")
+    assert status is not None and status.journey[-1].skipped_applications == (app("a3"),)
+
+
+def test_skipped_station_is_recorded_in_the_journey() -> None:
+    world, _ = _at_s1({}, {"a1": Healthy}, T0 + 1, {}, s2={"disabled": True})
+    status = _status_of(decide.decide(world), "t1")
+    assert status is not None
+    assert [(r.station, r.state) for r in status.journey] == [
+        ("s1", model.JourneyState.DEPARTED), ("s2", model.JourneyState.SKIPPED),
+        ("s3", model.JourneyState.ENTERED)]
+
+
+def test_degraded_grace_clock_is_recorded_then_kept() -> None:
+    world, _ = _at_s1({"degraded_grace_seconds": 60}, {"a1": _ok(health=H.DEGRADED)}, T0 + 5, {})
+    status = _status_of(decide.decide(world), "t1")
+    assert status is not None and status.journey[0].degraded_since == T0 + 5
+    world, _ = _at_s1({"degraded_grace_seconds": 60}, {"a1": _ok(health=H.DEGRADED)}, T0 + 30,
+                      {"degraded_since": T0 + 5})
+    status = _status_of(decide.decide(world), "t1")
+    assert status is not None and status.journey[0].degraded_since == T0 + 5
+
+
+def test_arrival_records_times_and_events_on_each_application() -> None:
+    world, _ = _at_s1({"apps": ("a1", "a2"), "soak_seconds": 10}, {"a1": Healthy, "a2": Healthy}, T0 + 7, {})
+    result = decide.decide(world)
+    status = _status_of(result, "t1")
+    assert status is not None
+    record = status.journey[0]
+    assert (record.state, record.arrived_at, record.healthy_since) == (model.JourneyState.ARRIVED, T0 + 7, T0 + 7)
+    on_apps = {a.app for a in result if isinstance(a, actions.EmitEvent) and a.reason is actions.EventReason.ARRIVED}
+    assert on_apps == {None, app("a1"), app("a2")}
+
+
+def test_last_station_completes_and_vacates() -> None:
+    world, ticket = _at_s1({}, {"a1": Healthy}, T0 + 1, {})
+    moved = dataclasses.replace(ticket.status, station="s3", journey=(dataclasses.replace(
+        ticket.status.journey[0], station="s3", pushed=(model.PushedCommit(app("c1"), "u", "b", C),)),))
+    world = dataclasses.replace(world, tickets={ticket.ref: dataclasses.replace(ticket, status=moved)},
+                                apps={app("c1"): Healthy})
+    result = decide.decide(world)
+    status = _status_of(result, "t1")
+    assert status is not None and (status.state, status.station) == (St.COMPLETED, None)
+    assert status.journey[-1].state is model.JourneyState.DEPARTED
+    assert actions.EventReason.COMPLETED in _reasons(result)
+
+
+# -- boarding -----------------------------------------------------------------------------------
+
+
+def _waiting(name: str, created: float, track_name: str = "line", **kwargs: object) -> model.Ticket:
+    return model.Ticket(NS, name, f"uid-{name}", created, track_name, snapshot(int(created)), **kwargs)  # type: ignore[arg-type]
+
+
+def _board_world(tickets: list[model.Ticket], boarding: model.Boarding = model.Boarding.NEWEST_SUPERSEDES,
+                 **s1: object) -> model.World:
+    return model.World.build(T0, [track("line", ("s1", "s2"), boarding=boarding)],
+                             [station("s1", ("a1",), **s1), station("s2", ("b1",))], tickets)
+
+
+NEWEST = model.Boarding.NEWEST_SUPERSEDES
+EVERY = model.Boarding.EVERY_TICKET_RIDES
+
+
+@pytest.mark.parametrize("tickets, boarding, s1, expected", [
+    pytest.param([_waiting("a", 1), _waiting("b", 2), _waiting("c", 3)], NEWEST, {},
+                 {"a": (St.SUPERSEDED, None), "b": (St.SUPERSEDED, None), "c": (St.DEPLOYING, "s1")},
+                 id="newest-boards-older-superseded"),
+    pytest.param([_waiting("a", 1), _waiting("b", 2), _waiting("c", 3)], EVERY, {},
+                 {"a": (St.DEPLOYING, "s1"), "b": (St.WAITING, None), "c": (St.WAITING, None)},
+                 id="every-ticket-rides-oldest-boards"),
+    pytest.param([_waiting("b", 5), _waiting("a", 5)], NEWEST, {},
+                 {"a": (St.SUPERSEDED, None), "b": (St.DEPLOYING, "s1")}, id="same-time-name-breaks-tie"),
+    pytest.param([_waiting("a", 1), _waiting("b", 2)], NEWEST, {"approval_required": True},
+                 {"a": (St.WAITING, None), "b": (St.AWAITING_APPROVAL, None)},
+                 id="approval-gate-before-boarding"),
+    pytest.param([_waiting("a", 1), _waiting("b", 2, approved_stations=frozenset({"s1"}))], NEWEST,
+                 {"approval_required": True},
+                 {"a": (St.SUPERSEDED, None), "b": (St.DEPLOYING, "s1")}, id="approved-boards"),
+    pytest.param([_waiting("a", 1), _waiting("b", 2)], NEWEST, {"disabled": True},
+                 {"a": (St.SUPERSEDED, None), "b": (St.DEPLOYING, "s2")}, id="disabled-first-station-skipped"),
+    pytest.param([_waiting("a", 1)], NEWEST, {"tracks": ("nowhere",)},
+                 {"a": (St.WAITING, None)}, id="invalid-track-nobody-boards"),
+])
+def test_boarding(tickets: list[model.Ticket], boarding: model.Boarding, s1: dict[str, object],
+                  expected: dict[str, tuple[model.TicketState, str | None]]) -> None:
+    world = _board_world(tickets, boarding, **s1)
+    result = decide.decide(world)
+    got = {}
+    for ticket in tickets:
+        status = _status_of(result, ticket.name) or ticket.status
+        got[ticket.name] = (status.state, status.station)
+    assert got == expected
+
+
+def test_first_station_occupied_nobody_boards_nobody_superseded() -> None:
+    holder = model.Ticket(NS, "h", "uid-h", 0.5, "line", snapshot(0), status=model.TicketStatus(
+        St.DEPLOYING, "s1", (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0),)))
+    world = _board_world([holder, _waiting("a", 1), _waiting("b", 2)])
+    result = decide.decide(world)
+    for name in ("a", "b"):
+        status = _status_of(result, name)
+        assert status is not None and (status.state, status.station) == (St.WAITING, None)
+
+
+def test_all_stations_disabled_nobody_boards() -> None:
+    world = model.World.build(T0, [track("line", ("s1",))], [station("s1", disabled=True)], [_waiting("a", 1)])
+    status = _status_of(decide.decide(world), "a")
+    assert status is not None and status.state is St.WAITING and "disabled" in status.message
+
+
+@pytest.mark.parametrize("boarding", [NEWEST, EVERY], ids=["newest-supersedes", "every-ticket-rides"])
+def test_late_older_ticket_never_rides_behind_a_newer_one(boarding: model.Boarding) -> None:
+    rider = model.Ticket(NS, "new", "uid-new", 5.0, "line", snapshot(5), status=model.TicketStatus(
+        St.COMPLETED, None, (model.JourneyRecord("s1", model.JourneyState.DEPARTED, entered_at=T0),)))
+    world = _board_world([rider, _waiting("old", 1)], boarding)
+    status = _status_of(decide.decide(world), "old")
+    assert status is not None and status.state is St.SUPERSEDED and "new" in status.message
+
+
+# -- occupancy and no overtaking ----------------------------------------------------------------
+
+
+def _travelling(name: str, created: float, at: str, arrived: bool = True, commit: str = C,
+                track_name: str = "line", app_name: str | None = None, **kwargs: object) -> model.Ticket:
+    record = model.JourneyRecord(
+        at, model.JourneyState.ARRIVED if arrived else model.JourneyState.ENTERED, entered_at=T0,
+        arrived_at=T0 if arrived else None, healthy_since=T0 if arrived else None,
+        pushed=(model.PushedCommit(app(app_name or f"{at}-app"), "u", "b", commit),))
+    return model.Ticket(NS, name, f"uid-{name}", created, track_name, snapshot(int(created)),
+                        status=model.TicketStatus(St.SOAKING, at, (record,)), **kwargs)  # type: ignore[arg-type]
+
+
+def _line_world(tickets: list[model.Ticket], stations: tuple[str, ...] = ("s1", "s2", "s3"),
+                disabled: tuple[str, ...] = (), extra_tracks: tuple[model.TrackSpec, ...] = (),
+                extra_stations: tuple[str, ...] = ()) -> model.World:
+    specs = [station(s, (f"{s}-app",), disabled=s in disabled) for s in (*stations, *extra_stations)]
+    apps = {app(f"{s}-app"): healthy_at(C, T0) for s in (*stations, *extra_stations)}
+    return model.World.build(T0 + 1, [track("line", stations), *extra_tracks], specs, tickets, apps)
+
+
+def test_front_ticket_moves_first_and_the_next_one_follows_in_the_same_decision() -> None:
+    world = _line_world([_travelling("old", 1, "s2"), _travelling("new", 2, "s1")])
+    result = decide.decide(world)
+    assert (_status_of(result, "old") or model.TicketStatus()).station == "s3"
+    assert (_status_of(result, "new") or model.TicketStatus()).station == "s2"
+
+
+def test_never_passes_a_ticket_parked_at_a_disabled_station() -> None:
+    parked = _travelling("parked", 1, "s2")  # s2 was disabled after it entered; s3 not approved for it
+    new = _travelling("new", 2, "s1", approved_stations=frozenset({"s3"}))
+    world = _line_world([parked, new], disabled=("s2",))
+    s3 = world.stations[model.StationRef(NS, "s3")]
+    world = dataclasses.replace(world, stations={**world.stations,
+                                                 s3.ref: dataclasses.replace(s3, approval_required=True)})
+    result = decide.decide(world)
+    assert (_status_of(result, "parked") or parked.status).state is St.AWAITING_APPROVAL
+    new = _status_of(result, "new")
+    assert new is not None and (new.state, new.station) == (St.WAITING, "s1")
+    assert "parked" in new.message
+    assert (_status_of(result, "parked") or parked.status).station == "s2"
+
+
+def test_station_shared_by_two_tracks_holds_one_ticket() -> None:
+    other = model.TrackSpec(NS, "other", ("o1", "s2"))
+    theirs = _travelling("theirs", 1, "s2", track_name="other", arrived=False, commit=OTHER)
+    world = _line_world([_travelling("mine", 2, "s1"), theirs], extra_tracks=(other,), extra_stations=("o1",))
+    status = _status_of(decide.decide(world), "mine")
+    assert status is not None and (status.state, status.station) == (St.WAITING, "s1")
+    assert "held by ticket theirs" in status.message
+
+
+def test_two_tickets_never_enter_one_station_in_one_decision() -> None:
+    other = model.TrackSpec(NS, "other", ("o1", "s2"))
+    world = _line_world([_travelling("mine", 2, "s1"), _travelling("theirs", 1, "o1", track_name="other")],
+                        extra_tracks=(other,), extra_stations=("o1",))
+    result = decide.decide(world)
+    at_s2 = [name for name in ("mine", "theirs") if (_status_of(result, name) or model.TicketStatus()).station == "s2"]
+    assert len(at_s2) == 1
+
+
+def test_settled_world_yields_no_actions() -> None:
+    sim = Sim.of([track("line", ("s1", "s2"))], [station("s1", ("a1",)), station("s2", ("b1",))])
+    sim.create("line")
+    sim.settle()
+    assert sim.step() == []
+
+
+# -- junctions ----------------------------------------------------------------------------------
+
+
+def _junction_sim(**junction: object) -> Sim:
+    return Sim.of(
+        [track("main", ("dev", "hub")), track("eu", ("eu1",)), track("us", ("us1",))],
+        [station("dev", ("dev",)), station("hub", ("hub",), tracks=("eu", "us"), **junction),
+         station("eu1", ("eu1",)), station("us1", ("us1",))])
+
+
+def test_junction_spawns_one_child_per_track_only_after_arrival() -> None:
+    sim = _junction_sim(soak_seconds=30)
+    parent = sim.create("main", name="rel")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()  # dev arrived -> hub entered, pushed
+    assert sim.ticket("rel").status.station == "hub" and not sim.spawned
+    sim.now += 10
+    sim.argo_converge()
+    sim.settle()  # hub arrived: soaking, no children yet
+    assert sim.ticket("rel").status.state is St.SOAKING and not sim.spawned
+    sim.now += 30
+    sim.settle()
+    assert [(s.name, s.track) for s in sim.spawned] == [("rel-eu", "eu"), ("rel-us", "us")]
+    assert sim.ticket("rel").status.children == ("rel-eu", "rel-us")
+    assert sim.ticket("rel").status.state is St.COMPLETED
+    for child in ("rel-eu", "rel-us"):
+        assert sim.ticket(child).snapshot == parent.snapshot and sim.ticket(child).parent == "rel"
+        assert sim.ticket(child).status.state is St.DEPLOYING  # travels independently at once
+
+
+def test_junction_does_not_respawn_existing_children_but_records_them() -> None:
+    sim = _junction_sim()
+    sim.create("main", name="rel")
+    sim.create("eu", name="rel-eu")  # e.g. created by a previous run
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert [s.name for s in sim.spawned] == ["rel-us"]
+    assert sim.ticket("rel").status.children == ("rel-eu", "rel-us")
+
+
+@pytest.mark.parametrize("parent, track_name", [
+    pytest.param("rel", "eu", id="short"),
+    pytest.param("r" * 60, "eu", id="long-parent"),
+    pytest.param("r" * 40, "t" * 40, id="both-long"),
+])
+def test_child_names_are_deterministic_and_short(parent: str, track_name: str) -> None:
+    name = decide.child_ticket_name(parent, track_name)
+    assert name == decide.child_ticket_name(parent, track_name)
+    assert len(name) <= 63 and name[-1].isalnum()
+    assert name != decide.child_ticket_name(parent, track_name + "x")
+
+
+# -- invalid graphs and references --------------------------------------------------------------
+
+
+def test_cycle_is_refused_and_nothing_moves() -> None:
+    world = model.World.build(
+        T0, [track("a", ("a1",)), track("b", ("b1",))],
+        [station("a1", ("x",), tracks=("b",)), station("b1", ("y",), tracks=("a",))],
+        [_waiting("t", 1, track_name="a")])
+    result = decide.decide(world)
+    conditions = {a.track.name: a.condition for a in result if isinstance(a, actions.SetTrackCondition)}
+    assert {c.reason for c in conditions.values()} == {model.ConditionReason.CYCLE_DETECTED}
+    assert all(c.status is model.ConditionStatus.FALSE for c in conditions.values())
+    assert "a -> b -> a" in conditions["a"].message
+    status = _status_of(result, "t")
+    assert status is not None and status.station is None and status.state is St.WAITING
+    blocked = status.conditions[0]
+    assert (blocked.type, blocked.reason) == (model.ConditionType.BLOCKED, model.ConditionReason.TRACK_NOT_READY)
+    assert not [a for a in result if isinstance(a, actions.PushStation)]
+
+
+def test_unknown_track_blocks_the_ticket_without_crashing() -> None:
+    world = model.World.build(T0, [], [], [_waiting("t", 1, track_name="ghost")])
+    status = _status_of(decide.decide(world), "t")
+    assert status is not None and status.conditions[0].reason is model.ConditionReason.TRACK_NOT_FOUND
+    assert "ghost" in status.message
+
+
+def test_unknown_station_reference_blocks_the_track() -> None:
+    world = model.World.build(T0, [track("line", ("s1", "typo"))], [station("s1", ("a1",))], [_waiting("t", 1)])
+    result = decide.decide(world)
+    (condition,) = [a.condition for a in result if isinstance(a, actions.SetTrackCondition)]
+    assert condition.reason is model.ConditionReason.STATION_NOT_FOUND and "typo" in condition.message
+    assert (_status_of(result, "t") or model.TicketStatus()).station is None
+
+
+def test_disabled_track_nothing_moves_even_when_arrived() -> None:
+    world = _line_world([_travelling("t", 1, "s1")])
+    line = world.tracks[model.TrackRef(NS, "line")]
+    world = dataclasses.replace(world, tracks={line.ref: dataclasses.replace(line, disabled=True)})
+    status = _status_of(decide.decide(world), "t")
+    assert status is not None and status.station == "s1" and status.state is St.SOAKING
+    assert status.conditions[0].reason is model.ConditionReason.TRACK_DISABLED
+
+
+def test_blocked_condition_is_removed_when_the_track_becomes_valid() -> None:
+    world = model.World.build(T0, [track("line", ("s1",))], [], [_waiting("t", 1)])
+    status = _status_of(decide.decide(world), "t")
+    assert status is not None and status.conditions
+    ticket = dataclasses.replace(world.tickets[model.TicketRef(NS, "t")], status=status)
+    world = model.World.build(T0, [track("line", ("s1",))], [station("s1")], [ticket])
+    status = _status_of(decide.decide(world), "t")
+    assert status is not None and status.conditions == () and status.station == "s1"
+
+
+def test_ticket_at_a_station_removed_from_its_track_blocks_the_track() -> None:
+    world = _line_world([_travelling("t", 1, "s2"), _travelling("u", 2, "s1")], extra_stations=())
+    line = world.tracks[model.TrackRef(NS, "line")]
+    world = dataclasses.replace(world, tracks={line.ref: dataclasses.replace(line, stations=("s1", "s3"))})
+    result = decide.decide(world)
+    for name in ("t", "u"):
+        status = _status_of(result, name)
+        assert status is not None and status.conditions[0].reason is model.ConditionReason.STATION_OFF_TRACK
+    assert (_status_of(result, "u") or model.TicketStatus()).station == "s1"
+
+
+def test_track_condition_not_rewritten_when_unchanged() -> None:
+    sim = Sim.of([track("line", ("s1",))], [station("s1")])
+    first = sim.step()
+    assert [type(a) for a in first] == [actions.SetTrackCondition]
+    assert sim.step() == []
+
+
+def test_inconsistent_status_fails_the_ticket() -> None:
+    broken = model.Ticket(NS, "t", "uid", 1, "line", snapshot(1), status=model.TicketStatus(
+        St.DEPLOYING, "s2", (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0),)))
+    status = _status_of(decide.decide(_line_world([broken])), "t")
+    assert status is not None and (status.state, status.station) == (St.FAILED, None)
+
+
+# -- operator actions: retry and abandon ---------------------------------------------------------
+
+
+def _failed(name: str, created: float, retry: int = 1, observed: int = 0) -> model.Ticket:
+    """Failed at s2 after passing s1."""
+    journey = (model.JourneyRecord("s1", model.JourneyState.DEPARTED, entered_at=T0),
+               model.JourneyRecord("s2", model.JourneyState.FAILED, entered_at=T0, departed_at=T0 + 1))
+    return model.Ticket(NS, name, f"uid-{name}", created, "line", snapshot(int(created)), retry_count=retry,
+                        status=model.TicketStatus(St.FAILED, None, journey, observed_retry=observed))
+
+
+@pytest.mark.parametrize("others, state, where, message", [
+    pytest.param([], St.DEPLOYING, "s2", "deploying", id="re-enters-failed-station"),
+    pytest.param([_travelling("newer", 2, "s1", arrived=False, commit=OTHER)], St.DEPLOYING, "s2", "deploying",
+                 id="newer-ticket-behind-does-not-stop-it"),
+    pytest.param([_travelling("newer", 2, "s1")], St.FAILED, None, "retry refused",
+                 id="newer-ticket-behind-that-moves-up-first-fixes-forward"),
+    pytest.param([_travelling("newer", 2, "s2", arrived=False)], St.FAILED, None, "retry refused",
+                 id="newer-ticket-at-the-station-refuses"),
+    pytest.param([_travelling("newer", 2, "s3")], St.FAILED, None, "retry refused",
+                 id="newer-ticket-beyond-refuses"),
+    pytest.param([_travelling("older", 0.5, "s3")], St.DEPLOYING, "s2", "deploying",
+                 id="older-ticket-ahead-is-fine"),
+])
+def test_retry(others: list[model.Ticket], state: model.TicketState, where: str | None, message: str) -> None:
+    world = _line_world([_failed("f", 1), *others])
+    result = decide.decide(world)
+    status = _status_of(result, "f")
+    assert status is not None
+    assert (status.state, status.station) == (state, where)
+    assert status.observed_retry == 1
+    assert message in status.message
+    if state is St.DEPLOYING:
+        assert [r.state for r in status.journey][-2:] == [model.JourneyState.FAILED, model.JourneyState.ENTERED]
+        assert actions.EventReason.RETRIED in _reasons(result, "f")
+        assert [a.station for a in result if isinstance(a, actions.PushStation) and a.ticket.name == "f"] == ["s2"]
+    else:
+        assert actions.EventReason.RETRY_REFUSED in _reasons(result, "f")
+
+
+def test_retry_waits_while_station_held_by_another_track() -> None:
+    other = model.TrackSpec(NS, "other", ("o1", "s2"))
+    world = _line_world([_failed("f", 1), _travelling("theirs", 0.5, "s2", track_name="other",
+                                                      arrived=False, commit=OTHER)],
+                        extra_tracks=(other,), extra_stations=("o1",))
+    status = _status_of(decide.decide(world), "f")
+    assert status is not None and status.state is St.FAILED and status.observed_retry == 0
+    assert "retry pending" in status.message
+
+
+def test_retry_already_observed_does_nothing() -> None:
+    world = _line_world([_failed("f", 1, retry=1, observed=1)])
+    assert _status_of(decide.decide(world), "f") is None
+
+
+def test_retry_of_a_travelling_ticket_is_acknowledged_and_ignored() -> None:
+    ticket = dataclasses.replace(_travelling("t", 1, "s1", arrived=False, commit=OTHER), retry_count=1)
+    world = _line_world([ticket])
+    result = decide.decide(world)
+    status = _status_of(result, "t")
+    assert status is not None and status.observed_retry == 1 and status.station == "s1"
+    assert actions.EventReason.RETRY_REFUSED in _reasons(result, "t")
+
+
+@pytest.mark.parametrize("make, vacates", [
+    pytest.param(lambda: _travelling("t", 1, "s2", abandon=True), True, id="at-a-station"),
+    pytest.param(lambda: _waiting("t", 1, abandon=True), False, id="waiting"),
+])
+def test_abandon(make: Callable[[], model.Ticket], vacates: bool) -> None:
+    world = _line_world([make(), _travelling("behind", 2, "s1")])
+    result = decide.decide(world)
+    status = _status_of(result, "t")
+    assert status is not None and (status.state, status.station) == (St.ABANDONED, None)
+    assert actions.EventReason.ABANDONED in _reasons(result, "t")
+    if vacates:
+        assert status.journey[-1].state is model.JourneyState.ABANDONED
+        assert (_status_of(result, "behind") or model.TicketStatus()).station == "s2"
+
+
+@pytest.mark.parametrize("state", [St.COMPLETED, St.FAILED, St.SUPERSEDED])
+def test_abandon_of_a_terminal_ticket_changes_nothing(state: model.TicketState) -> None:
+    ticket = dataclasses.replace(_waiting("t", 1, abandon=True), status=model.TicketStatus(state))
+    assert _status_of(decide.decide(_line_world([ticket])), "t") is None
+
+
+def test_abandon_works_on_a_blocked_track() -> None:
+    world = model.World.build(T0, [], [], [_waiting("t", 1, track_name="ghost", abandon=True)])
+    status = _status_of(decide.decide(world), "t")
+    assert status is not None and status.state is St.ABANDONED
+
+
+# -- whole journeys through the simulator -------------------------------------------------------
+
+
+def test_three_stations_second_never_overtakes_third_superseded() -> None:
+    sim = Sim.of([track("line", ("dev", "staging", "prod"))],
+                 [station("dev", ("dev",)), station("staging", ("staging",)), station("prod", ("prod",))])
+    sim.create("line", name="first")
+    sim.settle()
+    sim.create("line", name="second")
+    sim.now += 1
+    sim.create("line", name="third")
+    sim.settle()
+    assert sim.ticket("second").status.state is St.WAITING
+    assert sim.ticket("third").status.state is St.WAITING
+    for _ in range(8):
+        sim.now += 10
+        sim.argo_converge()
+        sim.settle()
+    assert sim.ticket("first").status.state is St.COMPLETED
+    assert sim.ticket("second").status.state is St.SUPERSEDED
+    assert sim.ticket("third").status.state is St.COMPLETED
+    journey = sim.ticket("first").status.journey
+    assert [(r.station, r.state) for r in journey] == [
+        ("dev", model.JourneyState.DEPARTED), ("staging", model.JourneyState.DEPARTED),
+        ("prod", model.JourneyState.DEPARTED)]
+    assert all(r.pushed and r.arrived_at is not None for r in journey)
+
+
+def test_failed_ticket_vacates_and_newer_ticket_fixes_forward() -> None:
+    sim = Sim.of([track("line", ("dev", "prod"))], [station("dev", ("dev",)), station("prod", ("prod",))])
+    sim.create("line", name="bad")
+    sim.settle()
+    sim.argo_converge(model.HealthStatus.DEGRADED)
+    sim.settle()
+    assert sim.ticket("bad").status.state is St.FAILED
+    sim.create("line", name="fix")
+    for _ in range(4):
+        sim.now += 5
+        sim.argo_converge()
+        sim.settle()
+    assert sim.ticket("fix").status.state is St.COMPLETED
+    sim.retry("bad")
+    sim.settle()
+    assert "retry refused" in sim.ticket("bad").status.message
+
+
+def test_approval_gate_holds_until_approved() -> None:
+    sim = Sim.of([track("line", ("dev", "prod"))],
+                 [station("dev", ("dev",)), station("prod", ("prod",), approval_required=True)])
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert (sim.ticket("t").status.state, sim.ticket("t").status.station) == (St.AWAITING_APPROVAL, "dev")
+    sim.now += 3600
+    sim.settle()
+    assert sim.ticket("t").status.state is St.AWAITING_APPROVAL
+    sim.approve("t", "prod")
+    sim.settle()
+    assert (sim.ticket("t").status.state, sim.ticket("t").status.station) == (St.DEPLOYING, "prod")
+
+
+def test_suspended_holds_then_resumes() -> None:
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge(model.HealthStatus.SUSPENDED)
+    sim.settle()
+    assert sim.ticket("t").status.state is St.SUSPENDED
+    sim.now += 600
+    sim.settle()
+    assert sim.ticket("t").status.state is St.SUSPENDED
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED
+
+
+def test_retry_after_failure_pushes_again_idempotently_and_can_arrive() -> None:
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge(model.HealthStatus.DEGRADED)
+    sim.settle()
+    failed_commit = sim.ticket("t").status.journey[-1].pushed[0].commit
+    sim.argo_converge(model.HealthStatus.PROGRESSING)  # still Degraded would fail the retry at once
+    sim.retry("t")
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.DEPLOYING and status.journey[-1].pushed[0].commit == failed_commit
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED

@@ -1,0 +1,266 @@
+"""Property-based tests: random topologies and random event sequences (tickets created, Argo CD
+statuses changing, health flips, approvals, retries, abandons, toggles, time passing) are driven
+through decide + the simulator; sim.Sim checks the invariants after every applied decision:
+
+- never two tickets at one Station; never a newer ticket ahead of an older one on a Track;
+- never a lost ticket, and terminal states stay terminal (only Failed leaves, by retry);
+- a ticket is never marked arrived unless every Application was Synced at its pushed commit, the
+  operation for it Succeeded, Argo CD reconciled afterwards and health was Healthy;
+- junction children are spawned only after the parent arrived at the junction;
+- decide is deterministic and independent of map order, and settles without outside change.
+
+After the random phase a drain (approve everything, enable everything, Argo CD cooperative, time
+passing) must bring every ticket on a valid Track to a terminal state: nothing is stuck for good.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from k8sta_daemon.core import graph, model
+
+from .sim import NS, Sim, app, healthy_at, station, track
+
+H = model.HealthStatus
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@dataclass(frozen=True)
+class Topology:
+    tracks: tuple[model.TrackSpec, ...]
+    stations: tuple[model.StationSpec, ...]
+
+
+@st.composite
+def topologies(draw: st.DrawFn) -> Topology:
+    def make_station(name: str) -> model.StationSpec:
+        apps = tuple(f"{name}-x{i}" for i in range(draw(st.integers(0, 2))))
+        return station(
+            name, apps,
+            approval_required=draw(st.booleans().map(lambda b: b and draw(st.booleans()))),
+            soak_seconds=draw(st.sampled_from([0, 0, 30])),
+            timeout_seconds=draw(st.sampled_from([None, None, 120])),
+            degraded_grace_seconds=draw(st.sampled_from([0, 0, 45])),
+            disabled=draw(st.sampled_from([False, False, False, True])),
+        )
+
+    a_stations = [make_station(f"a{i}") for i in range(draw(st.integers(1, 4)))]
+    b_stations = [make_station(f"b{i}") for i in range(draw(st.integers(1, 2)))]
+    shape = draw(st.sampled_from(["alone", "independent", "junction", "cycle", "shared"]))
+    boarding = draw(st.sampled_from(list(model.Boarding)))
+    tracks = [track("a", tuple(s.name for s in a_stations), boarding=boarding)]
+    stations = list(a_stations)
+    if shape != "alone":
+        b_names = tuple(s.name for s in b_stations)
+        if shape == "shared":
+            b_names = (*b_names, a_stations[-1].name)
+        tracks.append(track("b", b_names, boarding=draw(st.sampled_from(list(model.Boarding)))))
+        stations.extend(b_stations)
+    if shape in ("junction", "cycle"):
+        index = draw(st.integers(0, len(a_stations) - 1))
+        stations[index] = dataclasses.replace(stations[index], tracks=("b",))
+    if shape == "cycle":
+        stations[-1] = dataclasses.replace(stations[-1], tracks=("a",))
+    return Topology(tuple(tracks), tuple(stations))
+
+
+ARGO_OPS = ["start", "succeed", "fail", "reconcile", "converge", "drift", "sync_unreconciled",
+            *(f"health:{h.value}" for h in H)]
+
+_create = st.tuples(st.just("create"), st.integers(0, 1))
+_argo_step = st.tuples(st.just("argo"), st.integers(0, 50), st.sampled_from(ARGO_OPS))
+_converge = st.tuples(st.just("converge_all"),
+                      st.sampled_from([H.HEALTHY, H.HEALTHY, H.DEGRADED, H.SUSPENDED, H.PROGRESSING]))
+_retry = st.tuples(st.just("retry"), st.integers(0, 50))
+events = st.one_of(
+    _create, _create, _argo_step, _argo_step, _argo_step, _converge, _converge, _converge, _retry,
+    st.tuples(st.just("random_status"), st.integers(0, 50), st.fixed_dictionaries({
+        # biased towards "almost arrived" so the arrival rule's every clause gets exercised
+        "sync": st.sampled_from([model.SyncStatus.SYNCED] * 3 + list(model.SyncStatus)),
+        "revision": st.sampled_from(["head", "head", "head", "old", None]),
+        "phase": st.sampled_from([model.OperationPhase.SUCCEEDED] * 3 + [None, *model.OperationPhase]),
+        "op_revision": st.sampled_from(["head", "head", "old", None]),
+        "finished": st.sampled_from([None, -20.0, -1.0, 0.0]),
+        "reconciled": st.sampled_from([None, -30.0, -1.0, 0.0]),
+        "health": st.sampled_from([H.HEALTHY] * 3 + list(H)),
+    })),
+    st.tuples(st.just("time"), st.sampled_from([1, 10, 30, 60, 200])),
+    st.tuples(st.just("approve"), st.integers(0, 50), st.integers(0, 50)),
+    st.tuples(st.just("abandon"), st.integers(0, 50), st.sampled_from([True, False, False, False])),
+    st.tuples(st.just("toggle_station"), st.integers(0, 50)),
+    st.tuples(st.just("toggle_app"), st.integers(0, 50)),
+)
+
+
+def _apps(sim: Sim) -> list[model.AppRef]:
+    """Applications of held Stations first-class: changing those is what matters most."""
+    held = {t.status.station for t in sim.tickets.values() if t.status.station and not t.status.state.terminal}
+    busy = sorted(a for s in sim.stations.values() if s.name in held for a in s.applications)
+    return busy or sorted(sim.apps)
+
+
+def _pick(items: list[str], preferred: list[str], index: object) -> str:
+    """Half of the time choose among the tickets where the event matters."""
+    i = int(index)  # type: ignore[call-overload]
+    pool = preferred if preferred and i % 2 == 0 else items
+    return pool[(i // 2) % len(pool)]
+
+
+def _argo(sim: Sim, ref: model.AppRef, op: str) -> None:
+    """One step of a fake Argo CD Application towards (or away from) its branch head."""
+    status = sim.apps[ref]
+    head = sim.heads[ref][2]
+    now = sim.now
+    if op == "start":
+        status = dataclasses.replace(status, sync_status=model.SyncStatus.OUT_OF_SYNC,
+                                     operation_phase=model.OperationPhase.RUNNING, operation_revision=head,
+                                     operation_started_at=now, operation_finished_at=None)
+    elif op == "succeed" and status.operation_phase is model.OperationPhase.RUNNING:
+        status = dataclasses.replace(status, operation_phase=model.OperationPhase.SUCCEEDED,
+                                     operation_finished_at=now, sync_status=model.SyncStatus.SYNCED,
+                                     synced_revision=status.operation_revision)
+    elif op == "fail" and status.operation_phase is model.OperationPhase.RUNNING:
+        status = dataclasses.replace(status, operation_phase=model.OperationPhase.FAILED,
+                                     operation_finished_at=now)
+    elif op == "sync_unreconciled":  # synced and Succeeded, but Argo CD has not reconciled since
+        status = dataclasses.replace(healthy_at(head, now), reconciled_at=now - 5, health=status.health)
+    elif op == "reconcile":
+        status = dataclasses.replace(status, reconciled_at=now)
+    elif op == "converge":
+        status = healthy_at(head, now)
+    elif op == "drift":
+        status = dataclasses.replace(status, sync_status=model.SyncStatus.OUT_OF_SYNC)
+    elif op.startswith("health:"):
+        status = dataclasses.replace(status, health=H(op.split(":", 1)[1]), reconciled_at=now)
+    sim.apps[ref] = status
+
+
+def _random_status(sim: Sim, ref: model.AppRef, fields: dict[str, object]) -> None:
+    head = sim.heads[ref][2]
+
+    def revision(choice: object) -> str | None:
+        return head if choice == "head" else ("f" * 40 if choice == "old" else None)
+
+    def when(offset: object) -> float | None:
+        return None if offset is None else sim.now + float(offset)  # type: ignore[arg-type]
+
+    sim.apps[ref] = model.AppStatus(
+        exists=True, sync_status=fields["sync"], synced_revision=revision(fields["revision"]),  # type: ignore[arg-type]
+        operation_phase=fields["phase"], operation_revision=revision(fields["op_revision"]),  # type: ignore[arg-type]
+        operation_started_at=sim.now - 30, operation_finished_at=when(fields["finished"]),
+        reconciled_at=when(fields["reconciled"]), health=fields["health"])  # type: ignore[arg-type]
+
+
+def _apply(sim: Sim, event: tuple[object, ...]) -> None:
+    kind = event[0]
+    names = sorted(t.name for t in sim.tickets.values())
+    station_names = sorted(ref.name for ref in sim.stations)
+    apps = _apps(sim)
+    if kind == "create":
+        sim.create(sorted(ref.name for ref in sim.tracks)[int(event[1]) % len(sim.tracks)])  # type: ignore[call-overload]
+    elif kind == "argo" and apps:
+        _argo(sim, apps[int(event[1]) % len(apps)], str(event[2]))  # type: ignore[call-overload]
+    elif kind == "converge_all":
+        sim.argo_converge(event[1])  # type: ignore[arg-type]
+    elif kind == "random_status" and apps:
+        _random_status(sim, apps[int(event[1]) % len(apps)], event[2])  # type: ignore[arg-type, call-overload]
+    elif kind == "time":
+        sim.now += float(event[1])  # type: ignore[arg-type]
+    elif kind == "approve" and names:
+        awaiting = sorted(t.name for t in sim.tickets.values()
+                          if t.status.state is model.TicketState.AWAITING_APPROVAL)
+        gated = sorted(s.name for s in sim.stations.values() if s.approval_required)
+        sim.approve(_pick(names, awaiting, event[1]), _pick(station_names, gated, event[2]))
+    elif kind == "retry" and names:
+        failed = sorted(t.name for t in sim.tickets.values() if t.status.state is model.TicketState.FAILED)
+        sim.retry(_pick(names, failed, event[1]))
+    elif kind == "abandon" and names and event[2]:
+        sim.edit(names[int(event[1]) % len(names)], abandon=True)  # type: ignore[call-overload]
+    elif kind == "toggle_station":
+        name = station_names[int(event[1]) % len(station_names)]  # type: ignore[call-overload]
+        sim.set_station(name, disabled=not sim.stations[model.StationRef(NS, name)].disabled)
+    elif kind == "toggle_app":
+        with_apps = [s for s in sim.stations.values() if s.applications]
+        if with_apps:
+            spec = with_apps[int(event[1]) % len(with_apps)]  # type: ignore[call-overload]
+            ref = spec.applications[int(event[1]) % len(spec.applications)]  # type: ignore[call-overload]
+            sim.set_station(spec.name, disabled_applications=spec.disabled_applications ^ {ref})
+
+
+def _drain(sim: Sim, rounds: int = 40) -> None:
+    """Approve and enable everything, let Argo CD converge Healthy and time pass."""
+    for ref in list(sim.stations):
+        sim.set_station(ref.name, disabled=False, disabled_applications=frozenset())
+    for _ in range(rounds):
+        for ticket in list(sim.tickets.values()):
+            sim.edit(ticket.name, approved_stations=frozenset(r.name for r in sim.stations))
+        sim.argo_converge()
+        sim.settle()
+        sim.now += 100
+        if all(t.status.state.terminal for t in sim.tickets.values()):
+            return
+
+
+@SETTINGS
+@given(topology=topologies(), script=st.lists(events, min_size=10, max_size=60))
+def test_invariants_hold_for_random_event_sequences(topology: Topology, script: list[tuple[object, ...]]) -> None:
+    sim = Sim.of(list(topology.tracks), list(topology.stations))
+    sim.settle()
+    for event in script:
+        _apply(sim, event)
+        sim.settle()
+    _drain(sim)
+    verdicts = graph.check_tracks(sim.tracks, sim.stations)
+    for ticket in sim.tickets.values():
+        if verdicts[ticket.track_ref].ok:
+            assert ticket.status.state.terminal, (
+                f"{ticket.name} stuck: {ticket.status.state} at {ticket.status.station}: {ticket.status.message}")
+        else:
+            assert ticket.status.station is None or ticket.status.state.terminal or ticket.status.boarded
+            assert not ticket.status.boarded or verdicts[ticket.track_ref].reason is not (
+                model.ConditionReason.CYCLE_DETECTED), f"{ticket.name} moved on a cyclic track"
+
+
+@SETTINGS
+@given(boarding=st.sampled_from(list(model.Boarding)), n_stations=st.integers(1, 4),
+       gaps=st.lists(st.sampled_from([0, 1, 5, 20, 50]), min_size=1, max_size=8),
+       soak=st.sampled_from([0, 10]))
+def test_cooperative_argo_every_ticket_finishes(boarding: model.Boarding, n_stations: int, gaps: list[int],
+                                               soak: int) -> None:
+    """With a healthy Argo CD every ticket completes or is superseded; every-ticket-rides completes all,
+    and the completion order is the creation order."""
+    names = tuple(f"s{i}" for i in range(n_stations))
+    sim = Sim.of([track("line", names, boarding=boarding)],
+                 [station(n, (f"{n}-app",), soak_seconds=soak) for n in names])
+    created: list[str] = []
+    for gap in gaps:
+        sim.now += gap
+        created.append(sim.create("line").name)
+        sim.argo_converge()
+        sim.settle()
+    completed_order: list[str] = []
+    for _ in range(10 * (n_stations + len(gaps))):
+        sim.now += 10
+        sim.argo_converge()
+        sim.settle()
+        for ticket in sorted(sim.tickets.values(), key=lambda t: t.order_key):
+            if ticket.status.state is model.TicketState.COMPLETED and ticket.name not in completed_order:
+                completed_order.append(ticket.name)
+    states = {t.name: t.status.state for t in sim.tickets.values()}
+    assert set(states.values()) <= {model.TicketState.COMPLETED, model.TicketState.SUPERSEDED}, states
+    assert states[created[-1]] is model.TicketState.COMPLETED
+    if boarding is model.Boarding.EVERY_TICKET_RIDES:
+        assert set(states.values()) == {model.TicketState.COMPLETED}
+    assert completed_order == sorted(completed_order, key=lambda n: sim.ticket(n).order_key)
+    for name in completed_order:
+        journey = sim.ticket(name).status.journey
+        assert [r.station for r in journey] == list(names)
+        for record in journey:
+            assert record.arrived_at is not None and record.departed_at is not None
+            assert record.departed_at - (record.healthy_since or 0) >= soak
+            (pushed,) = record.pushed
+            assert pushed.app == app(f"{record.station}-app")

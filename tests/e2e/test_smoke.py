@@ -1,0 +1,136 @@
+"""Smoke tests proving the local stack is real: our plugin inside Argo CD's cmp-server, Argo CD's
+controller syncing into kube-apiserver, its REST API behind token authentication."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+from k8sta_cmp.kustomize import Kustomize
+from k8sta_devstack.argocd_api import ArgoCD
+from k8sta_devstack.gitrepo import ConfigRepo
+from kubernetes import client as k8s_client
+
+from .helpers import (
+    ARGOCD_NS,
+    App,
+    app_inputs,
+    push_app_branch,
+    synced_healthy_at,
+    wait_for_app,
+)
+
+pytestmark = pytest.mark.stack
+
+REMOTE_BASE = "https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.7.1"
+
+
+def _config_map(kube_api: k8s_client.ApiClient, namespace: str, name: str) -> k8s_client.V1ConfigMap:
+    return k8s_client.CoreV1Api(kube_api).read_namespaced_config_map(name, namespace)
+
+
+def test_token_authenticates_as_the_automation_account(argocd: ArgoCD) -> None:
+    info = argocd.user_info()
+    assert info["loggedIn"] is True
+    assert info["username"] == "k8sta"
+
+
+def test_app_branch_renders_through_plugin_and_syncs_healthy(
+        argocd: ArgoCD, kube_api: k8s_client.ApiClient, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    name, destination = app_names("smoke")
+    app = App(name, destination, config_repo)
+    revision = push_app_branch(app, app_inputs("first"), kustomize)
+    create_app(app)
+
+    status = wait_for_app(argocd, name, synced_healthy_at(revision), f"Synced+Healthy at {revision}")["status"]
+
+    assert status["sourceType"] == "Plugin"
+    assert {(r["kind"], r["name"]) for r in status["resources"]} == {
+        ("ConfigMap", "smoke-status"), ("ConfigMap", "smoke-settings")}
+    settings = _config_map(kube_api, destination, "smoke-settings")
+    assert settings.data == {"message": "first"}
+    health = _config_map(kube_api, destination, "smoke-status")
+    assert health.metadata.labels["app.kubernetes.io/instance"] == name  # Argo CD's tracking label
+
+
+def test_hostile_branch_is_refused_and_argocd_shows_why(
+        argocd: ArgoCD, kube_api: k8s_client.ApiClient, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    name, destination = app_names("hostile")
+    app = App(name, destination, config_repo)
+    inputs = app_inputs("never deployed")
+    inputs["env/dev/kustomization.yaml"] = yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": ["../../base", REMOTE_BASE]}).encode()
+    push_app_branch(app, inputs, kustomize, render=False)
+    create_app(app)
+
+    def refused(found: dict[str, Any]) -> bool:
+        conditions = found.get("status", {}).get("conditions") or []
+        return any("k8sta: refused:" in c.get("message", "") for c in conditions)
+
+    status = wait_for_app(argocd, name, refused, "showing the plugin's refusal")["status"]
+
+    messages = [c["message"] for c in status["conditions"] if "k8sta: refused:" in c["message"]]
+    assert any(REMOTE_BASE in m for m in messages), messages
+    assert status["conditions"][0]["type"] == "ComparisonError"
+    assert status["sync"]["status"] != "Synced"
+    namespaces = k8s_client.CoreV1Api(kube_api).list_namespace(field_selector=f"metadata.name={destination}")
+    assert namespaces.items == []  # nothing was deployed
+
+
+def test_event_with_application_uid_is_listed_by_argocd(
+        argocd: ArgoCD, kube_api: k8s_client.ApiClient, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    name, destination = app_names("events")
+    app = App(name, destination, config_repo)
+    push_app_branch(app, app_inputs("events"), kustomize)
+    created = create_app(app)
+    uid = created["metadata"]["uid"]
+    core = k8s_client.CoreV1Api(kube_api)
+    now = datetime.datetime.now(datetime.UTC)
+    marker = secrets.token_hex(4)
+
+    def event(event_name: str, involved_uid: str) -> k8s_client.CoreV1Event:
+        return k8s_client.CoreV1Event(
+            metadata=k8s_client.V1ObjectMeta(name=event_name, namespace=ARGOCD_NS),
+            involved_object=k8s_client.V1ObjectReference(
+                api_version="argoproj.io/v1alpha1", kind="Application", name=name, namespace=ARGOCD_NS,
+                uid=involved_uid),
+            reason="TicketArrived", message=f"ticket {marker} arrived at dev", type="Normal",
+            source=k8s_client.V1EventSource(component="k8sta"), first_timestamp=now, last_timestamp=now,
+            count=1)
+
+    core.create_namespaced_event(ARGOCD_NS, event(f"{name}.{marker}", uid))
+    # Same name, another (e.g. a deleted and recreated) Application: must not show up.
+    core.create_namespaced_event(ARGOCD_NS, event(f"{name}.{marker}-stale", "00000000-0000-0000-0000-000000000000"))
+
+    ours = [e for e in argocd.application_events(name) if marker in e.get("message", "")]
+
+    assert [e["metadata"]["name"] for e in ours] == [f"{name}.{marker}"]
+    assert ours[0]["involvedObject"]["uid"] == uid
+    assert ours[0]["reason"] == "TicketArrived"
+
+
+def test_new_commit_and_hard_refresh_sync_the_new_revision(
+        argocd: ArgoCD, kube_api: k8s_client.ApiClient, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    name, destination = app_names("refresh")
+    app = App(name, destination, config_repo)
+    first = push_app_branch(app, app_inputs("first"), kustomize)
+    create_app(app)
+    wait_for_app(argocd, name, synced_healthy_at(first), f"Synced+Healthy at {first}")
+
+    second = push_app_branch(app, app_inputs("second"), kustomize)
+    assert second != first
+    argocd.application(name, refresh="hard")
+
+    status = wait_for_app(argocd, name, synced_healthy_at(second), f"Synced+Healthy at {second}")["status"]
+
+    assert status["history"][-1]["revision"] == second
+    assert _config_map(kube_api, destination, "smoke-settings").data == {"message": "second"}

@@ -1,0 +1,156 @@
+"""The web app through its test client while the Kubernetes API does not answer: liveness stays up,
+readiness says why it is down, webhooks authenticate and validate before any API call."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from k8sta_daemon.web import create_app
+from k8sta_daemon.web.settings import SettingsError
+
+from .conftest import TOKEN, offline_app
+
+GENERIC = {"track": "api", "namespace": "k8sta", "image": "acme/api:1.2"}
+
+
+def test_create_app_builds_a_new_app_each_time(unreachable_kubeconfig: Path) -> None:
+    first, second = offline_app(unreachable_kubeconfig), offline_app(unreachable_kubeconfig)
+    assert first is not second
+    assert first.extensions["k8sta.metrics"].registry is not second.extensions["k8sta.metrics"].registry
+
+
+def test_healthz_is_always_ok(offline: FlaskClient) -> None:
+    response = offline.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_readyz_names_the_dependency_that_is_down(offline: FlaskClient) -> None:
+    response = offline.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["status"] == "not ready"
+    assert response.json["reasons"]["kubernetes"].startswith("Kubernetes API did not answer")
+
+
+def test_readyz_checks_argocd_when_configured(unreachable_kubeconfig: Path) -> None:
+    client = offline_app(unreachable_kubeconfig, ARGOCD_URL="http://127.0.0.1:1").test_client()
+    reasons = client.get("/readyz").json["reasons"]
+    assert set(reasons) == {"kubernetes", "argocd"}
+    assert reasons["argocd"] == "Argo CD API did not answer: ConnectionError"
+
+
+def test_readyz_without_any_kubernetes_configuration(tmp_path: Path) -> None:
+    client = create_app({"TESTING": True, "KUBECONFIG": str(tmp_path / "missing")}).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "cannot configure a Kubernetes client from kubeconfig" in response.json["reasons"]["kubernetes"]
+
+
+def test_api_errors_are_json_503(offline: FlaskClient) -> None:
+    response = offline.get("/api/v1/tickets/k8sta/api-1")
+    assert response.status_code == 503
+    assert "reading Ticket k8sta/api-1" in response.json["error"]
+
+
+def post(client: FlaskClient, payload: Any, *, token: str | None = TOKEN, query: str = "",
+         headers: dict[str, str] | None = None) -> Any:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token is not None:
+        all_headers["X-K8sTA-Token"] = token
+    return client.post(f"/webhooks/image{query}", data=body, headers=all_headers)
+
+
+@pytest.mark.parametrize(("token", "status"), [(None, 401), ("wrong", 401), ("", 401), (TOKEN.upper(), 401)],
+                         ids=["missing", "wrong", "empty", "wrong-case"])
+def test_webhook_refuses_without_the_token(offline: FlaskClient, token: str | None, status: int) -> None:
+    response = post(offline, GENERIC, token=token)
+    assert response.status_code == status
+    assert "X-K8sTA-Token" in response.json["error"]
+
+
+def test_webhooks_are_disabled_without_a_configured_token(unreachable_kubeconfig: Path) -> None:
+    client = offline_app(unreachable_kubeconfig, WEBHOOK_TOKEN=None).test_client()
+    response = post(client, GENERIC, token="")
+    assert response.status_code == 503
+    assert "webhooks are disabled" in response.json["error"]
+
+
+def test_the_token_can_come_from_a_file(unreachable_kubeconfig: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("from-a-file\n")
+    client = offline_app(unreachable_kubeconfig, WEBHOOK_TOKEN=None, WEBHOOK_TOKEN_FILE=str(secret)).test_client()
+    assert post(client, {"image": "x"}, token="from-a-file").status_code == 400
+    assert post(client, {"image": "x"}, token=TOKEN).status_code == 401
+
+
+def test_a_numeric_token_from_the_environment_still_works(unreachable_kubeconfig: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K8STA_WEBHOOK_TOKEN", "123456")  # from_prefixed_env decodes it as a JSON int
+    client = create_app({"TESTING": True, "KUBECONFIG": str(unreachable_kubeconfig)}).test_client()
+    assert post(client, {"image": "x"}, token="123456").status_code == 400
+
+
+def test_a_missing_token_file_fails_at_startup(unreachable_kubeconfig: Path, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read K8STA_WEBHOOK_TOKEN_FILE"):
+        offline_app(unreachable_kubeconfig, WEBHOOK_TOKEN=None, WEBHOOK_TOKEN_FILE=str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize(("payload", "query", "message"), [
+    (b"{not json", "", "payload is not JSON"),
+    ({"track": "api", "namespace": "k8sta"}, "", "image is required"),
+    ({"track": "api", "image": "acme/api:1"}, "", "no default namespace"),
+    ({"namespace": "k8sta", "image": "acme/api"}, "?track=api", "has no tag"),
+    ({"push_data": {"tag": "1"}, "repository": {"repo_name": "acme/api"}}, "?namespace=k8sta", "track"),
+], ids=["not-json", "no-image", "no-namespace", "no-tag", "dockerhub-without-track"])
+def test_webhook_validates_before_touching_the_cluster(offline: FlaskClient, payload: Any, query: str,
+                                                       message: str) -> None:
+    response = post(offline, payload, query=query)
+    assert response.status_code == 400
+    assert message in response.json["error"]
+
+
+def test_github_ping_is_answered_after_checking_its_signature(offline: FlaskClient) -> None:
+    body = json.dumps({"zen": "Design for failure.", "hook_id": 7}).encode()
+    signature = "sha256=" + hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
+    response = post(offline, body, token=None, headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": signature})
+    assert response.status_code == 200
+    assert response.json == {"ignored": "ping"}
+    forged = post(offline, body, token=None, headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=00"})
+    assert forged.status_code == 401
+
+
+def test_a_valid_push_to_an_unreachable_api_is_503(offline: FlaskClient) -> None:
+    response = post(offline, GENERIC)
+    assert response.status_code == 503
+    assert "did not answer" in response.json["error"]
+
+
+def test_metrics_count_webhook_outcomes_and_report_the_api_down(offline: FlaskClient) -> None:
+    post(offline, GENERIC, token="wrong")
+    post(offline, GENERIC, token="wrong")
+    post(offline, {"track": "api"})
+    response = offline.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    text = response.get_data(as_text=True)
+    assert 'k8sta_webhook_requests_total{source="unknown",outcome="unauthorized"} 2.0' in text
+    assert 'k8sta_webhook_requests_total{source="unknown",outcome="invalid"} 1.0' in text
+    assert "k8sta_web_kubernetes_up 0.0" in text
+    assert "k8sta_tickets{" not in text
+
+
+def test_the_token_never_reaches_the_logs(offline: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    post(offline, GENERIC)
+    post(offline, GENERIC, token=TOKEN + "-wrong")
+    offline.get("/metrics")
+    assert TOKEN not in caplog.text
