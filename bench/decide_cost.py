@@ -16,7 +16,7 @@ TRACKS, STATIONS = 1000, 3
 
 
 def commit(*parts: object) -> str:
-    return (("%040x" % abs(hash(parts))) * 2)[:40]
+    return ((f"{abs(hash(parts)):040x}") * 2)[:40]
 
 
 def build_world(now: float) -> model.World:

@@ -124,7 +124,7 @@ class Executor:
             return  # the ticket moved on meanwhile; the trailers make the next push a no-op
         known = {p.app for p in pushed}
         merged = tuple(p for p in current.pushed if p.app not in known) + tuple(pushed)
-        journey = ticket.status.journey[:-1] + (dataclasses.replace(current, pushed=merged),)
+        journey = (*ticket.status.journey[:-1], dataclasses.replace(current, pushed=merged))
         self._write_status(action.ticket, dataclasses.replace(ticket.status, journey=journey))
 
     def _fail_push(self, action: actions.PushStation, message: str) -> None:
@@ -134,7 +134,7 @@ class Executor:
             return
         failed = dataclasses.replace(current, state=model.JourneyState.FAILED, message=message)
         status = dataclasses.replace(ticket.status, state=model.TicketState.FAILED, station=None,
-                                     journey=ticket.status.journey[:-1] + (failed,),
+                                     journey=(*ticket.status.journey[:-1], failed),
                                      message=f"push to station {action.station} failed: {message}")
         self._write_status(action.ticket, status)
         self._event(actions.EmitEvent(ticket=action.ticket, app=None, type=actions.EventType.WARNING,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
+
 from k8sta_daemon import argocd, kube, logs, promoter, settings
 from k8sta_daemon.cache import Cache
 from k8sta_daemon.controller import Controller

@@ -102,7 +102,9 @@ def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layou
     cmp_env = {**env, "ARGOCD_BINARY_NAME": "argocd-cmp-server", "ARGOCD_CMP_WORKDIR": str(layout.cmp_workdir),
                "K8STA_KUSTOMIZE": str(tools.kustomize)}
     argv = [tools.argocd, "--config-dir-path", str(binaries.REPO_ROOT), "--loglevel", "info"]
-    sup.start("argocd-cmp-server", argv, env=cmp_env, cwd=layout.root, ready=processes.path_exists(socket_path))
+    # grace 1 s: on SIGTERM cmp-server removes its socket but keeps serving (upstream), never exits.
+    sup.start("argocd-cmp-server", argv, env=cmp_env, cwd=layout.root, ready=processes.path_exists(socket_path),
+              grace=1.0)
     return socket_path
 
 

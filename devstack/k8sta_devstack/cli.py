@@ -51,6 +51,10 @@ def _describe(running: stack.Stack) -> str:
     ])
 
 
+def _ours(state_dir: Path) -> bool:
+    return not any(state_dir.iterdir()) or (state_dir / stack.MARKER_FILE).is_file()
+
+
 def _alive(running: stack.Stack) -> list[str]:
     return [p.name for p in running.processes if processes.alive(p.pid, p.start_time)]
 
@@ -64,14 +68,18 @@ def up(state_dir: Path) -> int:
         print("k8sta devstack: a previous stack is partly down; stopping its remains", file=sys.stderr)
         down(state_dir)
     elif state_dir.exists():
-        shutil.rmtree(state_dir)
+        if not _ours(state_dir):
+            print(f"k8sta devstack: {state_dir} exists and is not a devstack state directory; "
+                  "choose another --state-dir", file=sys.stderr)
+            return EXIT_FAILED
+        shutil.rmtree(state_dir)  # the remains (logs) of a failed start
     print(f"k8sta devstack: starting in {state_dir} ...", flush=True)
     sup = processes.Supervisor(state_dir / "logs")
     try:
         started = stack.start(state_dir, sup)
     except BaseException as exc:
         sup.stop_all()
-        print(f"k8sta devstack: start failed: {exc}", file=sys.stderr)
+        print(f"k8sta devstack: start failed: {exc}\n(logs kept in {state_dir / 'logs'})", file=sys.stderr)
         return EXIT_FAILED
     started.write_state()
     print(_describe(started))
@@ -88,7 +96,8 @@ def down(state_dir: Path) -> int:
     if left:
         print(f"k8sta devstack: still running after stop: {', '.join(left)}", file=sys.stderr)
         return EXIT_FAILED
-    shutil.rmtree(state_dir, ignore_errors=True)
+    if _ours(state_dir):
+        shutil.rmtree(state_dir, ignore_errors=True)
     print(f"k8sta devstack: stopped {len(existing.processes)} processes, removed {state_dir}")
     return EXIT_OK
 

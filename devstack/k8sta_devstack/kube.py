@@ -68,6 +68,7 @@ def start_apiserver(sup: processes.Supervisor, binary: Path, certs: pki.Pki, etc
             "--authorization-mode=RBAC",
             "--disable-admission-plugins=ServiceAccount",
             "--allow-privileged=true",
+            "--endpoint-reconciler-type=none",  # the kubernetes Service cannot point at loopback
             "--profiling=false",
             "--v=1"]
     kubeconfig = write_kubeconfig(state_dir / "kubeconfig", url, certs, namespace="argocd")

@@ -31,16 +31,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def tcp_open(port: int, host: str = "127.0.0.1") -> ReadyCheck:
-    def check() -> bool:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            return False
-    return check
-
-
 def path_exists(path: Path) -> ReadyCheck:
     return path.exists
 
@@ -53,45 +43,55 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (field 22 of /proc/<pid>/stat); tells a reused pid apart."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (field 3, the state, comes first)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (field 22 of /proc/<pid>/stat); tells a reused pid apart."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def alive(pid: int, start_time: str | None) -> bool:
-    current = process_start_time(pid)
-    return current is not None and (start_time is None or current == start_time)
+    """``pid`` is still the process we started and has not exited (a zombie waiting to be reaped counts
+    as exited: its parent may be an init that reaps late)."""
+    fields = _stat_fields(pid)
+    return (fields is not None and fields[0] != "Z"
+            and (start_time is None or fields[19] == start_time))
 
 
-def stop_group(pid: int, start_time: str | None, grace: float = 10.0) -> None:
-    """SIGTERM the process group led by ``pid``, SIGKILL it after ``grace`` seconds.
+def stop_groups(targets: Sequence[Managed]) -> None:
+    """SIGTERM the process groups led by ``targets`` all at once, SIGKILL each group when its own
+    ``grace`` has passed; returns when every leader has exited.
 
-    Only when ``pid`` still is the process we started (same start time): never signal a reused pid.
+    Only leaders that still are the processes we started (same start time) are signalled, so a reused
+    pid is never touched. Stopping all at once keeps teardown at the slowest process's shutdown time.
     """
-    if not alive(pid, start_time):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not alive(pid, start_time) or _zombie(pid):
-            break
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)  # leftovers of the group (e.g. helpers the process forked)
-    _reap(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
+    ours = [proc for proc in targets if alive(proc.pid, proc.start_time)]
+    for proc in ours:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    began = time.monotonic()
+    waiting = list(ours)
+    while waiting:
+        for proc in waiting:
+            _reap(proc.pid)
+            if time.monotonic() - began > proc.grace:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        waiting = [proc for proc in waiting if alive(proc.pid, None)]
+        if waiting:
+            time.sleep(0.05)
+    for proc in ours:  # leftovers of a group whose leader exited (helpers it forked)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        _reap(proc.pid)
 
 
 def _reap(pid: int) -> None:
@@ -107,16 +107,19 @@ class Managed:
     pid: int
     start_time: str | None
     log: Path
+    grace: float = 10.0  # seconds between SIGTERM and SIGKILL on stop
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "pid": self.pid, "start_time": self.start_time, "log": str(self.log)}
+        return {"name": self.name, "pid": self.pid, "start_time": self.start_time, "log": str(self.log),
+                "grace": self.grace}
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Managed:
         start = data.get("start_time")
         return cls(name=str(data["name"]), pid=int(str(data["pid"])),
-                   start_time=None if start is None else str(start), log=Path(str(data["log"])))
+                   start_time=None if start is None else str(start), log=Path(str(data["log"])),
+                   grace=float(str(data.get("grace", 10.0))))
 
     def exited(self) -> int | None:
         if self.popen is not None:
@@ -132,7 +135,7 @@ class Supervisor:
         self.processes: list[Managed] = []
 
     def start(self, name: str, argv: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str],
-              cwd: Path, ready: ReadyCheck, timeout: float = 60.0) -> Managed:
+              cwd: Path, ready: ReadyCheck, timeout: float = 60.0, grace: float = 10.0) -> Managed:
         """Start ``argv`` with stdout+stderr into ``<log_dir>/<name>.log``; return once ``ready()``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
@@ -141,25 +144,15 @@ class Supervisor:
                                      stderr=subprocess.STDOUT, env=dict(env), cwd=cwd,
                                      start_new_session=True)
         proc = Managed(name=name, pid=popen.pid, start_time=process_start_time(popen.pid), log=log,
-                       popen=popen)
+                       grace=grace, popen=popen)
         self.processes.append(proc)
         wait_ready(proc, ready, timeout)
         return proc
 
-    def adopt(self, proc: Managed) -> None:
-        self.processes.append(proc)
-
-    def check_alive(self) -> None:
-        """Raise StartError for the first process that has exited (with its log tail)."""
-        for proc in self.processes:
-            code = proc.exited()
-            if code is not None:
-                raise StartError(f"{proc.name} exited (code {code}); log {proc.log}:\n{log_tail(proc.log)}")
-
     def stop_all(self) -> None:
-        while self.processes:
-            proc = self.processes.pop()
-            stop_group(proc.pid, proc.start_time)
+        procs, self.processes = self.processes, []
+        stop_groups(procs)
+        for proc in procs:
             if proc.popen is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.popen.wait(timeout=5)

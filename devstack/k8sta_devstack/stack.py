@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -23,6 +24,8 @@ from typing import Any
 from k8sta_devstack import argocd, argocd_config, binaries, kube, pki, processes
 
 STATE_FILE = "stack.json"
+# Written first into every state directory: only directories carrying it are ever removed.
+MARKER_FILE = ".k8sta-devstack"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,11 @@ def start(state_dir: Path, sup: processes.Supervisor) -> Stack:
     module_dir = binaries.argocd_module_dir(tools.versions["ARGOCD_VERSION"])
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
+    (state_dir / MARKER_FILE).write_text("state directory of a K8sTA devstack; removed by `down`\n")
     path = _search_path()
+    if not shutil.which("k8sta-cmp", path=path):
+        raise binaries.MissingTool(f"k8sta-cmp not found next to {sys.executable}; run `make venv` and "
+                                   "start the stack with the venv's python")
     base_env = {"PATH": path, "HOME": str(state_dir), "LANG": "C.UTF-8"}
 
     certs = pki.generate(state_dir / "pki")
@@ -136,6 +143,5 @@ def running(state_dir: Path) -> Iterator[Stack]:
 
 
 def stop(stack: Stack) -> None:
-    """Stop a stack started elsewhere (``up``), newest process first."""
-    for proc in reversed(stack.processes):
-        processes.stop_group(proc.pid, proc.start_time)
+    """Stop a stack started elsewhere (``up``)."""
+    processes.stop_groups(stack.processes)

@@ -9,17 +9,17 @@ does, so the operator surface reads what a running controller would have left be
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from k8sta_daemon import resources
+from k8sta_daemon.core import model
 from k8sta_devstack import kube as devkube
 from k8sta_devstack import processes
 from kubernetes import client as k8s_client
-
-from k8sta_daemon import resources
-from k8sta_daemon.core import model
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "kustomize" / "crds"
@@ -30,7 +30,8 @@ PLURALS = {"Track": "tracks", "Station": "stations", "Ticket": "tickets"}
 def crd_documents() -> list[dict[str, Any]]:
     docs = []
     for path in sorted(CRD_DIR.glob("*.yaml")):
-        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "CustomResourceDefinition")
+        docs.extend(d for d in yaml.safe_load_all(path.read_text())
+                    if d and d.get("kind") == "CustomResourceDefinition")
     return docs
 
 
@@ -58,9 +59,11 @@ class Cluster:
         devkube.server_side_apply(api, {"apiVersion": "v1", "kind": "Namespace",
                                         "metadata": {"name": self.namespace}})
 
-    def _create(self, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, kind: str, name: str, spec: dict[str, Any],
+                annotations: dict[str, str] | None = None) -> dict[str, Any]:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind,
-                "metadata": {"name": name, "namespace": self.namespace}, "spec": spec}
+                "metadata": {"name": name, "namespace": self.namespace, "annotations": annotations or {}},
+                "spec": spec}
         return dict(self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], body))
 
     def station(self, name: str, *, apps: Sequence[str] = (), tracks: Sequence[str] = (),
@@ -82,12 +85,9 @@ class Cluster:
 
     def ticket(self, name: str, track: str, snapshot: model.Snapshot,
                status: model.TicketStatus | None = None, **spec: Any) -> dict[str, Any]:
-        images = [{"name": p.name, "tag": p.tag, **({"digest": p.digest} if p.digest else {})}
-                  for p in snapshot.images]
-        body_spec: dict[str, Any] = {"track": track, "snapshot": {"images": images}, **spec}
-        if snapshot.config_commit:
-            body_spec["snapshot"]["configCommit"] = snapshot.config_commit
-        obj = self._create("Ticket", name, body_spec)
+        body_spec: dict[str, Any] = {"track": track, "snapshot": resources.snapshot_to_dict(snapshot), **spec}
+        obj = self._create("Ticket", name, body_spec, {resources.CREATED_AT_ANNOTATION: resources.format_time(
+            time.time())})
         if status is not None:
             obj = self.set_status(obj, status)
         return obj

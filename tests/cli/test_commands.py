@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 
 import pytest
 import yaml
-
+from k8sta_daemon.cli.commands import tracks
+from k8sta_daemon.cli.context import Context
+from k8sta_daemon.cli.store import Store
 from k8sta_daemon.core import model
+from k8sta_devstack import kube
+from k8sta_devstack.stack import Stack
 
 from .cluster import Cluster
 from .conftest import Runner
@@ -16,7 +22,7 @@ pytestmark = pytest.mark.stack
 
 TS = model.TicketState
 Pin = model.ImagePin
-C1, C2 = "c0ffee1", "deadbee"
+C1, C2 = "c0ffee12" * 5, "deadbeef" * 5
 OLD = model.Snapshot(C1, (Pin("acme/api", "1.0"), Pin("acme/web", "1.0")))
 NEW = model.Snapshot(C1, (Pin("acme/api", "1.1"), Pin("acme/web", "1.0")))
 T0 = 1764150000.0
@@ -77,6 +83,19 @@ def test_tracks_for_scripts(cluster: Cluster, k8sta: Runner, fmt: str) -> None:
     assert view["stations"][0]["tickets"] == [{"name": "api-1", "state": "AwaitingApproval"}]
     assert view["stations"][1]["approvalRequired"] is True
     assert view["stations"][0]["applications"] == ["argocd/api-dev"]
+
+
+def test_tracks_watch_redraws_until_told_to_stop(cluster: Cluster, stack: Stack) -> None:
+    cluster.track("api", ["dev"])
+    out, sleeps = io.StringIO(), []
+    ctx = Context(namespace=cluster.namespace, output="human", stdout=out, colour=False, actor="tester",
+                  store_factory=lambda: Store(kube.api_client(stack.kubeconfig)), sleep=sleeps.append)
+    assert tracks.run(ctx, names=[], all_namespaces=False, watch=5.0, rounds=3) == 0
+    assert sleeps == [5.0, 5.0]
+    assert out.getvalue().count("api · boarding") == 3
+    coloured = dataclasses.replace(ctx, colour=True, stdout=io.StringIO())
+    tracks.run(coloured, names=[], all_namespaces=False, watch=1.0, rounds=2)
+    assert coloured.stdout.getvalue().count(tracks.CLEAR) == 2
 
 
 def test_tracks_by_name_and_unknown_names(cluster: Cluster, k8sta: Runner) -> None:
@@ -230,6 +249,13 @@ def test_approve_records_the_station_in_spec_and_an_event(cluster: Cluster, k8st
     assert again.code == 0
     assert json.loads(again.out)["changed"] is False
     assert reasons(cluster, "api-1") == ["Approved"]
+
+    shown = k8sta("ticket", "show", "api-1")
+    assert "Approved:   prod" in shown.out
+    events = shown.out.split("\nEvents:\n")[1].splitlines()
+    assert len(events) == 1 and "Normal   Approved  station prod approved by " in events[0]
+    (event,) = json.loads(k8sta("ticket", "show", "api-1", "-o", "json").out)["events"]
+    assert (event["type"], event["reason"]) == ("Normal", "Approved")
 
 
 def test_approve_a_station_without_a_gate_says_so(cluster: Cluster, k8sta: Runner) -> None:

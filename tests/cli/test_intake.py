@@ -21,7 +21,7 @@ Pin = model.ImagePin
     ("ghcr.io/acme/api:1.0", D1, Pin("ghcr.io/acme/api", "1.0", D1)),
     (f"ghcr.io/acme/api:1.0@{D1}", D1, Pin("ghcr.io/acme/api", "1.0", D1)),
     ("  acme/api:1.0  ", None, Pin("acme/api", "1.0")),
-    ("acme/my_app__x:latest", None, Pin("acme/my_app__x", "latest")),
+    ("acme/my_app.x-y:latest", None, Pin("acme/my_app.x-y", "latest")),
 ], ids=["short", "ghcr", "registry-port", "deep-path-port", "inline-digest", "separate-digest", "both-agree",
         "whitespace", "underscores"])
 def test_parse_image(reference: str, digest: str | None, expected: model.ImagePin) -> None:
@@ -38,8 +38,11 @@ def test_parse_image(reference: str, digest: str | None, expected: model.ImagePi
     (f"ghcr.io/acme/api:1.0@{D1}", D2, "disagrees"),
     ("ghcr.io/acme/api:-bad", None, "not a valid tag"),
     (":1.0", None, "not a valid repository name"),
+    ("acme/my__app:1", None, "not a valid repository name"),
+    ("acme/app-:1", None, "not a valid repository name"),
+    ("ghcr.io/acme/api:1.0@sha256:" + "A" * 64, None, "is not sha256"),
 ], ids=["no-tag", "port-no-tag", "empty-tag", "uppercase-repo", "bad-inline-digest", "bad-digest",
-        "digest-mismatch", "tag-dash", "no-name"])
+        "digest-mismatch", "tag-dash", "no-name", "double-separator", "trailing-separator", "uppercase-digest"])
 def test_parse_image_refuses(reference: str, digest: str | None, message: str) -> None:
     with pytest.raises(errors.Invalid, match=message):
         intake.parse_image(reference, digest)
@@ -115,31 +118,55 @@ def test_next_ticket_name(existing: list[str], expected: str) -> None:
 
 
 @pytest.mark.parametrize(("commit", "ok"), [
-    ("abc1234", True), ("a" * 40, True), ("a" * 64, True), ("abc123", False), ("main", False),
-    ("ABC1234", False), ("HEAD~1", False),
-])
+    ("a" * 40, True), ("0123456789abcdef" * 4, True), ("abc1234", False), ("a" * 41, False), ("a" * 63, False),
+    ("main", False), ("A" * 40, False), ("HEAD~1", False),
+], ids=["sha1", "sha256", "short", "41", "63", "branch", "uppercase", "revision-expression"])
 def test_check_commit(commit: str, ok: bool) -> None:
     if ok:
         assert intake.check_commit(commit) == commit
     else:
-        with pytest.raises(errors.Invalid, match="not a git commit"):
+        with pytest.raises(errors.Invalid, match="not a full git commit id"):
             intake.check_commit(commit)
+
+
+@pytest.mark.parametrize(("name", "ok"), [
+    ("api", True), ("api.eu-1", True), ("a" * 253, True), ("a" * 254, False), ("Api", False), ("-api", False),
+    ("api_1", False), ("", False),
+], ids=["simple", "dots-and-dashes", "longest", "too-long", "uppercase", "leading-dash", "underscore", "empty"])
+def test_check_name(name: str, ok: bool) -> None:
+    if ok:
+        assert intake.check_name("track", name) == name
+    else:
+        with pytest.raises(errors.Invalid, match="not a valid Kubernetes name"):
+            intake.check_name("track", name)
 
 
 def test_ticket_body_is_a_complete_ticket_manifest() -> None:
     body = intake.ticket_body("k8sta", "api-3", "api", model.Snapshot(None, (Pin("acme/api", "1", D1),
                                                                               Pin("acme/web", "2"))),
-                              {intake.SOURCE_ANNOTATION: "alice via k8sta CLI"})
+                              1764150000.25, {intake.SOURCE_ANNOTATION: "alice via k8sta CLI"})
     assert body == {
         "apiVersion": "k8sta.io/v1alpha1",
         "kind": "Ticket",
         "metadata": {"name": "api-3", "namespace": "k8sta", "labels": {"k8sta.io/track": "api"},
-                     "annotations": {"k8sta.io/created-by": "alice via k8sta CLI"}},
+                     "annotations": {"k8sta.io/created-at": "2025-11-26T09:40:00.250000Z",
+                                     "k8sta.io/created-by": "alice via k8sta CLI"}},
         "spec": {"track": "api", "snapshot": {"images": [{"name": "acme/api", "tag": "1", "digest": D1},
                                                          {"name": "acme/web", "tag": "2"}]}},
     }
-    with_config = intake.ticket_body("k8sta", "api-4", "api", model.Snapshot("c0ffee1"))
-    assert with_config["spec"]["snapshot"] == {"configCommit": "c0ffee1", "images": []}
+    with_config = intake.ticket_body("k8sta", "api-4", "api", model.Snapshot("c" * 40), 1764150000.0)
+    assert with_config["spec"]["snapshot"] == {"configCommit": "c" * 40, "images": []}
+    assert with_config["metadata"]["annotations"] == {"k8sta.io/created-at": "2025-11-26T09:40:00Z"}
+
+
+def test_ticket_body_reads_back_as_the_same_ticket() -> None:
+    from k8sta_daemon import resources
+
+    snapshot = model.Snapshot("c" * 40, (Pin("acme/api", "1", D1), Pin("acme/web", "2")))
+    body = intake.ticket_body("k8sta", "api-3", "api", snapshot, 1764150000.25)
+    body["metadata"] |= {"uid": "u1", "creationTimestamp": "2025-11-26T09:40:00Z"}
+    ticket = resources.ticket_from_dict(body)
+    assert (ticket.snapshot, ticket.track, ticket.created) == (snapshot, "api", 1764150000.25)
 
 
 @pytest.mark.parametrize(("snapshot", "expected"), [

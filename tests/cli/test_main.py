@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from k8sta_daemon.cli.context import wants_colour
 
 from .conftest import run_main
@@ -23,8 +22,11 @@ from .conftest import run_main
     ["rollback", "--track", "api"],
     ["-o", "xml", "tracks"],
     ["tracks", "--bogus"],
+    ["tracks", "--watch", "0"],
+    ["tracks", "-w", "soon"],
 ], ids=["no-command", "unknown-command", "ticket-without-action", "create-without-pins", "create-image-and-config",
-        "create-without-track", "approve-without-station", "rollback-without-to", "bad-output", "unknown-flag"])
+        "create-without-track", "approve-without-station", "rollback-without-to", "bad-output", "unknown-flag",
+        "watch-zero", "watch-not-a-number"])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(*argv).code == 2
     assert "usage: k8sta" in capsys.readouterr().err
@@ -39,7 +41,8 @@ def test_help_exits_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> No
 def test_missing_kubeconfig_is_one_clear_line(tmp_path: Path) -> None:
     result = run_main("tracks", environ={"HOME": str(tmp_path)})
     assert result.code == 1
-    assert result.err == f"k8sta: error: kubeconfig {tmp_path}/.kube/config not found (use --kubeconfig or KUBECONFIG)\n"
+    assert result.err == (f"k8sta: error: kubeconfig {tmp_path}/.kube/config not found "
+                          "(use --kubeconfig or KUBECONFIG)\n")
     assert result.out == ""
 
 
@@ -73,7 +76,7 @@ def test_flags_are_accepted_after_the_command(unreachable_kubeconfig: Path) -> N
     (["ticket", "create", "--track", "api", "--image", "acme/api"], "has no tag"),
     (["ticket", "create", "--track", "api", "--image", "acme/api:1", "--image", "acme/api:2"],
      "acme/api is given more than once"),
-    (["ticket", "create", "--track", "api", "--config", "main"], "is not a git commit SHA"),
+    (["ticket", "create", "--track", "api", "--config", "main"], "is not a full git commit id"),
 ], ids=["image-without-tag", "same-image-twice", "branch-not-commit"])
 def test_bad_pins_are_refused_before_touching_the_cluster(unreachable_kubeconfig: Path, argv: list[str],
                                                           message: str) -> None:

@@ -176,3 +176,17 @@ def test_journey_header_lines(ticket_: model.Ticket, expected: list[str]) -> Non
     text = journey.render_ticket(board.ticket_json(ticket_))
     for line in expected:
         assert line in text.splitlines()
+
+
+def test_events_follow_the_journey() -> None:
+    view = {**board.ticket_json(model.Ticket("k8sta", "a-1", "u", T0, "a", SNAP)), "events": [
+        board.event_json(T0 + 1, "Normal", "Created", "created by alice via k8sta CLI", 1, "k8sta-controller"),
+        board.event_json(T0 + 9, "Warning", "RetryRefused", "retry refused: a newer ticket holds dev", 3, "x"),
+    ]}
+    lines = journey.render_ticket(view).splitlines()
+    assert lines[-3:] == [
+        "Events:",
+        "  2025-11-26 09:40:01Z  Normal   Created       created by alice via k8sta CLI",
+        "  2025-11-26 09:40:09Z  Warning  RetryRefused  retry refused: a newer ticket holds dev (x3)",
+    ]
+    assert "Events:" not in journey.render_ticket({**view, "events": []})

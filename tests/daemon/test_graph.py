@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from k8sta_daemon.core import graph, model
 
 from .sim import NS, station, track

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from k8sta_daemon.core import graph, model
 
 from .sim import NS, Sim, app, healthy_at, station, track
@@ -250,6 +249,8 @@ def test_cooperative_argo_every_ticket_finishes(boarding: model.Boarding, n_stat
         for ticket in sorted(sim.tickets.values(), key=lambda t: t.order_key):
             if ticket.status.state is model.TicketState.COMPLETED and ticket.name not in completed_order:
                 completed_order.append(ticket.name)
+        if all(t.status.state.terminal for t in sim.tickets.values()):
+            break
     states = {t.name: t.status.state for t in sim.tickets.values()}
     assert set(states.values()) <= {model.TicketState.COMPLETED, model.TicketState.SUPERSEDED}, states
     assert states[created[-1]] is model.TicketState.COMPLETED

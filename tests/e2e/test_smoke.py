@@ -55,7 +55,8 @@ def test_app_branch_renders_through_plugin_and_syncs_healthy(
     settings = _config_map(kube_api, destination, "smoke-settings")
     assert settings.data == {"message": "first"}
     health = _config_map(kube_api, destination, "smoke-status")
-    assert health.metadata.labels["app.kubernetes.io/instance"] == name  # Argo CD's tracking label
+    # Argo CD 3's default resource tracking: an annotation naming the Application.
+    assert health.metadata.annotations["argocd.argoproj.io/tracking-id"].startswith(f"{name}:")
 
 
 def test_hostile_branch_is_refused_and_argocd_shows_why(
@@ -76,9 +77,9 @@ def test_hostile_branch_is_refused_and_argocd_shows_why(
 
     status = wait_for_app(argocd, name, refused, "showing the plugin's refusal")["status"]
 
-    messages = [c["message"] for c in status["conditions"] if "k8sta: refused:" in c["message"]]
-    assert any(REMOTE_BASE in m for m in messages), messages
-    assert status["conditions"][0]["type"] == "ComparisonError"
+    refusals = [c for c in status["conditions"] if "k8sta: refused:" in c["message"]]
+    assert all(c["type"] == "ComparisonError" for c in refusals), refusals
+    assert any(REMOTE_BASE in c["message"] for c in refusals), refusals
     assert status["sync"]["status"] != "Synced"
     namespaces = k8s_client.CoreV1Api(kube_api).list_namespace(field_selector=f"metadata.name={destination}")
     assert namespaces.items == []  # nothing was deployed
@@ -134,3 +135,24 @@ def test_new_commit_and_hard_refresh_sync_the_new_revision(
 
     assert status["history"][-1]["revision"] == second
     assert _config_map(kube_api, destination, "smoke-settings").data == {"message": "second"}
+
+
+@pytest.mark.parametrize("health", ["Progressing", "Degraded", "Suspended"])
+def test_test_data_drives_application_health(
+        health: str, argocd: ArgoCD, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    name, destination = app_names(f"health-{health.lower()}")
+    app = App(name, destination, config_repo)
+    revision = push_app_branch(app, app_inputs("health knob", health=health), kustomize)
+    create_app(app)
+
+    def synced_with_health(found: dict[str, Any]) -> bool:
+        status = found.get("status", {})
+        return (status.get("sync", {}).get("revision") == revision
+                and status.get("sync", {}).get("status") == "Synced"
+                and status.get("health", {}).get("status") == health)
+
+    status = wait_for_app(argocd, name, synced_with_health, f"Synced with health {health}")["status"]
+
+    (resource,) = [r for r in status["resources"] if r["name"] == "smoke-status"]
+    assert resource["health"] == {"status": health, "message": f"test data says {health}"}

@@ -3,6 +3,7 @@ and a "railway" builder that creates config repo, Argo CD Applications, Stations
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -179,11 +180,9 @@ class Railway:
 
     def cleanup(self) -> None:
         for name in self.apps.values():
-            try:
+            with contextlib.suppress(k8s.ApiException):
                 self.custom.delete_namespaced_custom_object("argoproj.io", "v1alpha1", ARGOCD_NS, "applications",
                                                             name)
-            except k8s.ApiException:
-                pass
         k8s.CoreV1Api(self.api).delete_namespace(self.namespace)
 
 

@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli.cluster import Cluster, apply_crds  # tests/ is the rootdir of the test packages
 from flask import Flask
 from flask.testing import FlaskClient
+from k8sta_daemon.web import create_app
 from k8sta_devstack.stack import Stack
 from kubernetes import client as k8s_client
-
-from k8sta_daemon.web import create_app
-
-from cli.cluster import Cluster, apply_crds  # tests/ is the rootdir of the test packages
 
 TOKEN = "web-test-token"
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-
 from k8sta_daemon.web import create_app
 from k8sta_daemon.web.settings import SettingsError
 
@@ -142,8 +141,8 @@ def test_metrics_count_webhook_outcomes_and_report_the_api_down(offline: FlaskCl
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     text = response.get_data(as_text=True)
-    assert 'k8sta_webhook_requests_total{source="unknown",outcome="unauthorized"} 2.0' in text
-    assert 'k8sta_webhook_requests_total{source="unknown",outcome="invalid"} 1.0' in text
+    assert 'k8sta_webhook_requests_total{outcome="unauthorized",source="unknown"} 2.0' in text
+    assert 'k8sta_webhook_requests_total{outcome="invalid",source="unknown"} 1.0' in text
     assert "k8sta_web_kubernetes_up 0.0" in text
     assert "k8sta_tickets{" not in text
 

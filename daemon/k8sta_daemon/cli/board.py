@@ -79,6 +79,11 @@ def ticket_json(ticket: model.Ticket) -> dict[str, Any]:
     }
 
 
+def event_json(time: float, type_: str, reason: str, message: str, count: int, source: str) -> dict[str, Any]:
+    return {"time": iso(time), "type": type_, "reason": reason, "message": message, "count": count,
+            "source": source}
+
+
 @dataclass(frozen=True)
 class Position:
     """One ticket on the board: the column it stands in (a Station name or ``BOARDING``)."""

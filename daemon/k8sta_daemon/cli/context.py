@@ -6,6 +6,7 @@ them); commands never read ``os.environ`` or ``sys.stdout`` themselves.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -21,6 +22,7 @@ class Context:
     colour: bool
     actor: str
     store_factory: Callable[[], Store] = field(repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)  # only ``--watch`` waits
 
     def store(self) -> Store:
         """The Kubernetes client is built on first use, so usage errors never need a kubeconfig."""

@@ -11,23 +11,23 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from k8sta_daemon import resources
 from k8sta_daemon.core import model
-from k8sta_daemon.kube import API_VERSION
 
 from .errors import Invalid
 
-TRACK_LABEL = "k8sta.io/track"
-SOURCE_ANNOTATION = "k8sta.io/created-by"
+TRACK_LABEL = resources.TRACK_LABEL
+SOURCE_ANNOTATION = resources.CREATED_BY_ANNOTATION
 REASON_ANNOTATION = "k8sta.io/created-for"
 ROLLBACK_ANNOTATION = "k8sta.io/rollback-of"
 
-# name: registry[:port]/path components (lowercase, separators . _ __ -), as the distribution spec says.
-_NAME = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-                   r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+# The Ticket CRD's own patterns (kustomize/crds/tickets.yaml), checked here for a clear message
+# before the API server answers 422.
+_NAME = re.compile(r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def parse_image(reference: str, digest: str | None = None) -> model.ImagePin:
@@ -57,22 +57,34 @@ def parse_image(reference: str, digest: str | None = None) -> model.ImagePin:
 
 
 def check_commit(commit: str) -> str:
-    """A config commit must be a full or abbreviated hex SHA (branch names would float)."""
+    """A config commit must be a full commit id: branch names and short SHAs would float or clash."""
     if not _COMMIT.match(commit):
-        raise Invalid(f"config commit {commit!r} is not a git commit SHA (7 to 64 lowercase hex digits)")
+        raise Invalid(f"config commit {commit!r} is not a full git commit id (40 or 64 lowercase hex digits)")
     return commit
 
 
-def newest_snapshot(tickets: Iterable[model.Ticket], track: str) -> model.Snapshot | None:
-    """The snapshot of the Track's newest ticket that an operator did not abandon.
+def newest_ticket(tickets: Iterable[model.Ticket], track: str) -> model.Ticket | None:
+    """The Track's newest ticket that an operator did not abandon (creation order).
 
     Abandoned tickets are skipped: abandoning says "not this change", so its pins must not leak into
     the next ticket. Failed ones count: a new ticket fixes forward on top of them.
     """
     candidates = [t for t in tickets if t.track == track and t.status.state is not model.TicketState.ABANDONED]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda t: t.order_key).snapshot
+    return max(candidates, key=lambda t: t.order_key) if candidates else None
+
+
+def newest_snapshot(tickets: Iterable[model.Ticket], track: str) -> model.Snapshot | None:
+    """What a new ticket on ``track`` inherits: the newest ticket's snapshot (None on an empty Track)."""
+    newest = newest_ticket(tickets, track)
+    return newest.snapshot if newest is not None else None
+
+
+def check_unique(images: Sequence[model.ImagePin]) -> None:
+    """One pin per image name: two tags of one image in one ticket cannot both be deployed."""
+    names = [pin.name for pin in images]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise Invalid(f"image {duplicates[0]} is given more than once")
 
 
 def inherit(base: model.Snapshot | None, images: Sequence[model.ImagePin] = (),
@@ -82,10 +94,7 @@ def inherit(base: model.Snapshot | None, images: Sequence[model.ImagePin] = (),
     Pins keep the base's order, new names are appended; the config commit is the given one or the
     base's (None when neither: the daemon then pins the source branch's tip).
     """
-    names = [pin.name for pin in images]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise Invalid(f"image {duplicates[0]} is given more than once")
+    check_unique(images)
     new = {pin.name: pin for pin in images}
     pins = [new.pop(pin.name, pin) for pin in (base.images if base else ())]
     pins.extend(pin for pin in images if pin.name in new)
@@ -101,34 +110,22 @@ def next_ticket_name(track: str, existing: Iterable[str]) -> str:
 
 
 def check_name(kind: str, name: str) -> str:
-    if not _DNS_LABEL.match(name) or len(name) > 63:
-        raise Invalid(f"{kind} name {name!r} is not a valid Kubernetes name (lowercase letters, digits, '-')")
+    if not _OBJECT_NAME.match(name) or len(name) > 253:
+        raise Invalid(f"{kind} name {name!r} is not a valid Kubernetes name (lowercase letters, digits, '-', '.')")
     return name
 
 
-def snapshot_to_dict(snapshot: model.Snapshot) -> dict[str, Any]:
-    """The CRD's ``spec.snapshot`` shape (camelCase; absent digest/commit are left out)."""
-    images = []
-    for pin in snapshot.images:
-        image = {"name": pin.name, "tag": pin.tag}
-        if pin.digest:
-            image["digest"] = pin.digest
-        images.append(image)
-    body: dict[str, Any] = {"images": images}
-    if snapshot.config_commit:
-        body["configCommit"] = snapshot.config_commit
-    return body
-
-
-def ticket_body(namespace: str, name: str, track: str, snapshot: model.Snapshot,
+def ticket_body(namespace: str, name: str, track: str, snapshot: model.Snapshot, created_at: float,
                 annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A Ticket manifest; ``annotations`` record who asked for it and why (the audit trail)."""
+    """A Ticket manifest; ``annotations`` record who asked for it and why (the audit trail), and
+    ``created_at`` orders it exactly among tickets created within the same second."""
     return {
-        "apiVersion": API_VERSION,
+        "apiVersion": resources.API_VERSION,
         "kind": "Ticket",
         "metadata": {"name": name, "namespace": namespace, "labels": {TRACK_LABEL: track},
-                     "annotations": dict(annotations or {})},
-        "spec": {"track": track, "snapshot": snapshot_to_dict(snapshot)},
+                     "annotations": {resources.CREATED_AT_ANNOTATION: resources.format_time(created_at),
+                                     **(annotations or {})}},
+        "spec": {"track": track, "snapshot": resources.snapshot_to_dict(snapshot)},
     }
 
 

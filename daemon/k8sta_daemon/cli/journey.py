@@ -66,8 +66,28 @@ def render_ticket(view: Mapping[str, Any], *, colour: bool = False) -> str:
     journey = view.get("journey") or []
     if not journey:
         lines.append("Journey:    not boarded yet")
-        return "\n".join(lines)
-    lines.append("Journey:")
+    else:
+        lines.append("Journey:")
+        lines.extend(_journey(journey, colour))
+    if view.get("events"):
+        lines.append("")
+        lines.append("Events:")
+        lines.extend(_events(view["events"], colour))
+    return "\n".join(lines)
+
+
+def _events(events: list[Mapping[str, Any]], colour: bool) -> list[str]:
+    width = max(len(e["reason"]) for e in events)
+    lines = []
+    for event in events:
+        kind = _paint(colour, "33" if event["type"] == "Warning" else None, event["type"].ljust(7))
+        repeated = f" (x{event['count']})" if event.get("count", 1) > 1 else ""
+        lines.append(f"  {_time(event['time'])}  {kind}  {event['reason'].ljust(width)}  {event['message']}{repeated}")
+    return lines
+
+
+def _journey(journey: list[Mapping[str, Any]], colour: bool) -> list[str]:
+    lines: list[str] = []
     width = max(len(r["station"]) for r in journey)
     colour_codes = {"Failed": "31;1", "Skipped": "2", "Abandoned": "2", "Arrived": "32", "Departed": "32"}
     for record in journey:
@@ -88,4 +108,4 @@ def render_ticket(view: Mapping[str, Any], *, colour: bool = False) -> str:
             lines.append("      skipped " + ", ".join(skipped))
         if record.get("message"):
             lines.append(f"      {record['message']}")
-    return "\n".join(lines)
+    return lines

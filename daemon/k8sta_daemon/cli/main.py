@@ -29,6 +29,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: human)")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Steer K8sTA tickets along their Tracks.")
     _common(parser)
@@ -42,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     tracks = add("tracks", "list Tracks as railway pictures: stations in order, which ticket is where")
     tracks.add_argument("names", nargs="*", metavar="TRACK", help="only these Tracks")
     tracks.add_argument("-A", "--all-namespaces", action="store_true", help="Tracks of every namespace")
+    tracks.add_argument("-w", "--watch", type=_seconds, nargs="?", const=2.0, metavar="SECONDS",
+                        help="redraw every SECONDS (default 2) until interrupted")
 
     ticket = add("ticket", "show or create tickets")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
@@ -71,7 +83,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[Any], ExitCode]:
     from .commands import abandon, approve, retry, rollback, ticket_create, ticket_show, tracks
 
     table: dict[str, Callable[[Any], ExitCode]] = {
-        "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces),
+        "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
+                                         watch=args.watch),
         "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
         "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
                                                        config=args.config),

@@ -34,9 +34,9 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
     """
     store.track(namespace, track)  # a clear "track x not found" before anything is written
     if skip_if_unchanged:
-        newest = intake.newest_snapshot(store.tickets(namespace, track), track)
-        if newest is not None and intake.inherit(newest, images, config_commit) == newest:
-            return Created(namespace, _newest_name(store, namespace, track), track, newest, created=False)
+        newest = intake.newest_ticket(store.tickets(namespace, track), track)
+        if newest is not None and intake.inherit(newest.snapshot, images, config_commit) == newest.snapshot:
+            return Created(namespace, newest.name, track, newest.snapshot, created=False)
 
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
         return intake.inherit(intake.newest_snapshot(tickets, track), images, config_commit)
@@ -63,8 +63,3 @@ def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, v
     store.record(namespace, to, target.uid, "RollbackTarget", f"{actor} rolled track {track} back to this "
                  f"ticket's snapshot with new ticket {name}")
     return Created(namespace, name, track, snapshot)
-
-
-def _newest_name(store: Store, namespace: str, track: str) -> str:
-    tickets = [t for t in store.tickets(namespace, track) if t.status.state is not model.TicketState.ABANDONED]
-    return max(tickets, key=lambda t: t.order_key).name

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import getpass
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import urllib3
@@ -45,9 +47,29 @@ def _translated(what: str, not_found: str | None = None) -> Iterator[None]:
             raise errors.NotFound(not_found) from None
         raise errors.Unavailable(f"{what}: not found (are the k8sta.io CRDs installed?)") from None
     except kube.KubeError as exc:
+        # The adapter keeps only "HTTP <status> <reason>"; 400/422 mean the API server refused our body.
+        if any(f"HTTP {code} " in str(exc) for code in (400, 422)):
+            raise errors.Invalid(f"{what}: the API server refused it ({exc})") from None
         raise errors.Unavailable(f"{what}: {exc}") from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise errors.Unavailable(f"{what}: the Kubernetes API did not answer ({type(exc).__name__})") from None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Kubernetes Event about a Ticket, as ``ticket show`` lists it."""
+
+    time: float
+    type: str
+    reason: str
+    message: str
+    count: int
+    source: str
+
+
+def _event_time(event: k8s_client.CoreV1Event) -> float:
+    moment = event.last_timestamp or event.event_time or event.first_timestamp or event.metadata.creation_timestamp
+    return moment.timestamp() if moment is not None else 0.0
 
 
 class Store:
@@ -110,6 +132,19 @@ class Store:
     def ticket(self, namespace: str, name: str) -> model.Ticket:
         return self._parse_one("Ticket", self._get("Ticket", namespace, name), resources.ticket_from_dict)
 
+    def events(self, namespace: str, name: str, limit: int = 20) -> list[Event]:
+        """The newest Events about Ticket ``name`` (operator actions and the controller's), oldest first.
+
+        Read with the core client directly: the daemon's adapter only writes Events.
+        """
+        selector = f"involvedObject.kind=Ticket,involvedObject.name={name}"
+        with _translated(f"listing Events of ticket {namespace}/{name}"):
+            items = k8s_client.CoreV1Api(self.api).list_namespaced_event(namespace, field_selector=selector).items
+        events = [Event(time=_event_time(e), type=e.type or "", reason=e.reason or "", message=e.message or "",
+                        count=e.count or 1, source=(e.source.component if e.source else None) or
+                        e.reporting_component or "") for e in items]
+        return sorted(events, key=lambda e: e.time)[-limit:]
+
     # -- writes ---------------------------------------------------------------------------------
 
     def create_ticket(self, namespace: str, track: str,
@@ -117,7 +152,8 @@ class Store:
                       annotations: dict[str, str]) -> tuple[str, model.Snapshot]:
         """Create ``<track>-<n>`` with the snapshot ``snapshot_for(tickets in the namespace)`` returns.
 
-        The snapshot is recomputed when another creator took the name first, so a ticket always
+        The sequential name is the optimistic lock: any ticket created on the Track after our list
+        took the very name we computed, so we list again and recompute; a ticket therefore always
         inherits from the newest ticket that existed when it was created.
         """
         for _ in range(CREATE_ATTEMPTS):
@@ -125,7 +161,7 @@ class Store:
             tickets = self._parse_all("Ticket", items, resources.ticket_from_dict)
             snapshot = snapshot_for(tickets)
             name = intake.next_ticket_name(track, (o.get("metadata", {}).get("name", "") for o in items))
-            body = intake.ticket_body(namespace, name, track, snapshot, annotations)
+            body = intake.ticket_body(namespace, name, track, snapshot, time.time(), annotations)
             with _translated(f"creating ticket {name} in namespace {namespace}"):
                 if self._kube(namespace).create("Ticket", namespace, body):
                     return name, snapshot

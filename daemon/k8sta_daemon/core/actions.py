@@ -70,7 +70,8 @@ class EventReason(enum.Enum):
 @dataclass(frozen=True)
 class EmitEvent:
     """A Kubernetes Event on the Ticket, or (``app`` set) on that Argo CD Application, which the
-    adapter resolves to the Application's UID so Argo CD's UI shows it."""
+    adapter resolves to the Application's UID so Argo CD's UI shows it. The message never names the
+    ticket: on an Application the adapter prefixes ``ticket <namespace>/<name>:``."""
 
     ticket: model.TicketRef
     app: model.AppRef | None

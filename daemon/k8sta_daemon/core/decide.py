@@ -268,8 +268,9 @@ class _Decision:
     def check_consistency(self, live: list[model.Ticket]) -> None:
         for ticket in live:
             status = self.statuses[ticket.ref]
-            inconsistent = (status.station is None and status.boarded) or (
-                status.station is not None and status.current is None)
+            current = status.current
+            inconsistent = (status.station is None and status.boarded) or (status.station is not None and (
+                current is None or current.state not in (model.JourneyState.ENTERED, model.JourneyState.ARRIVED)))
             if inconsistent:
                 self.fail(ticket, status, "status is inconsistent (boarded, but its station and journey "
                                           "disagree); retry re-enters the last journey station")
@@ -302,7 +303,7 @@ class _Decision:
         self.event(ticket, actions.EventReason.FAILED, f"ticket failed{where}: {message}", warning=True)
         for app in apps:
             self.event(ticket, actions.EventReason.FAILED,
-                       f"K8sTA ticket {ticket.ref} failed{where}: {message}", app=app, warning=True)
+                       f"failed{where}: {message}", app=app, warning=True)
 
     # -- at a Station --
 
@@ -332,6 +333,7 @@ class _Decision:
                           f"branches not pushed within the {station.timeout_seconds:g}s timeout", active)
                 return
             message = f"pushing app branches at station {station.name} ({len(unpushed)} pending)"
+            record = dataclasses.replace(record, healthy_since=None)  # an added Application restarts the soak
             self.set(ticket, dataclasses.replace(_with_record(status, record),
                                                  state=model.TicketState.DEPLOYING, message=message))
             self.outcome(ticket).pushes.append(actions.PushStation(
@@ -384,7 +386,7 @@ class _Decision:
                 self.event(ticket, actions.EventReason.ARRIVED, f"arrived at station {station.name}")
                 for app in active:
                     self.event(ticket, actions.EventReason.ARRIVED,
-                               f"K8sTA ticket {ticket.ref} arrived at station {station.name}: "
+                               f"arrived at station {station.name}: "
                                f"Synced at {_short(record.pushed_commit(app))} and Healthy", app=app)
         status = _with_record(status, record)
         healthy_since = record.healthy_since if record.healthy_since is not None else self.now
@@ -484,8 +486,7 @@ class _Decision:
                 ticket.ref, line.track.name, station.name, active, ticket.snapshot))
             for app in active:
                 self.event(ticket, actions.EventReason.ENTERED,
-                           f"K8sTA ticket {ticket.ref} entered station {station.name}: pushing its branch",
-                           app=app)
+                           f"entered station {station.name}: pushing this Application's branch", app=app)
 
     # -- boarding, superseding, retry --
 

@@ -10,3 +10,12 @@ timeout = 30
 graceful_timeout = 10
 accesslog = "-"  # paths only: tokens travel in headers, never in the URL
 errorlog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    """JSON log lines like the controller's (configured by the server, never by importing the app)."""
+    import os
+
+    from k8sta_daemon import logs
+
+    logs.configure(os.environ.get("K8STA_LOG_LEVEL", "INFO"))

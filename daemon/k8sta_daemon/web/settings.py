@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "ARGOCD_CA_FILE": None,
     "READY_TIMEOUT_SECONDS": 3.0,
     "METRICS_CACHE_SECONDS": 10.0,  # ticket counts on /metrics are at most this old
+    "MAX_CONTENT_LENGTH": 1 << 20,  # webhook bodies; Flask answers 413 beyond it
 }
 
 

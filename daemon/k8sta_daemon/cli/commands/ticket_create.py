@@ -15,6 +15,7 @@ from ..output import emit
 
 def run(ctx: Context, *, track: str, images: list[str], config: str | None) -> ExitCode:
     pins = [intake.parse_image(ref) for ref in images]  # validate before touching the cluster
+    intake.check_unique(pins)
     commit = intake.check_commit(config) if config is not None else None
     created = operations.create_ticket(ctx.store(), ctx.namespace, track, images=pins, config_commit=commit,
                                        actor=ctx.actor, via="k8sta CLI")

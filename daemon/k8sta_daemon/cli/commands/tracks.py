@@ -1,4 +1,8 @@
-"""``k8sta tracks``: every Track as a small railway picture (or JSON/YAML for scripts)."""
+"""``k8sta tracks``: every Track as a small railway picture (or JSON/YAML for scripts).
+
+``--watch SECONDS`` redraws until interrupted (on a terminal the screen is cleared between
+pictures), so a ticket's ride can be followed live.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,34 @@ from ..context import Context
 from ..errors import EXIT_OK, ExitCode
 from ..output import emit
 
+CLEAR = "\x1b[H\x1b[2J"
 
-def run(ctx: Context, *, names: list[str], all_namespaces: bool) -> ExitCode:
+
+def run(ctx: Context, *, names: list[str], all_namespaces: bool, watch: float | None = None,
+        rounds: int | None = None) -> ExitCode:
+    """``rounds`` bounds ``--watch`` (tests); None watches until Ctrl-C."""
     store = ctx.store()
+    done = 0
+    while True:
+        data = {"items": _views(ctx, store, names, all_namespaces)}
+        if watch is not None and ctx.colour and ctx.output == "human":
+            ctx.stdout.write(CLEAR)
+        elif done:
+            ctx.stdout.write("\n")
+        emit(ctx, data, lambda d: _human(ctx, d))
+        ctx.stdout.flush()
+        done += 1
+        if watch is None or (rounds is not None and done >= rounds):
+            return EXIT_OK
+        ctx.sleep(watch)
+
+
+def _views(ctx: Context, store: Any, names: list[str], all_namespaces: bool) -> list[dict[str, Any]]:
     namespace = None if all_namespaces else ctx.namespace
     tracks = [store.track(ctx.namespace, name) for name in names] if names else store.tracks(namespace)
     stations = store.stations(namespace)
     tickets = store.tickets(namespace)
-    views = [board.track_json(track, _stations_of(track, stations), tickets) for track in tracks]
-    emit(ctx, {"items": views}, lambda data: _human(ctx, data))
-    return EXIT_OK
+    return [board.track_json(track, _stations_of(track, stations), tickets) for track in tracks]
 
 
 def _stations_of(track: model.TrackSpec,

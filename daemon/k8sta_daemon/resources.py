@@ -1,0 +1,511 @@
+"""Pure conversion between Kubernetes/Argo CD object dicts and the core model.
+
+Callers: the controller (building a World from its watch cache), the executor (status bodies, child
+Tickets, Track conditions) and the CLI/web (reading Tickets). Input dicts are what the ``kubernetes``
+client returns from ``CustomObjectsApi`` or ``ApiClient.sanitize_for_serialization`` (camelCase JSON),
+and what the Argo CD REST API returns for an Application. No I/O here.
+
+Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
+
+- Station ``spec``: ``applications: [{name, namespace?, disabled?}]`` (namespace defaults to the Argo CD
+  namespace), ``tracks: [name]`` (junction), ``approvalRequired``, ``soakSeconds``, ``timeoutSeconds``,
+  ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``.
+- Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``;
+  ``status.conditions``.
+- Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
+  ``approvedStations``, ``retry`` (a counter the operator bumps), ``abandon``; ``status`` as in
+  ``ticket_status_to_dict``. Creation order: ``metadata.creationTimestamp`` (1 s resolution), refined by
+  the ``k8sta.io/created-at`` annotation when that falls within the same second; ties break by name.
+
+Malformed objects raise ``MalformedObject`` whose message names the object and the exact field; the
+controller logs and skips them. Argo CD Applications are never "malformed": unknown or missing fields
+read as Unknown/absent, which the arrival rule treats as "not arrived".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from k8sta_daemon.core import actions, model
+
+GROUP = "k8sta.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+DEFAULT_ARGOCD_NAMESPACE = "argocd"
+CREATED_AT_ANNOTATION = "k8sta.io/created-at"
+CREATED_BY_ANNOTATION = "k8sta.io/created-by"
+TRACK_LABEL = "k8sta.io/track"
+PARENT_LABEL = "k8sta.io/parent"
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+class MalformedObject(ValueError):
+    """An object that does not follow our CRD schema; the message names the object and the field."""
+
+
+# -- field access with exact error paths ---------------------------------------------------------
+
+
+class _Fields:
+    def __init__(self, data: Any, what: str, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise MalformedObject(f"{what}: {path or 'object'} must be a mapping")
+        self.data = data
+        self.what = what
+        self.path = path
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str, problem: str) -> MalformedObject:
+        return MalformedObject(f"{self.what}: {self._at(key)}: {problem}")
+
+    def nested(self, key: str, required: bool = False) -> _Fields:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.fail(key, "is required")
+            value = {}
+        return _Fields(value, self.what, self._at(key))
+
+    def string(self, key: str, required: bool = False, pattern: re.Pattern[str] | None = None,
+               what: str = "") -> str | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            if required:
+                raise self.fail(key, "is required")
+            return None
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {type(value).__name__}")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(key, f"must be {what}, got {value!r}")
+        return value
+
+    def required(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        value = self.string(key, True, pattern, what)
+        assert value is not None
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def integer(self, key: str, minimum: int = 0, default: int | None = 0) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, f"must be an integer, got {value!r}")
+        if value < minimum:
+            raise self.fail(key, f"must be >= {minimum}, got {value}")
+        return value
+
+    def items(self, key: str) -> list[_Fields | str]:
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(key, "must be a list")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        result = []
+        for index, item in enumerate(self.items(key)):
+            if not isinstance(item, str) or not item:
+                raise self.fail(f"{key}[{index}]", "must be a non-empty string")
+            result.append(item)
+        return tuple(result)
+
+    def mappings(self, key: str) -> list[_Fields]:
+        return [_Fields(item, self.what, f"{self._at(key)}[{index}]")
+                for index, item in enumerate(self.items(key))]
+
+    def enum(self, key: str, kind: type[Any], default: Any = None) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            if default is None:
+                raise self.fail(key, "is required")
+            return default
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise self.fail(key, f"must be one of {allowed}, got {value!r}") from None
+
+    def time(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_time(value)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+
+
+def _meta(obj: Any, kind: str) -> tuple[_Fields, str, str, str]:
+    if not isinstance(obj, Mapping):
+        raise MalformedObject(f"{kind}: object must be a mapping, got {type(obj).__name__}")
+    meta = _Fields(obj.get("metadata"), kind, "metadata")
+    name = meta.string("name") or "?"
+    namespace = meta.string("namespace") or "?"
+    what = f"{kind} {namespace}/{name}"
+    meta = _Fields(meta.data, what, "metadata")
+    meta.required("name")
+    meta.required("namespace")
+    return meta, what, namespace, name
+
+
+# -- times --------------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> float:
+    """RFC 3339 (``2026-11-26T10:50:18Z``, fractions allowed) or epoch seconds, to epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be an RFC 3339 time, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if not isinstance(value, str):
+        raise ValueError(f"must be an RFC 3339 time, got {value!r}")
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"must be an RFC 3339 time, got {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def format_time(timestamp: float) -> str:
+    """RFC 3339 in UTC; microseconds only when there are any (so whole seconds stay metav1-style)."""
+    moment = datetime.fromtimestamp(round(timestamp, 6), UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- Track and Station --------------------------------------------------------------------------
+
+
+def track_from_dict(obj: Any) -> model.TrackSpec:
+    """A Track object to its spec (plus the conditions its status currently shows)."""
+    _, what, namespace, name = _meta(obj, "Track")
+    spec = _Fields(obj.get("spec"), what, "spec")
+    status = _Fields(obj.get("status") or {}, what, "status")
+    return model.TrackSpec(
+        namespace=namespace, name=name,
+        stations=spec.strings("stations"),
+        boarding=spec.enum("boarding", model.Boarding, model.Boarding.NEWEST_SUPERSEDES),
+        disabled=spec.boolean("disabled"),
+        conditions=tuple(_condition_from(c) for c in status.mappings("conditions")),
+    )
+
+
+def station_from_dict(obj: Any, *, default_app_namespace: str = DEFAULT_ARGOCD_NAMESPACE) -> model.StationSpec:
+    """A Station object to its spec; Applications without a namespace live in the Argo CD namespace."""
+    _, what, namespace, name = _meta(obj, "Station")
+    spec = _Fields(obj.get("spec"), what, "spec")
+    applications: list[model.AppRef] = []
+    disabled: set[model.AppRef] = set()
+    for entry in spec.mappings("applications"):
+        ref = model.AppRef(entry.string("namespace") or default_app_namespace, entry.required("name"))
+        if ref in applications:
+            raise entry.fail("name", f"Application {ref} is listed twice")
+        applications.append(ref)
+        if entry.boolean("disabled"):
+            disabled.add(ref)
+    timeout = spec.integer("timeoutSeconds", minimum=1, default=None)
+    return model.StationSpec(
+        namespace=namespace, name=name,
+        applications=tuple(applications),
+        tracks=spec.strings("tracks"),
+        approval_required=spec.boolean("approvalRequired"),
+        soak_seconds=spec.integer("soakSeconds") or 0,
+        timeout_seconds=float(timeout) if timeout is not None else None,
+        degraded_grace_seconds=spec.integer("degradedGraceSeconds") or 0,
+        disabled=spec.boolean("disabled"),
+        disabled_applications=frozenset(disabled),
+    )
+
+
+def track_status_with_condition(obj: Any, condition: model.Condition) -> dict[str, Any]:
+    """The Track's status body with ``condition`` set (other condition types kept)."""
+    status = dict(obj.get("status") or {}) if isinstance(obj, Mapping) else {}
+    kept = [c for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            and c.get("type") != condition.type.value]
+    status["conditions"] = [*kept, condition_to_dict(condition)]
+    generation = (obj.get("metadata") or {}).get("generation") if isinstance(obj, Mapping) else None
+    if isinstance(generation, int):
+        status["observedGeneration"] = generation
+    return status
+
+
+# -- conditions ---------------------------------------------------------------------------------
+
+
+def condition_to_dict(condition: model.Condition) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": condition.type.value, "status": condition.status.value,
+                            "reason": condition.reason.value, "message": condition.message}
+    if condition.last_transition_time is not None:
+        body["lastTransitionTime"] = format_time(condition.last_transition_time)
+    return body
+
+
+def _condition_from(fields: _Fields) -> model.Condition:
+    return model.Condition(
+        type=fields.enum("type", model.ConditionType),
+        status=fields.enum("status", model.ConditionStatus),
+        reason=fields.enum("reason", model.ConditionReason),
+        message=fields.string("message") or "",
+        last_transition_time=fields.time("lastTransitionTime"),
+    )
+
+
+# -- Ticket -------------------------------------------------------------------------------------
+
+
+def ticket_from_dict(obj: Any) -> model.Ticket:
+    """A Ticket object (spec, status and creation order) to the model."""
+    meta, what, namespace, name = _meta(obj, "Ticket")
+    spec = _Fields(obj.get("spec"), what, "spec")
+    raw_status = obj.get("status")
+    return model.Ticket(
+        namespace=namespace, name=name,
+        uid=meta.string("uid") or "",
+        created=_created(meta),
+        track=spec.required("track"),
+        snapshot=snapshot_from_dict(spec.nested("snapshot", required=True)),
+        parent=spec.string("parent"),
+        approved_stations=frozenset(spec.strings("approvedStations")),
+        retry_count=spec.integer("retry") or 0,
+        abandon=spec.boolean("abandon"),
+        status=ticket_status_from_dict(raw_status, what) if raw_status else model.TicketStatus(),
+    )
+
+
+def _created(meta: _Fields) -> float:
+    stamp = meta.time("creationTimestamp")
+    annotations = meta.data.get("annotations") or {}
+    precise: float | None = None
+    if isinstance(annotations, Mapping) and annotations.get(CREATED_AT_ANNOTATION):
+        try:
+            precise = parse_time(annotations[CREATED_AT_ANNOTATION])
+        except ValueError:
+            raise meta.fail(f"annotations[{CREATED_AT_ANNOTATION}]", "must be an RFC 3339 time") from None
+    if stamp is None:
+        if precise is None:
+            raise meta.fail("creationTimestamp", "is required")
+        return precise
+    if precise is not None and math.floor(precise) == math.floor(stamp):
+        return precise  # refines the 1-second creationTimestamp, never contradicts it
+    return stamp
+
+
+def snapshot_from_dict(fields: _Fields | Mapping[str, Any]) -> model.Snapshot:
+    if not isinstance(fields, _Fields):
+        fields = _Fields(fields, "snapshot", "")
+    pins: list[model.ImagePin] = []
+    seen: set[str] = set()
+    for image in fields.mappings("images"):
+        pin = model.ImagePin(
+            name=image.required("name"), tag=image.required("tag"),
+            digest=image.string("digest", pattern=_DIGEST, what="sha256:<64 lowercase hex>"))
+        if pin.name in seen:
+            raise image.fail("name", f"image {pin.name} is pinned twice")
+        seen.add(pin.name)
+        pins.append(pin)
+    return model.Snapshot(
+        config_commit=fields.string("configCommit", pattern=_COMMIT, what="a full git commit id"),
+        images=tuple(pins))
+
+
+def snapshot_to_dict(snapshot: model.Snapshot) -> dict[str, Any]:
+    images = []
+    for pin in snapshot.images:
+        image = {"name": pin.name, "tag": pin.tag}
+        if pin.digest:
+            image["digest"] = pin.digest
+        images.append(image)
+    body: dict[str, Any] = {"images": images}
+    if snapshot.config_commit:
+        body["configCommit"] = snapshot.config_commit
+    return body
+
+
+def ticket_status_from_dict(status: Any, what: str = "Ticket") -> model.TicketStatus:
+    fields = _Fields(status, what, "status")
+    return model.TicketStatus(
+        state=fields.enum("state", model.TicketState, model.TicketState.WAITING),
+        station=fields.string("station"),
+        journey=tuple(_record_from(r) for r in fields.mappings("journey")),
+        children=fields.strings("children"),
+        observed_retry=fields.integer("observedRetry") or 0,
+        conditions=tuple(_condition_from(c) for c in fields.mappings("conditions")),
+        message=fields.string("message") or "",
+    )
+
+
+def _app_ref(fields: _Fields) -> model.AppRef:
+    return model.AppRef(fields.required("namespace"), fields.required("name"))
+
+
+def _record_from(fields: _Fields) -> model.JourneyRecord:
+    return model.JourneyRecord(
+        station=fields.required("station"),
+        state=fields.enum("state", model.JourneyState),
+        entered_at=fields.time("enteredAt"),
+        arrived_at=fields.time("arrivedAt"),
+        departed_at=fields.time("departedAt"),
+        pushed=tuple(model.PushedCommit(
+            app=_app_ref(p.nested("application", required=True)),
+            repo_url=p.string("repoURL") or "",
+            branch=p.string("branch") or "",
+            commit=p.required("commit")) for p in fields.mappings("pushed")),
+        skipped_applications=tuple(_app_ref(a) for a in fields.mappings("skippedApplications")),
+        healthy_since=fields.time("healthySince"),
+        degraded_since=fields.time("degradedSince"),
+        message=fields.string("message") or "",
+    )
+
+
+def ticket_status_to_dict(status: model.TicketStatus) -> dict[str, Any]:
+    """The Ticket's status subresource body; ``ticket_status_from_dict`` reads it back unchanged."""
+    body: dict[str, Any] = {"state": status.state.value, "observedRetry": status.observed_retry,
+                            "journey": [_record_to(r) for r in status.journey]}
+    if status.station is not None:
+        body["station"] = status.station
+    if status.children:
+        body["children"] = list(status.children)
+    if status.conditions:
+        body["conditions"] = [condition_to_dict(c) for c in status.conditions]
+    if status.message:
+        body["message"] = status.message
+    return body
+
+
+def _record_to(record: model.JourneyRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {"station": record.station, "state": record.state.value}
+    for key, value in (("enteredAt", record.entered_at), ("arrivedAt", record.arrived_at),
+                       ("departedAt", record.departed_at), ("healthySince", record.healthy_since),
+                       ("degradedSince", record.degraded_since)):
+        if value is not None:
+            body[key] = format_time(value)
+    if record.pushed:
+        body["pushed"] = [{"application": {"namespace": p.app.namespace, "name": p.app.name},
+                           "repoURL": p.repo_url, "branch": p.branch, "commit": p.commit}
+                          for p in record.pushed]
+    if record.skipped_applications:
+        body["skippedApplications"] = [{"namespace": a.namespace, "name": a.name}
+                                       for a in record.skipped_applications]
+    if record.message:
+        body["message"] = record.message
+    return body
+
+
+def child_ticket_body(action: actions.SpawnTicket, parent: Any) -> dict[str, Any]:
+    """The manifest of a junction's child Ticket (creating it twice is AlreadyExists: idempotent)."""
+    labels = {TRACK_LABEL: action.track}
+    if _LABEL_VALUE.match(action.parent.name) and len(action.parent.name) <= 63:
+        labels[PARENT_LABEL] = action.parent.name
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Ticket",
+        "metadata": {
+            "name": action.name,
+            "namespace": action.parent.namespace,
+            "labels": labels,
+            "annotations": {CREATED_AT_ANNOTATION: format_time(action.created_at),
+                            CREATED_BY_ANNOTATION: f"junction: ticket {action.parent.name}"},
+        },
+        "spec": {"track": action.track, "snapshot": snapshot_to_dict(action.snapshot),
+                 "parent": action.parent.name},
+    }
+
+
+# -- Argo CD Applications -----------------------------------------------------------------------
+
+
+def app_ref_from_dict(app: Mapping[str, Any]) -> model.AppRef:
+    meta = app.get("metadata") or {}
+    return model.AppRef(str(meta.get("namespace") or DEFAULT_ARGOCD_NAMESPACE), str(meta.get("name") or ""))
+
+
+def app_status_from_dict(app: Any) -> model.AppStatus:
+    """What the arrival rule needs from an Argo CD Application (REST API or Kubernetes JSON).
+
+    Reads ``status.sync.status/revision`` (first of ``revisions`` for multi-source Applications),
+    ``status.operationState.phase/startedAt/finishedAt/message/syncResult.revision``,
+    ``status.reconciledAt`` and ``status.health.status/message``. Anything missing or unknown stays
+    absent/Unknown, which never counts as arrived.
+    """
+    if not isinstance(app, Mapping):
+        return model.AppStatus.missing()
+    status = _mapping(app.get("status"))
+    sync = _mapping(status.get("sync"))
+    operation = _mapping(status.get("operationState"))
+    result = _mapping(operation.get("syncResult"))
+    health = _mapping(status.get("health"))
+    requested = _mapping(_mapping(operation.get("operation")).get("sync"))
+    return model.AppStatus(
+        exists=True,
+        sync_status=_enum(model.SyncStatus, sync.get("status"), model.SyncStatus.UNKNOWN),
+        synced_revision=_revision(sync),
+        operation_phase=_enum(model.OperationPhase, operation.get("phase"), None),
+        operation_revision=_revision(result) or _revision(requested),
+        operation_started_at=_time(operation.get("startedAt")),
+        operation_finished_at=_time(operation.get("finishedAt")),
+        operation_message=str(operation.get("message") or ""),
+        reconciled_at=_time(status.get("reconciledAt")),
+        health=_enum(model.HealthStatus, health.get("status"), model.HealthStatus.UNKNOWN),
+        health_message=str(health.get("message") or ""),
+    )
+
+
+argo_app_status = app_status_from_dict
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _revision(section: Mapping[str, Any]) -> str | None:
+    revision = section.get("revision")
+    if isinstance(revision, str) and revision:
+        return revision
+    revisions = section.get("revisions")
+    if isinstance(revisions, list) and revisions and isinstance(revisions[0], str) and revisions[0]:
+        return revisions[0]
+    return None
+
+
+def _enum(kind: type[Any], value: Any, default: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        return default
+
+
+def _time(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
