@@ -85,6 +85,9 @@ class Promoter:
     def push_station(self, action: actions.PushStation,
                      applications: Mapping[model.AppRef, Mapping[str, Any]]) -> list[model.PushedCommit]:
         """Promote the snapshot onto every Application's branch: one atomic push per repository."""
+        if action.snapshot.config_commit is None:
+            # Never "the tip at push time": each Station would deploy a different config.
+            raise errors.InvalidRequest(f"ticket {action.ticket} pins no config commit")
         groups: dict[tuple[str, str], list[AppSource]] = defaultdict(list)
         for app in action.applications:
             application = applications.get(app)

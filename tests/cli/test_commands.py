@@ -185,6 +185,19 @@ def test_create_with_a_config_commit_on_an_empty_track(cluster: Cluster, k8sta: 
     assert cluster.get("Ticket", "api-1")["spec"]["snapshot"] == {"configCommit": C2, "images": []}
 
 
+def test_the_first_ticket_of_a_track_needs_a_config_commit(cluster: Cluster, k8sta: Runner) -> None:
+    cluster.track("api", ["dev"])
+    refused = k8sta("ticket", "create", "--track", "api", "--image", "acme/api:1")
+    assert refused.code == 1
+    assert refused.err.startswith("k8sta: error: track api has no ticket yet to inherit a config commit from")
+    assert cluster.tickets() == []
+
+    both = k8sta("ticket", "create", "--track", "api", "--image", "acme/api:1", "--config", C2)
+    assert both.code == 0, both.err
+    assert cluster.get("Ticket", "api-1")["spec"]["snapshot"] == {"configCommit": C2, "images": [
+        {"name": "acme/api", "tag": "1"}]}
+
+
 def test_create_skips_abandoned_snapshots_and_numbers_on(cluster: Cluster, k8sta: Runner) -> None:
     cluster.track("api", ["dev"])
     cluster.ticket("api-1", "api", OLD, status=at("dev", TS.DEPLOYING))

@@ -176,3 +176,15 @@ def test_ticket_body_reads_back_as_the_same_ticket() -> None:
 ])
 def test_describe_snapshot(snapshot: model.Snapshot, expected: str) -> None:
     assert intake.describe_snapshot(snapshot) == expected
+
+
+@pytest.mark.parametrize(("snapshot", "ok"), [
+    (model.Snapshot("c" * 40), True), (model.Snapshot("c" * 40, (Pin("a/b", "1"),)), True),
+    (model.Snapshot(None, (Pin("a/b", "1"),)), False), (model.Snapshot(None), False),
+], ids=["config-only", "config-and-image", "image-only", "nothing"])
+def test_require_config(snapshot: model.Snapshot, ok: bool) -> None:
+    if ok:
+        assert intake.require_config(snapshot, "api") is snapshot
+    else:
+        with pytest.raises(errors.Refused, match="track api has no ticket yet to inherit a config commit"):
+            intake.require_config(snapshot, "api")

@@ -113,16 +113,27 @@ def test_webhook_for_an_unknown_track_is_404(client: FlaskClient, cluster: Clust
     assert cluster.tickets() == []
 
 
+def test_webhook_on_a_track_without_tickets_is_409(client: FlaskClient, cluster: Cluster) -> None:
+    cluster.track("api", ["dev"])
+    response = post(client, {"track": "api", "namespace": cluster.namespace, "image": "acme/api:1"})
+    assert response.status_code == 409
+    assert response.json["error"].startswith("track api has no ticket yet to inherit a config commit from")
+    assert cluster.tickets() == []
+
+
 def test_dockerhub_webhook_names_its_track_in_the_query(client: FlaskClient, cluster: Cluster) -> None:
     cluster.track("api", ["dev"])
+    cluster.ticket("api-1", "api", OLD)
     payload = {"push_data": {"tag": "3.1", "pusher": "ci"}, "repository": {"repo_name": "acme/api"}}
     response = post(client, payload, f"?track=api&namespace={cluster.namespace}")
     assert response.status_code == 201, response.json
-    assert cluster.get("Ticket", "api-1")["spec"]["snapshot"] == {"images": [{"name": "acme/api", "tag": "3.1"}]}
+    assert cluster.get("Ticket", "api-2")["spec"]["snapshot"] == {"configCommit": CONFIG, "images": [
+        {"name": "acme/api", "tag": "3.1"}, {"name": "acme/web", "tag": "1.0"}]}
 
 
 def test_ghcr_webhook_authenticated_by_github_signature(client: FlaskClient, cluster: Cluster) -> None:
     cluster.track("api", ["dev"])
+    cluster.ticket("api-1", "api", OLD)
     payload = {"action": "published", "package": {
         "name": "api", "package_type": "CONTAINER", "owner": {"login": "acme"},
         "package_version": {"version": DIGEST, "container_metadata": {"tag": {"name": "4.0", "digest": DIGEST}}}}}
@@ -132,14 +143,16 @@ def test_ghcr_webhook_authenticated_by_github_signature(client: FlaskClient, clu
                            headers={"Content-Type": "application/json", "X-GitHub-Event": "package",
                                     "X-Hub-Signature-256": signature})
     assert response.status_code == 201, response.json
-    assert cluster.get("Ticket", "api-1")["spec"]["snapshot"]["images"] == [
+    assert cluster.get("Ticket", "api-2")["spec"]["snapshot"]["images"] == [
+        {"name": "acme/api", "tag": "1.0"}, {"name": "acme/web", "tag": "1.0"},
         {"name": "ghcr.io/acme/api", "tag": "4.0", "digest": DIGEST}]
 
 
 def test_default_namespace_from_config(stack: Stack, cluster: Cluster) -> None:
     cluster.track("api", ["dev"])
+    cluster.ticket("api-1", "api", OLD)
     app = create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN,
                       "NAMESPACE": cluster.namespace})
     client = app.test_client()
     assert post(client, {"track": "api", "image": "acme/api:1"}).status_code == 201
-    assert [t["name"] for t in client.get("/api/v1/tickets").json["items"]] == ["api-1"]
+    assert [t["name"] for t in client.get("/api/v1/tickets").json["items"]] == ["api-1", "api-2"]

@@ -14,7 +14,7 @@ from typing import Any
 from k8sta_daemon import resources
 from k8sta_daemon.core import model
 
-from .errors import Invalid
+from .errors import Invalid, Refused
 
 TRACK_LABEL = resources.TRACK_LABEL
 SOURCE_ANNOTATION = resources.CREATED_BY_ANNOTATION
@@ -92,7 +92,7 @@ def inherit(base: model.Snapshot | None, images: Sequence[model.ImagePin] = (),
     """A complete snapshot: ``base`` with each new image replacing the pin of the same name.
 
     Pins keep the base's order, new names are appended; the config commit is the given one or the
-    base's (None when neither: the daemon then pins the source branch's tip).
+    base's (None when neither: see ``require_config``).
     """
     check_unique(images)
     new = {pin.name: pin for pin in images}
@@ -100,6 +100,15 @@ def inherit(base: model.Snapshot | None, images: Sequence[model.ImagePin] = (),
     pins.extend(pin for pin in images if pin.name in new)
     commit = config_commit if config_commit is not None else (base.config_commit if base else None)
     return model.Snapshot(config_commit=commit, images=tuple(pins))
+
+
+def require_config(snapshot: model.Snapshot, track: str) -> model.Snapshot:
+    """A ticket pins its config commit at creation (the CRD requires it), so every Station deploys the
+    same commit; on a Track without tickets nothing can be inherited and the creator must name one."""
+    if snapshot.config_commit is None:
+        raise Refused(f"track {track} has no ticket yet to inherit a config commit from: create its first ticket "
+                      f"with one (k8sta ticket create --track {track} --config <full commit id> [--image ...])")
+    return snapshot
 
 
 def next_ticket_name(track: str, existing: Iterable[str]) -> str:

@@ -7,13 +7,17 @@ caught in exactly one place below (one line on stderr, exit 1); argparse usage e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import EXIT_FAILURE, EXIT_USAGE, ExitCode, K8staError
+from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ExitCode, K8staError
+
+if TYPE_CHECKING:  # the kubernetes client is imported only once a command runs (fast --help)
+    from .context import Context
 
 PROG = "k8sta"
 DEFAULT_NAMESPACE = "default"
@@ -62,10 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     create = add("create", "create a ticket; pins not given are inherited from the Track's newest ticket",
                  ticket_commands)
     create.add_argument("--track", required=True)
-    what = create.add_mutually_exclusive_group(required=True)
-    what.add_argument("--image", action="append", dest="images", metavar="REPO:TAG[@DIGEST]",
-                      help="a new image pin (repeatable); replaces the pin with the same repository")
-    what.add_argument("--config", metavar="COMMIT", help="a new shared-config commit of the source branch")
+    create.add_argument("--image", action="append", dest="images", metavar="REPO:TAG[@DIGEST]",
+                        help="a new image pin (repeatable); replaces the pin with the same repository")
+    create.add_argument("--config", metavar="COMMIT",
+                        help="a new shared-config commit (full id) of the source branch; required for the first "
+                             "ticket of a Track")
 
     approve = add("approve", "approve a ticket's entry into a gated Station")
     approve.add_argument("ticket", metavar="TICKET")
@@ -78,11 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dispatch(args: argparse.Namespace) -> Callable[[Any], ExitCode]:
+def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     """The one command to run; imported lazily so ``--help`` stays fast."""
     from .commands import abandon, approve, retry, rollback, ticket_create, ticket_show, tracks
 
-    table: dict[str, Callable[[Any], ExitCode]] = {
+    table: dict[str, Callable[[Context], ExitCode]] = {
         "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
                                          watch=args.watch),
         "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
@@ -119,7 +124,7 @@ def _context_namespace(path: Path) -> str | None:
     return (active or {}).get("context", {}).get("namespace")
 
 
-def _build_context(args: argparse.Namespace, environ: Mapping[str, str], stdout: TextIO) -> Any:
+def _build_context(args: argparse.Namespace, environ: Mapping[str, str], stdout: TextIO) -> Context:
     from kubernetes import config as k8s_config
 
     from . import store
@@ -145,7 +150,11 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):  # argparse prints to sys.*
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if getattr(args, "ticket_command", None) == "create" and not (args.images or args.config):
+                parser.error("ticket create: give --image REPO:TAG[@DIGEST] (repeatable), --config COMMIT, or both")
     except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
@@ -156,6 +165,10 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return ExitCode(130)
+    except BrokenPipeError:  # `k8sta tracks | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

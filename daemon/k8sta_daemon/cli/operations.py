@@ -39,7 +39,8 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
             return Created(namespace, newest.name, track, newest.snapshot, created=False)
 
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
-        return intake.inherit(intake.newest_snapshot(tickets, track), images, config_commit)
+        return intake.require_config(intake.inherit(intake.newest_snapshot(tickets, track), images, config_commit),
+                                     track)
 
     what = ", ".join(p.reference for p in images) or (f"config {config_commit}" if config_commit else "")
     annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.REASON_ANNOTATION: what or "manual"}
