@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import logging
 import threading
 import uuid
@@ -28,7 +29,16 @@ COMPONENT = "k8sta-controller"
 
 
 class KubeError(Exception):
-    """A Kubernetes API failure the controller retries later."""
+    """A Kubernetes API failure; ``status`` is the HTTP status (0 when the API did not answer)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """The API server refused our request body (validation): retrying it unchanged cannot help."""
+        return self.status in (400, 422)
 
 
 class Conflict(KubeError):
@@ -50,18 +60,30 @@ def api_client(kubeconfig: str | None) -> client.ApiClient:
 
 def _wrap(exc: ApiException, what: str) -> KubeError:
     if exc.status == 409:
-        return Conflict(f"{what}: conflict")
+        return Conflict(f"{what}: conflict", 409)
     if exc.status == 404:
-        return NotFound(f"{what}: not found")
-    return KubeError(f"{what}: HTTP {exc.status} {exc.reason}")
+        return NotFound(f"{what}: not found", 404)
+    return KubeError(f"{what}: HTTP {exc.status} {exc.reason}{_api_message(exc)}", exc.status or 0)
+
+
+def _api_message(exc: ApiException) -> str:
+    """The API server's own explanation (a Status object's message), e.g. which field failed validation."""
+    try:
+        message = json.loads(exc.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {message}" if message else ""
 
 
 class Kube:
     """Our resources and Events through the official client."""
 
-    def __init__(self, api: client.ApiClient, namespace: str | None = None) -> None:
+    def __init__(self, api: client.ApiClient, namespace: str | None = None, *, component: str = COMPONENT,
+                 timeout: float = 30.0) -> None:
         self.api = api
         self.namespace = namespace  # None: all namespaces
+        self.component = component  # the Events' source: who did it (controller, cli, web)
+        self.timeout = timeout  # per request, so a hung API server cannot block a caller forever
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
 
@@ -72,16 +94,19 @@ class Kube:
         plural = PLURALS[kind]
         try:
             if self.namespace:
-                result = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)
+                result = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural,
+                                                                   _request_timeout=self.timeout)
             else:
-                result = self.custom.list_cluster_custom_object(GROUP, VERSION, plural)
+                result = self.custom.list_cluster_custom_object(GROUP, VERSION, plural,
+                                                                _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"list {plural}") from None
         return result.get("items", []), result["metadata"].get("resourceVersion", "")
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name,
+                                                            _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"get {kind} {namespace}/{name}") from None
 
@@ -122,24 +147,25 @@ class Kube:
                 "spec": obj.get("spec", {}), "status": status}
         try:
             return self.custom.replace_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], PLURALS[kind], meta["name"], body)
+                GROUP, VERSION, meta["namespace"], PLURALS[kind], meta["name"], body,
+                _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"status of {kind} {meta['namespace']}/{meta['name']}") from None
 
-    def create(self, kind: str, namespace: str, body: dict[str, Any]) -> bool:
-        """Create an object; False when it already exists (creation is idempotent by name)."""
+    def create(self, kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create an object and return it; None when it already exists (creation is idempotent by name)."""
         try:
-            self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], body)
+            return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], body,
+                                                               _request_timeout=self.timeout)
         except ApiException as exc:
             if exc.status == 409:
-                return False
+                return None
             raise _wrap(exc, f"create {kind} {namespace}/{body['metadata']['name']}") from None
-        return True
 
     def patch_spec(self, kind: str, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name,
-                                                              {"spec": spec})
+                                                              {"spec": spec}, _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"patch {kind} {namespace}/{name}") from None
 
@@ -154,24 +180,25 @@ class Kube:
                 namespace=involved["namespace"], uid=involved.get("uid")),
             type=type_, reason=reason, message=message[:1024],
             first_timestamp=now, last_timestamp=now, count=1,
-            source=client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
-            reporting_instance=COMPONENT,
+            source=client.V1EventSource(component=self.component), reporting_component=self.component,
+            reporting_instance=self.component,
         )
         try:
-            self.core.create_namespaced_event(involved["namespace"], body)
+            self.core.create_namespaced_event(involved["namespace"], body, _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"event on {involved['kind']} {involved['namespace']}/{involved['name']}") from None
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str]:
         try:
-            secret = self.core.read_namespaced_secret(name, namespace)
+            secret = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"secret {namespace}/{name}") from None
         return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
     def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
         try:
-            secrets = self.core.list_namespaced_secret(namespace, label_selector=label_selector)
+            secrets = self.core.list_namespaced_secret(namespace, label_selector=label_selector,
+                                                       _request_timeout=self.timeout)
         except ApiException as exc:
             raise _wrap(exc, f"secrets in {namespace}") from None
         return [{k: base64.b64decode(v).decode() for k, v in (s.data or {}).items()} for s in secrets.items]

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+import prometheus_client
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
 
@@ -62,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # kubeconfig, kustomize, cache dir: one clear line instead of a traceback
         print(f"k8sta-daemon: cannot start: {exc}", file=sys.stderr)
         return 1
+    if config.metrics_port:
+        prometheus_client.start_http_server(config.metrics_port, registry=controller.metrics.registry)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

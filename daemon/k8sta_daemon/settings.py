@@ -34,6 +34,7 @@ class Settings:
     identity: str
     default_source_branch: str
     leader_election: bool
+    metrics_port: int | None = None
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -54,6 +55,7 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     _flag(parser, "--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)")
     _flag(parser, "--lease-namespace", "K8STA_LEASE_NAMESPACE", "namespace of the leader-election Lease")
     _flag(parser, "--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos")
+    _flag(parser, "--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here")
     _flag(parser, "--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)",
           action="store_const", const="true")
     args = vars(parser.parse_args(argv))
@@ -87,6 +89,9 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         verify = False
     elif get("K8STA_ARGOCD_CA_FILE"):
         verify = str(get("K8STA_ARGOCD_CA_FILE"))
+    metrics_raw = get("K8STA_METRICS_PORT")
+    if metrics_raw is not None and not (metrics_raw.isdigit() and 0 < int(metrics_raw) < 65536):
+        raise SettingsError(f"--metrics-port / K8STA_METRICS_PORT must be a TCP port, got {metrics_raw!r}")
     cache = get("K8STA_CACHE")
     namespace = get("K8STA_NAMESPACE")
     return Settings(
@@ -102,4 +107,5 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         identity=environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}",
         default_source_branch=get("K8STA_SOURCE_BRANCH", "main") or "main",
         leader_election=(get("K8STA_NO_LEADER_ELECTION") or "").lower() not in ("1", "true", "yes"),
+        metrics_port=int(metrics_raw) if metrics_raw else None,
     )

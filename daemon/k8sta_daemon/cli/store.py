@@ -47,8 +47,7 @@ def _translated(what: str, not_found: str | None = None) -> Iterator[None]:
             raise errors.NotFound(not_found) from None
         raise errors.Unavailable(f"{what}: not found (are the k8sta.io CRDs installed?)") from None
     except kube.KubeError as exc:
-        # The adapter keeps only "HTTP <status> <reason>"; 400/422 mean the API server refused our body.
-        if any(f"HTTP {code} " in str(exc) for code in (400, 422)):
+        if exc.refused:
             raise errors.Invalid(f"{what}: the API server refused it ({exc})") from None
         raise errors.Unavailable(f"{what}: {exc}") from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -75,11 +74,12 @@ def _event_time(event: k8s_client.CoreV1Event) -> float:
 class Store:
     """Namespaced reads and writes of our resources through one API client."""
 
-    def __init__(self, api: k8s_client.ApiClient) -> None:
+    def __init__(self, api: k8s_client.ApiClient, component: str = "k8sta-cli") -> None:
         self.api = api
+        self.component = component  # the source of the Events this store records
 
     def _kube(self, namespace: str | None) -> kube.Kube:
-        return kube.Kube(self.api, namespace)
+        return kube.Kube(self.api, namespace, component=self.component)
 
     def _list(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
         where = f"in namespace {namespace}" if namespace else "in all namespaces"

@@ -37,7 +37,7 @@ class Clients:
             return self._api
 
     def store(self) -> Store:
-        return Store(self.api())
+        return Store(self.api(), component="k8sta-web")
 
 
 def init_app(app: Flask) -> None:
