@@ -10,9 +10,9 @@ import threading
 from collections.abc import Sequence
 
 import prometheus_client
+
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
-
 from k8sta_daemon import argocd, kube, logs, promoter, settings
 from k8sta_daemon.cache import Cache
 from k8sta_daemon.controller import Controller

@@ -16,7 +16,6 @@ from typing import Any
 
 from k8sta_cmp import contract, safety
 from k8sta_cmp.kustomize import Kustomize
-
 from k8sta_daemon.core import actions, model
 from k8sta_daemon.git import appbranch, errors
 from k8sta_daemon.git.credentials import ANONYMOUS, Credentials

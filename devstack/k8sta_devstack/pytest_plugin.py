@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k8sta_cmp.kustomize import Kustomize
 from kubernetes import client as k8s_client
 
+from k8sta_cmp.kustomize import Kustomize
 from k8sta_devstack import argocd_api, binaries, kube, processes
 from k8sta_devstack import stack as stack_mod
 from k8sta_devstack.gitrepo import ConfigRepo

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes import client as k8s_client
+
 from k8sta_daemon import resources
 from k8sta_daemon.core import model
 from k8sta_devstack import kube as devkube
 from k8sta_devstack import processes
-from kubernetes import client as k8s_client
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "kustomize" / "crds"

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kubernetes import client as k8s_client
+
 from k8sta_daemon.cli.main import main
 from k8sta_devstack.stack import Stack
-from kubernetes import client as k8s_client
 
 from .cluster import Cluster, apply_crds
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import yaml
+
 from k8sta_daemon.cli.commands import tracks
 from k8sta_daemon.cli.context import Context
 from k8sta_daemon.cli.store import Store

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from k8sta_daemon.cli.context import wants_colour
 
 from .conftest import run_main

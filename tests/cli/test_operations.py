@@ -5,10 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from kubernetes import client as k8s_client
+
 from k8sta_daemon.cli import operations
 from k8sta_daemon.cli.store import Store
 from k8sta_daemon.core import model
-from kubernetes import client as k8s_client
 
 from .cluster import Cluster
 

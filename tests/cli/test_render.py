@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 import pytest
+
 from k8sta_daemon.cli import board, journey, railway
 from k8sta_daemon.core import model
 

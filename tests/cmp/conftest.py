@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from k8sta_cmp import contract, generate, render, safety
 from k8sta_cmp.kustomize import Kustomize
 

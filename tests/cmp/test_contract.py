@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from k8sta_cmp import contract, errors
 
 VALID = {

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
+
 from k8sta_cmp import contract
 
 from .conftest import DIGEST, run_cmp, seal, write

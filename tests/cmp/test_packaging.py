@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
 

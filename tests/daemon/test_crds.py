@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from k8sta_daemon import resources
 from k8sta_daemon.core import actions, model
 

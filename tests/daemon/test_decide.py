@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
+
 from k8sta_daemon.core import actions, decide, model
 
 from .sim import NS, Sim, app, healthy_at, snapshot, station, track

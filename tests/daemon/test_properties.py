@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from k8sta_daemon.core import graph, model
 
 from .sim import NS, Sim, app, healthy_at, station, track

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+
 from k8sta_daemon import resources
 from k8sta_daemon.core import actions, decide, model
 

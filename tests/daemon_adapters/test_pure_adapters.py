@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from k8sta_daemon import argocd, logs, promoter, settings
 from k8sta_daemon.core import model
 from k8sta_daemon.git import errors as git_errors

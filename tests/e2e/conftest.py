@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from k8sta_devstack.stack import Stack
 from kubernetes import client as k8s_client
+
+from k8sta_devstack.stack import Stack
 
 from .helpers import ARGOCD_NS, App
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
 from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_devstack import appbranch

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as k8s_client
+
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_devstack.argocd_api import ArgoCD
 from k8sta_devstack.gitrepo import ConfigRepo
-from kubernetes import client as k8s_client
 
 from .helpers import (
     ARGOCD_NS,

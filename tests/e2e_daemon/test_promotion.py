@@ -4,9 +4,9 @@ Stations reference real Argo CD Applications rendered by our plugin in the real 
 from __future__ import annotations
 
 import pytest
-from k8sta_devstack.argocd_api import ArgoCD
 
-from .conftest import IMAGE, Railway, base, overlay
+from k8sta_devstack.argocd_api import ArgoCD
+from k8sta_devstack.railway import IMAGE, Railway, base, overlay
 
 pytestmark = pytest.mark.stack
 

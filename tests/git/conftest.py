@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from gitrepos import BASE_FILES, Human, Remote, git
+
 from k8sta_cmp import safety
 from k8sta_daemon.git.mirror import Mirror
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from k8sta_daemon.git import changes
 
 K = changes.ChangeKind

@@ -8,6 +8,7 @@ from pathlib import Path
 import pygit2
 import pytest
 from gitrepos import DEV, PROD, Human, Remote, git, pin, ticket
+
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.git import appbranch, errors, history, runtime, trees

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpgit
 import pytest
 from gitrepos import DEV, Human, Remote, pin, ticket
+
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.git import appbranch, credentials, errors, push

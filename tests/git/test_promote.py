@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from gitrepos import API, BASE_FILES, DEV, PROD, Human, Remote, git, pin, ticket
+
 from k8sta_cmp import contract, safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.git import appbranch, errors, messages

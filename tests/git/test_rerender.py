@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 from gitrepos import BASE_FILES, DEV, PROD, Human, Remote, pin, ticket
+
 from k8sta_cmp import contract, safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.git import appbranch, changes, history, messages

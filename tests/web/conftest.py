@@ -9,9 +9,10 @@ import pytest
 from cli.cluster import Cluster, apply_crds  # tests/ is the rootdir of the test packages
 from flask import Flask
 from flask.testing import FlaskClient
+from kubernetes import client as k8s_client
+
 from k8sta_daemon.web import create_app
 from k8sta_devstack.stack import Stack
-from kubernetes import client as k8s_client
 
 TOKEN = "web-test-token"
 

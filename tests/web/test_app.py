@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cli.cluster import Cluster  # tests/ is the rootdir of the test packages
 from flask.testing import FlaskClient
+
 from k8sta_daemon.core import model
 from k8sta_daemon.web import create_app
 from k8sta_devstack.stack import Stack

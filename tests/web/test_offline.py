@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+
 from k8sta_daemon.web import create_app
 from k8sta_daemon.web.settings import SettingsError
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from k8sta_daemon.core import model
 from k8sta_daemon.web.sansio import auth, payloads
 

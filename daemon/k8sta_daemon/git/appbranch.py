@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pygit2
+
 from k8sta_cmp import contract, generate, render, safety
 from k8sta_cmp import errors as cmp_errors
 from k8sta_cmp.kustomize import Kustomize
-
 from k8sta_daemon.git import changes, errors, history, messages, push, trees
 from k8sta_daemon.git.mirror import Mirror
 
