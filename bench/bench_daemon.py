@@ -62,7 +62,8 @@ def measure_latency(tickets: int, workdir: Path) -> list[float]:
         environ = dict(os.environ)
         config_settings = settings.parse(
             ["--cache-dir", str(workdir / "cache"), "--kubeconfig", str(stack.kubeconfig),
-             "--argocd-url", stack.argocd_url, "--argocd-token-file", str(stack.token_file), "--namespace", namespace, "--no-leader-election", "--resync-seconds", "5"],
+             "--argocd-url", stack.argocd_url, "--argocd-token-file", str(stack.token_file),
+             "--namespace", namespace, "--no-leader-election", "--resync-seconds", "5"],
             environ)
         metrics = Metrics()
         controller = daemon_main.build(config_settings, environ, metrics)
