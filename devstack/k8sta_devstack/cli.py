@@ -1,4 +1,4 @@
-"""``python -m k8sta_devstack up|down|status``: the stack for humans, detached from the terminal.
+"""``python -m k8sta_devstack up|down|status|demo``: the stack for humans, detached from the terminal.
 
 ``up`` starts the stack in a state directory (``$K8STA_DEVSTACK_DIR``, default
 ``<cache>/devstack``), writes ``stack.json`` there and returns; the processes keep running in their
@@ -28,14 +28,14 @@ def default_state_dir() -> Path:
     return Path(explicit) if explicit else binaries.cache_dir() / "devstack"
 
 
-def _load(state_dir: Path) -> stack.Stack | None:
+def load(state_dir: Path) -> stack.Stack | None:
     path = state_dir / stack.STATE_FILE
     if not path.is_file():
         return None
     return stack.Stack.from_json(json.loads(path.read_text()))
 
 
-def _describe(running: stack.Stack) -> str:
+def describe(running: stack.Stack) -> str:
     return "\n".join([
         f"kubeconfig:        {running.kubeconfig}",
         f"kube-apiserver:    {running.apiserver_url}",
@@ -60,10 +60,10 @@ def _alive(running: stack.Stack) -> list[str]:
 
 
 def up(state_dir: Path) -> int:
-    existing = _load(state_dir)
+    existing = load(state_dir)
     if existing is not None:
         if len(_alive(existing)) == len(existing.processes):
-            print("k8sta devstack is already running.\n" + _describe(existing))
+            print("k8sta devstack is already running.\n" + describe(existing))
             return EXIT_OK
         print("k8sta devstack: a previous stack is partly down; stopping its remains", file=sys.stderr)
         down(state_dir)
@@ -82,12 +82,12 @@ def up(state_dir: Path) -> int:
         print(f"k8sta devstack: start failed: {exc}\n(logs kept in {state_dir / 'logs'})", file=sys.stderr)
         return EXIT_FAILED
     started.write_state()
-    print(_describe(started))
+    print(describe(started))
     return EXIT_OK
 
 
 def down(state_dir: Path) -> int:
-    existing = _load(state_dir)
+    existing = load(state_dir)
     if existing is None:
         print(f"k8sta devstack: nothing recorded in {state_dir}; nothing to stop")
         return EXIT_OK
@@ -103,14 +103,14 @@ def down(state_dir: Path) -> int:
 
 
 def status(state_dir: Path) -> int:
-    existing = _load(state_dir)
+    existing = load(state_dir)
     if existing is None:
         print("k8sta devstack: not running")
         return EXIT_FAILED
     alive = set(_alive(existing))
     for proc in existing.processes:
         print(f"{proc.name:32} pid {proc.pid:<8} {'running' if proc.name in alive else 'STOPPED'}  {proc.log}")
-    print(_describe(existing))
+    print(describe(existing))
     return EXIT_OK if len(alive) == len(existing.processes) else EXIT_FAILED
 
 
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("up", help="start the stack in the background and print how to reach it")
     sub.add_parser("down", help="stop the stack started by up")
     sub.add_parser("status", help="show the recorded processes and whether they run")
-    sub.add_parser("demo", help="run the main job on the stack (not implemented yet)")
+    sub.add_parser("demo", help="the main job: a change rides dev -> staging -> prod -> eu/us on the stack")
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or default_state_dir()).resolve()
     try:
@@ -136,5 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except binaries.MissingTool as exc:
         print(f"k8sta devstack: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print("k8sta devstack: demo is not implemented yet (see the issue tracker)", file=sys.stderr)
-    return EXIT_USAGE
+    from k8sta_devstack import demo  # imports the daemon; up/down/status stay light
+
+    return demo.main(state_dir)
