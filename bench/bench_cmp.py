@@ -65,12 +65,8 @@ def make_branch(root: Path, count: int, kustomize: Kustomize) -> None:
     for rel, data in contract.branch_files(meta, rendered.manifests).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-    # The bare run builds the very same wrapper kustomization the plugin writes.
-    bare = root.parent / "bare"
-    shutil.copytree(root, bare)
-    (bare / contract.RESERVED_BUILD_DIR).mkdir(parents=True)
-    (bare / contract.RESERVED_BUILD_DIR / "kustomization.yaml").write_text(
-        render.wrapper_kustomization("env/bench", images))
+    # The bare run builds the very same (committed) wrapper kustomization in a copy of the branch.
+    shutil.copytree(root, root.parent / "bare")
 
 
 def plugin_venv(cache: Path) -> Path:
@@ -81,7 +77,9 @@ def plugin_venv(cache: Path) -> Path:
     if not (stamp.is_file() and stamp.read_text() == newest):
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin/pip"), "install", "--quiet", str(ROOT)], check=True)
+        with tempfile.TemporaryDirectory() as src:  # build from a copy: no build/ left in the repo
+            shutil.copytree(ROOT, src, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".venv", ".git", "build"))
+            subprocess.run([str(venv / "bin/pip"), "install", "--quiet", src], check=True)
         stamp.write_text(newest)
     return venv / "bin/k8sta-cmp"
 
@@ -103,7 +101,7 @@ def measure(count: int, runs: int, plugin: Path, kustomize: Kustomize) -> float:
                "K8STA_KUSTOMIZE": str(kustomize.path)}
         cmp_cmd = [str(plugin), "generate"]
         bare_cmd = [str(kustomize.path), "build", "--load-restrictor", "LoadRestrictionsRootOnly",
-                    str(Path(tmp) / "bare" / contract.RESERVED_BUILD_DIR)]
+                    str(Path(tmp) / "bare" / Path(contract.WRAPPER_PATH).parent)]
         for _ in range(1):  # warm the page cache for both
             timed(cmp_cmd, branch, env)
             timed(bare_cmd, branch, env)

@@ -2,26 +2,27 @@
 
 Every expected failure is one ``k8sta: ...`` line on stderr and exit code 1 (Argo CD shows that line
 in the Application's conditions); usage errors exit 2. Anything else is a bug and keeps its traceback.
+
+Imports are deliberately late: ``generate`` first starts kustomize (early.py) and only then pays for
+importing the checks, so that cost overlaps kustomize's own run.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from k8sta_cmp import errors, safety
-from k8sta_cmp.environment import BuildEnvironment
-from k8sta_cmp.generate import generate
-from k8sta_cmp.kustomize import Kustomize
+from k8sta_cmp import early
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser():  # type: ignore[no-untyped-def]  # argparse is imported late on purpose
+    import argparse
+    from pathlib import Path
+
     parser = argparse.ArgumentParser(prog="k8sta-cmp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="render the app branch in the working directory to stdout")
@@ -33,17 +34,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The plugin's own invocation (plugin.yaml: `k8sta-cmp generate`) starts kustomize at once.
+    started = early.start(".", os.environ) if argv == ["generate"] else None
+    try:
+        return _run(argv, started)
+    finally:
+        if started is not None:
+            started.kill()
+
+
+def _run(argv: list[str], started: early.Started | None) -> int:
+    from k8sta_cmp import errors, safety
+    from k8sta_cmp.environment import BuildEnvironment
+    from k8sta_cmp.generate import generate
+
     args = _parser().parse_args(argv)
     environ = dict(os.environ)
+    env: BuildEnvironment | None = None
     try:
         env = BuildEnvironment.from_environ(environ)
         if args.command == "env":
             for key, value in sorted(vars(env).items()):
                 print(f"{key}={'' if value is None else value}")
             return EXIT_OK
-        result = generate(args.path, env, Kustomize.locate(environ), safety.Limits.from_environ(environ))
+        result = generate(args.path, env, environ, safety.Limits.from_environ(environ), started)
     except errors.K8staError as exc:
-        revision = f" at revision {env.revision[:12]}" if "env" in locals() and env.revision else ""
+        revision = f" at revision {env.revision[:12]}" if env is not None and env.revision else ""
         print(f"k8sta: {exc}{revision}", file=sys.stderr)
         return EXIT_FAILED
     for warning in result.outcome.warnings:

@@ -9,7 +9,8 @@ A commit of an app branch holds:
   commit, and the Application's own overlay ``env/<name>/`` at the newest source commit touching it;
 - ``.k8sta/metadata.yaml``: ticket, track, station, Application, pins, renderer versions and the
   sha256 of the rendered YAML;
-- ``.k8sta/rendered.yaml``: the rendered manifests, the paper trail a reviewer diffs.
+- ``.k8sta/rendered.yaml``: the rendered manifests, the paper trail a reviewer diffs;
+- ``.k8sta/kustomization.yaml``: the wrapper kustomization that is built (pins over the overlay).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ API_VERSION = "k8sta.io/branch/v1"
 KIND = "AppBranch"
 METADATA_PATH = ".k8sta/metadata.yaml"
 RENDERED_PATH = ".k8sta/rendered.yaml"
-# Created (and removed) by the renderer next to the inputs; a branch must not carry it.
-RESERVED_BUILD_DIR = ".k8sta/build"
+# What kustomize builds: the branch's kustomization as the only resource, plus the image pins. A pure
+# function of the metadata (wrapper_kustomization), committed so the plugin can start kustomize at once
+# and so `kustomize build .k8sta` reproduces the render by hand; the plugin refuses one that differs.
+WRAPPER_PATH = ".k8sta/kustomization.yaml"
 # Bumped whenever the renderer's own part of the output changes (the wrapper kustomization).
 RENDER_SCHEME = 1
 MAX_METADATA_BYTES = 256 * 1024
@@ -269,11 +272,30 @@ def metadata_to_yaml(meta: BranchMetadata) -> str:
     return text
 
 
+def wrapper_kustomization(kustomization: str, images: tuple[ImagePin, ...] | list[ImagePin]) -> str:
+    """The wrapper's text; a pure function of the pins, so byte-identical everywhere."""
+    lines = [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "resources:",
+        f"- ../{kustomization}" if kustomization != "." else "- ..",
+    ]
+    if images:
+        lines.append("images:")
+        for pin in images:
+            lines.append(f"- name: {pin.name}")
+            lines.append(f'  newTag: "{pin.tag}"')  # quoted: tags such as 1.20 stay strings
+            if pin.digest:
+                lines.append(f"  digest: {pin.digest}")
+    return "\n".join(lines) + "\n"
+
+
 def branch_files(meta: BranchMetadata, rendered: bytes) -> dict[str, bytes]:
     """The files K8sTA adds to an app-branch commit next to the kustomize inputs."""
     if sha256_hex(rendered) != meta.rendered_sha256:
         raise errors.ContractError("rendered manifests do not match metadata rendered.sha256")
-    return {METADATA_PATH: metadata_to_yaml(meta).encode(), RENDERED_PATH: rendered}
+    return {METADATA_PATH: metadata_to_yaml(meta).encode(), RENDERED_PATH: rendered,
+            WRAPPER_PATH: wrapper_kustomization(meta.kustomization, meta.images).encode()}
 
 
 def read_metadata(root: Path) -> BranchMetadata:

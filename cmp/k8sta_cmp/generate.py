@@ -1,13 +1,17 @@
-"""The plugin's one job: render the checked-out app branch and verify it against its metadata."""
+"""The plugin's one job: render the checked-out app branch and verify it against its metadata.
+
+kustomize may already be running (started by ``early.start`` at process start); every check below
+runs while it works, and any refusal kills it before its output is read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from k8sta_cmp import __version__, contract, errors, render, safety, verify
+from k8sta_cmp import __version__, contract, early, errors, render, safety, verify
 from k8sta_cmp.environment import BuildEnvironment
-from k8sta_cmp.kustomize import Kustomize
+from k8sta_cmp.kustomize import Kustomize, build_error, timeout_error
 
 
 @dataclass(frozen=True)
@@ -23,17 +27,34 @@ def running_versions(kustomize: Kustomize) -> contract.RendererVersions:
                                      scheme=contract.RENDER_SCHEME)
 
 
-def generate(root: Path, env: BuildEnvironment, kustomize: Kustomize, limits: safety.Limits) -> Result:
-    if env.source_path not in (None, ".", "", "./"):
-        raise errors.ContractError(f"Application source path must be '.' for a K8sTA app branch, "
-                                   f"got {env.source_path!r}")
-    meta = contract.read_metadata(root)
-    if not env.application_matches(meta.application.namespace, meta.application.name):
-        raise errors.ContractError(
-            f"this branch was written for Application {meta.application} (ticket {meta.ticket}), "
-            f"not for {env.app_name}; check the Application's targetRevision"
-        )
-    rendered = render.render(root, meta.kustomization, meta.images, kustomize, limits, env.render_timeout)
+def generate(root: Path, env: BuildEnvironment, environ: dict[str, str], limits: safety.Limits,
+             started: early.Started | None = None) -> Result:
+    try:
+        if env.source_path not in (None, ".", "", "./"):
+            raise errors.ContractError(f"Application source path must be '.' for a K8sTA app branch, "
+                                       f"got {env.source_path!r}")
+        meta = contract.read_metadata(root)
+        if not env.application_matches(meta.application.namespace, meta.application.name):
+            raise errors.ContractError(
+                f"this branch was written for Application {meta.application} (ticket {meta.ticket}), "
+                f"not for {env.app_name}; check the Application's targetRevision"
+            )
+        render.check_wrapper(root, meta)
+        render.check_inputs(root, meta.kustomization, limits)
+        kustomize = Kustomize.locate(environ)
+        started = started or early.start(str(root), environ)
+        if started is None:  # cannot happen after the checks above; kept as a clear error
+            raise errors.RenderError("kustomize could not be started")
+        finished = started.wait(env.render_timeout)
+        if finished is None:
+            raise timeout_error(env.render_timeout)
+        code, out, err = finished
+        if code != 0:
+            raise build_error(code, err, root.resolve())
+        rendered = render.finish(out, meta.kustomization)
+    finally:
+        if started is not None:
+            started.kill()  # a no-op after a normal finish; stops it after any refusal
     trail_path = root / contract.RENDERED_PATH
     trail = trail_path.read_bytes() if trail_path.is_file() and not trail_path.is_symlink() else None
     outcome = verify.verify(meta, rendered.sha256, trail, running_versions(kustomize), env.strict_versions)

@@ -1,13 +1,13 @@
 """Deterministic rendering of an app branch: pinned images over the branch's kustomization.
 
-The renderer writes a small wrapper kustomization at a fixed place inside the checkout
-(``.k8sta/build/``), whose only content is the branch's kustomization as its resource and the
-ticket's image pins. A fixed place keeps any path kustomize records identical across clones.
+kustomize builds the wrapper kustomization at ``.k8sta/kustomization.yaml`` (contract.WRAPPER_PATH):
+the branch's kustomization as its only resource plus the ticket's image pins. Its fixed place keeps
+any path kustomize records identical across clones. The daemon writes it (``write_wrapper``) and
+commits it; the plugin refuses a branch whose wrapper differs from what the metadata implies.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,43 +22,44 @@ class Rendered:
     sha256: str
 
 
-def wrapper_kustomization(kustomization: str, images: Sequence[contract.ImagePin]) -> str:
-    """The wrapper's text; a pure function of the pins, so byte-identical everywhere."""
-    lines = [
-        "apiVersion: kustomize.config.k8s.io/v1beta1",
-        "kind: Kustomization",
-        "resources:",
-        f"- ../../{kustomization}" if kustomization != "." else "- ../..",
-    ]
-    if images:
-        lines.append("images:")
-        for pin in images:
-            lines.append(f"- name: {pin.name}")
-            lines.append(f"  newTag: {_quote(pin.tag)}")
-            if pin.digest:
-                lines.append(f"  digest: {pin.digest}")
-    return "\n".join(lines) + "\n"
+def write_wrapper(root: Path, kustomization: str, images: Sequence[contract.ImagePin]) -> None:
+    path = root / contract.WRAPPER_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(contract.wrapper_kustomization(kustomization, tuple(images)))
 
 
-def render(root: Path, kustomization: str, images: Sequence[contract.ImagePin], kustomize: Kustomize,
-           limits: safety.Limits, timeout: float = 120.0) -> Rendered:
-    """Check the inputs, render them with pinned images, refuse an empty result."""
+def check_wrapper(root: Path, meta: contract.BranchMetadata) -> None:
+    """The committed wrapper must be exactly what the metadata implies (pins edited by hand are refused)."""
+    path = root / contract.WRAPPER_PATH
+    if path.is_symlink() or not path.is_file():
+        raise errors.ContractError(f"{contract.WRAPPER_PATH} is missing: the branch was not written by K8sTA "
+                                   f"(ticket {meta.ticket})")
+    expected = contract.wrapper_kustomization(meta.kustomization, meta.images).encode()
+    if path.read_bytes() != expected:
+        raise errors.VerificationError(f"ticket {meta.ticket}: {contract.WRAPPER_PATH} does not match the pins in "
+                                       f"{contract.METADATA_PATH}; the branch was edited outside K8sTA")
+
+
+def check_inputs(root: Path, kustomization: str, limits: safety.Limits) -> None:
     safety.check_tree(root, limits)
     safety.check_kustomizations(root, kustomization)
-    build_dir = root / contract.RESERVED_BUILD_DIR
-    if build_dir.exists() or build_dir.is_symlink():
-        raise errors.ContractError(f"{contract.RESERVED_BUILD_DIR} is reserved for the renderer; "
-                                   "the branch must not contain it")
-    build_dir.mkdir(parents=True)
-    try:
-        (build_dir / "kustomization.yaml").write_text(wrapper_kustomization(kustomization, images))
-        manifests = kustomize.build(build_dir, timeout, display_root=root.resolve())
-    finally:
-        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def finish(manifests: bytes, kustomization: str) -> Rendered:
+    """Refuse an empty render (with prune it would delete everything), digest the rest."""
     if not _has_objects(manifests):
         raise errors.RenderError(f"kustomization {kustomization} rendered no objects; refusing empty "
                                  "output (with prune it would delete everything)")
     return Rendered(manifests=manifests, sha256=contract.sha256_hex(manifests))
+
+
+def render(root: Path, kustomization: str, images: Sequence[contract.ImagePin], kustomize: Kustomize,
+           limits: safety.Limits, timeout: float = 120.0) -> Rendered:
+    """Check the inputs, write the wrapper, render with pinned images (the daemon's path, sequential)."""
+    check_inputs(root, kustomization, limits)
+    write_wrapper(root, kustomization, images)
+    manifests = kustomize.build(root / contract.WRAPPER_PATH.rsplit("/", 1)[0], timeout, display_root=root.resolve())
+    return finish(manifests, kustomization)
 
 
 def _has_objects(manifests: bytes) -> bool:
@@ -67,8 +68,3 @@ def _has_objects(manifests: bytes) -> bool:
         if stripped and stripped not in (b"---", b"{}", b"[]") and not stripped.startswith(b"#"):
             return True
     return False
-
-
-def _quote(value: str) -> str:
-    # Tags such as 1.20 or 010 must stay strings; JSON-style quoting is valid YAML.
-    return '"' + value + '"'

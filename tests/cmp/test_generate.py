@@ -25,7 +25,10 @@ def test_generate_prints_only_the_pinned_manifests(branch: Path) -> None:
     assert images == {"api": f"ghcr.io/acme/api:1.4.2@{DIGEST}", "worker": "ghcr.io/acme/worker:7"}
     assert {o["metadata"]["namespace"] for o in objects} == {"dev"}
     assert done.stdout == (branch / contract.RENDERED_PATH).read_bytes()
-    assert not (branch / contract.RESERVED_BUILD_DIR).exists()
+    meta = contract.read_metadata(branch)
+    wrapper = (branch / contract.WRAPPER_PATH).read_text()
+    assert wrapper == contract.wrapper_kustomization(meta.kustomization, meta.images)
+    assert "- ../env/dev\n" in wrapper and f"  digest: {DIGEST}\n" in wrapper
 
 
 def test_verify_prints_a_summary(branch: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from k8sta_cmp import contract
+
 from .conftest import run_cmp, write
 
 FUNCTION = """\
@@ -119,15 +121,37 @@ def test_too_many_files_are_refused(branch: Path) -> None:
     assert done.returncode == 1 and b"more than 8 files" in done.stderr
 
 
-def test_reserved_build_directory_in_the_branch_is_refused(branch: Path) -> None:
-    write(branch, ".k8sta/build/kustomization.yaml", "resources: [https://example.com/x]\n")
+def test_hand_edited_wrapper_is_refused(branch: Path) -> None:
+    wrapper = branch / ".k8sta/kustomization.yaml"
+    wrapper.write_text(wrapper.read_text().replace('newTag: "1.4.2"', 'newTag: "6.6.6"'))
     done = run_cmp(branch)
-    assert done.returncode == 1 and b".k8sta/build is reserved for the renderer" in done.stderr
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr == (b"k8sta: ticket k8sta/api-42: .k8sta/kustomization.yaml does not match the pins in "
+                           b".k8sta/metadata.yaml; the branch was edited outside K8sTA\n")
+
+
+def test_missing_wrapper_is_refused(branch: Path) -> None:
+    (branch / ".k8sta/kustomization.yaml").unlink()
+    done = run_cmp(branch)
+    assert done.returncode == 1 and b".k8sta/kustomization.yaml is missing" in done.stderr
+
+
+def test_refusal_stops_kustomize_before_its_output_is_used(branch: Path, tmp_path: Path) -> None:
+    """kustomize starts at once; a refusal found meanwhile must still win, and leave nothing behind."""
+    write(branch, "env/dev/kustomization.yaml", "resources: [../../base, https://example.com/x.yaml]\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    done = run_cmp(branch, env={"TMPDIR": str(scratch)})
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.startswith(b"k8sta: refused: env/dev/kustomization.yaml: resources[1]: remote input")
+    assert list(scratch.iterdir()) == []  # kustomize's private output files are gone
 
 
 def test_metadata_kustomization_must_be_a_local_directory(branch: Path) -> None:
     meta = branch / ".k8sta/metadata.yaml"
     meta.write_text(meta.read_text().replace("kustomization: env/dev", "kustomization: env/missing"))
+    parsed = contract.read_metadata(branch)
+    (branch / contract.WRAPPER_PATH).write_text(contract.wrapper_kustomization("env/missing", parsed.images))
     done = run_cmp(branch)
     assert done.returncode == 1
     assert b"'env/missing' is not a directory in the checkout" in done.stderr

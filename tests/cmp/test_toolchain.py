@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from k8sta_cmp import PINNED_KUSTOMIZE_VERSION
+from k8sta_cmp import PINNED_KUSTOMIZE_VERSION, early
 from k8sta_cmp.kustomize import Kustomize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ def versions_env() -> dict[str, str]:
 
 
 def test_package_pin_matches_versions_env() -> None:
-    assert versions_env()["KUSTOMIZE_VERSION"] == PINNED_KUSTOMIZE_VERSION
+    assert versions_env()["KUSTOMIZE_VERSION"] == PINNED_KUSTOMIZE_VERSION == early.PINNED_KUSTOMIZE_VERSION
 
 
 def test_the_binary_is_the_pinned_version(kustomize: Kustomize) -> None:

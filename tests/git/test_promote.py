@@ -40,7 +40,7 @@ def test_branch_holds_exactly_the_inputs_and_the_k8sta_files(
     assert remote.head("env/dev") == sha
     shared = {p for p in BASE_FILES if not p.startswith("env/")}
     assert remote.files(sha) == shared | {"env/dev/kustomization.yaml", contract.METADATA_PATH,
-                                          contract.RENDERED_PATH}
+                                          contract.RENDERED_PATH, contract.WRAPPER_PATH}
     for path in shared | {"env/dev/kustomization.yaml"}:
         assert remote.show(sha, path) == BASE_FILES[path].rstrip("\n")
     meta = contract.parse_metadata(remote.show(sha, contract.METADATA_PATH) + "\n")

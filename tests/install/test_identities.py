@@ -1,0 +1,187 @@
+"""The install's identities are *enough*: the daemon's own Kubernetes adapters and the web app, authenticated
+as the installed ServiceAccounts (real tokens, real RBAC on the local stack), do everything they do in a
+cluster; and what they never do is refused. ``test_cluster`` checks the grants one by one; this checks
+that the code's requests are the ones granted (a patch where RBAC grants update would fail here).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from k8sta_daemon import kube, resources
+from k8sta_daemon.core import model
+from k8sta_daemon.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.web import create_app
+from k8sta_daemon.web.sansio import auth
+from k8sta_devstack.stack import Stack
+
+from . import rbac
+from .cluster import account_kubeconfig
+
+pytestmark = pytest.mark.stack
+
+CONFIG_COMMIT = "c" * 40
+IMAGE = "ghcr.io/acme/api"
+WEBHOOK_TOKEN = secrets.token_hex(16)
+
+
+@pytest.fixture(scope="module")
+def kubeconfigs(stack: Stack, kube_api: k8s.ApiClient, installed_rbac: None,
+                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    where = tmp_path_factory.mktemp("identities")
+    return {account: account_kubeconfig(kube_api, stack.kubeconfig, rbac.NAMESPACE, account, where / account)
+            for account in (rbac.CONTROLLER, rbac.WEB)}
+
+
+@pytest.fixture(scope="module")
+def controller_api(kubeconfigs: dict[str, Path]) -> Iterator[k8s.ApiClient]:
+    api = kube.api_client(str(kubeconfigs[rbac.CONTROLLER]))
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(kube_api: k8s.ApiClient, installed_rbac: None) -> str:
+    """A fresh user namespace with a Track (its Station deliberately absent: nothing will ride)."""
+    name = f"install-{secrets.token_hex(3)}"
+    k8s.CoreV1Api(kube_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    k8s.CustomObjectsApi(kube_api).create_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, name, "tracks",
+        {"apiVersion": kube.API_VERSION, "kind": "Track", "metadata": {"name": "line", "namespace": name},
+         "spec": {"stations": ["nowhere"]}})
+    return name
+
+
+def ticket_body(namespace: str, name: str, tag: str) -> dict[str, Any]:
+    return {"apiVersion": kube.API_VERSION, "kind": "Ticket", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"track": "line", "snapshot": {"configCommit": CONFIG_COMMIT,
+                                                   "images": [{"name": IMAGE, "tag": tag}]}}}
+
+
+def retrying_conflicts(write: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Another controller on the same stack (the daemon e2e tests') may write the same status first."""
+    for _ in range(5):
+        try:
+            return write()
+        except kube.KubeError as exc:
+            if exc.status != 409:
+                raise
+    return write()
+
+
+def events_about(kube_api: k8s.ApiClient, namespace: str, kind: str, name: str) -> list[k8s.CoreV1Event]:
+    selector = f"involvedObject.kind={kind},involvedObject.name={name}"
+    return list(k8s.CoreV1Api(kube_api).list_namespaced_event(namespace, field_selector=selector).items)
+
+
+def test_the_controller_account_is_enough_for_the_controller(controller_api: k8s.ApiClient,
+                                                             kube_api: k8s.ApiClient, namespace: str) -> None:
+    adapter = kube.Kube(controller_api)  # every namespace, as installed
+    # Lists and a watch of our resources, cluster-wide.
+    assert "line" in {t["metadata"]["name"] for t in adapter.list("Track")[0]}
+    adapter.list("Station")
+    seen: list[str] = []
+    listed, stop = threading.Event(), threading.Event()
+
+    def on_event(kind: str, obj: dict[str, Any]) -> None:
+        if obj["metadata"]["namespace"] == namespace and kind == "ADDED":
+            seen.append(obj["metadata"]["name"])
+
+    watcher = threading.Thread(target=adapter.watch, args=("Ticket", on_event, lambda _items: listed.set(), stop),
+                               daemon=True)
+    watcher.start()
+    try:
+        # Created after the list, so only the watch (from the list's resourceVersion) can report it.
+        assert listed.wait(30), "the controller account could not list Tickets"
+        # A junction child is created by the controller.
+        created = adapter.create("Ticket", namespace, ticket_body(namespace, "line-1", "1.0"))
+        assert created is not None
+        deadline = time.monotonic() + 30
+        while "line-1" not in seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "line-1" in seen, "the watch did not deliver the new Ticket"
+    finally:
+        stop.set()
+    # Status writes, as the executor does them.
+    status = resources.ticket_status_to_dict(model.TicketStatus(message="checked by the install tests"))
+    written = retrying_conflicts(lambda: adapter.replace_status(
+        "Ticket", adapter.get("Ticket", namespace, "line-1"), status))
+    assert written["status"]["message"] == "checked by the install tests"
+    condition = model.Condition(model.ConditionType.READY, model.ConditionStatus.FALSE,
+                                model.ConditionReason.STATION_NOT_FOUND, "station nowhere not found")
+
+    def write_track() -> dict[str, Any]:
+        obj = adapter.get("Track", namespace, "line")
+        return adapter.replace_status("Track", obj, resources.track_status_with_condition(obj, condition))
+
+    track = retrying_conflicts(write_track)
+    assert track["status"]["conditions"][-1]["reason"] == "StationNotFound"
+    # Events on the Ticket, and on an Application in Argo CD's namespace.
+    uid = created["metadata"]["uid"]
+    adapter.emit_event({"apiVersion": kube.API_VERSION, "kind": "Ticket", "namespace": namespace, "name": "line-1",
+                        "uid": uid}, "Normal", "Entered", "checked by the install tests")
+    app = f"install-{secrets.token_hex(3)}"
+    adapter.emit_event({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "namespace": rbac.ARGOCD_NAMESPACE,
+                        "name": app, "uid": ""}, "Normal", "Arrived", "checked by the install tests")
+    assert [e.reason for e in events_about(kube_api, namespace, "Ticket", "line-1")] == ["Entered"]
+    assert [e.reason for e in events_about(kube_api, rbac.ARGOCD_NAMESPACE, "Application", app)] == ["Arrived"]
+    # Git credentials from Argo CD's repository Secrets, and nowhere else.
+    adapter.list_secrets(rbac.ARGOCD_NAMESPACE, "argocd.argoproj.io/secret-type=repository")
+    adapter.list_secrets(rbac.ARGOCD_NAMESPACE, "argocd.argoproj.io/secret-type=repo-creds")
+    with pytest.raises(kube.KubeError) as refused:
+        adapter.list_secrets(namespace, "argocd.argoproj.io/secret-type=repository")
+    assert refused.value.status == 403
+    # The controller never edits what humans asked for.
+    with pytest.raises(kube.KubeError) as refused:
+        adapter.patch_spec("Ticket", namespace, "line-1", {"abandon": True})
+    assert refused.value.status == 403
+
+
+def test_the_controller_account_holds_its_lease_and_no_other(controller_api: k8s.ApiClient,
+                                                             installed_rbac: None) -> None:
+    identity = f"install-test-{secrets.token_hex(3)}"
+    ours = LeaderElector(controller_api, LeaseSettings(namespace=rbac.NAMESPACE, identity=identity, lease_seconds=1))
+    time.sleep(1.1)  # a Lease left by an earlier run on a reused stack has expired by now
+    assert ours.try_acquire() is True  # create (or take over)
+    assert ours.try_acquire() is True  # renew (update)
+    elsewhere = LeaderElector(controller_api, LeaseSettings(namespace="default", identity=identity))
+    assert elsewhere.try_acquire() is False
+    renamed = LeaderElector(controller_api, LeaseSettings(namespace=rbac.NAMESPACE, name="another", identity=identity))
+    assert renamed.try_acquire() is False  # any other Lease cannot even be read
+
+
+def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path], kube_api: k8s.ApiClient,
+                                                    namespace: str) -> None:
+    k8s.CustomObjectsApi(kube_api).create_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, namespace, "tickets", ticket_body(namespace, "line-1", "1.0"))
+    app = create_app({"TESTING": True, "KUBECONFIG": str(kubeconfigs[rbac.WEB]), "WEBHOOK_TOKEN": WEBHOOK_TOKEN})
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    tracks = client.get("/api/v1/tracks", query_string={"namespace": namespace})
+    assert tracks.status_code == 200
+    assert [t["name"] for t in tracks.get_json()["items"]] == ["line"]
+    assert client.get(f"/api/v1/tickets/{namespace}/line-1").status_code == 200
+    # An image push creates the next ticket (other pins inherited) and records who asked.
+    pushed = client.post("/webhooks/image", headers={auth.TOKEN_HEADER: WEBHOOK_TOKEN},
+                         json={"track": "line", "namespace": namespace, "image": f"{IMAGE}:1.1"})
+    assert pushed.status_code == 201, pushed.get_json()
+    name = pushed.get_json()["ticket"]
+    created = k8s.CustomObjectsApi(kube_api).get_namespaced_custom_object(
+        kube.GROUP, kube.VERSION, namespace, "tickets", name)
+    assert created["spec"]["snapshot"]["configCommit"] == CONFIG_COMMIT
+    assert created["spec"]["snapshot"]["images"] == [{"name": IMAGE, "tag": "1.1"}]
+    assert [e.reason for e in events_about(kube_api, namespace, "Ticket", name)] == ["Created"]
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and b"k8sta_web_kubernetes_up 1.0" in metrics.data
+    # The web part only creates: changing a ticket is refused.
+    with pytest.raises(kube.KubeError) as refused:
+        kube.Kube(kube.api_client(str(kubeconfigs[rbac.WEB]))).patch_spec("Ticket", namespace, name, {"abandon": True})
+    assert refused.value.status == 403

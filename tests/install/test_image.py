@@ -1,0 +1,109 @@
+"""Static checks of Dockerfile.daemon (no image can be built on these machines): one non-root image whose
+commands are the console scripts the install's Deployments run, with the pinned kustomize and git."""
+
+from __future__ import annotations
+
+import shlex
+import tomllib
+
+import pytest
+
+from k8sta_cmp import PINNED_KUSTOMIZE_VERSION
+
+from .kustomizations import ROOT, Built
+
+Instruction = tuple[str, str]
+
+
+def instructions() -> list[Instruction]:
+    text = (ROOT / "Dockerfile.daemon").read_text().replace("\\\n", " ")
+    lines = (line.strip() for line in text.splitlines())
+    return [(op.upper(), args.strip()) for op, _, args in (line.partition(" ") for line in lines
+                                                            if line and not line.startswith("#"))]
+
+
+def final_stage() -> list[Instruction]:
+    steps = instructions()
+    return steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM"):]
+
+
+def stage(name: str) -> list[Instruction]:
+    steps = instructions()
+    start = next(i for i, (op, args) in enumerate(steps) if op == "FROM" and args.endswith(f" AS {name}"))
+    end = next((i for i in range(start + 1, len(steps)) if steps[i][0] == "FROM"), len(steps))
+    return steps[start:end]
+
+
+def env(steps: list[Instruction]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for op, args in steps:
+        if op == "ENV":
+            pairs.update(word.split("=", 1) for word in shlex.split(args))  # type: ignore[misc]
+    return pairs
+
+
+def console_scripts() -> dict[str, str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def daemon_requirements() -> list[str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["daemon"]
+
+
+def test_runs_as_uid_999() -> None:
+    final = final_stage()
+    assert ("USER", "999") in final
+    assert any(op == "RUN" and "useradd --uid 999" in args for op, args in final)
+    users = [args for op, args in final if op == "USER"]
+    assert users[-1] == "999"  # nothing after it switches back to root
+
+
+def test_installs_the_package_with_the_daemon_extra() -> None:
+    final = final_stage()
+    assert any(op == "RUN" and "pip install" in args and "'k8sta[daemon]'" in args for op, args in final)
+    assert any(op == "RUN" and "pip wheel" in args and "'.[daemon]'" in args for op, args in stage("wheel"))
+
+
+def test_default_command_is_the_controller_console_script() -> None:
+    [cmd] = [args for op, args in final_stage() if op == "CMD"]
+    assert cmd == '["k8sta-daemon"]'
+    assert "k8sta-daemon" in console_scripts()
+    assert not [args for op, args in final_stage() if op == "ENTRYPOINT"]  # the web part overrides the command
+
+
+@pytest.mark.parametrize("name", ["k8sta-controller", "k8sta-web"])
+def test_deployments_run_commands_the_image_has(base: Built, name: str) -> None:
+    [container] = base.one("Deployment", name)["spec"]["template"]["spec"]["containers"]
+    program = container["command"][0]
+    # Either one of our console scripts, or gunicorn, installed by the [daemon] extra.
+    extra = {req.split(">")[0].split("=")[0].strip().lower() for req in daemon_requirements()}
+    assert program in console_scripts() or program in extra, program
+
+
+def test_has_the_pinned_kustomize_built_by_the_project_script() -> None:
+    built = stage("kustomize")
+    assert ("ARG", f"KUSTOMIZE_VERSION={PINNED_KUSTOMIZE_VERSION}") in built
+    assert any(op == "RUN" and "toolchain/build.sh kustomize" in args for op, args in built)
+    final = final_stage()
+    assert ("COPY", "--from=kustomize /kustomize /usr/local/bin/kustomize") in final
+    assert ("ARG", f"KUSTOMIZE_VERSION={PINNED_KUSTOMIZE_VERSION}") in final
+    variables = env(final)
+    assert variables["K8STA_KUSTOMIZE"] == "/usr/local/bin/kustomize"
+    assert variables["K8STA_KUSTOMIZE_VERSION"] == "${KUSTOMIZE_VERSION}"
+
+
+def test_has_git_for_atomic_pushes() -> None:
+    installs = [args for op, args in final_stage() if op == "RUN" and "apt-get install" in args]
+    assert installs
+    packages = set(shlex.split(installs[0].split("apt-get install", 1)[1].split("&&")[0]))
+    assert {"git", "openssh-client"} <= packages
+
+
+def test_git_cache_is_writable_by_uid_999(base: Built) -> None:
+    final = final_stage()
+    cache = env(final)["K8STA_CACHE"]
+    assert any(op == "RUN" and f"install -d -o 999 -g 999 {cache}" in args for op, args in final)
+    # The Deployment mounts an emptyDir there (the root filesystem is read-only).
+    [container] = base.one("Deployment", "k8sta-controller")["spec"]["template"]["spec"]["containers"]
+    assert f"--cache-dir={cache}" in container["args"]
+    assert cache in {m["mountPath"] for m in container["volumeMounts"]}
