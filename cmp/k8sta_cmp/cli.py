@@ -55,7 +55,7 @@ def _run(argv: list[str], started: early.Started | None) -> int:
     try:
         env = BuildEnvironment.from_environ(environ)
         if args.command == "env":
-            for key, value in sorted(vars(env).items()):
+            for key, value in sorted(env._asdict().items()):
                 print(f"{key}={'' if value is None else value}")
             return EXIT_OK
         result = generate(args.path, env, environ, safety.Limits.from_environ(environ), started)

@@ -11,15 +11,17 @@ A commit of an app branch holds:
   sha256 of the rendered YAML;
 - ``.k8sta/rendered.yaml``: the rendered manifests, the paper trail a reviewer diffs;
 - ``.k8sta/kustomization.yaml``: the wrapper kustomization that is built (pins over the overlay).
+
+Records are ``typing.NamedTuple``s rather than dataclasses: immutable and hashable all the same, and
+the plugin (a process per render) does not pay for importing ``dataclasses``/``inspect``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -53,8 +55,7 @@ _KNOWN_TOP_LEVEL = {
 }
 
 
-@dataclass(frozen=True)
-class ObjectRef:
+class ObjectRef(NamedTuple):
     """A namespaced Kubernetes object name (a Ticket, an Argo CD Application)."""
 
     namespace: str
@@ -64,8 +65,7 @@ class ObjectRef:
         return f"{self.namespace}/{self.name}"
 
 
-@dataclass(frozen=True)
-class ImagePin:
+class ImagePin(NamedTuple):
     """One image the render pins: every reference to ``name`` becomes ``name:tag[@digest]``."""
 
     name: str
@@ -77,8 +77,7 @@ class ImagePin:
         return f"{self.name}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where the inputs came from on the source branch (K8sTA never writes that branch)."""
 
     branch: str
@@ -86,8 +85,7 @@ class Source:
     overlay_commit: str
 
 
-@dataclass(frozen=True)
-class RendererVersions:
+class RendererVersions(NamedTuple):
     """What produced the recorded digest; verification is exact only when these match."""
 
     k8sta: str
@@ -95,8 +93,7 @@ class RendererVersions:
     scheme: int = RENDER_SCHEME
 
 
-@dataclass(frozen=True)
-class BranchMetadata:
+class BranchMetadata(NamedTuple):
     """The parsed, validated ``.k8sta/metadata.yaml`` of one app-branch commit."""
 
     ticket: ObjectRef
@@ -108,7 +105,6 @@ class BranchMetadata:
     images: tuple[ImagePin, ...]
     renderer: RendererVersions
     rendered_sha256: str
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -22,7 +22,7 @@ Operator settings come from the sidecar's own environment, not from Applications
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from k8sta_cmp import errors
 
@@ -31,8 +31,7 @@ KNOWN_PARAMS = {"K8STA_STRICT_VERSIONS"}
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
-@dataclass(frozen=True)
-class BuildEnvironment:
+class BuildEnvironment(NamedTuple):
     app_name: str | None
     app_namespace: str | None
     revision: str | None

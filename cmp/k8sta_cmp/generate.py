@@ -6,16 +6,15 @@ runs while it works, and any refusal kills it before its output is read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from k8sta_cmp import __version__, contract, early, errors, render, safety, verify
 from k8sta_cmp.environment import BuildEnvironment
 from k8sta_cmp.kustomize import Kustomize, build_error, timeout_error
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     manifests: bytes
     metadata: contract.BranchMetadata
     outcome: verify.Outcome

@@ -7,9 +7,8 @@ project's set-up), or the project's build cache. A kustomize found on PATH is de
 from __future__ import annotations
 
 import os
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from k8sta_cmp import PINNED_KUSTOMIZE_VERSION, early, errors
 
@@ -29,8 +28,7 @@ def timeout_error(timeout: float) -> errors.RenderError:
     return errors.RenderError(f"kustomize build did not finish within {timeout:.0f} s")
 
 
-@dataclass(frozen=True)
-class Kustomize:
+class Kustomize(NamedTuple):
     """A kustomize binary of a known version."""
 
     path: Path
@@ -50,12 +48,16 @@ class Kustomize:
 
     def reported_version(self) -> str:
         """What the binary itself says (used by tests, not per render)."""
+        import subprocess  # kept off the plugin's hot path (early.py spawns kustomize there)
+
         out = subprocess.run([str(self.path), "version"], capture_output=True, text=True,
                              env=early.SANDBOX_ENV, check=True, timeout=30)
         return out.stdout.strip()
 
     def build(self, directory: Path, timeout: float, display_root: Path) -> bytes:
-        """``kustomize build`` with root-only loading; raise RenderError with kustomize's own words."""
+        """``kustomize build`` with root-only loading (the daemon's path; the plugin uses early.py)."""
+        import subprocess
+
         directory = directory.resolve()
         try:
             done = subprocess.run(early.build_argv(str(self.path), str(directory)), capture_output=True,

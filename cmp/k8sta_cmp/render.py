@@ -9,15 +9,14 @@ commits it; the plugin refuses a branch whose wrapper differs from what the meta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from k8sta_cmp import contract, errors, safety
 from k8sta_cmp.kustomize import Kustomize
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(NamedTuple):
     manifests: bytes
     sha256: str
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -34,8 +33,7 @@ REFUSED_FIELDS = {
 _REMOTE_MARKERS = ("://", "git@", "?ref=", "?version=", "?timeout=", "?submodules=")
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Caps on what one render may read; set by the operator on the sidecar, not by Applications."""
 
     max_bytes: int = 64 * 1024 * 1024

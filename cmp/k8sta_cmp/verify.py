@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from k8sta_cmp import contract, errors
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     verified: bool
     warnings: tuple[str, ...]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from k8sta_cmp import contract
 from k8sta_daemon.git import messages
 
@@ -29,9 +27,9 @@ def test_first_promotion_message() -> None:
 
 
 def test_promotion_message_says_what_moved_and_keeps_the_note() -> None:
-    previous = dataclasses.replace(
-        META, images=(contract.ImagePin("ghcr.io/acme/api", "1.2.2"), contract.ImagePin("ghcr.io/acme/w", "1")),
-        source=dataclasses.replace(META.source, config_commit="d" * 40))
+    previous = META._replace(
+        images=(contract.ImagePin("ghcr.io/acme/api", "1.2.2"), contract.ImagePin("ghcr.io/acme/w", "1")),
+        source=META.source._replace(config_commit="d" * 40))
 
     text = messages.promotion(META, previous, note="Triggered by a registry push.")
 
@@ -49,7 +47,7 @@ def test_headline_without_images_and_with_many() -> None:
 
 
 def test_rerender_message_has_the_rerender_trailer() -> None:
-    new = dataclasses.replace(META, source=dataclasses.replace(META.source, overlay_commit="e" * 40))
+    new = META._replace(source=META.source._replace(overlay_commit="e" * 40))
 
     text = messages.rerender(new, META)
 

@@ -280,7 +280,7 @@ def test_web_runs_gunicorn_with_the_app_factory_and_probes_its_health(base: Buil
 
 def test_web_env_names_are_web_settings(base: Built) -> None:
     container = containers(base.one("Deployment", "k8sta-web"))[0]
-    known = {f"K8STA_{key}" for key in web_settings.DEFAULTS} | {"K8STA_LOG_LEVEL"}
+    known = {f"K8STA_{key}" for key in web_settings.DEFAULTS} | {"K8STA_LOG_LEVEL", "XDG_RUNTIME_DIR"}
     env = env_of(container)
     assert set(env) <= known
     # Webhooks are off until the operator creates the token Secret; the pod starts either way.
