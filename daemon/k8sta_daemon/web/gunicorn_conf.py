@@ -10,6 +10,8 @@ timeout = 30
 graceful_timeout = 10
 accesslog = "-"  # paths only: tokens travel in headers, never in the URL
 errorlog = "-"
+# gunicorn >= 27 opens a control socket under ~/.gunicorn, read-only in our pods: not needed.
+control_socket_disable = True
 
 
 def post_worker_init(worker: object) -> None:
