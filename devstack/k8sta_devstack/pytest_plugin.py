@@ -4,6 +4,7 @@
   stopped at the end of the session, also after failures. ``K8STA_DEVSTACK_REUSE=<state dir>`` runs
   the tests against a stack started by ``python -m k8sta_devstack up`` instead (faster iteration).
 - ``kube_api`` / ``argocd_api``: clients for that stack (admin kubeconfig; the k8sta account's token).
+- ``crds``: K8sTA's CRDs applied (once) to that stack.
 - ``config_repo``: a fresh bare git repository per test, reachable by Argo CD as ``file://``.
 - ``kustomize``: the pinned kustomize the plugin renders with.
 When a test using the stack fails, its report carries the tail of every process log.
@@ -20,11 +21,12 @@ import pytest
 from kubernetes import client as k8s_client
 
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_devstack import argocd_api, binaries, kube, processes
+from k8sta_devstack import argocd_api, binaries, kube, processes, railway
 from k8sta_devstack import stack as stack_mod
 from k8sta_devstack.gitrepo import ConfigRepo
 
 REUSE_ENV = "K8STA_DEVSTACK_REUSE"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +57,12 @@ def argocd(stack: stack_mod.Stack) -> Iterator[argocd_api.ArgoCD]:
     client = argocd_api.ArgoCD(stack.argocd_url, stack.token())
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def crds(kube_api: k8s_client.ApiClient) -> None:
+    """K8sTA's own CRDs (kustomize/crds), server-side applied and established, once per session."""
+    railway.apply_crds(kube_api, REPO / "kustomize" / "crds")
 
 
 @pytest.fixture

@@ -11,42 +11,16 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client as k8s_client
 
 from k8sta_daemon import resources
 from k8sta_daemon.core import model
 from k8sta_devstack import kube as devkube
-from k8sta_devstack import processes
 
-REPO = Path(__file__).resolve().parents[2]
-CRD_DIR = REPO / "kustomize" / "crds"
 GROUP, VERSION = "k8sta.io", "v1alpha1"
 PLURALS = {"Track": "tracks", "Station": "stations", "Ticket": "tickets"}
-
-
-def crd_documents() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        docs.extend(d for d in yaml.safe_load_all(path.read_text())
-                    if d and d.get("kind") == "CustomResourceDefinition")
-    return docs
-
-
-def apply_crds(api: k8s_client.ApiClient) -> list[str]:
-    """Server-side apply every CRD in kustomize/crds and wait until each is served."""
-    docs = crd_documents()
-    if not docs:
-        raise RuntimeError(f"no CustomResourceDefinitions found in {CRD_DIR}")
-    for doc in docs:
-        devkube.server_side_apply(api, doc)
-    names = [d["metadata"]["name"] for d in docs]
-    for name in names:
-        processes.poll(lambda n=name: devkube.crd_established(api, n), 60, f"CRD {name} to be established")
-    return names
 
 
 class Cluster:

@@ -13,7 +13,7 @@ from kubernetes import client as k8s_client
 from k8sta_daemon.cli.main import main
 from k8sta_devstack.stack import Stack
 
-from .cluster import Cluster, apply_crds
+from .cluster import Cluster
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,8 @@ def unreachable_kubeconfig(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def crds(kube_api: k8s_client.ApiClient) -> list[str]:
-    return apply_crds(kube_api)
-
-
 @pytest.fixture
-def cluster(kube_api: k8s_client.ApiClient, crds: list[str]) -> Cluster:
+def cluster(kube_api: k8s_client.ApiClient, crds: None) -> Cluster:
     return Cluster(kube_api, "cli")
 
 

@@ -22,21 +22,25 @@ from k8sta_devstack.stack import Stack
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def crds(kube_api: k8s.ApiClient) -> None:
-    rail.apply_crds(kube_api, ROOT / "kustomize/crds")
+@pytest.fixture
+def namespace(kube_api: k8s.ApiClient, crds: None) -> str:
+    name = f"rail-{secrets.token_hex(3)}"
+    k8s.CoreV1Api(kube_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    return name
 
 
-@pytest.fixture(scope="session")
-def daemon(stack: Stack, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``k8sta-daemon`` as a separate process, watching every namespace; yields its log file."""
-    workdir = tmp_path_factory.mktemp("daemon")
+@pytest.fixture
+def daemon(stack: Stack, namespace: str, tmp_path: Path) -> Iterator[Path]:
+    """``k8sta-daemon`` as a separate process for this test's namespace only (other tests on the shared
+    stack create tickets of their own that no daemon must touch); yields its log file."""
+    workdir = tmp_path / "daemon"
+    workdir.mkdir()
     log = workdir / "daemon.log"
     env = {**os.environ, "K8STA_CACHE": str(workdir / "cache"), "K8STA_LOG_LEVEL": "INFO",
            "K8STA_KUSTOMIZE": str(Kustomize.locate(dict(os.environ)).path)}
     command = [str(Path(sys.executable).parent / "k8sta-daemon"), "--kubeconfig", str(stack.kubeconfig),
                "--argocd-url", stack.argocd_url, "--argocd-token-file", str(stack.token_file),
-               "--resync-seconds", "2", "--lease-namespace", "default"]
+               "--resync-seconds", "2", "--namespace", namespace, "--lease-namespace", namespace]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
@@ -60,10 +64,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def railway(kube_api: k8s.ApiClient, daemon: Path, tmp_path: Path) -> Iterator[rail.Railway]:
-    suffix = secrets.token_hex(3)
-    namespace = f"rail-{suffix}"
-    k8s.CoreV1Api(kube_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
-    world = rail.Railway(kube_api, namespace, ConfigRepo.create(tmp_path / "config.git"), suffix)
+def railway(kube_api: k8s.ApiClient, namespace: str, daemon: Path, tmp_path: Path) -> Iterator[rail.Railway]:
+    world = rail.Railway(kube_api, namespace, ConfigRepo.create(tmp_path / "config.git"),
+                         namespace.removeprefix("rail-"))
     yield world
     world.cleanup()

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+from k8sta_daemon.resources import parse_time
 from k8sta_devstack.argocd_api import ArgoCD
 from k8sta_devstack.railway import IMAGE, Railway, base, overlay
 
 pytestmark = pytest.mark.stack
 
 
-def three_stations(rail: Railway, *, prod_extra: dict | None = None, staging_health: str = "Healthy") -> str:
+def three_stations(rail: Railway, *, prod_extra: dict | None = None, staging_extra: dict | None = None,
+                   staging_health: str = "Healthy") -> str:
     """dev -> staging -> prod, one Application each; returns the first config commit."""
     config = rail.commit({**base(), **overlay("dev"), **overlay("staging", staging_health), **overlay("prod")})
     for env in ("dev", "staging", "prod"):
         rail.application(env)
     rail.station("dev", ["dev"])
-    rail.station("staging", ["staging"])
+    rail.station("staging", ["staging"], **(staging_extra or {}))
     rail.station("prod", ["prod"], **(prod_extra or {}))
     rail.track("main-line", ["dev", "staging", "prod"])
     return config
@@ -50,9 +52,14 @@ def test_ticket_reaches_prod_synced_and_healthy_at_the_pushed_commits(railway: R
 
 
 def test_no_overtaking_and_the_waiting_older_ticket_is_superseded(railway: Railway) -> None:
-    config = three_stations(railway)
-    for n in (1, 2, 3):
-        railway.ticket(f"api-{n}", "main-line", config, f"1.0.{n}")
+    """api-1 holds dev (staging needs approval); api-2 and api-3 queue behind it. When dev frees, the
+    newest waiting ticket (api-3) boards and api-2 is superseded; nobody ever passes anybody."""
+    config = three_stations(railway, staging_extra={"approvalRequired": True})
+    railway.ticket("api-1", "main-line", config, "1.0.1")
+    railway.wait("api-1 held at dev", lambda: railway.state("api-1") == "AwaitingApproval")
+    for n in (2, 3):
+        railway.ticket(f"api-{n}", "main-line", config, f"1.0.{n}", approvedStations=["staging"])
+    railway.wait("both queued", lambda: railway.state("api-2") == railway.state("api-3") == "Waiting")
     order = ["dev", "staging", "prod"]
     seen: list[dict[str, tuple[str | None, str | None]]] = []
 
@@ -67,11 +74,16 @@ def test_no_overtaking_and_the_waiting_older_ticket_is_superseded(railway: Railw
         travelling = [p for p in positions if p is not None]
         assert travelling == sorted(travelling, reverse=True), f"a newer ticket is ahead: {snapshot}"
 
+    railway.patch_ticket("api-1", {"approvedStations": ["staging"]})
     railway.wait("both riders Completed",
                  lambda: railway.state("api-1") == "Completed" and railway.state("api-3") == "Completed",
                  timeout=360, observe=observe)
     assert railway.state("api-2") == "Superseded"
     assert "1.0.3" in railway.repo.git(["show", "env/prod:.k8sta/rendered.yaml"])
+    first, third = journey(railway, "api-1"), journey(railway, "api-3")
+    for index in range(3):  # at each Station, api-3 entered only after api-1 had left it
+        assert third[index]["station"] == first[index]["station"]
+        assert parse_time(third[index]["enteredAt"]) >= parse_time(first[index]["departedAt"]), (first, third)
     assert len(seen) > 3
 
 
@@ -143,3 +155,15 @@ def test_events_show_in_argo_cds_events_tab(railway: Railway, argocd: ArgoCD) ->
     assert any(f"{railway.namespace}/api-1" in e["message"] for e in ours)
     assert {e["involvedObject"]["uid"] for e in ours} == {argocd.application(railway.apps["staging"])
                                                           ["metadata"]["uid"]}
+
+
+def test_application_without_automated_sync_is_synced_by_the_daemon(railway: Railway, argocd: ArgoCD) -> None:
+    config = railway.commit({**base(), **overlay("manual")})
+    railway.application("manual", automated=False)
+    railway.station("manual", ["manual"])
+    railway.track("manual-line", ["manual"])
+    railway.ticket("api-1", "manual-line", config, "7.0.0")
+    railway.wait("Completed", lambda: railway.state("api-1") == "Completed")
+    app = argocd.application(railway.apps["manual"])
+    assert "automated" not in (app["spec"].get("syncPolicy") or {})
+    assert app["status"]["operationState"]["syncResult"]["revision"] == railway.repo.head("env/manual")

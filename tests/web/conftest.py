@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.cluster import Cluster, apply_crds  # tests/ is the rootdir of the test packages
+from cli.cluster import Cluster  # tests/ is the rootdir of the test packages
 from flask import Flask
 from flask.testing import FlaskClient
 from kubernetes import client as k8s_client
@@ -39,13 +39,8 @@ def offline(unreachable_kubeconfig: Path) -> FlaskClient:
     return offline_app(unreachable_kubeconfig).test_client()
 
 
-@pytest.fixture(scope="session")
-def crds(kube_api: k8s_client.ApiClient) -> list[str]:
-    return apply_crds(kube_api)
-
-
 @pytest.fixture
-def cluster(kube_api: k8s_client.ApiClient, crds: list[str]) -> Cluster:
+def cluster(kube_api: k8s_client.ApiClient, crds: None) -> Cluster:
     return Cluster(kube_api, "web")
 
 
