@@ -126,10 +126,11 @@ class ArgoCD:
                         on_event(kind, app)
                         if stop.is_set():
                             return
-            except ArgoCDError as exc:
-                log.warning("argocd watch interrupted: %s", exc)
-            except requests.RequestException as exc:
-                log.warning("argocd watch interrupted: %s", type(exc).__name__)
+            except (ArgoCDError, requests.RequestException) as exc:
+                if stop.is_set():
+                    return  # shutting down: the broken stream is expected
+                log.warning("argocd watch interrupted: %s",
+                            exc if isinstance(exc, ArgoCDError) else type(exc).__name__)
             stop.wait(1.0)
 
 

@@ -129,11 +129,11 @@ class Kube:
                         return
                     if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                         on_event(event["type"], event["object"])
-            except (KubeError, ApiException) as exc:
-                log.warning("watch %s interrupted: %s", plural, exc)
-                stop.wait(1.0)
             except Exception as exc:  # connection resets surface as urllib3 errors of many kinds
-                log.warning("watch %s interrupted: %s", plural, type(exc).__name__)
+                if stop.is_set():
+                    return  # shutting down: the broken stream is expected
+                detail = exc if isinstance(exc, KubeError | ApiException) else type(exc).__name__
+                log.warning("watch %s interrupted: %s", plural, detail)
                 stop.wait(1.0)
 
     # -- writes ---------------------------------------------------------------------------------
