@@ -3,11 +3,15 @@ Stations reference real Argo CD Applications rendered by our plugin in the real 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from k8sta_daemon.resources import parse_time
 from k8sta_devstack.argocd_api import ArgoCD
 from k8sta_devstack.railway import IMAGE, Railway, base, overlay
+
+from .conftest import Daemon
 
 pytestmark = pytest.mark.stack
 
@@ -167,3 +171,24 @@ def test_application_without_automated_sync_is_synced_by_the_daemon(railway: Rai
     app = argocd.application(railway.apps["manual"])
     assert "automated" not in (app["spec"].get("syncPolicy") or {})
     assert app["status"]["operationState"]["syncResult"]["revision"] == railway.repo.head("env/manual")
+
+
+def test_a_crashed_daemon_resumes_the_ride_without_a_second_commit(railway: Railway, daemon: Daemon) -> None:
+    """SIGKILL mid-ride, restart with an empty cache: the ticket completes and every app branch holds
+    exactly one commit (the trailers at a branch head mean "already pushed")."""
+    config = three_stations(railway, staging_extra={"approvalRequired": True})
+    railway.ticket("api-1", "main-line", config, "8.0.0")
+    railway.wait("held at dev", lambda: railway.state("api-1") == "AwaitingApproval")
+    daemon.crash()
+    railway.patch_ticket("api-1", {"approvedStations": ["staging"]})
+    daemon.start()
+    railway.wait("Completed after the restart", lambda: railway.state("api-1") == "Completed")
+    daemon.crash()  # and once more, after the ride: a fresh daemon must change nothing
+    heads = {env: railway.repo.head(f"env/{env}") for env in ("dev", "staging", "prod")}
+    daemon.start()
+    railway.wait("the third daemon leads", lambda: daemon.log.read_text().count("became leader") == 3, timeout=60)
+    time.sleep(4)  # two resync passes in which a wrong daemon would push again (a negative check)
+    for env, head in heads.items():
+        assert railway.repo.head(f"env/{env}") == head
+        assert railway.repo.git(["rev-list", "--count", f"env/{env}"]).strip() == "1", env
+    assert railway.state("api-1") == "Completed"
