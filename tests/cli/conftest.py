@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s_client
@@ -31,18 +30,6 @@ def run_main(*argv: str, environ: dict[str, str] | None = None) -> Run:
     code = main(list(argv), environ=environ if environ is not None else {"NO_COLOR": "1"}, stdout=stdout,
                 stderr=stderr)
     return Run(code, stdout.getvalue(), stderr.getvalue())
-
-
-@pytest.fixture
-def unreachable_kubeconfig(tmp_path: Path) -> Path:
-    """A kubeconfig whose server refuses connections (port 1), with a context namespace."""
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
-        "clusters: [{name: nowhere, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: nobody, user: {token: not-a-secret}}]\n"
-        "contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody, namespace: from-context}}]\n")
-    return path
 
 
 @pytest.fixture

@@ -17,17 +17,6 @@ from k8sta_devstack.stack import Stack
 TOKEN = "web-test-token"
 
 
-@pytest.fixture
-def unreachable_kubeconfig(tmp_path: Path) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
-        "clusters: [{name: nowhere, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: nobody, user: {token: not-a-secret}}]\n"
-        "contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]\n")
-    return path
-
-
 def offline_app(kubeconfig: Path, **config: Any) -> Flask:
     return create_app({"TESTING": True, "KUBECONFIG": str(kubeconfig), "WEBHOOK_TOKEN": TOKEN,
                        "READY_TIMEOUT_SECONDS": 2, **config})
