@@ -13,14 +13,15 @@ import prometheus_client
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon import argocd, kube, logs, promoter, settings
-from k8sta_daemon.cache import Cache
-from k8sta_daemon.controller import Controller
-from k8sta_daemon.executor import Executor
-from k8sta_daemon.git import runtime
-from k8sta_daemon.git.credentials import Credentials
-from k8sta_daemon.leader import LeaderElector, LeaseSettings
-from k8sta_daemon.metrics import Metrics
+from k8sta_daemon import promoter
+from k8sta_daemon.adapters import argocd, kube, logs, settings
+from k8sta_daemon.adapters.git import runtime
+from k8sta_daemon.adapters.git.credentials import Credentials
+from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.reactor.cache import Cache
+from k8sta_daemon.reactor.execution import Executor
+from k8sta_daemon.reactor.loop import Controller
 
 log = logging.getLogger("k8sta.daemon")
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from k8sta_cmp import contract, safety
 from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon.adapters.git import appbranch, errors
+from k8sta_daemon.adapters.git.credentials import ANONYMOUS, Credentials
+from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.core import actions, model
-from k8sta_daemon.git import appbranch, errors
-from k8sta_daemon.git.credentials import ANONYMOUS, Credentials
-from k8sta_daemon.git.mirror import Mirror
 
 SOURCE_BRANCH_ANNOTATION = "k8sta.io/source-branch"
 OVERLAY_ANNOTATION = "k8sta.io/overlay"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sta_daemon import resources
 from k8sta_daemon.core import actions, model
+from k8sta_daemon.core import codec as resources
 
 from .test_resources import _journey_statuses, station_obj, ticket_obj, track_obj
 

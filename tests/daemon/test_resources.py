@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from k8sta_daemon import resources
 from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.core import codec as resources
 
 from .sim import Sim, station, track
 

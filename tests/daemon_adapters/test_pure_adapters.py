@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from k8sta_daemon import argocd, logs, promoter, settings
+from k8sta_daemon import promoter
+from k8sta_daemon.adapters import argocd, logs, settings
+from k8sta_daemon.adapters.git import errors as git_errors
+from k8sta_daemon.adapters.git.credentials import ANONYMOUS, Credentials
 from k8sta_daemon.core import model
-from k8sta_daemon.git import errors as git_errors
-from k8sta_daemon.git.credentials import ANONYMOUS, Credentials
 
 APP = model.AppRef("argocd", "dev")
 

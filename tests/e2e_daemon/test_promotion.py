@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from k8sta_daemon.resources import parse_time
+from k8sta_daemon.core.codec import parse_time
 from k8sta_devstack.argocd_api import ArgoCD
 from k8sta_devstack.railway import IMAGE, Railway, base, overlay
 

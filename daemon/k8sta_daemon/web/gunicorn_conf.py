@@ -18,6 +18,6 @@ def post_worker_init(worker: object) -> None:
     """JSON log lines like the controller's (configured by the server, never by importing the app)."""
     import os
 
-    from k8sta_daemon import logs
+    from k8sta_daemon.adapters import logs
 
     logs.configure(os.environ.get("K8STA_LOG_LEVEL", "INFO"))

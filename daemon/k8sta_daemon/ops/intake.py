@@ -11,13 +11,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from k8sta_daemon import resources
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model
 
 from .errors import Invalid, Refused
 
-TRACK_LABEL = resources.TRACK_LABEL
-SOURCE_ANNOTATION = resources.CREATED_BY_ANNOTATION
+TRACK_LABEL = codec.TRACK_LABEL
+SOURCE_ANNOTATION = codec.CREATED_BY_ANNOTATION
 REASON_ANNOTATION = "k8sta.io/created-for"
 ROLLBACK_ANNOTATION = "k8sta.io/rollback-of"
 
@@ -129,12 +128,12 @@ def ticket_body(namespace: str, name: str, track: str, snapshot: model.Snapshot,
     """A Ticket manifest; ``annotations`` record who asked for it and why (the audit trail), and
     ``created_at`` orders it exactly among tickets created within the same second."""
     return {
-        "apiVersion": resources.API_VERSION,
+        "apiVersion": codec.API_VERSION,
         "kind": "Ticket",
         "metadata": {"name": name, "namespace": namespace, "labels": {TRACK_LABEL: track},
-                     "annotations": {resources.CREATED_AT_ANNOTATION: resources.format_time(created_at),
+                     "annotations": {codec.CREATED_AT_ANNOTATION: codec.format_time(created_at),
                                      **(annotations or {})}},
-        "spec": {"track": track, "snapshot": resources.snapshot_to_dict(snapshot)},
+        "spec": {"track": track, "snapshot": codec.snapshot_to_dict(snapshot)},
     }
 
 

@@ -1,17 +1,11 @@
-"""The operator surface's error types and exit codes, named by what the caller should do next.
+"""The operator surface's error types, named by what the caller should do next.
 
-Callers: ``store`` and the commands raise these; ``main`` catches ``K8staError`` in one place (one
-line on stderr, exit 1) and the web part maps each subclass to an HTTP status.
+Callers: ``store``, ``operations`` and the CLI commands raise these; the CLI's ``main`` catches
+``K8staError`` in one place (one line on stderr, exit 1) and the web part maps each subclass to an
+HTTP status.
 """
 
 from __future__ import annotations
-
-from typing import NewType
-
-ExitCode = NewType("ExitCode", int)
-EXIT_OK = ExitCode(0)
-EXIT_FAILURE = ExitCode(1)
-EXIT_USAGE = ExitCode(2)
 
 
 class K8staError(Exception):

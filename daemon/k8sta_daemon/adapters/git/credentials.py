@@ -18,7 +18,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CredentialType
 
-from k8sta_daemon.git import errors, redact
+from k8sta_daemon.adapters.git import errors, redact
 
 # Environment variable names the git CLI's credential helper reads (values only in the child's env).
 _ENV_USERNAME = "K8STA_GIT_USERNAME"

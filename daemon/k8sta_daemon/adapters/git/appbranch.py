@@ -23,8 +23,8 @@ import pygit2
 from k8sta_cmp import contract, generate, render, safety
 from k8sta_cmp import errors as cmp_errors
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.git import changes, errors, history, messages, push, trees
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git import changes, errors, history, messages, push, trees
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 DEFAULT_ATTEMPTS = 3
 

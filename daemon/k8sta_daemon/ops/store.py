@@ -1,8 +1,8 @@
 """The operator surface's only Kubernetes I/O: read Tracks/Stations/Tickets as model values, create
 Tickets, ask for operator actions in a Ticket's spec, and record each action as an Event.
 
-Callers: CLI commands and the web part. Built on ``k8sta_daemon.kube.Kube`` (the daemon's adapter)
-and ``k8sta_daemon.resources`` (CR dict <-> model), so the CLI reads objects exactly as the controller
+Callers: CLI commands and the web part. Built on ``k8sta_daemon.adapters.kube.Kube`` (the daemon's adapter)
+and ``k8sta_daemon.core.codec`` (CR dict <-> model), so the CLI reads objects exactly as the controller
 does. Every failure surfaces as an ``errors.K8staError`` whose message names the object.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 import urllib3
 from kubernetes import client as k8s_client
 
-from k8sta_daemon import kube, resources
-from k8sta_daemon.core import model
+from k8sta_daemon.adapters import kube
+from k8sta_daemon.core import codec, model
 
 from . import errors, intake
 
@@ -98,7 +98,7 @@ class Store:
         for obj in items:
             try:
                 parsed.append(parse(obj))
-            except resources.MalformedObject as exc:
+            except codec.MalformedObject as exc:
                 meta = obj.get("metadata", {})
                 log.warning("skipping malformed %s %s/%s: %s", kind, meta.get("namespace"), meta.get("name"), exc)
         return parsed
@@ -107,7 +107,7 @@ class Store:
     def _parse_one(kind: str, obj: dict[str, Any], parse: Callable[[dict[str, Any]], Any]) -> Any:
         try:
             return parse(obj)
-        except resources.MalformedObject as exc:
+        except codec.MalformedObject as exc:
             meta = obj.get("metadata", {})
             raise errors.Invalid(f"{kind.lower()} {meta.get('name')} in namespace {meta.get('namespace')} "
                                  f"is malformed: {exc}") from None
@@ -115,22 +115,22 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------
 
     def tracks(self, namespace: str | None) -> list[model.TrackSpec]:
-        tracks = self._parse_all("Track", self._list("Track", namespace), resources.track_from_dict)
+        tracks = self._parse_all("Track", self._list("Track", namespace), codec.track_from_dict)
         return sorted(tracks, key=lambda t: (t.namespace, t.name))
 
     def track(self, namespace: str, name: str) -> model.TrackSpec:
-        return self._parse_one("Track", self._get("Track", namespace, name), resources.track_from_dict)
+        return self._parse_one("Track", self._get("Track", namespace, name), codec.track_from_dict)
 
     def stations(self, namespace: str | None) -> dict[model.StationRef, model.StationSpec]:
-        stations = self._parse_all("Station", self._list("Station", namespace), resources.station_from_dict)
+        stations = self._parse_all("Station", self._list("Station", namespace), codec.station_from_dict)
         return {s.ref: s for s in stations}
 
     def tickets(self, namespace: str | None, track: str | None = None) -> list[model.Ticket]:
-        tickets = self._parse_all("Ticket", self._list("Ticket", namespace), resources.ticket_from_dict)
+        tickets = self._parse_all("Ticket", self._list("Ticket", namespace), codec.ticket_from_dict)
         return sorted((t for t in tickets if track is None or t.track == track), key=lambda t: t.order_key)
 
     def ticket(self, namespace: str, name: str) -> model.Ticket:
-        return self._parse_one("Ticket", self._get("Ticket", namespace, name), resources.ticket_from_dict)
+        return self._parse_one("Ticket", self._get("Ticket", namespace, name), codec.ticket_from_dict)
 
     def events(self, namespace: str, name: str, limit: int = 20) -> list[Event]:
         """The newest Events about Ticket ``name`` (operator actions and the controller's), oldest first.
@@ -158,7 +158,7 @@ class Store:
         """
         for _ in range(CREATE_ATTEMPTS):
             items = self._list("Ticket", namespace)
-            tickets = self._parse_all("Ticket", items, resources.ticket_from_dict)
+            tickets = self._parse_all("Ticket", items, codec.ticket_from_dict)
             snapshot = snapshot_for(tickets)
             name = intake.next_ticket_name(track, (o.get("metadata", {}).get("name", "") for o in items))
             body = intake.ticket_body(namespace, name, track, snapshot, time.time(), annotations)

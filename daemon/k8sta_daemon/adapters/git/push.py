@@ -15,8 +15,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from k8sta_daemon.git import credentials, errors
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git import credentials, errors
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 # Reasons git gives to the innocent refs of an atomic push that failed because of another ref.
 _ATOMIC_COLLATERAL = ("atomic push failed", "atomic push failure", "atomic transaction failed")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pygit2
 
-from k8sta_daemon.git import errors, trees
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git import errors, trees
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 
 def source_head(mirror: Mirror, branch: str, *, fetch: bool = True) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import pygit2
 from pygit2.enums import FetchPrune
 
-from k8sta_daemon.git import credentials, errors, redact
+from k8sta_daemon.adapters.git import credentials, errors, redact
 
 HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
 _SCP_LIKE = re.compile(r"^(?:[^/@:]+@)?[^/:]+:(?!//)")

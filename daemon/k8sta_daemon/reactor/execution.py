@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from k8sta_daemon import argocd, kube, resources
-from k8sta_daemon.cache import Cache
-from k8sta_daemon.core import actions, model
-from k8sta_daemon.git import errors as git_errors
-from k8sta_daemon.metrics import Metrics
+from k8sta_daemon.adapters import argocd, kube
+from k8sta_daemon.adapters.git import errors as git_errors
+from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.core import actions, codec, model
 from k8sta_daemon.promoter import Promoter
+from k8sta_daemon.reactor.cache import Cache
 
 log = logging.getLogger("k8sta.controller")
 
@@ -85,7 +85,7 @@ class Executor:
 
     def _write_status(self, ref: model.TicketRef, status: model.TicketStatus) -> None:
         obj = self._raw("Ticket", ref.namespace, ref.name)
-        updated = self.kube.replace_status("Ticket", obj, resources.ticket_status_to_dict(status))
+        updated = self.kube.replace_status("Ticket", obj, codec.ticket_status_to_dict(status))
         self.cache.put("Ticket", updated)
 
     # -- git ------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class Executor:
         return True
 
     def _record_pushed(self, action: actions.PushStation, pushed: list[model.PushedCommit]) -> None:
-        ticket = resources.ticket_from_dict(self._raw("Ticket", action.ticket.namespace, action.ticket.name))
+        ticket = codec.ticket_from_dict(self._raw("Ticket", action.ticket.namespace, action.ticket.name))
         current = ticket.status.current
         if current is None or current.station != action.station:
             return  # the ticket moved on meanwhile; the trailers make the next push a no-op
@@ -128,7 +128,7 @@ class Executor:
         self._write_status(action.ticket, dataclasses.replace(ticket.status, journey=journey))
 
     def _fail_push(self, action: actions.PushStation, message: str) -> None:
-        ticket = resources.ticket_from_dict(self._raw("Ticket", action.ticket.namespace, action.ticket.name))
+        ticket = codec.ticket_from_dict(self._raw("Ticket", action.ticket.namespace, action.ticket.name))
         current = ticket.status.current
         if current is None:
             return
@@ -191,14 +191,14 @@ class Executor:
 
     def _spawn(self, action: actions.SpawnTicket) -> None:
         parent = self._raw("Ticket", action.parent.namespace, action.parent.name)
-        body = resources.child_ticket_body(action, parent)
+        body = codec.child_ticket_body(action, parent)
         created = self.kube.create("Ticket", action.parent.namespace, body)
         log.info("spawned child %s on track %s%s", action.name, action.track, "" if created else " (existed)",
                  extra={"ticket": str(action.parent), "track": action.track})
 
     def _track_condition(self, action: actions.SetTrackCondition) -> None:
         obj = self._raw("Track", action.track.namespace, action.track.name)
-        status = resources.track_status_with_condition(obj, action.condition)
+        status = codec.track_status_with_condition(obj, action.condition)
         self.cache.put("Track", self.kube.replace_status("Track", obj, status))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import FileMode
 
-from k8sta_daemon.git import errors
+from k8sta_daemon.adapters.git import errors
 
 RESERVED_DIR = ".k8sta"
 

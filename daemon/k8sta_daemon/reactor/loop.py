@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from k8sta_daemon import argocd, kube, resources
-from k8sta_daemon.cache import KINDS, Cache
-from k8sta_daemon.core import actions, decide, model
-from k8sta_daemon.executor import Executor
-from k8sta_daemon.leader import LeaderElector
-from k8sta_daemon.metrics import Metrics
+from k8sta_daemon.adapters import argocd, kube
+from k8sta_daemon.adapters.leader import LeaderElector
+from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.core import actions, codec, decide, model
+from k8sta_daemon.reactor.cache import KINDS, Cache
+from k8sta_daemon.reactor.execution import Executor
 
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
@@ -42,15 +42,15 @@ class Controller:
         """A consistent snapshot; malformed objects are logged and left out, never fatal."""
         objects, apps = self.cache.copy()
         tracks, stations, tickets = [], [], []
-        for kind, parse, into in (("Track", resources.track_from_dict, tracks),
-                                  ("Station", resources.station_from_dict, stations),
-                                  ("Ticket", resources.ticket_from_dict, tickets)):
+        for kind, parse, into in (("Track", codec.track_from_dict, tracks),
+                                  ("Station", codec.station_from_dict, stations),
+                                  ("Ticket", codec.ticket_from_dict, tickets)):
             for (namespace, name), obj in objects[kind].items():
                 try:
                     into.append(parse(obj))
-                except resources.MalformedObject as exc:
+                except codec.MalformedObject as exc:
                     log.warning("ignoring malformed %s %s/%s: %s", kind, namespace, name, exc)
-        statuses = {ref: resources.app_status_from_dict(app) for ref, app in apps.items()}
+        statuses = {ref: codec.app_status_from_dict(app) for ref, app in apps.items()}
         return model.World.build(self.clock(), tracks, stations, tickets, statuses)
 
     # -- one pass -------------------------------------------------------------------------------
