@@ -1,8 +1,11 @@
 """The daemon's thin Argo CD adapter: its REST API with a bearer token (never logged).
 
-Callers: the controller (application statuses and the watch stream that wakes it) and the executor
-(hard refresh right after a push, sync when an Application has no automated sync). Errors are named
-by what should happen next: ``ArgoCDUnavailable`` (retry later) vs ``ArgoCDRefused`` (give up).
+Callers: the reactor's loop (application statuses and the watch stream that wakes it) and its push
+unit (hard refresh right after a push, sync when an Application has no automated sync); the devstack
+and the stack tests use the same client (``application_events``, ``user_info``: what an operator sees
+in Argo CD's UI). Errors are named by what should happen next: ``ArgoCDUnavailable`` (retry later) vs
+``ArgoCDRefused`` (give up). Like every adapter it knows nothing of the core: an Application is
+anything with a ``namespace`` and a ``name`` (``AppName``).
 """
 
 from __future__ import annotations
@@ -12,13 +15,21 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
-from k8sta_daemon.core import model
-
 log = logging.getLogger(__name__)
+
+
+class AppName(Protocol):
+    """An Application's identity (``core.model.AppRef`` is one)."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 class ArgoCDError(Exception):
@@ -77,7 +88,7 @@ class ArgoCD:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def get_application(self, app: model.AppRef, refresh: str | None = None) -> dict[str, Any]:
+    def get_application(self, app: AppName, refresh: str | None = None) -> dict[str, Any]:
         params = {"appNamespace": app.namespace}
         if refresh:
             params["refresh"] = refresh
@@ -86,21 +97,25 @@ class ArgoCD:
     def list_applications(self) -> list[dict[str, Any]]:
         return self._request("GET", "/api/v1/applications").json().get("items") or []
 
-    def application_events(self, app: model.AppRef) -> list[dict[str, Any]]:
+    def application_events(self, app: AppName) -> list[dict[str, Any]]:
         params = {"appNamespace": app.namespace}
         return self._request("GET", f"/api/v1/applications/{app.name}/events", params=params).json().get(
             "items") or []
 
-    def version(self) -> dict[str, Any]:
-        return self._request("GET", "/api/version").json()
+    def user_info(self) -> dict[str, Any]:
+        """Who the token logs in as (``loggedIn``, ``username``)."""
+        return self._request("GET", "/api/v1/session/userinfo").json()
+
+    def close(self) -> None:
+        self.session.close()
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def refresh(self, app: model.AppRef, hard: bool = True) -> dict[str, Any]:
+    def refresh(self, app: AppName, hard: bool = True) -> dict[str, Any]:
         """Ask Argo CD to look at the app branch now instead of at its next poll."""
         return self.get_application(app, refresh="hard" if hard else "normal")
 
-    def sync(self, app: model.AppRef, revision: str) -> None:
+    def sync(self, app: AppName, revision: str) -> None:
         """Start a sync of exactly ``revision`` (for Applications without automated sync)."""
         body = {"revision": revision, "prune": True, "appNamespace": app.namespace}
         try:
