@@ -15,10 +15,11 @@ help:
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
 
-$(VENV)/.installed: pyproject.toml
+# The product (editable, with the dev extra) and the development-only devstack distribution.
+$(VENV)/.installed: pyproject.toml devstack/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e ./devstack
 	touch $@
 
 venv: $(VENV)/.installed
@@ -32,14 +33,16 @@ tools-cmp:
 tools: deps
 	toolchain/build.sh all
 
-test: venv tools
+test: lint tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv tools-cmp
+test-unit: lint tools-cmp
 	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
 
+# ruff, then the layer contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check cmp daemon devstack tests bench
+	$(VENV)/bin/lint-imports
 
 bench-cmp: venv tools-cmp
 	$(PY) bench/bench_cmp.py

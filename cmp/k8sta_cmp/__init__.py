@@ -5,8 +5,9 @@ checked out as its working directory, renders it with the pinned kustomize and v
 against the digest the daemon recorded. It imports nothing from the daemon.
 """
 
+from k8sta_cmp import pins
+
 __version__ = "0.1.0"
 
-# The one kustomize release K8sTA renders with. toolchain/versions.env holds the same pin for the
-# build; tests/test_toolchain.py keeps the two equal.
-PINNED_KUSTOMIZE_VERSION = "v5.7.1"
+# The one kustomize release K8sTA renders with, as toolchain/versions.env pins it for the build.
+PINNED_KUSTOMIZE_VERSION = pins.read()["KUSTOMIZE_VERSION"]

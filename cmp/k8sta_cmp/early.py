@@ -7,7 +7,8 @@ contract.WRAPPER_PATH) and runs every check while kustomize works; any refusal k
 output is never read. kustomize runs sandboxed either way (no PATH, so no git; proxies pointing at a
 closed port; no plugin flags), so starting it early cannot reach the network or run user code.
 
-Only ``os`` and ``select`` are imported here: this module is on the hot path of every render.
+Only ``os``, ``select`` and ``signal`` (and the package's pins) are imported here: this module is on the
+hot path of every render.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import os
 import select
 import signal
 
+from k8sta_cmp import PINNED_KUSTOMIZE_VERSION
+
 WRAPPER_DIR = ".k8sta"  # contract.WRAPPER_PATH's directory; kept literal so contract is not imported
-PINNED_KUSTOMIZE_VERSION = "v5.7.1"  # == k8sta_cmp.PINNED_KUSTOMIZE_VERSION (tests keep them equal)
 _DEAD_PROXY = "http://127.0.0.1:9"
 SANDBOX_ENV = {
     "PATH": "",
