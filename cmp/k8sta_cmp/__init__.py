@@ -5,9 +5,14 @@ checked out as its working directory, renders it with the pinned kustomize and v
 against the digest the daemon recorded. It imports nothing from the daemon.
 """
 
-from k8sta_cmp import pins
-
 __version__ = "0.1.0"
 
-# The one kustomize release K8sTA renders with, as toolchain/versions.env pins it for the build.
-PINNED_KUSTOMIZE_VERSION = pins.read()["KUSTOMIZE_VERSION"]
+
+def __getattr__(name: str) -> str:
+    """``PINNED_KUSTOMIZE_VERSION``: the one kustomize release K8sTA renders with, as
+    toolchain/versions.env pins it (``pins``), read on first use rather than at import."""
+    if name == "PINNED_KUSTOMIZE_VERSION":
+        from k8sta_cmp import pins
+
+        return pins.kustomize_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ import os
 import select
 import signal
 
-from k8sta_cmp import PINNED_KUSTOMIZE_VERSION
+from k8sta_cmp import pins
 
 WRAPPER_DIR = ".k8sta"  # contract.WRAPPER_PATH's directory; kept literal so contract is not imported
 _DEAD_PROXY = "http://127.0.0.1:9"
@@ -44,7 +44,7 @@ def cache_dir(environ: dict[str, str] | os._Environ[str]) -> str:
 def kustomize_path(environ: dict[str, str] | os._Environ[str]) -> str:
     """``K8STA_KUSTOMIZE``, else the project's build cache; never a kustomize found on PATH."""
     return environ.get("K8STA_KUSTOMIZE") or os.path.join(
-        cache_dir(environ), "bin", f"kustomize-{PINNED_KUSTOMIZE_VERSION}", "kustomize")
+        cache_dir(environ), "bin", f"kustomize-{pins.kustomize_version()}", "kustomize")
 
 
 def build_argv(binary: str, directory: str) -> list[str]:

@@ -26,3 +26,8 @@ def parse(text: str) -> dict[str, str]:
 def read(path: str = PATH) -> dict[str, str]:
     with open(path, encoding="utf-8") as handle:
         return parse(handle.read())
+
+
+def kustomize_version() -> str:
+    """The pinned kustomize release (``KUSTOMIZE_VERSION``); read when asked (once or twice a process)."""
+    return read()["KUSTOMIZE_VERSION"]

@@ -19,7 +19,9 @@ def versions_env() -> dict[str, str]:
 
 
 def test_package_pin_matches_versions_env() -> None:
-    assert versions_env()["KUSTOMIZE_VERSION"] == PINNED_KUSTOMIZE_VERSION == early.PINNED_KUSTOMIZE_VERSION
+    assert versions_env()["KUSTOMIZE_VERSION"] == PINNED_KUSTOMIZE_VERSION == pins.kustomize_version()
+    # The plugin's early start looks for exactly that build in the cache.
+    assert early.kustomize_path({"K8STA_CACHE": "/c"}) == f"/c/bin/kustomize-{PINNED_KUSTOMIZE_VERSION}/kustomize"
 
 
 def test_the_binary_is_the_pinned_version(kustomize: Kustomize) -> None:

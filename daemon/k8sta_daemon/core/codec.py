@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from k8sta_cmp.fields import Fields
 from k8sta_daemon.core import actions, model
 
 GROUP = "k8sta.io"
@@ -53,114 +54,19 @@ class MalformedObject(ValueError):
 # -- field access with exact error paths ---------------------------------------------------------
 
 
-class _Fields:
-    def __init__(self, data: Any, what: str, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise MalformedObject(f"{what}: {path or 'object'} must be a mapping")
-        self.data = data
-        self.what = what
-        self.path = path
-
-    def _at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def fail(self, key: str, problem: str) -> MalformedObject:
-        return MalformedObject(f"{self.what}: {self._at(key)}: {problem}")
-
-    def nested(self, key: str, required: bool = False) -> _Fields:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                raise self.fail(key, "is required")
-            value = {}
-        return _Fields(value, self.what, self._at(key))
-
-    def string(self, key: str, required: bool = False, pattern: re.Pattern[str] | None = None,
-               what: str = "") -> str | None:
-        value = self.data.get(key)
-        if value is None or value == "":
-            if required:
-                raise self.fail(key, "is required")
-            return None
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, got {type(value).__name__}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(key, f"must be {what}, got {value!r}")
-        return value
-
-    def required(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        value = self.string(key, True, pattern, what)
-        assert value is not None
-        return value
-
-    def boolean(self, key: str) -> bool:
-        value = self.data.get(key, False)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {value!r}")
-        return value
-
-    def integer(self, key: str, minimum: int = 0, default: int | None = 0) -> int | None:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, f"must be an integer, got {value!r}")
-        if value < minimum:
-            raise self.fail(key, f"must be >= {minimum}, got {value}")
-        return value
-
-    def items(self, key: str) -> list[_Fields | str]:
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(key, "must be a list")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        result = []
-        for index, item in enumerate(self.items(key)):
-            if not isinstance(item, str) or not item:
-                raise self.fail(f"{key}[{index}]", "must be a non-empty string")
-            result.append(item)
-        return tuple(result)
-
-    def mappings(self, key: str) -> list[_Fields]:
-        return [_Fields(item, self.what, f"{self._at(key)}[{index}]")
-                for index, item in enumerate(self.items(key))]
-
-    def enum(self, key: str, kind: type[Any], default: Any = None) -> Any:
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                raise self.fail(key, "is required")
-            return default
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in kind)
-            raise self.fail(key, f"must be one of {allowed}, got {value!r}") from None
-
-    def time(self, key: str) -> float | None:
-        value = self.data.get(key)
-        if value is None or value == "":
-            return None
-        try:
-            return parse_time(value)
-        except ValueError as exc:
-            raise self.fail(key, str(exc)) from None
+def _fields(data: Any, what: str, path: str) -> Fields:
+    """``data`` at ``path`` of ``what`` (e.g. ``Ticket shop/api-1``); errors are MalformedObject."""
+    return Fields(data, what, path, error=MalformedObject)  # "" reads as absent, as in Kubernetes
 
 
-def _meta(obj: Any, kind: str) -> tuple[_Fields, str, str, str]:
+def _meta(obj: Any, kind: str) -> tuple[Fields, str, str, str]:
     if not isinstance(obj, Mapping):
         raise MalformedObject(f"{kind}: object must be a mapping, got {type(obj).__name__}")
-    meta = _Fields(obj.get("metadata"), kind, "metadata")
+    meta = _fields(obj.get("metadata"), kind, "metadata")
     name = meta.string("name") or "?"
     namespace = meta.string("namespace") or "?"
     what = f"{kind} {namespace}/{name}"
-    meta = _Fields(meta.data, what, "metadata")
+    meta = _fields(meta.data, what, "metadata")
     meta.required("name")
     meta.required("namespace")
     return meta, what, namespace, name
@@ -207,8 +113,8 @@ def format_time(timestamp: float) -> str:
 def track_from_dict(obj: Any) -> model.TrackSpec:
     """A Track object to its spec (plus the conditions its status currently shows)."""
     _, what, namespace, name = _meta(obj, "Track")
-    spec = _Fields(obj.get("spec"), what, "spec")
-    status = _Fields(obj.get("status") or {}, what, "status")
+    spec = _fields(obj.get("spec"), what, "spec")
+    status = _fields(obj.get("status") or {}, what, "status")
     return model.TrackSpec(
         namespace=namespace, name=name,
         stations=spec.strings("stations"),
@@ -221,7 +127,7 @@ def track_from_dict(obj: Any) -> model.TrackSpec:
 def station_from_dict(obj: Any, *, default_app_namespace: str = DEFAULT_ARGOCD_NAMESPACE) -> model.StationSpec:
     """A Station object to its spec; Applications without a namespace live in the Argo CD namespace."""
     _, what, namespace, name = _meta(obj, "Station")
-    spec = _Fields(obj.get("spec"), what, "spec")
+    spec = _fields(obj.get("spec"), what, "spec")
     applications: list[model.AppRef] = []
     disabled: set[model.AppRef] = set()
     for entry in spec.mappings("applications"):
@@ -268,13 +174,13 @@ def condition_to_dict(condition: model.Condition) -> dict[str, Any]:
     return body
 
 
-def _condition_from(fields: _Fields) -> model.Condition:
+def _condition_from(fields: Fields) -> model.Condition:
     return model.Condition(
         type=fields.enum("type", model.ConditionType),
         status=fields.enum("status", model.ConditionStatus),
         reason=fields.enum("reason", model.ConditionReason),
         message=fields.string("message") or "",
-        last_transition_time=fields.time("lastTransitionTime"),
+        last_transition_time=fields.parsed("lastTransitionTime", parse_time),
     )
 
 
@@ -284,7 +190,7 @@ def _condition_from(fields: _Fields) -> model.Condition:
 def ticket_from_dict(obj: Any) -> model.Ticket:
     """A Ticket object (spec, status and creation order) to the model."""
     meta, what, namespace, name = _meta(obj, "Ticket")
-    spec = _Fields(obj.get("spec"), what, "spec")
+    spec = _fields(obj.get("spec"), what, "spec")
     raw_status = obj.get("status")
     return model.Ticket(
         namespace=namespace, name=name,
@@ -300,8 +206,8 @@ def ticket_from_dict(obj: Any) -> model.Ticket:
     )
 
 
-def _created(meta: _Fields) -> float:
-    stamp = meta.time("creationTimestamp")
+def _created(meta: Fields) -> float:
+    stamp = meta.parsed("creationTimestamp", parse_time)
     annotations = meta.data.get("annotations") or {}
     precise: float | None = None
     if isinstance(annotations, Mapping) and annotations.get(CREATED_AT_ANNOTATION):
@@ -318,9 +224,9 @@ def _created(meta: _Fields) -> float:
     return stamp
 
 
-def snapshot_from_dict(fields: _Fields | Mapping[str, Any]) -> model.Snapshot:
-    if not isinstance(fields, _Fields):
-        fields = _Fields(fields, "snapshot", "")
+def snapshot_from_dict(fields: Fields | Mapping[str, Any]) -> model.Snapshot:
+    if not isinstance(fields, Fields):
+        fields = _fields(fields, "snapshot", "")
     pins: list[model.ImagePin] = []
     seen: set[str] = set()
     for image in fields.mappings("images"):
@@ -350,7 +256,7 @@ def snapshot_to_dict(snapshot: model.Snapshot) -> dict[str, Any]:
 
 
 def ticket_status_from_dict(status: Any, what: str = "Ticket") -> model.TicketStatus:
-    fields = _Fields(status, what, "status")
+    fields = _fields(status, what, "status")
     return model.TicketStatus(
         state=fields.enum("state", model.TicketState, model.TicketState.WAITING),
         station=fields.string("station"),
@@ -362,25 +268,25 @@ def ticket_status_from_dict(status: Any, what: str = "Ticket") -> model.TicketSt
     )
 
 
-def _app_ref(fields: _Fields) -> model.AppRef:
+def _app_ref(fields: Fields) -> model.AppRef:
     return model.AppRef(fields.required("namespace"), fields.required("name"))
 
 
-def _record_from(fields: _Fields) -> model.JourneyRecord:
+def _record_from(fields: Fields) -> model.JourneyRecord:
     return model.JourneyRecord(
         station=fields.required("station"),
         state=fields.enum("state", model.JourneyState),
-        entered_at=fields.time("enteredAt"),
-        arrived_at=fields.time("arrivedAt"),
-        departed_at=fields.time("departedAt"),
+        entered_at=fields.parsed("enteredAt", parse_time),
+        arrived_at=fields.parsed("arrivedAt", parse_time),
+        departed_at=fields.parsed("departedAt", parse_time),
         pushed=tuple(model.PushedCommit(
             app=_app_ref(p.nested("application", required=True)),
             repo_url=p.string("repoURL") or "",
             branch=p.string("branch") or "",
             commit=p.required("commit")) for p in fields.mappings("pushed")),
         skipped_applications=tuple(_app_ref(a) for a in fields.mappings("skippedApplications")),
-        healthy_since=fields.time("healthySince"),
-        degraded_since=fields.time("degradedSince"),
+        healthy_since=fields.parsed("healthySince", parse_time),
+        degraded_since=fields.parsed("degradedSince", parse_time),
         message=fields.string("message") or "",
     )
 
