@@ -188,13 +188,6 @@ class Kube:
         except ApiException as exc:
             raise _wrap(exc, f"event on {involved['kind']} {involved['namespace']}/{involved['name']}") from None
 
-    def read_secret(self, namespace: str, name: str) -> dict[str, str]:
-        try:
-            secret = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout)
-        except ApiException as exc:
-            raise _wrap(exc, f"secret {namespace}/{name}") from None
-        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
-
     def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
         try:
             secrets = self.core.list_namespaced_secret(namespace, label_selector=label_selector,

@@ -41,23 +41,28 @@ def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw
     parser.add_argument(name, dest=env, help=f"{help_} (env {env})", **kw)  # type: ignore[arg-type]
 
 
+# (flag, environment variable, help[, "switch"]): a switch takes no value.
+_FLAGS: tuple[tuple[str, ...], ...] = (
+    ("--kubeconfig", "K8STA_KUBECONFIG", "kubeconfig file; default: in-cluster service account"),
+    ("--namespace", "K8STA_NAMESPACE", "watch Tracks/Stations/Tickets only here; default: all"),
+    ("--argocd-url", "K8STA_ARGOCD_URL", "Argo CD API server URL"),
+    ("--argocd-token-file", "K8STA_ARGOCD_TOKEN_FILE", "file holding an Argo CD API token"),
+    ("--argocd-insecure", "K8STA_ARGOCD_INSECURE", "skip TLS verification of Argo CD's API", "switch"),
+    ("--argocd-ca-file", "K8STA_ARGOCD_CA_FILE", "CA bundle for Argo CD's API"),
+    ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD (repository secrets)"),
+    ("--cache-dir", "K8STA_CACHE", "git mirrors live under <cache>/mirrors"),
+    ("--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)"),
+    ("--lease-namespace", "K8STA_LEASE_NAMESPACE", "namespace of the leader-election Lease"),
+    ("--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos"),
+    ("--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here"),
+    ("--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)", "switch"),
+)
+
+
 def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     parser = argparse.ArgumentParser(prog="k8sta-daemon", description="K8sTA controller")
-    _flag(parser, "--kubeconfig", "K8STA_KUBECONFIG", "kubeconfig file; default: in-cluster service account")
-    _flag(parser, "--namespace", "K8STA_NAMESPACE", "watch Tracks/Stations/Tickets only here; default: all")
-    _flag(parser, "--argocd-url", "K8STA_ARGOCD_URL", "Argo CD API server URL")
-    _flag(parser, "--argocd-token-file", "K8STA_ARGOCD_TOKEN_FILE", "file holding an Argo CD API token")
-    _flag(parser, "--argocd-insecure", "K8STA_ARGOCD_INSECURE", "skip TLS verification of Argo CD's API",
-          action="store_const", const="true")
-    _flag(parser, "--argocd-ca-file", "K8STA_ARGOCD_CA_FILE", "CA bundle for Argo CD's API")
-    _flag(parser, "--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD (repository secrets)")
-    _flag(parser, "--cache-dir", "K8STA_CACHE", "git mirrors live under <cache>/mirrors")
-    _flag(parser, "--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)")
-    _flag(parser, "--lease-namespace", "K8STA_LEASE_NAMESPACE", "namespace of the leader-election Lease")
-    _flag(parser, "--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos")
-    _flag(parser, "--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here")
-    _flag(parser, "--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)",
-          action="store_const", const="true")
+    for name, env, help_, *flag in _FLAGS:
+        _flag(parser, name, env, help_, **({"action": "store_const", "const": "true"} if flag else {}))
     args = vars(parser.parse_args(argv))
 
     def get(env: str, default: str | None = None) -> str | None:

@@ -45,11 +45,18 @@ class UpdateTicketStatus:
 
 
 class EventType(enum.Enum):
+    """A Kubernetes Event's type.
+
+    Warning for failures and refusals (the ticket needs a human), Normal for every other step.
+    """
+
     NORMAL = "Normal"
     WARNING = "Warning"
 
 
 class EventReason(enum.Enum):
+    """The Event's reason: what happened to the ticket (shown in the Ticket's and Argo CD's Events)."""
+
     BOARDED = "Boarded"
     ENTERED = "Entered"
     ARRIVED = "Arrived"
