@@ -1,8 +1,8 @@
 """The daemon's thin Kubernetes adapter: our custom resources, their status, Events, child Tickets.
 
-Callers: the controller (lists and watches that fill its caches) and the executor (status writes,
-Events, child tickets). Status writes carry the observed ``resourceVersion``: a conflict raises
-``Conflict`` and the controller decides again from the fresh object instead of overwriting it.
+Callers: the reactor (its loop's lists and watches fill the cache; its units write status, Events and
+child Tickets) and ``ops.store``. Status writes carry the observed ``resourceVersion``: a conflict raises
+``Conflict`` and the reactor decides again from the fresh object instead of overwriting it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""What ``decide.decide`` asks the executors to do: plain data, no behaviour.
+"""What ``decide.decide`` asks the reactor to do: plain data, no behaviour.
 
-Callers: the controller loop hands each action to its adapter (git, Kubernetes, Argo CD). Actions are
-level-triggered: the same world yields the same actions again, so every executor must be idempotent
+Callers: the reactor hands each action to its unit (``reactor/units/``, one per action). Actions are
+level-triggered: the same world yields the same actions again, so every unit must be idempotent
 (the git adapter recognises an already-pushed ticket by its commit trailers, ticket creation treats
 AlreadyExists as success) and may drop a duplicate of an action already in flight.
 

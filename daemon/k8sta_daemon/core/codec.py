@@ -1,9 +1,10 @@
 """Pure conversion between Kubernetes/Argo CD object dicts and the core model.
 
-Callers: the controller (building a World from its watch cache), the executor (status bodies, child
-Tickets, Track conditions) and the CLI/web (reading Tickets). Input dicts are what the ``kubernetes``
-client returns from ``CustomObjectsApi`` or ``ApiClient.sanitize_for_serialization`` (camelCase JSON),
-and what the Argo CD REST API returns for an Application. No I/O here.
+Callers: the reactor (its loop builds a World from the watch cache; its units write status bodies,
+child Tickets and Track conditions) and ``ops.store`` for the CLI and web part (reading Tickets).
+Input dicts are what the ``kubernetes`` client returns from ``CustomObjectsApi`` or
+``ApiClient.sanitize_for_serialization`` (camelCase JSON), and what the Argo CD REST API returns for
+an Application. No I/O here.
 
 Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
 

@@ -1,6 +1,6 @@
 """The controller loop: watches fill the cache, each pass builds a World, decides, and acts.
 
-watch (threads) -> cache -> World (pure snapshot) -> ``core.decide`` (pure) -> executor (adapters).
+watch (threads) -> cache -> World (``core.codec``) -> ``core.decide`` (pure) -> ``execution`` (units).
 A pass runs when a watch event arrives (event-driven, no polling delay in the happy path) and at least
 every ``resync_seconds`` (time-based rules: soak, timeout, grace). Only the Lease holder acts.
 """

@@ -6,5 +6,6 @@ Modules, each one concern: ``mirror`` (one cached bare mirror per URL, fetched o
 source commit), ``trees`` (tree assembly without a work tree), ``messages`` (commit messages and
 trailers), ``push`` (one atomic push), ``appbranch`` (promote / rerender / read_head), ``runtime``
 (process-wide libgit2 settings, applied by the entry point) and ``errors`` (RetryLater / GiveUp).
-This package knows nothing about Kubernetes or the decision core.
+This package knows nothing about Kubernetes or the decision core. ``changes.classify``,
+``history.touched_paths`` and ``appbranch.rerender`` wait for the intake (not yet called by the product).
 """

@@ -1,6 +1,6 @@
 """Errors of the git adapter, named by what the caller should do next.
 
-The executor (not this package) decides backoff: ``RetryLater`` means "the same request may work
+The reactor's execution (not this package) decides backoff: ``RetryLater`` means "the same request may work
 later" (network, a busy remote, a branch that kept moving), ``GiveUp`` means "retrying the same
 request cannot help" (missing commit, inputs that do not render, a push the server refuses).
 Every message is already redacted (no credentials, no userinfo in URLs): safe to log and to show.
