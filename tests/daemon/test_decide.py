@@ -453,6 +453,22 @@ def test_cycle_is_refused_and_nothing_moves() -> None:
     assert not [a for a in result if isinstance(a, actions.PushStation)]
 
 
+def test_tracks_sharing_stations_in_opposite_order_are_refused_and_nobody_boards() -> None:
+    """a: (x, y) and b: (y, x) would deadlock (each ticket holding the Station the other waits for)."""
+    world = model.World.build(
+        T0, [track("a", ("x", "y")), track("b", ("y", "x"))], [station("x", ("x",)), station("y", ("y",))],
+        [_waiting("ta", 1, track_name="a"), _waiting("tb", 2, track_name="b")])
+    result = decide.decide(world)
+    conditions = {a.track.name: a.condition for a in result if isinstance(a, actions.SetTrackCondition)}
+    assert {c.reason for c in conditions.values()} == {model.ConditionReason.STATION_ORDER_CONFLICT}
+    assert all(c.status is model.ConditionStatus.FALSE for c in conditions.values())
+    for name in ("ta", "tb"):
+        status = _status_of(result, name)
+        assert status is not None and status.station is None and not status.boarded
+        assert "a: x -> y; b: y -> x" in status.message
+    assert not [a for a in result if isinstance(a, actions.PushStation)]
+
+
 def test_unknown_track_blocks_the_ticket_without_crashing() -> None:
     world = model.World.build(T0, [], [], [_waiting("t", 1, track_name="ghost")])
     status = _status_of(decide.decide(world), "t")

@@ -160,6 +160,8 @@ class ConditionReason(enum.Enum):
     STATION_NOT_FOUND = "StationNotFound"
     JUNCTION_TRACK_NOT_FOUND = "JunctionTrackNotFound"
     DUPLICATE_STATION = "DuplicateStation"
+    STATION_ORDER_CONFLICT = "StationOrderConflict"
+    JUNCTION_SHARES_STATION = "JunctionSharesStation"
     TRACK_NOT_FOUND = "TrackNotFound"
     TRACK_NOT_READY = "TrackNotReady"
     TRACK_DISABLED = "TrackDisabled"
