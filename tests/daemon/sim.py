@@ -150,6 +150,8 @@ class Sim:
                                    stations=_reversed(world.stations), tickets=_reversed(world.tickets),
                                    apps=_reversed(world.apps))
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
+        if self.check:
+            check_order(result)
         before = dict(self.tickets)
         for action in result:
             self.apply(action)
@@ -269,6 +271,29 @@ class Sim:
                 assert arrived_by_definition(self.apps.get(ref), commit), (
                     f"{new.name} marked arrived at {record.station} but {ref} is {self.apps.get(ref)} "
                     f"(pushed {commit})")
+
+
+STATUS_CHANGES = (actions.UpdateTicketStatus,)
+DEFERRABLE = (actions.PushStation,)
+
+
+def _key(action: actions.Action) -> object:
+    return getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
+
+
+def check_order(result: list[actions.Action]) -> None:
+    """The actions contract: per ticket, status change, then its Events, then spawns, then the deferrable
+    actions; an Event only ever comes with a status change of its ticket."""
+    rank = {**dict.fromkeys(STATUS_CHANGES, 0), actions.EmitEvent: 1, actions.SpawnTicket: 2,
+            **dict.fromkeys(DEFERRABLE, 3), actions.SetTrackCondition: -1}
+    groups: dict[object, list[actions.Action]] = {}
+    for action in result:
+        groups.setdefault(_key(action), []).append(action)
+    for group in groups.values():
+        ranks = [rank[type(a)] for a in group]
+        assert ranks == sorted(ranks), f"actions out of contract order: {group}"
+        if any(isinstance(a, actions.EmitEvent) for a in group):
+            assert any(isinstance(a, STATUS_CHANGES) for a in group), f"Event without its status change: {group}"
 
 
 def _reversed(mapping: Mapping[K, V]) -> dict[K, V]:

@@ -284,6 +284,15 @@ def test_boarding(tickets: list[model.Ticket], boarding: model.Boarding, s1: dic
     assert got == expected
 
 
+def test_events_go_out_with_their_status_change_before_the_deferrable_push() -> None:
+    """A deferred push must not hold back the Boarded/Entered Events: they come right after the status."""
+    result = decide.decide(_board_world([_waiting("a", 1)]))
+    kinds = [type(a) for a in result if not isinstance(a, actions.SetTrackCondition)]
+    assert kinds[0] is actions.UpdateTicketStatus and kinds[-1] is actions.PushStation
+    assert set(kinds[1:-1]) == {actions.EmitEvent}
+    assert {actions.EventReason.BOARDED, actions.EventReason.ENTERED} <= _reasons(result, "a")
+
+
 def test_first_station_occupied_nobody_boards_nobody_superseded() -> None:
     holder = model.Ticket(NS, "h", "uid-h", 0.5, "line", snapshot(0), status=model.TicketStatus(
         St.DEPLOYING, "s1", (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0),)))

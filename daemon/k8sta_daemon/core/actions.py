@@ -5,9 +5,24 @@ level-triggered: the same world yields the same actions again, so every executor
 (the git adapter recognises an already-pushed ticket by its commit trailers, ticket creation treats
 AlreadyExists as success) and may drop a duplicate of an action already in flight.
 
-Ordering contract: for one ticket, ``UpdateTicketStatus`` comes first, then ``PushStation`` /
-``SpawnTicket``, then ``EmitEvent``. Apply the status update first; if it fails (conflict), drop the
-rest of that ticket's actions and decide again from the fresh object.
+Ordering contract. ``decide`` emits the Track conditions first, then each ticket's actions together
+(grouped by ``ticket``, or ``parent`` for ``SpawnTicket``), in this order:
+
+1. the status change: ``UpdateTicketStatus`` and/or ``SetTicketCondition``;
+2. ``EmitEvent``: the Events that describe that change;
+3. ``SpawnTicket``;
+4. the deferrable actions: ``PushStation``, ``RequestSync``, ``RepairDrift``.
+
+Every ``EmitEvent`` of a decision comes with a status change of the same ticket in (1), so an Event
+is sent once per change, never on every pass. The executor must:
+
+- apply (1) first; if it fails (conflict, API error), drop the rest of that ticket's actions (the
+  change did not happen, so neither may its Events) and decide again from the fresh object;
+- once (1) is written, send every Event of (2), whatever happens to (3) and (4): an Event is never
+  lost because a push is deferred (backoff) or fails; a failed Event is logged and does not stop the
+  rest;
+- treat (3) and (4) as retryable: ``decide`` emits them again on every pass until the World shows
+  their effect (child exists, pushed commit recorded, operation for our commit exists, drift gone).
 """
 
 from __future__ import annotations

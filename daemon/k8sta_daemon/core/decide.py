@@ -200,9 +200,9 @@ class _Decision:
             status = self.statuses[ref]
             if status != self.world.tickets[ref].status:
                 result.append(actions.UpdateTicketStatus(ref, status))
-            result.extend(outcome.pushes)
+            result.extend(outcome.events)  # before anything deferrable: see the actions contract
             result.extend(outcome.spawns)
-            result.extend(outcome.events)
+            result.extend(outcome.pushes)
         return result
 
     # -- per Track --
