@@ -381,6 +381,7 @@ def _record_from(fields: _Fields) -> model.JourneyRecord:
         skipped_applications=tuple(_app_ref(a) for a in fields.mappings("skippedApplications")),
         healthy_since=fields.time("healthySince"),
         degraded_since=fields.time("degradedSince"),
+        arrival_lost_at=fields.time("arrivalLostAt"),
         message=fields.string("message") or "",
     )
 
@@ -404,7 +405,7 @@ def _record_to(record: model.JourneyRecord) -> dict[str, Any]:
     body: dict[str, Any] = {"station": record.station, "state": record.state.value}
     for key, value in (("enteredAt", record.entered_at), ("arrivedAt", record.arrived_at),
                        ("departedAt", record.departed_at), ("healthySince", record.healthy_since),
-                       ("degradedSince", record.degraded_since)):
+                       ("degradedSince", record.degraded_since), ("arrivalLostAt", record.arrival_lost_at)):
         if value is not None:
             body[key] = format_time(value)
     if record.pushed:
@@ -452,8 +453,10 @@ def app_status_from_dict(app: Any) -> model.AppStatus:
 
     Reads ``status.sync.status/revision`` (first of ``revisions`` for multi-source Applications),
     ``status.operationState.phase/startedAt/finishedAt/message/syncResult.revision``,
-    ``status.reconciledAt`` and ``status.health.status/message``. Anything missing or unknown stays
-    absent/Unknown, which never counts as arrived.
+    ``status.reconciledAt``, ``status.health.status/message``, the error conditions of
+    ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...) and whether
+    ``spec.syncPolicy.automated`` is on (None when the spec is absent). Anything missing or unknown
+    stays absent/Unknown, which never counts as arrived.
     """
     if not isinstance(app, Mapping):
         return model.AppStatus.missing()
@@ -475,7 +478,19 @@ def app_status_from_dict(app: Any) -> model.AppStatus:
         reconciled_at=_time(status.get("reconciledAt")),
         health=_enum(model.HealthStatus, health.get("status"), model.HealthStatus.UNKNOWN),
         health_message=str(health.get("message") or ""),
+        automated=_automated(app.get("spec")),
+        conditions=tuple(
+            model.AppCondition(str(c["type"]), str(c.get("message") or ""))
+            for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            and isinstance(c.get("type"), str) and c["type"].endswith("Error")),
     )
+
+
+def _automated(spec: Any) -> bool | None:
+    if not isinstance(spec, Mapping):
+        return None
+    automated = _mapping(spec.get("syncPolicy")).get("automated")
+    return isinstance(automated, Mapping) and automated.get("enabled") is not False
 
 
 argo_app_status = app_status_from_dict

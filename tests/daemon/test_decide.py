@@ -42,9 +42,15 @@ V = decide.AppVerdict
     pytest.param(_ok(synced_revision=None), V.PENDING, id="no-synced-revision"),
     pytest.param(_ok(operation_phase=P.RUNNING, operation_finished_at=None), V.PENDING, id="operation-running"),
     pytest.param(_ok(operation_phase=P.TERMINATING), V.PENDING, id="operation-terminating"),
-    pytest.param(_ok(operation_phase=None), V.PENDING, id="no-operation-yet"),
+    pytest.param(_ok(operation_phase=None, operation_revision=None, operation_started_at=None,
+                     operation_finished_at=None), V.HEALTHY, id="synced-at-ours-without-any-operation-arrives"),
     pytest.param(_ok(operation_finished_at=None), V.PENDING, id="succeeded-but-not-finished"),
-    pytest.param(_ok(operation_revision=OTHER), V.PENDING, id="last-operation-was-for-another-revision"),
+    pytest.param(_ok(operation_revision=OTHER), V.HEALTHY,
+                 id="unchanged-render-last-operation-for-the-previous-commit-arrives"),
+    pytest.param(_ok(operation_revision=OTHER, operation_phase=P.RUNNING, operation_finished_at=None),
+                 V.PENDING, id="an-operation-for-another-commit-running-waits"),
+    pytest.param(_ok(operation_revision=OTHER, operation_phase=P.FAILED), V.HEALTHY,
+                 id="failed-operation-of-the-previous-commit-is-not-ours"),
     pytest.param(_ok(reconciled_at=T0 - 1), V.PENDING, id="healthy-but-reconciled-before-the-sync"),
     pytest.param(_ok(reconciled_at=None), V.PENDING, id="never-reconciled"),
     pytest.param(_ok(reconciled_at=T0 - 1, health=H.DEGRADED), V.PENDING, id="degraded-before-reconcile-not-judged"),
@@ -62,6 +68,58 @@ V = decide.AppVerdict
 ])
 def test_judge_app(status: model.AppStatus | None, verdict: decide.AppVerdict) -> None:
     assert decide.judge_app(status, C)[0] is verdict
+
+
+NO_OP = dict(operation_phase=None, operation_revision=None, operation_started_at=None, operation_finished_at=None)
+
+
+@pytest.mark.parametrize("status, since, verdict", [
+    pytest.param(_ok(**NO_OP), T0 - 30, V.HEALTHY, id="reconciled-after-the-visit-began"),
+    pytest.param(_ok(**NO_OP), T0 + 0.4, V.HEALTHY, id="reconciled-in-the-same-second-as-entry"),
+    pytest.param(_ok(**NO_OP), T0 + 5, V.PENDING, id="reconciled-before-the-visit-began"),
+    pytest.param(_ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER), T0 + 5,
+                 V.PENDING, id="failed-operation-before-a-retry-is-history"),
+    pytest.param(_ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER), T0 - 5,
+                 V.SYNC_FAILED, id="failed-operation-during-the-visit-fails"),
+    pytest.param(_ok(operation_phase=P.FAILED, reconciled_at=T0 + 20), T0 + 10, V.HEALTHY,
+                 id="old-failure-then-synced-at-ours-and-reconciled-arrives"),
+])
+def test_judge_app_within_a_visit(status: model.AppStatus, since: float, verdict: decide.AppVerdict) -> None:
+    assert decide.judge_app(status, C, since)[0] is verdict
+
+
+def test_operation_message_names_the_commit_it_was_really_for() -> None:
+    status = _ok(operation_revision=OTHER, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER)
+    verdict, why = decide.judge_app(status, C, T0 - 5)
+    assert verdict is V.PENDING
+    assert f"waiting for {C[:12]}" in why and f"last sync operation was for {OTHER[:12]} (Succeeded)" in why
+    running = _ok(operation_revision=OTHER, operation_phase=P.RUNNING, operation_finished_at=None)
+    assert f"sync operation for {OTHER[:12]} Running" in decide.judge_app(running, C, T0 - 5)[1]
+
+
+def test_argo_cd_error_conditions_are_in_the_reason() -> None:
+    status = _ok(sync_status=S.UNKNOWN, conditions=(model.AppCondition(
+        "ComparisonError", "rendered sha256 abc does not match recorded def"),))
+    verdict, why = decide.judge_app(status, C, T0 - 5)
+    assert verdict is V.PENDING and "ComparisonError: rendered sha256 abc does not match recorded def" in why
+
+
+@pytest.mark.parametrize("status, since, wanted", [
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=False, **NO_OP), T0,
+                 True, id="manual-sync-app-out-of-sync"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=True, **NO_OP), T0,
+                 False, id="automated-app-syncs-itself"),
+    pytest.param(_ok(automated=False, **NO_OP), T0, False, id="synced-at-ours-needs-no-sync"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.RUNNING,
+                     operation_revision=OTHER, operation_finished_at=None), T0, False,
+                 id="another-operation-running"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.FAILED), T0 - 5,
+                 False, id="operation-for-ours-in-this-visit-exists"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=True, operation_phase=P.FAILED), T0 + 5,
+                 True, id="retry-of-a-revision-automated-sync-already-attempted"),
+])
+def test_needs_sync(status: model.AppStatus, since: float, wanted: bool) -> None:
+    assert decide.needs_sync(status, C, since) is wanted
 
 
 # -- one ticket at Station s1 of s1 -> s2 -> s3 -------------------------------------------------
@@ -130,8 +188,10 @@ B_HELD = model.Ticket(NS, "t0", "uid-0", created=0.5, track="line", snapshot=sna
                  {"degraded_since": T0 + 39}, {}, St.FAILED, None, id="degraded-past-grace-fails"),
     pytest.param({"degraded_grace_seconds": 60}, {"a1": Healthy}, 100, {"degraded_since": T0 + 1},
                  {}, St.DEPLOYING, "s2", id="degraded-recovered-arrives"),
+    pytest.param({}, {"a1": _ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, operation_started_at=T0)},
+                 1, {}, {}, St.FAILED, None, id="sync-failed-fails"),
     pytest.param({}, {"a1": _ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC)}, 1, {}, {},
-                 St.FAILED, None, id="sync-failed-fails"),
+                 St.DEPLOYING, "s1", id="failed-operation-from-before-the-visit-waits"),
     pytest.param({}, {"a1": _ok(operation_phase=P.ERROR, operation_revision=OTHER, synced_revision=OTHER)},
                  1, {}, {}, St.DEPLOYING, "s1", id="sync-error-of-other-revision-waits"),
     pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 299, {}, {},
@@ -142,7 +202,13 @@ B_HELD = model.Ticket(NS, "t0", "uid-0", created=0.5, track="line", snapshot=sna
                  St.FAILED, None, id="timeout-counts-while-suspended"),
     pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 900,
                  {"arrived_at": T0 + 10, "state": model.JourneyState.ARRIVED}, {}, St.DEPLOYING, "s1",
-                 id="timeout-ignored-after-arrival"),
+                 id="timeout-restarts-when-arrival-is-lost"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 900,
+                 {"arrived_at": T0 + 10, "arrival_lost_at": T0 + 600, "state": model.JourneyState.ARRIVED}, {},
+                 St.FAILED, None, id="lost-arrival-not-recovered-within-the-timeout-fails"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 899,
+                 {"arrived_at": T0 + 10, "arrival_lost_at": T0 + 600, "state": model.JourneyState.ARRIVED}, {},
+                 St.DEPLOYING, "s1", id="lost-arrival-within-the-timeout-waits"),
     pytest.param({"timeout_seconds": 300}, {"a1": Healthy}, 400, {"unpushed": ("a1",)}, {},
                  St.FAILED, None, id="push-never-reported-times-out"),
     pytest.param({}, {}, 1, {}, {}, St.DEPLOYING, "s1", id="missing-application-waits"),
@@ -706,17 +772,135 @@ def test_suspended_holds_then_resumes() -> None:
 
 
 def test_retry_after_failure_pushes_again_idempotently_and_can_arrive() -> None:
+    """A Degraded report from before the retry is history: the retry waits for a fresh reconciliation."""
     sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
     sim.create("line", name="t")
     sim.settle()
     sim.argo_converge(model.HealthStatus.DEGRADED)
     sim.settle()
+    assert sim.ticket("t").status.state is St.FAILED
     failed_commit = sim.ticket("t").status.journey[-1].pushed[0].commit
-    sim.argo_converge(model.HealthStatus.PROGRESSING)  # still Degraded would fail the retry at once
+    sim.now += 60
     sim.retry("t")
     sim.settle()
     status = sim.ticket("t").status
     assert status.state is St.DEPLOYING and status.journey[-1].pushed[0].commit == failed_commit
+    assert "reconcile" in status.message  # the old Degraded verdict is not judged
+    sim.argo_converge()  # the cause was fixed meanwhile: Argo CD finds it Healthy
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED
+
+
+def test_retry_after_a_sync_failure_arrives_once_the_cause_is_fixed() -> None:
+    """Only operations that started after the retry count; automated sync never retries a revision it
+    attempted, so decide requests the sync itself."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    ref = app("dev")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.refresh(ref)  # OutOfSync at our commit: automated sync starts an operation
+    sim.now += 5
+    sim.finish(ref, ok=False)  # e.g. a missing namespace
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "Failed" in status.message
+    sim.now += 120  # an operator creates the namespace, then retries
+    sim.retry("t")
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.DEPLOYING, status.message
+    assert sim.sync_requests and sim.sync_requests[-1].revision == sim.pushed("t", "dev")
+    assert sim.argo[ref].status.operation_running and sim.argo[ref].status.operation_started_at == sim.now
+    sim.now += 5
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED, sim.ticket("t").status.message
+
+
+def test_unchanged_render_at_one_of_two_applications_arrives_without_an_operation() -> None:
+    """The issue's case: the new pins leave one Application's render unchanged, so Argo CD finds it
+    Synced at our commit and never starts an operation for it; the ticket still completes."""
+    sim = Sim.of([track("line", ("dev", "prod"))],
+                 [station("dev", ("api", "worker")), station("prod", ("papi", "pworker"))],
+                 static=("worker", "pworker"))
+    sim.create("line", name="t")
+    for _ in range(4):
+        sim.settle()
+        sim.now += 10
+        sim.argo_converge()
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED, status.message
+    worker = sim.argo[app("worker")].status
+    assert worker.synced_revision == status.journey[0].pushed_commit(app("worker"))
+    assert worker.operation_phase is None  # Argo CD never ran an operation for it
+
+
+def test_manual_sync_is_requested_until_an_operation_for_our_commit_exists() -> None:
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))], manual=("dev",))
+    ref = app("dev")
+    sim.sync(ref, "e" * 40)  # someone else's operation is in progress
+    sim.renders["e" * 40] = "initial"
+    sim.create("line", name="t")
+    sim.settle()
+    sim.refresh(ref)
+    sim.settle()
+    assert "sync operation for eeeeeeeeeeee Running" in sim.ticket("t").status.message
+    assert not sim.sync_requests  # one operation at a time: asking now would be refused
+    sim.finish(ref)  # the other operation ends; now nothing runs and ours does not exist
+    result = sim.step()
+    ours = sim.pushed("t", "dev")
+    assert [a for a in result if isinstance(a, actions.RequestSync)] == [
+        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, ours or "")]
+    assert sim.argo[ref].status.operation_revision == ours and sim.argo[ref].status.operation_running
+    assert not [a for a in sim.step() if isinstance(a, actions.RequestSync)]  # it exists: no more requests
+    sim.now += 5
     sim.argo_converge()
     sim.settle()
     assert sim.ticket("t").status.state is St.COMPLETED
+
+
+def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_error() -> None:
+    """A hand edit makes Argo CD's render fail while the ticket soaks: the timeout counts again from
+    the lost arrival, and the message carries Argo CD's ComparisonError instead of 'Unknown at ...'."""
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
+                                                         timeout_seconds=300)])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.SOAKING
+    sim.now += 100
+    sim.comparison_error(ref, "rendered sha256 abc does not match recorded def")
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.DEPLOYING
+    assert "ComparisonError: rendered sha256 abc does not match recorded def" in status.message
+    assert status.journey[-1].arrival_lost_at == sim.now and "unless it recovers" in status.message
+    sim.now += 299
+    sim.settle()
+    assert sim.ticket("t").status.state is St.DEPLOYING
+    sim.now += 1
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "not recovered within the 300s timeout" in status.message
+    assert "ComparisonError" in status.message
+
+
+def test_recovered_arrival_clears_the_lost_clock() -> None:
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
+                                                         timeout_seconds=300)])
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 100
+    sim.comparison_error(app("staging"), "boom")
+    sim.settle()
+    sim.now += 200
+    sim.argo_converge()
+    sim.settle()
+    record = sim.ticket("t").status.journey[-1]
+    assert sim.ticket("t").status.state is St.SOAKING and record.arrival_lost_at is None
+    assert record.healthy_since == sim.now

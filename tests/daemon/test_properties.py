@@ -1,11 +1,14 @@
-"""Property-based tests: random topologies and random event sequences (tickets created, Argo CD
-statuses changing, health flips, approvals, retries, abandons, toggles, time passing) are driven
-through decide + the simulator; sim.Sim checks the invariants after every applied decision:
+"""Property-based tests: random topologies (shared Stations, opposite orders, junctions, cycles,
+Applications with and without automated sync, renders a snapshot does not change) and random event
+sequences (tickets created, the fake Argo CD comparing, syncing, failing, rolling out, erroring,
+health flips, approvals, retries, abandons, toggles, time passing) are driven through decide + the
+simulator; sim.Sim checks the invariants after every applied decision:
 
 - never two tickets at one Station; never a newer ticket ahead of an older one on a Track;
 - never a lost ticket, and terminal states stay terminal (only Failed leaves, by retry);
-- a ticket is never marked arrived unless every Application was Synced at its pushed commit, the
-  operation for it Succeeded, Argo CD reconciled afterwards and health was Healthy;
+- a ticket is never marked arrived unless every Application truly runs its pushed commit's render,
+  with no operation running and its workloads Healthy (the simulator's ground truth, not decide's rule);
+- per ticket, the actions come in contract order and every Event comes with its status change;
 - junction children are spawned only after the parent arrived at the junction;
 - decide is deterministic and independent of map order, and settles without outside change.
 
@@ -23,7 +26,7 @@ from hypothesis import strategies as st
 
 from k8sta_daemon.core import graph, model
 
-from .sim import NS, Sim, app, healthy_at, station, track
+from .sim import NS, Sim, app, station, track
 
 H = model.HealthStatus
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -33,12 +36,19 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 class Topology:
     tracks: tuple[model.TrackSpec, ...]
     stations: tuple[model.StationSpec, ...]
+    manual: tuple[str, ...] = ()  # Applications without automated sync (decide requests the syncs)
+    static: tuple[str, ...] = ()  # Applications whose render a new snapshot does not change
 
 
 @st.composite
 def topologies(draw: st.DrawFn) -> Topology:
+    manual: list[str] = []
+    static: list[str] = []
+
     def make_station(name: str) -> model.StationSpec:
         apps = tuple(f"{name}-x{i}" for i in range(draw(st.integers(0, 2))))
+        manual.extend(a for a in apps if draw(st.sampled_from([False, False, True])))
+        static.extend(a for a in apps if draw(st.sampled_from([False, False, True])))
         return station(
             name, apps,
             approval_required=draw(st.booleans().map(lambda b: b and draw(st.booleans()))),
@@ -70,10 +80,10 @@ def topologies(draw: st.DrawFn) -> Topology:
         stations[index] = dataclasses.replace(stations[index], tracks=("b",))
     if shape == "cycle":
         stations[-1] = dataclasses.replace(stations[-1], tracks=("a",))
-    return Topology(tuple(tracks), tuple(stations))
+    return Topology(tuple(tracks), tuple(stations), tuple(manual), tuple(static))
 
 
-ARGO_OPS = ["start", "succeed", "fail", "reconcile", "converge", "drift", "sync_unreconciled",
+ARGO_OPS = ["refresh", "refresh", "finish", "finish", "fail", "rollout", "comparison_error",
             *(f"health:{h.value}" for h in H)]
 
 _create = st.tuples(st.just("create"), st.integers(0, 1))
@@ -82,17 +92,7 @@ _converge = st.tuples(st.just("converge_all"),
                       st.sampled_from([H.HEALTHY, H.HEALTHY, H.DEGRADED, H.SUSPENDED, H.PROGRESSING]))
 _retry = st.tuples(st.just("retry"), st.integers(0, 50))
 events = st.one_of(
-    _create, _create, _argo_step, _argo_step, _argo_step, _converge, _converge, _converge, _retry,
-    st.tuples(st.just("random_status"), st.integers(0, 50), st.fixed_dictionaries({
-        # biased towards "almost arrived" so the arrival rule's every clause gets exercised
-        "sync": st.sampled_from([model.SyncStatus.SYNCED] * 3 + list(model.SyncStatus)),
-        "revision": st.sampled_from(["head", "head", "head", "old", None]),
-        "phase": st.sampled_from([model.OperationPhase.SUCCEEDED] * 3 + [None, *model.OperationPhase]),
-        "op_revision": st.sampled_from(["head", "head", "old", None]),
-        "finished": st.sampled_from([None, -20.0, -1.0, 0.0]),
-        "reconciled": st.sampled_from([None, -30.0, -1.0, 0.0]),
-        "health": st.sampled_from([H.HEALTHY] * 3 + list(H)),
-    })),
+    _create, _create, _argo_step, _argo_step, _argo_step, _argo_step, _converge, _converge, _retry,
     st.tuples(st.just("time"), st.sampled_from([1, 10, 30, 60, 200])),
     st.tuples(st.just("approve"), st.integers(0, 50), st.integers(0, 50)),
     st.tuples(st.just("abandon"), st.integers(0, 50), st.sampled_from([True, False, False, False])),
@@ -116,48 +116,19 @@ def _pick(items: list[str], preferred: list[str], index: object) -> str:
 
 
 def _argo(sim: Sim, ref: model.AppRef, op: str) -> None:
-    """One step of a fake Argo CD Application towards (or away from) its branch head."""
-    status = sim.apps[ref]
-    head = sim.heads[ref][2]
-    now = sim.now
-    if op == "start":
-        status = dataclasses.replace(status, sync_status=model.SyncStatus.OUT_OF_SYNC,
-                                     operation_phase=model.OperationPhase.RUNNING, operation_revision=head,
-                                     operation_started_at=now, operation_finished_at=None)
-    elif op == "succeed" and status.operation_phase is model.OperationPhase.RUNNING:
-        status = dataclasses.replace(status, operation_phase=model.OperationPhase.SUCCEEDED,
-                                     operation_finished_at=now, sync_status=model.SyncStatus.SYNCED,
-                                     synced_revision=status.operation_revision)
-    elif op == "fail" and status.operation_phase is model.OperationPhase.RUNNING:
-        status = dataclasses.replace(status, operation_phase=model.OperationPhase.FAILED,
-                                     operation_finished_at=now)
-    elif op == "sync_unreconciled":  # synced and Succeeded, but Argo CD has not reconciled since
-        status = dataclasses.replace(healthy_at(head, now), reconciled_at=now - 5, health=status.health)
-    elif op == "reconcile":
-        status = dataclasses.replace(status, reconciled_at=now)
-    elif op == "converge":
-        status = healthy_at(head, now)
-    elif op == "drift":
-        status = dataclasses.replace(status, sync_status=model.SyncStatus.OUT_OF_SYNC)
+    """One step of the fake Argo CD for one Application (see sim.py: documented behaviour only)."""
+    if op == "refresh":
+        sim.refresh(ref)
+    elif op == "finish":
+        sim.finish(ref)
+    elif op == "fail":
+        sim.finish(ref, ok=False)
+    elif op == "rollout":
+        sim.rollout(ref)
+    elif op == "comparison_error":
+        sim.comparison_error(ref, "rpc error: plugin k8sta: rendered sha256 does not match recorded")
     elif op.startswith("health:"):
-        status = dataclasses.replace(status, health=H(op.split(":", 1)[1]), reconciled_at=now)
-    sim.apps[ref] = status
-
-
-def _random_status(sim: Sim, ref: model.AppRef, fields: dict[str, object]) -> None:
-    head = sim.heads[ref][2]
-
-    def revision(choice: object) -> str | None:
-        return head if choice == "head" else ("f" * 40 if choice == "old" else None)
-
-    def when(offset: object) -> float | None:
-        return None if offset is None else sim.now + float(offset)  # type: ignore[arg-type]
-
-    sim.apps[ref] = model.AppStatus(
-        exists=True, sync_status=fields["sync"], synced_revision=revision(fields["revision"]),  # type: ignore[arg-type]
-        operation_phase=fields["phase"], operation_revision=revision(fields["op_revision"]),  # type: ignore[arg-type]
-        operation_started_at=sim.now - 30, operation_finished_at=when(fields["finished"]),
-        reconciled_at=when(fields["reconciled"]), health=fields["health"])  # type: ignore[arg-type]
+        sim.set_health(ref, H(op.split(":", 1)[1]))
 
 
 def _apply(sim: Sim, event: tuple[object, ...]) -> None:
@@ -171,8 +142,6 @@ def _apply(sim: Sim, event: tuple[object, ...]) -> None:
         _argo(sim, apps[int(event[1]) % len(apps)], str(event[2]))  # type: ignore[call-overload]
     elif kind == "converge_all":
         sim.argo_converge(event[1])  # type: ignore[arg-type]
-    elif kind == "random_status" and apps:
-        _random_status(sim, apps[int(event[1]) % len(apps)], event[2])  # type: ignore[arg-type, call-overload]
     elif kind == "time":
         sim.now += float(event[1])  # type: ignore[arg-type]
     elif kind == "approve" and names:
@@ -219,7 +188,7 @@ OPPOSITE = Topology((track("a", ("a0", "a1")), track("b", ("a1", "a0"))), (stati
 @given(topology=topologies(), script=st.lists(events, min_size=10, max_size=60))
 @example(topology=OPPOSITE, script=[("create", 0), ("create", 1), ("converge_all", H.HEALTHY)])
 def test_invariants_hold_for_random_event_sequences(topology: Topology, script: list[tuple[object, ...]]) -> None:
-    sim = Sim.of(list(topology.tracks), list(topology.stations))
+    sim = Sim.of(list(topology.tracks), list(topology.stations), manual=topology.manual, static=topology.static)
     sim.settle()
     for event in script:
         _apply(sim, event)
@@ -274,6 +243,6 @@ def test_cooperative_argo_every_ticket_finishes(boarding: model.Boarding, n_stat
         assert [r.station for r in journey] == list(names)
         for record in journey:
             assert record.arrived_at is not None and record.departed_at is not None
-            assert record.departed_at - (record.healthy_since or 0) >= soak
+            assert record.healthy_since is not None and record.departed_at - record.healthy_since >= soak
             (pushed,) = record.pushed
             assert pushed.app == app(f"{record.station}-app")

@@ -267,6 +267,15 @@ def test_every_status_decide_writes_round_trips() -> None:
         assert resources.ticket_status_to_dict(resources.ticket_status_from_dict(body)) == body
 
 
+def test_lost_arrival_clock_round_trips() -> None:
+    status = model.TicketStatus(model.TicketState.DEPLOYING, "dev", (model.JourneyRecord(
+        "dev", model.JourneyState.ARRIVED, entered_at=T("2026-11-26T10:00:00Z"),
+        arrived_at=T("2026-11-26T10:01:00Z"), arrival_lost_at=T("2026-11-26T10:05:00Z")),))
+    body = resources.ticket_status_to_dict(status)
+    assert body["journey"][0]["arrivalLostAt"] == "2026-11-26T10:05:00Z"
+    assert resources.ticket_status_from_dict(body) == status
+
+
 def test_status_times_are_rfc3339() -> None:
     body = resources.ticket_status_to_dict(model.TicketStatus(
         model.TicketState.DEPLOYING, "dev", (model.JourneyRecord(
@@ -336,6 +345,25 @@ def argo_app(**status_changes: Any) -> dict[str, Any]:
     return app
 
 
+def test_argo_app_status_reads_error_conditions_and_the_sync_policy() -> None:
+    app = argo_app(sync={"status": "Unknown", "revision": COMMIT}, conditions=[
+        {"type": "ComparisonError", "message": "rpc error: k8sta: rendered sha256 X does not match recorded Y",
+         "lastTransitionTime": "2026-11-26T10:01:03Z"},
+        {"type": "OrphanedResourceWarning", "message": "1 orphaned resource"},
+        {"type": "SyncError", "message": "Failed sync attempt to abc: one or more objects failed to apply"},
+        "garbage"])
+    app["spec"]["syncPolicy"] = {}
+    status = resources.argo_app_status(app)
+    assert status.automated is False
+    assert status.conditions == (
+        model.AppCondition("ComparisonError", "rpc error: k8sta: rendered sha256 X does not match recorded Y"),
+        model.AppCondition("SyncError", "Failed sync attempt to abc: one or more objects failed to apply"))
+    app["spec"]["syncPolicy"] = {"automated": {"enabled": False}}
+    assert resources.argo_app_status(app).automated is False
+    del app["spec"]
+    assert resources.argo_app_status(app).automated is None
+
+
 def test_argo_app_status_of_a_synced_healthy_application() -> None:
     status = resources.argo_app_status(argo_app())
     assert status == model.AppStatus(
@@ -343,7 +371,7 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
         operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=COMMIT,
         operation_started_at=T("2026-11-26T10:01:00Z"), operation_finished_at=T("2026-11-26T10:01:01Z"),
         operation_message="successfully synced (all tasks run)", reconciled_at=T("2026-11-26T10:01:03Z"),
-        health=model.HealthStatus.HEALTHY)
+        health=model.HealthStatus.HEALTHY, automated=True)
     assert decide.judge_app(status, COMMIT)[0] is decide.AppVerdict.HEALTHY
     assert resources.app_ref_from_dict(argo_app()) == model.AppRef("argocd", "api-dev")
 
@@ -367,7 +395,7 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
                                      "finishedAt": "2026-11-26T10:01:01Z"}},
                  decide.AppVerdict.HEALTHY, id="multi-source-first-revision"),
     pytest.param({"health": {"status": "SomethingNew"}}, decide.AppVerdict.PROGRESSING, id="unknown-health"),
-    pytest.param({"operationState": None}, decide.AppVerdict.PENDING, id="never-synced"),
+    pytest.param({"operationState": None}, decide.AppVerdict.HEALTHY, id="synced-without-any-operation"),
 ])
 def test_argo_app_status_variants(changes: dict[str, Any], verdict: decide.AppVerdict) -> None:
     assert decide.judge_app(resources.argo_app_status(argo_app(**changes)), COMMIT)[0] is verdict

@@ -39,9 +39,10 @@ class PushStation:
 
     The git adapter pushes one atomic push per repository, then the controller writes the reported
     ``model.PushedCommit`` values into the ticket's current journey record (``status.journey[-1]``,
-    whose ``station`` equals ``station``). After the push it hard-refreshes each Application and syncs
-    those without automated sync. While a pushed commit is missing for an Application, ``decide``
-    emits this action again (so a crash between push and status write loses nothing).
+    whose ``station`` equals ``station``). After the push it hard-refreshes each Application (Argo CD
+    then compares at once instead of at its next poll); starting syncs is ``RequestSync``'s job. While
+    a pushed commit is missing for an Application, ``decide`` emits this action again (so a crash
+    between push and status write loses nothing).
     """
 
     ticket: model.TicketRef
@@ -49,6 +50,30 @@ class PushStation:
     station: str
     applications: tuple[model.AppRef, ...]
     snapshot: model.Snapshot
+
+
+@dataclass(frozen=True)
+class RequestSync:
+    """Ask Argo CD to sync ``app`` to ``revision`` (the commit pushed for this ticket at this Station).
+
+    Emitted on every pass while the Application is not Synced at ``revision``, no operation is running
+    and no operation for ``revision`` started during the current visit, and either the Application has
+    no automated sync (or it is unknown), or Argo CD already attempted ``revision`` before this visit
+    (its automated sync never retries a revision it attempted: the retry case). The executor:
+
+    - POSTs a sync of ``revision`` (``/api/v1/applications/<name>/sync`` with ``revision``);
+    - keeps its own backoff per (``app``, ``revision``), exponential with jitter, reset when the
+      revision changes: ``decide`` re-emits on every pass and the backoff decides when to call again;
+    - treats "another operation is already in progress" as retry later (never as success), and any
+      other refusal as retry later with a log line; it never fails the ticket itself (the Station's
+      timeout does, with the Application's conditions in the message).
+    Once an operation for ``revision`` exists, ``decide`` stops emitting this action.
+    """
+
+    ticket: model.TicketRef
+    station: str
+    app: model.AppRef
+    revision: str
 
 
 @dataclass(frozen=True)
@@ -118,4 +143,4 @@ class SetTrackCondition:
     condition: model.Condition
 
 
-Action = PushStation | UpdateTicketStatus | EmitEvent | SpawnTicket | SetTrackCondition
+Action = PushStation | RequestSync | UpdateTicketStatus | EmitEvent | SpawnTicket | SetTrackCondition

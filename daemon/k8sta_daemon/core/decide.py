@@ -55,6 +55,7 @@ import dataclasses
 import enum
 import functools
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,33 +105,71 @@ class AppVerdict(enum.Enum):
     MISSING = "Missing"  # no such Application
 
 
-def judge_app(status: model.AppStatus | None, commit: str) -> tuple[AppVerdict, str]:
-    """The arrival rule for one Application, with a one-line reason a human reads."""
+def judge_app(status: model.AppStatus | None, commit: str,
+              since: float | None = None) -> tuple[AppVerdict, str]:
+    """The arrival rule for one Application, with a one-line reason a human reads.
+
+    ``since`` is the start of the visit (the journey record's ``entered_at``): operations that started
+    before it are history, and Argo CD must have reconciled at or after it (compared at whole seconds,
+    the resolution of Argo CD's timestamps). Arrived means: Synced at ``commit``; no operation
+    running; any operation for ``commit`` in this visit Succeeded and finished; reconciled after the
+    visit began and after that operation; Healthy. Whether an operation exists at all does not matter
+    (Argo CD's automated sync starts none for an Application whose render did not change).
+    """
     if status is None or not status.exists:
         return AppVerdict.MISSING, "Application not found"
     phase = status.operation_phase
-    if phase in (model.OperationPhase.FAILED, model.OperationPhase.ERROR) \
-            and status.operation_revision == commit:
+    ours = status.operation_revision == commit and _in_visit(status.operation_started_at, since)
+    errors = "".join(f"; {c.type}: {c.message}" for c in status.conditions)
+    if status.operation_running:
+        assert phase is not None
+        return AppVerdict.PENDING, f"sync operation for {_short(status.operation_revision)} {phase.value}{errors}"
+    if ours and phase in (model.OperationPhase.FAILED, model.OperationPhase.ERROR):
+        assert phase is not None
         detail = f": {status.operation_message}" if status.operation_message else ""
-        return AppVerdict.SYNC_FAILED, f"sync of {_short(commit)} {phase.value}{detail}"
+        return AppVerdict.SYNC_FAILED, f"sync of {_short(commit)} {phase.value}{detail}{errors}"
     if status.sync_status is not model.SyncStatus.SYNCED or status.synced_revision != commit:
+        last = ""
+        if phase is not None and not ours:
+            last = f"; last sync operation was for {_short(status.operation_revision)} ({phase.value})"
         return AppVerdict.PENDING, (f"{status.sync_status.value} at {_short(status.synced_revision)}, "
-                                    f"waiting for {_short(commit)}")
-    if phase is not model.OperationPhase.SUCCEEDED or status.operation_finished_at is None \
-            or status.operation_revision not in (None, commit):
-        state = phase.value if phase else "no operation"
-        return AppVerdict.PENDING, f"sync operation of {_short(commit)}: {state}"
-    if status.reconciled_at is None or status.reconciled_at < status.operation_finished_at:
-        return AppVerdict.PENDING, "waiting for Argo CD to reconcile after the sync"
+                                    f"waiting for {_short(commit)}{last}{errors}")
+    if ours and status.operation_finished_at is None:
+        assert phase is not None
+        return AppVerdict.PENDING, f"sync operation for {_short(commit)} {phase.value}, not finished{errors}"
+    reconciled = status.reconciled_at
+    if reconciled is None or not _in_visit(reconciled, since):
+        return AppVerdict.PENDING, f"waiting for Argo CD to reconcile {_short(commit)}{errors}"
+    finished = status.operation_finished_at
+    if finished is not None and _in_visit(finished, since) and reconciled < finished:
+        return AppVerdict.PENDING, (f"waiting for Argo CD to reconcile after the sync operation for "
+                                    f"{_short(status.operation_revision)}{errors}")
     health = status.health
     detail = f" ({status.health_message})" if status.health_message else ""
     if health is model.HealthStatus.HEALTHY:
         return AppVerdict.HEALTHY, "Synced and Healthy"
     if health is model.HealthStatus.SUSPENDED:
-        return AppVerdict.SUSPENDED, f"Suspended{detail}"
+        return AppVerdict.SUSPENDED, f"Suspended{detail}{errors}"
     if health is model.HealthStatus.DEGRADED:
-        return AppVerdict.DEGRADED, f"Degraded{detail}"
-    return AppVerdict.PROGRESSING, f"{health.value}{detail}"
+        return AppVerdict.DEGRADED, f"Degraded{detail}{errors}"
+    return AppVerdict.PROGRESSING, f"{health.value}{detail}{errors}"
+
+
+def needs_sync(status: model.AppStatus | None, commit: str, since: float | None) -> bool:
+    """Whether decide must ask Argo CD to sync ``commit`` (see ``actions.RequestSync``)."""
+    if status is None or not status.exists or status.operation_running:
+        return False
+    if status.sync_status is model.SyncStatus.SYNCED and status.synced_revision == commit:
+        return False
+    if status.operation_revision == commit and _in_visit(status.operation_started_at, since):
+        return False  # there is an operation for our commit in this visit: judge it instead
+    attempted_before = status.operation_revision == commit
+    return status.automated is not True or attempted_before
+
+
+def _in_visit(moment: float | None, since: float | None) -> bool:
+    """At or after the visit began, at whole seconds (Argo CD's timestamps have no fraction)."""
+    return since is None or (moment is not None and moment >= math.floor(since))
 
 
 # -- the decision pass --------------------------------------------------------------------------
@@ -141,6 +180,7 @@ class _Outcome:
     """What one ticket's evaluation produced, kept in the order the actions contract wants."""
 
     pushes: list[actions.PushStation] = field(default_factory=list)
+    syncs: list[actions.RequestSync] = field(default_factory=list)
     spawns: list[actions.SpawnTicket] = field(default_factory=list)
     events: list[actions.EmitEvent] = field(default_factory=list)
 
@@ -203,6 +243,7 @@ class _Decision:
             result.extend(outcome.events)  # before anything deferrable: see the actions contract
             result.extend(outcome.spawns)
             result.extend(outcome.pushes)
+            result.extend(outcome.syncs)
         return result
 
     # -- per Track --
@@ -323,9 +364,10 @@ class _Decision:
         active = station.active_applications
         skipped = tuple(sorted(set(record.skipped_applications) | set(station.skipped_applications)))
         record = dataclasses.replace(record, skipped_applications=skipped)
-        timed_out = (station.timeout_seconds is not None and record.arrived_at is None
-                     and record.entered_at is not None
-                     and self.now - record.entered_at >= station.timeout_seconds)
+        # the timeout counts from entry until the first arrival, and again from a lost arrival
+        clock = record.entered_at if record.arrived_at is None else record.arrival_lost_at
+        timed_out = (station.timeout_seconds is not None and clock is not None
+                     and self.now - clock >= station.timeout_seconds)
         unpushed = [a for a in active if record.pushed_commit(a) is None]
         if unpushed:
             if timed_out:
@@ -339,7 +381,7 @@ class _Decision:
             self.outcome(ticket).pushes.append(actions.PushStation(
                 ticket.ref, line.track.name, station.name, active, ticket.snapshot))
             return
-        judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or ""))
+        judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or "", record.entered_at))
                   for app in active]
         failed = [(a, why) for a, v, why in judged if v is AppVerdict.SYNC_FAILED]
         if failed:
@@ -357,10 +399,15 @@ class _Decision:
         not_ready = [(a, v, why) for a, v, why in judged if v is not AppVerdict.HEALTHY]
         if not_ready:
             if timed_out:
+                within = "arrived" if record.arrived_at is None else "recovered"
                 self.fail(ticket, _with_record(status, record),
-                          f"not arrived within the {station.timeout_seconds:g}s timeout: "
+                          f"not {within} within the {station.timeout_seconds:g}s timeout: "
                           + _explain([(a, why) for a, _, why in not_ready]), [a for a, _, _ in not_ready])
                 return
+            for app, _, _ in not_ready:
+                commit = record.pushed_commit(app) or ""
+                if needs_sync(self.world.apps.get(app), commit, record.entered_at):
+                    self.outcome(ticket).syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit))
             suspended = any(v is AppVerdict.SUSPENDED for _, v, _ in not_ready)
             state = model.TicketState.SUSPENDED if suspended else model.TicketState.DEPLOYING
             if degraded:
@@ -371,7 +418,12 @@ class _Decision:
                     [(a, why) for a, _, why in not_ready])
             if record.healthy_since is not None:
                 message += " (arrival lost; soak restarts)"
-            record = dataclasses.replace(record, healthy_since=None)
+            lost = record.arrival_lost_at
+            if record.arrived_at is not None and lost is None:
+                lost = self.now
+            if lost is not None and station.timeout_seconds is not None:
+                message += f"; fails at {_iso(lost + station.timeout_seconds)} unless it recovers"
+            record = dataclasses.replace(record, healthy_since=None, arrival_lost_at=lost)
             new = dataclasses.replace(_with_record(status, record), state=state, message=message)
             if state is model.TicketState.SUSPENDED and status.state is not model.TicketState.SUSPENDED:
                 self.event(ticket, actions.EventReason.SUSPENDED, message)
@@ -379,7 +431,7 @@ class _Decision:
             return
         if record.healthy_since is None:
             first = record.arrived_at is None
-            record = dataclasses.replace(record, healthy_since=self.now,
+            record = dataclasses.replace(record, healthy_since=self.now, arrival_lost_at=None,
                                          arrived_at=record.arrived_at if not first else self.now,
                                          state=model.JourneyState.ARRIVED)
             if first:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from k8sta_cmp.contract import ImagePin
 
 __all__ = [
-    "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
+    "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
     "ConditionType", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "OperationPhase",
     "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
     "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
@@ -86,11 +86,22 @@ class HealthStatus(enum.Enum):
 
 
 @dataclass(frozen=True)
+class AppCondition:
+    """One of Argo CD's error conditions on an Application (``ComparisonError``, ``SyncError``, ...)."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
 class AppStatus:
     """What Argo CD reports for one Application; only the fields the arrival rule needs.
 
-    ``operation_revision`` is the revision the last operation synced (``syncResult.revision``): a
-    failed operation only fails a ticket when it was for the ticket's own commit.
+    ``synced_revision`` is the revision of Argo CD's last comparison (``status.sync.revision``) and
+    ``sync_status`` its verdict; ``operation_revision`` is the revision the last operation synced
+    (``syncResult.revision``): an operation only counts for a ticket when it was for the ticket's own
+    commit. ``automated`` is whether the Application has automated sync (None: unknown), and
+    ``conditions`` are Argo CD's error conditions, shown in the ticket's message while it waits.
     """
 
     exists: bool = True
@@ -104,6 +115,12 @@ class AppStatus:
     reconciled_at: float | None = None
     health: HealthStatus = HealthStatus.UNKNOWN
     health_message: str = ""
+    automated: bool | None = None
+    conditions: tuple[AppCondition, ...] = ()
+
+    @property
+    def operation_running(self) -> bool:
+        return self.operation_phase in (OperationPhase.RUNNING, OperationPhase.TERMINATING)
 
     @classmethod
     def missing(cls) -> AppStatus:
@@ -270,7 +287,11 @@ class JourneyRecord:
     Station without a PushedCommit here means its push is still pending. The three clocks of a visit:
     ``arrived_at`` is the first arrival (after it the timeout no longer applies), ``healthy_since``
     the start of the current uninterrupted arrival (the soak clock, None while not arrived) and
-    ``degraded_since`` when an Application was first seen Degraded at our revision (the grace clock).
+    ``degraded_since`` when an Application was first seen Degraded at our revision (the grace clock),
+    and ``arrival_lost_at`` when an arrived visit stopped being arrived (the timeout counts again from
+    there, so a visit that never recovers fails instead of waiting forever). ``entered_at`` is also the
+    start of what the visit judges: Argo CD operations that started before it (e.g. the Failed one a
+    retry is about) and reconciliations before it are history and never count.
     """
 
     station: str
@@ -282,6 +303,7 @@ class JourneyRecord:
     skipped_applications: tuple[AppRef, ...] = ()
     healthy_since: float | None = None
     degraded_since: float | None = None
+    arrival_lost_at: float | None = None
     message: str = ""
 
     def pushed_commit(self, app: AppRef) -> str | None:
