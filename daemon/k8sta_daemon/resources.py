@@ -356,6 +356,7 @@ def ticket_status_from_dict(status: Any, what: str = "Ticket") -> model.TicketSt
         station=fields.string("station"),
         journey=tuple(_record_from(r) for r in fields.mappings("journey")),
         children=fields.strings("children"),
+        spawned=fields.strings("spawned"),
         observed_retry=fields.integer("observedRetry") or 0,
         conditions=tuple(_condition_from(c) for c in fields.mappings("conditions")),
         message=fields.string("message") or "",
@@ -394,6 +395,8 @@ def ticket_status_to_dict(status: model.TicketStatus) -> dict[str, Any]:
         body["station"] = status.station
     if status.children:
         body["children"] = list(status.children)
+    if status.spawned:
+        body["spawned"] = list(status.spawned)
     if status.conditions:
         body["conditions"] = [condition_to_dict(c) for c in status.conditions]
     if status.message:

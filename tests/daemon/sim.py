@@ -102,6 +102,7 @@ class Sim:
     sync_requests: list[actions.RequestSync] = field(default_factory=list)
     counter: int = 0
     commits: int = 0
+    fail_spawns: int = 0  # the next N child creations fail (API server unavailable)
     check: bool = True
 
     @classmethod
@@ -278,6 +279,9 @@ class Sim:
             case actions.SpawnTicket(parent=parent, name=name, track=track_name, snapshot=snap,
                                      created_at=created):
                 ref = model.TicketRef(parent.namespace, name)
+                if self.fail_spawns:
+                    self.fail_spawns -= 1
+                    return
                 assert ref not in self.tickets, f"spawned {name} twice"
                 self.check_spawn(action)
                 self.tickets[ref] = model.Ticket(parent.namespace, name, uid=f"uid-{name}", created=created,

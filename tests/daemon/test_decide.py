@@ -496,6 +496,49 @@ def test_junction_does_not_respawn_existing_children_but_records_them() -> None:
     assert sim.ticket("rel").status.children == ("rel-eu", "rel-us")
 
 
+def test_a_failed_child_create_is_retried_until_the_child_exists() -> None:
+    """The parent records its children before it departs; one whose create failed is created again,
+    even though the parent has completed meanwhile, with the creation time of the original spawn."""
+    sim = _junction_sim()
+    original = sim.apply
+    failures = {"rel-eu": 2}
+
+    def apply(action: actions.Action) -> None:
+        if isinstance(action, actions.SpawnTicket) and failures.get(action.name):
+            failures[action.name] -= 1  # e.g. the API server was unavailable
+            return
+        original(action)
+
+    sim.apply = apply  # type: ignore[method-assign]
+    sim.create("main", name="rel")
+    for _ in range(3):
+        sim.settle()
+        sim.argo_converge()
+    sim.settle()
+    parent = sim.ticket("rel").status
+    assert parent.state is St.COMPLETED and parent.children == ("rel-eu", "rel-us")
+    assert {model.TicketRef(NS, "rel-eu"), model.TicketRef(NS, "rel-us")} <= set(sim.tickets)
+    assert set(parent.spawned) == {"rel-eu", "rel-us"}
+    (first, *_) = [s for s in sim.spawned if s.name == "rel-eu"]
+    assert first.created_at == parent.journey[-1].departed_at
+    assert failures["rel-eu"] == 0
+
+
+def test_a_child_deleted_by_a_human_after_it_existed_stays_deleted() -> None:
+    sim = _junction_sim()
+    sim.create("main", name="rel")
+    for _ in range(3):
+        sim.settle()
+        sim.argo_converge()
+    sim.settle()
+    assert set(sim.ticket("rel").status.spawned) == {"rel-eu", "rel-us"}
+    del sim.tickets[model.TicketRef(NS, "rel-eu")]  # kubectl delete ticket rel-eu
+    sim.now += 60
+    sim.settle()
+    assert model.TicketRef(NS, "rel-eu") not in sim.tickets
+    assert [s.name for s in sim.spawned].count("rel-eu") == 1
+
+
 @pytest.mark.parametrize("parent, track_name", [
     pytest.param("rel", "eu", id="short"),
     pytest.param("r" * 60, "eu", id="long-parent"),

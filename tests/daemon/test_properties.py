@@ -9,7 +9,8 @@ simulator; sim.Sim checks the invariants after every applied decision:
 - a ticket is never marked arrived unless every Application truly runs its pushed commit's render,
   with no operation running and its workloads Healthy (the simulator's ground truth, not decide's rule);
 - per ticket, the actions come in contract order and every Event comes with its status change;
-- junction children are spawned only after the parent arrived at the junction;
+- junction children are spawned only after the parent arrived at the junction, and every child a
+  parent records exists in the end, even when creates fail;
 - decide is deterministic and independent of map order, and settles without outside change.
 
 After the random phase a drain (approve everything, enable everything, Argo CD cooperative, time
@@ -98,6 +99,7 @@ events = st.one_of(
     st.tuples(st.just("abandon"), st.integers(0, 50), st.sampled_from([True, False, False, False])),
     st.tuples(st.just("toggle_station"), st.integers(0, 50)),
     st.tuples(st.just("toggle_app"), st.integers(0, 50)),
+    st.tuples(st.just("spawn_fails"), st.integers(1, 3)),
 )
 
 
@@ -154,6 +156,8 @@ def _apply(sim: Sim, event: tuple[object, ...]) -> None:
         sim.retry(_pick(names, failed, event[1]))
     elif kind == "abandon" and names and event[2]:
         sim.edit(names[int(event[1]) % len(names)], abandon=True)  # type: ignore[call-overload]
+    elif kind == "spawn_fails":
+        sim.fail_spawns += int(event[1])  # type: ignore[call-overload]
     elif kind == "toggle_station":
         name = station_names[int(event[1]) % len(station_names)]  # type: ignore[call-overload]
         sim.set_station(name, disabled=not sim.stations[model.StationRef(NS, name)].disabled)
@@ -194,6 +198,9 @@ def test_invariants_hold_for_random_event_sequences(topology: Topology, script: 
         _apply(sim, event)
         sim.settle()
     _drain(sim)
+    for ticket in list(sim.tickets.values()):  # junction children are never lost
+        for child in ticket.status.children:
+            assert model.TicketRef(NS, child) in sim.tickets, f"{ticket.name}'s child {child} was never created"
     verdicts = graph.check_tracks(sim.tracks, sim.stations)
     for ticket in sim.tickets.values():
         if verdicts[ticket.track_ref].ok:

@@ -38,8 +38,13 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Disabled Stations are passed (a Skipped journey record); disabled Applications are neither pushed
   nor judged (recorded in ``skipped_applications``). A ticket whose Station is disabled while it is
   there departs without judging and without spawning. If every Station is disabled, nobody boards.
-- Junctions: when a ticket is ready to depart a junction Station (arrived and soaked), one child
-  per junction Track is spawned (name: ``child_ticket_name``), unless a ticket of that name exists.
+- Junctions: when a ticket is ready to depart a junction Station (arrived and soaked), it records
+  one child per junction Track (name: ``child_ticket_name``) in ``status.children``, in the same
+  status write that departs; then every recorded child that does not exist is created
+  (``SpawnTicket``), on every pass, until it exists, also for a parent that has since completed. A
+  child seen to exist is added to ``status.spawned``; a spawned child that later disappears was
+  deleted by a human on purpose and is not created again. (A child deleted before the parent ever
+  saw it, within one pass, is created again once.)
 - Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
   of them moves (abandon still works). A disabled Track likewise.
 - Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
@@ -77,6 +82,8 @@ def decide(world: model.World) -> list[actions.Action]:
     decision = _Decision(world, verdicts)
     for track_ref in sorted({t.track_ref for t in world.tickets.values()}):
         decision.run_track(track_ref)
+    for ref in sorted(world.tickets):
+        decision.ensure_children(world.tickets[ref])
     result.extend(decision.actions())
     return result
 
@@ -453,19 +460,46 @@ class _Decision:
 
     def spawn_children(self, ticket: model.Ticket, status: model.TicketStatus,
                        station: model.StationSpec) -> model.TicketStatus:
-        """Junction: one child per junction Track, named deterministically, recorded in the parent."""
+        """Junction: record one child per junction Track (deterministic names) in the status that
+        departs; ``ensure_children`` then creates every recorded child that does not exist."""
         children = list(status.children)
         for track in station.tracks:
             name = child_ticket_name(ticket.name, track)
-            if (ticket.namespace, name) not in self.names:
-                self.outcome(ticket).spawns.append(actions.SpawnTicket(
-                    ticket.ref, name, track, ticket.snapshot, self.now))
-                self.names.add((ticket.namespace, name))
-                self.event(ticket, actions.EventReason.SPAWNED,
-                           f"junction {station.name}: spawned ticket {name} onto track {track}")
             if name not in children:
                 children.append(name)
+                self.event(ticket, actions.EventReason.SPAWNED,
+                           f"junction {station.name}: spawned ticket {name} onto track {track}")
         return dataclasses.replace(status, children=tuple(children))
+
+    def ensure_children(self, ticket: model.Ticket) -> None:
+        """Every recorded child exists: created again until it does, unless it was seen once (then a
+        human deleted it on purpose). Runs for terminal parents too (a Completed parent's create may
+        have failed)."""
+        status = self.statuses[ticket.ref]
+        seen = [name for name in status.children
+                if (ticket.namespace, name) in self.names and name not in status.spawned]
+        if seen:
+            self.set(ticket, dataclasses.replace(status, spawned=(*status.spawned, *seen)))
+        for name in status.children:
+            if (ticket.namespace, name) in self.names or name in status.spawned:
+                continue
+            track, created = self.child_origin(ticket, status, name)
+            if track is not None:
+                self.outcome(ticket).spawns.append(actions.SpawnTicket(
+                    ticket.ref, name, track, ticket.snapshot, created))
+
+    def child_origin(self, ticket: model.Ticket, status: model.TicketStatus,
+                     name: str) -> tuple[str | None, float]:
+        """The Track a recorded child goes onto and its creation time (when the parent departed the
+        junction, so a re-created child keeps its place on its Track). None: no such Track any more."""
+        track = next((ref.name for ref in sorted(self.world.tracks) if ref.namespace == ticket.namespace
+                      and child_ticket_name(ticket.name, ref.name) == name), None)
+        created = self.now
+        for record in status.journey:
+            spec = self.world.stations.get(model.StationRef(ticket.namespace, record.station))
+            if spec is not None and track in spec.tracks and record.departed_at is not None:
+                created = record.departed_at
+        return track, created
 
     def depart(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int) -> None:
         """Ready to leave Station ``index``: complete, or enter the next enabled Station if allowed."""

@@ -315,12 +315,19 @@ class JourneyRecord:
 
 @dataclass(frozen=True)
 class TicketStatus:
-    """The ticket's status subresource: where it is, and everything it did on the way."""
+    """The ticket's status subresource: where it is, and everything it did on the way.
+
+    ``children`` are the junction children the ticket intends to have (recorded before it departs
+    the junction); ``spawned`` those it has seen exist at least once. A child in ``children`` that
+    does not exist is created again until it does, unless it is in ``spawned``: then a human deleted
+    it on purpose and it stays deleted.
+    """
 
     state: TicketState = TicketState.WAITING
     station: str | None = None
     journey: tuple[JourneyRecord, ...] = ()
     children: tuple[str, ...] = ()
+    spawned: tuple[str, ...] = ()
     observed_retry: int = 0
     conditions: tuple[Condition, ...] = ()
     message: str = ""
