@@ -291,8 +291,8 @@ def test_arrival_records_times_and_events_on_each_application() -> None:
 
 def test_last_station_completes_and_vacates() -> None:
     world, ticket = _at_s1({}, {"a1": Healthy}, T0 + 1, {})
-    moved = dataclasses.replace(ticket.status, station="s3", journey=(dataclasses.replace(
-        ticket.status.journey[0], station="s3", pushed=(model.PushedCommit(app("c1"), "u", "b", C),)),))
+    moved = dataclasses.replace(ticket.status, station="s3", journey=(*_visited("line", "s3"), dataclasses.replace(
+        ticket.status.journey[0], station="s3", pushed=(model.PushedCommit(app("c1"), "u", "b", C),))))
     world = dataclasses.replace(world, tickets={ticket.ref: dataclasses.replace(ticket, status=moved)},
                                 apps={app("c1"): Healthy})
     result = decide.decide(world)
@@ -387,6 +387,17 @@ def test_late_older_ticket_never_rides_behind_a_newer_one(boarding: model.Boardi
 # -- occupancy and no overtaking ----------------------------------------------------------------
 
 
+PATHS = {"line": ("s1", "s2", "s3"), "other": ("o1", "s2")}
+
+
+def _visited(track_name: str, at: str) -> tuple[model.JourneyRecord, ...]:
+    """Departed records for the Stations before ``at`` (a real ticket there has visited them)."""
+    path = PATHS.get(track_name, ())
+    before = path[:path.index(at)] if at in path else ()
+    return tuple(model.JourneyRecord(s, model.JourneyState.DEPARTED, entered_at=T0 - 100, arrived_at=T0 - 90,
+                                     departed_at=T0 - 50) for s in before)
+
+
 def _travelling(name: str, created: float, at: str, arrived: bool = True, commit: str = C,
                 track_name: str = "line", app_name: str | None = None, **kwargs: object) -> model.Ticket:
     record = model.JourneyRecord(
@@ -394,7 +405,8 @@ def _travelling(name: str, created: float, at: str, arrived: bool = True, commit
         arrived_at=T0 if arrived else None, healthy_since=T0 if arrived else None,
         pushed=(model.PushedCommit(app(app_name or f"{at}-app"), "u", "b", commit),))
     return model.Ticket(NS, name, f"uid-{name}", created, track_name, snapshot(int(created)),
-                        status=model.TicketStatus(St.SOAKING, at, (record,)), **kwargs)  # type: ignore[arg-type]
+                        status=model.TicketStatus(St.SOAKING, at, (*_visited(track_name, at), record)),
+                        **kwargs)  # type: ignore[arg-type]
 
 
 def _line_world(tickets: list[model.Ticket], stations: tuple[str, ...] = ("s1", "s2", "s3"),
@@ -637,6 +649,51 @@ def test_track_condition_not_rewritten_when_unchanged() -> None:
     first = sim.step()
     assert [type(a) for a in first] == [actions.SetTrackCondition]
     assert sim.step() == []
+
+
+def test_reorder_mid_journey_never_skips_an_unvisited_station_in_silence() -> None:
+    """(d1, d2, d3) -> (d1, d3, d2) while the ticket is at d2: d3 is now behind it and was never
+    deployed, so the ticket fails naming d3 instead of completing."""
+    sim = Sim.of([track("track-d", ("d1", "d2", "d3"))],
+                 [station("d1", ("d1",)), station("d2", ("d2",), soak_seconds=60), station("d3", ("d3",))])
+    sim.create("track-d", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert (sim.ticket("t").status.station, sim.ticket("t").status.state) == ("d2", St.SOAKING)
+    spec = sim.tracks[model.TrackRef(NS, "track-d")]
+    sim.tracks[spec.ref] = dataclasses.replace(spec, stations=("d1", "d3", "d2"))
+    sim.now += 60
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED, status.message
+    assert "d3" in status.message and "never visited" in status.message
+    assert [r.station for r in status.journey] == ["d1", "d2"]
+    assert sim.heads[app("d3")][2] == "0" * 40  # d3 was never deployed
+    sim.create("track-d", name="fix")  # a new ticket visits every Station in the new order
+    for _ in range(4):
+        sim.settle()
+        sim.now += 60
+        sim.argo_converge()
+    sim.settle()
+    assert [r.station for r in sim.ticket("fix").status.journey] == ["d1", "d3", "d2"]
+    assert sim.ticket("fix").status.state is St.COMPLETED
+
+
+def test_reorder_of_stations_ahead_visits_them_in_the_new_order() -> None:
+    sim = Sim.of([track("line", ("d1", "d2", "d3", "d4"))],
+                 [station(n, (n,)) for n in ("d1", "d2", "d3", "d4")])
+    sim.create("line", name="t")
+    sim.settle()
+    spec = sim.tracks[model.TrackRef(NS, "line")]
+    sim.tracks[spec.ref] = dataclasses.replace(spec, stations=("d1", "d2", "d4", "d3"))
+    for _ in range(5):
+        sim.argo_converge()
+        sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED and [r.station for r in status.journey] == ["d1", "d2", "d4", "d3"]
 
 
 def test_inconsistent_status_fails_the_ticket() -> None:

@@ -50,6 +50,11 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
   failed at, unless a newer ticket already entered that Station or a later one (refused: create a
   new ticket instead); if the Station is held it waits.
+- Track edits mid-journey: a Station is never skipped in silence. When a ticket is ready to depart
+  and an enabled Station before its current one on the (edited) Track has no journey record (a
+  reorder such as (d1, d2, d3) -> (d1, d3, d2) while at d2, or a Station inserted behind it), the
+  ticket fails with a message naming those Stations; a new ticket deploys them. Stations after the
+  current one are visited in the new order; a removed current Station blocks (``StationOffTrack``).
 - A non-terminal status that contradicts itself (boarded but holding no Station, or holding a
   Station its last journey record is not about) fails the ticket, so a human can look and retry.
 """
@@ -503,8 +508,17 @@ class _Decision:
 
     def depart(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int) -> None:
         """Ready to leave Station ``index``: complete, or enter the next enabled Station if allowed."""
-        target, skipped = line.next_enabled(index)
         here = line.stations[index].name
+        visited = {record.station for record in status.journey}
+        missed = [s.name for s in line.stations[:index] if not s.disabled and s.name not in visited]
+        if missed:
+            names = ", ".join(missed)
+            self.fail(ticket, status, f"track {line.track.name} was edited while this ticket was on it: "
+                                      f"station(s) {names} now come before {here} and were never visited; "
+                                      "failing instead of skipping them in silence (create a new ticket "
+                                      "to deploy them)")
+            return
+        target, skipped = line.next_enabled(index)
         if target is None:
             journey = _depart_record(status.journey, self.now) + tuple(
                 _skipped_record(name, self.now) for name in skipped)
