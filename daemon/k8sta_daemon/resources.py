@@ -18,8 +18,10 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
   the ``k8sta.io/created-at`` annotation when that falls within the same second; ties break by name.
 
 Malformed objects raise ``MalformedObject`` whose message names the object and the exact field; the
-controller logs and skips them. Argo CD Applications are never "malformed": unknown or missing fields
-read as Unknown/absent, which the arrival rule treats as "not arrived".
+controller logs and skips malformed Tracks and Stations, and keeps a malformed Ticket as a
+``model.MalformedTicket`` (``ticket_or_malformed``) so it keeps its Station and shows why. Argo CD
+Applications are never "malformed": unknown or missing fields read as Unknown/absent, which the
+arrival rule treats as "not arrived".
 """
 
 from __future__ import annotations
@@ -298,6 +300,49 @@ def ticket_from_dict(obj: Any) -> model.Ticket:
         abandon=spec.boolean("abandon"),
         status=ticket_status_from_dict(raw_status, what) if raw_status else model.TicketStatus(),
     )
+
+
+def ticket_or_malformed(obj: Any) -> model.Ticket | model.MalformedTicket:
+    """``ticket_from_dict``, or, when the decoder rejects the object, a ``model.MalformedTicket`` that
+    keeps what decide needs (the Station it holds, its conditions, the field error). Raises
+    ``MalformedObject`` only for an object without a readable namespace and name."""
+    try:
+        return ticket_from_dict(obj)
+    except MalformedObject as exc:
+        return malformed_ticket(obj, str(exc))
+
+
+def malformed_ticket(obj: Any, error: str) -> model.MalformedTicket:
+    """What can still be read of a rejected Ticket: the Station its status names (None when its
+    status says it is terminal) and its conditions, each read leniently."""
+    meta = _mapping(obj.get("metadata")) if isinstance(obj, Mapping) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not (isinstance(name, str) and name and isinstance(namespace, str) and namespace):
+        raise MalformedObject(error)
+    status = _mapping(obj.get("status"))
+    station = status.get("station")
+    terminal = {s.value for s in model.TicketState if s.terminal}
+    if not isinstance(station, str) or not station or status.get("state") in terminal:
+        station = None
+    conditions: list[model.Condition] = []
+    for item in status.get("conditions") or [] if isinstance(status.get("conditions"), list) else []:
+        try:
+            conditions.append(_condition_from(_Fields(item, f"Ticket {namespace}/{name}", "status.conditions")))
+        except MalformedObject:
+            continue
+    return model.MalformedTicket(namespace, name, error, station, tuple(conditions))
+
+
+def ticket_status_with_condition(obj: Any, condition: model.Condition) -> dict[str, Any]:
+    """The Ticket's status body with ``condition`` set (FALSE: removed), everything else kept as is
+    (for ``actions.SetTicketCondition`` on a Ticket whose spec cannot be read)."""
+    status = dict(obj.get("status") or {}) if isinstance(obj, Mapping) else {}
+    kept = [c for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            and c.get("type") != condition.type.value]
+    if condition.status is model.ConditionStatus.TRUE:
+        kept.append(condition_to_dict(condition))
+    status["conditions"] = kept
+    return status
 
 
 def _created(meta: _Fields) -> float:

@@ -103,6 +103,7 @@ class Sim:
     counter: int = 0
     commits: int = 0
     fail_spawns: int = 0  # the next N child creations fail (API server unavailable)
+    malformed: dict[model.TicketRef, tuple[model.Ticket, model.MalformedTicket]] = field(default_factory=dict)
     check: bool = True
 
     @classmethod
@@ -126,7 +127,22 @@ class Sim:
 
     def world(self) -> model.World:
         return model.World(now=self.now, tracks=dict(self.tracks), stations=dict(self.stations),
-                           tickets=dict(self.tickets), apps=self.apps)
+                           tickets=dict(self.tickets), apps=self.apps,
+                           malformed={ref: broken for ref, (_, broken) in self.malformed.items()})
+
+    def corrupt(self, name: str) -> None:
+        """Someone writes a spec the decoder rejects: the object stays, decide sees a MalformedTicket."""
+        ticket = self.tickets.pop(model.TicketRef(NS, name))
+        station = ticket.status.station if not ticket.status.state.terminal else None
+        self.malformed[ticket.ref] = (ticket, model.MalformedTicket(
+            NS, name, f"Ticket {NS}/{name}: spec.snapshot.images[0].tag: is required", station,
+            ticket.status.conditions))
+
+    def uncorrupt(self, name: str) -> None:
+        """The spec is fixed; the status is what it was, plus the conditions decide set meanwhile."""
+        ticket, broken = self.malformed.pop(model.TicketRef(NS, name))
+        self.tickets[ticket.ref] = dataclasses.replace(
+            ticket, status=dataclasses.replace(ticket.status, conditions=broken.conditions))
 
     def create(self, track_name: str, name: str | None = None, created: float | None = None) -> model.Ticket:
         self.counter += 1
@@ -248,7 +264,7 @@ class Sim:
             assert decide.decide(world) == result, "decide is not deterministic"
             shuffled = model.World(now=world.now, tracks=_reversed(world.tracks),
                                    stations=_reversed(world.stations), tickets=_reversed(world.tickets),
-                                   apps=_reversed(world.apps))
+                                   apps=_reversed(world.apps), malformed=_reversed(world.malformed))
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
         if self.check:
             check_order(result)
@@ -291,6 +307,12 @@ class Sim:
                 spec = self.tracks[ref]
                 conditions = (*(c for c in spec.conditions if c.type is not condition.type), condition)
                 self.tracks[ref] = dataclasses.replace(spec, conditions=conditions)
+            case actions.SetTicketCondition(ticket=ref, condition=condition):
+                ticket, broken = self.malformed[ref]
+                kept = tuple(c for c in broken.conditions if c.type is not condition.type)
+                if condition.status is model.ConditionStatus.TRUE:
+                    kept = (*kept, condition)
+                self.malformed[ref] = (ticket, dataclasses.replace(broken, conditions=kept))
             case actions.EmitEvent():
                 self.events.append(action)
             case actions.RequestSync(app=ref, revision=revision):
@@ -334,7 +356,8 @@ class Sim:
     def check_invariants(self, before: dict[model.TicketRef, model.Ticket]) -> None:
         # never a lost ticket
         assert set(before) <= set(self.tickets), "a ticket disappeared"
-        holders: dict[str, str] = {}
+        holders: dict[str, str] = {broken.station: ref.name for ref, (_, broken) in self.malformed.items()
+                                   if broken.station is not None}
         for ticket in self.tickets.values():
             status = ticket.status
             if status.state.terminal:
@@ -382,7 +405,7 @@ class Sim:
                     f"(pushed {commit}, render {self.renders.get(commit or '')})")
 
 
-STATUS_CHANGES = (actions.UpdateTicketStatus,)
+STATUS_CHANGES = (actions.UpdateTicketStatus, actions.SetTicketCondition)
 DEFERRABLE = (actions.PushStation, actions.RequestSync)
 
 

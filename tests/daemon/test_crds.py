@@ -168,7 +168,7 @@ TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, mo
 @pytest.mark.parametrize("kind, path, values", [
     ("Ticket", "status.state", {s.value for s in model.TicketState}),
     ("Ticket", "status.journey.[].state", {s.value for s in model.JourneyState}),
-    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value}),
+    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value, model.ConditionType.MALFORMED.value}),
     ("Ticket", "status.conditions.[].reason", {r.value for r in set(model.ConditionReason) - TRACK_REASONS}),
     ("Track", "status.conditions.[].type", {model.ConditionType.READY.value}),
     ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}),

@@ -696,6 +696,35 @@ def test_reorder_of_stations_ahead_visits_them_in_the_new_order() -> None:
     assert status.state is St.COMPLETED and [r.station for r in status.journey] == ["d1", "d2", "d4", "d3"]
 
 
+def test_a_malformed_ticket_keeps_its_station_and_says_which_field_once() -> None:
+    error = "Ticket team/broken: spec.snapshot.images[0].tag: is required"
+    broken = model.MalformedTicket(NS, "broken", error, station="s1")
+    world = model.World.build(T0, [track("line", ("s1", "s2"))], [station("s1", ("a1",)), station("s2", ("b1",))],
+                              [_waiting("new", 5)], malformed=[broken])
+    result = decide.decide(world)
+    status = _status_of(result, "new")
+    assert status is not None and status.station is None and not status.boarded
+    assert "held by ticket broken, which cannot be read" in status.message and "images[0].tag" in status.message
+    (condition,) = [a for a in result if isinstance(a, actions.SetTicketCondition)]
+    assert condition.ticket == broken.ref and condition.condition.message == error
+    assert (condition.condition.type, condition.condition.reason) == (model.ConditionType.MALFORMED,
+                                                                      model.ConditionReason.INVALID_SPEC)
+    (event,) = [a for a in result if isinstance(a, actions.EmitEvent) and a.ticket == broken.ref]
+    assert event.type is actions.EventType.WARNING and "images[0].tag" in event.message and "s1" in event.message
+    observed = dataclasses.replace(broken, conditions=(condition.condition,))
+    world = dataclasses.replace(world, malformed={broken.ref: observed})
+    again = decide.decide(world)
+    assert not [a for a in again if getattr(a, "ticket", None) == broken.ref]  # once per change
+
+
+def test_a_ticket_that_reads_again_loses_its_malformed_condition() -> None:
+    condition = model.Condition(model.ConditionType.MALFORMED, model.ConditionStatus.TRUE,
+                                model.ConditionReason.INVALID_SPEC, "spec.track: is required", T0)
+    ticket = dataclasses.replace(_waiting("t", 1), status=model.TicketStatus(conditions=(condition,)))
+    status = _status_of(decide.decide(_line_world([ticket])), "t")
+    assert status is not None and not [c for c in status.conditions if c.type is model.ConditionType.MALFORMED]
+
+
 def test_inconsistent_status_fails_the_ticket() -> None:
     broken = model.Ticket(NS, "t", "uid", 1, "line", snapshot(1), status=model.TicketStatus(
         St.DEPLOYING, "s2", (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0),)))

@@ -4,7 +4,8 @@ sequences (tickets created, the fake Argo CD comparing, syncing, failing, rollin
 health flips, approvals, retries, abandons, toggles, time passing) are driven through decide + the
 simulator; sim.Sim checks the invariants after every applied decision:
 
-- never two tickets at one Station; never a newer ticket ahead of an older one on a Track;
+- never two tickets at one Station (a malformed Ticket keeps its Station); never a newer ticket
+  ahead of an older one on a Track;
 - never a lost ticket, and terminal states stay terminal (only Failed leaves, by retry);
 - a ticket is never marked arrived unless every Application truly runs its pushed commit's render,
   with no operation running and its workloads Healthy (the simulator's ground truth, not decide's rule);
@@ -100,6 +101,8 @@ events = st.one_of(
     st.tuples(st.just("toggle_station"), st.integers(0, 50)),
     st.tuples(st.just("toggle_app"), st.integers(0, 50)),
     st.tuples(st.just("spawn_fails"), st.integers(1, 3)),
+    st.tuples(st.just("corrupt"), st.integers(0, 50)),
+    st.tuples(st.just("uncorrupt"), st.integers(0, 50)),
 )
 
 
@@ -156,6 +159,11 @@ def _apply(sim: Sim, event: tuple[object, ...]) -> None:
         sim.retry(_pick(names, failed, event[1]))
     elif kind == "abandon" and names and event[2]:
         sim.edit(names[int(event[1]) % len(names)], abandon=True)  # type: ignore[call-overload]
+    elif kind == "corrupt" and names:
+        sim.corrupt(names[int(event[1]) % len(names)])  # type: ignore[call-overload]
+    elif kind == "uncorrupt" and sim.malformed:
+        broken = sorted(ref.name for ref in sim.malformed)
+        sim.uncorrupt(broken[int(event[1]) % len(broken)])  # type: ignore[call-overload]
     elif kind == "spawn_fails":
         sim.fail_spawns += int(event[1])  # type: ignore[call-overload]
     elif kind == "toggle_station":
@@ -170,7 +178,9 @@ def _apply(sim: Sim, event: tuple[object, ...]) -> None:
 
 
 def _drain(sim: Sim, rounds: int = 40) -> None:
-    """Approve and enable everything, let Argo CD converge Healthy and time pass."""
+    """Fix malformed tickets, approve and enable everything, let Argo CD converge Healthy, time pass."""
+    for ref in list(sim.malformed):
+        sim.uncorrupt(ref.name)
     for ref in list(sim.stations):
         sim.set_station(ref.name, disabled=False, disabled_applications=frozenset())
     for _ in range(rounds):

@@ -267,6 +267,37 @@ def test_every_status_decide_writes_round_trips() -> None:
         assert resources.ticket_status_to_dict(resources.ticket_status_from_dict(body)) == body
 
 
+def test_a_malformed_ticket_is_kept_with_its_station_and_the_field_error() -> None:
+    obj = ticket_obj()
+    obj["spec"]["snapshot"]["images"][0]["tag"] = 7
+    obj["status"]["conditions"] = [{"type": "Malformed", "status": "True", "reason": "InvalidSpec",
+                                    "message": "old"}, {"type": "Nonsense"}]
+    broken = resources.ticket_or_malformed(obj)
+    assert isinstance(broken, model.MalformedTicket)
+    assert (broken.ref, broken.station) == (model.TicketRef("team", "api-7"), "staging")
+    assert "spec.snapshot.images[0].tag" in broken.error
+    assert [c.message for c in broken.conditions] == ["old"]
+    obj["status"]["state"] = "Completed"
+    assert resources.ticket_or_malformed(obj).station is None  # type: ignore[union-attr]
+    assert isinstance(resources.ticket_or_malformed(ticket_obj()), model.Ticket)
+    del obj["metadata"]["name"]
+    with pytest.raises(resources.MalformedObject, match=r"metadata\.name"):
+        resources.ticket_or_malformed(obj)
+
+
+def test_ticket_status_with_condition_sets_and_removes_one_type() -> None:
+    obj = ticket_obj()
+    obj["status"]["conditions"] = [{"type": "Blocked", "status": "True", "reason": "TrackNotFound"}]
+    condition = model.Condition(model.ConditionType.MALFORMED, model.ConditionStatus.TRUE,
+                                model.ConditionReason.INVALID_SPEC, "spec.track: is required", 5.0)
+    status = resources.ticket_status_with_condition(obj, condition)
+    assert [c["type"] for c in status["conditions"]] == ["Blocked", "Malformed"]
+    assert status["journey"] == obj["status"]["journey"] and status["station"] == "staging"
+    obj["status"] = status
+    removed = dataclasses.replace(condition, status=model.ConditionStatus.FALSE)
+    assert [c["type"] for c in resources.ticket_status_with_condition(obj, removed)["conditions"]] == ["Blocked"]
+
+
 def test_lost_arrival_clock_round_trips() -> None:
     status = model.TicketStatus(model.TicketState.DEPLOYING, "dev", (model.JourneyRecord(
         "dev", model.JourneyState.ARRIVED, entered_at=T("2026-11-26T10:00:00Z"),

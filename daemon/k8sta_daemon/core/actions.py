@@ -8,7 +8,7 @@ AlreadyExists as success) and may drop a duplicate of an action already in fligh
 Ordering contract. ``decide`` emits the Track conditions first, then each ticket's actions together
 (grouped by ``ticket``, or ``parent`` for ``SpawnTicket``), in this order:
 
-1. the status change: ``UpdateTicketStatus`` and/or ``SetTicketCondition``;
+1. the status change: ``UpdateTicketStatus`` or ``SetTicketCondition``;
 2. ``EmitEvent``: the Events that describe that change;
 3. ``SpawnTicket``;
 4. the deferrable actions: ``PushStation``, ``RequestSync``, ``RepairDrift``.
@@ -84,6 +84,19 @@ class UpdateTicketStatus:
     status: model.TicketStatus
 
 
+@dataclass(frozen=True)
+class SetTicketCondition:
+    """Set (``condition.status`` TRUE) or remove (FALSE) one condition in a Ticket's status without
+    reading its spec: used for a Ticket the decoder rejects (``model.MalformedTicket``), whose status
+    ``UpdateTicketStatus`` cannot rebuild. Emitted only when the observed condition differs, so it
+    (and its Warning Event) happens once per change, not on every pass. The executor merges it into
+    ``status.conditions`` by type (``resources.ticket_status_with_condition``), compare-and-swap on
+    the resourceVersion the World was built from."""
+
+    ticket: model.TicketRef
+    condition: model.Condition
+
+
 class EventType(enum.Enum):
     NORMAL = "Normal"
     WARNING = "Warning"
@@ -105,6 +118,7 @@ class EventReason(enum.Enum):
     RETRY_REFUSED = "RetryRefused"
     SPAWNED = "Spawned"
     BLOCKED = "Blocked"
+    MALFORMED = "Malformed"
 
 
 @dataclass(frozen=True)
@@ -143,4 +157,5 @@ class SetTrackCondition:
     condition: model.Condition
 
 
-Action = PushStation | RequestSync | UpdateTicketStatus | EmitEvent | SpawnTicket | SetTrackCondition
+Action = (PushStation | RequestSync | UpdateTicketStatus | SetTicketCondition | EmitEvent | SpawnTicket
+          | SetTrackCondition)

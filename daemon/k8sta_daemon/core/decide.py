@@ -55,6 +55,10 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   reorder such as (d1, d2, d3) -> (d1, d3, d2) while at d2, or a Station inserted behind it), the
   ticket fails with a message naming those Stations; a new ticket deploys them. Stations after the
   current one are visited in the new order; a removed current Station blocks (``StationOffTrack``).
+- Malformed Tickets (``world.malformed``: objects the decoder rejects) still exist: one whose status
+  names a Station keeps it, so nobody enters it ("held by ticket X, which cannot be read (...)").
+  It gets a ``Malformed`` condition naming the field and a Warning Event, once per change (only when
+  the observed condition differs); once it reads again the condition is removed.
 - A non-terminal status that contradicts itself (boarded but holding no Station, or holding a
   Station its last journey record is not about) fails the ticket, so a human can look and retry.
 """
@@ -89,6 +93,7 @@ def decide(world: model.World) -> list[actions.Action]:
         decision.run_track(track_ref)
     for ref in sorted(world.tickets):
         decision.ensure_children(world.tickets[ref])
+    decision.report_malformed()
     result.extend(decision.actions())
     return result
 
@@ -216,9 +221,15 @@ class _Decision:
             self.by_track.setdefault(ticket.track_ref, []).append(ticket)
             if not ticket.status.state.terminal and ticket.status.station is not None:
                 self.holders.setdefault(model.StationRef(ticket.namespace, ticket.status.station), ref)
+        for ref in sorted(world.malformed):
+            broken = world.malformed[ref]
+            if broken.station is not None and ref not in world.tickets:
+                self.holders.setdefault(model.StationRef(ref.namespace, broken.station), ref)
         for tickets in self.by_track.values():
             tickets.sort(key=lambda t: t.order_key)
-        self.names = {(t.namespace, t.name) for t in world.tickets.values()}
+        self.names = {(t.namespace, t.name) for t in world.tickets.values()} | {
+            (ref.namespace, ref.name) for ref in world.malformed}
+        self.extra: list[actions.Action] = []  # for objects that are not readable Tickets
 
     # -- bookkeeping --
 
@@ -245,8 +256,32 @@ class _Decision:
         self.statuses[ticket.ref] = status
         self.outcome(ticket)
 
+    def report_malformed(self) -> None:
+        """A Ticket the decoder rejects keeps its Station (see ``__init__``) and says why, once per
+        change: a Malformed condition naming the field, and a Warning Event with it."""
+        for ref in sorted(self.world.malformed):
+            broken = self.world.malformed[ref]
+            if ref in self.world.tickets:
+                continue
+            holds = f"; it keeps station {broken.station} until fixed or deleted" if broken.station else ""
+            condition = model.Condition(model.ConditionType.MALFORMED, model.ConditionStatus.TRUE,
+                                        model.ConditionReason.INVALID_SPEC, broken.error)
+            current = _find_condition(broken.conditions, model.ConditionType.MALFORMED)
+            if current == condition:
+                continue
+            self.extra.append(actions.SetTicketCondition(ref, _stamp(condition, current, self.now)))
+            self.extra.append(actions.EmitEvent(ref, None, actions.EventType.WARNING, actions.EventReason.MALFORMED,
+                                                f"ticket cannot be read: {broken.error}{holds}"))
+
+    def clear_malformed(self, ticket: model.Ticket) -> None:
+        """A Ticket that reads again loses its Malformed condition."""
+        status = self.statuses[ticket.ref]
+        if _find_condition(status.conditions, model.ConditionType.MALFORMED) is not None:
+            conditions = tuple(c for c in status.conditions if c.type is not model.ConditionType.MALFORMED)
+            self.set(ticket, dataclasses.replace(status, conditions=conditions))
+
     def actions(self) -> list[actions.Action]:
-        result: list[actions.Action] = []
+        result: list[actions.Action] = list(self.extra)
         for ref in self.order:
             outcome = self.outcomes[ref]
             status = self.statuses[ref]
@@ -262,6 +297,8 @@ class _Decision:
 
     def run_track(self, track_ref: model.TrackRef) -> None:
         tickets = self.by_track[track_ref]
+        for ticket in tickets:
+            self.clear_malformed(ticket)
         for ticket in tickets:
             if ticket.abandon and not self.statuses[ticket.ref].state.terminal:
                 self.abandon(ticket)
@@ -556,6 +593,8 @@ class _Decision:
         station = line.stations[target]
         holder = self.holders.get(station.ref)
         if holder is not None and holder != ticket.ref:
+            if holder in self.world.malformed and holder not in self.world.tickets:
+                return f"held by ticket {holder.name}, which cannot be read ({self.world.malformed[holder].error})"
             return f"held by ticket {holder.name}"
         for other in self.by_track[line.track.ref]:
             other_status = self.statuses[other.ref]
@@ -564,6 +603,12 @@ class _Decision:
             position = line.index.get(other_status.station)
             if position is not None and index < position <= target:
                 return f"ticket {other.name} is at station {other_status.station}"
+        for ref in sorted(self.world.malformed):  # its Track is unknown: never pass it either
+            broken = self.world.malformed[ref]
+            position = line.index.get(broken.station or "")
+            if ref.namespace == line.track.namespace and ref not in self.world.tickets \
+                    and position is not None and index < position <= target:
+                return f"ticket {ref.name}, which cannot be read, is at station {broken.station}"
         return None
 
     def enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, target: int,

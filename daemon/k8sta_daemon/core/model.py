@@ -21,7 +21,7 @@ from k8sta_cmp.contract import ImagePin
 
 __all__ = [
     "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
-    "ConditionType", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "OperationPhase",
+    "ConditionType", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "MalformedTicket", "OperationPhase",
     "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
     "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
 ]
@@ -168,6 +168,7 @@ class ConditionStatus(enum.Enum):
 class ConditionType(enum.Enum):
     READY = "Ready"  # on a Track: its graph is valid and tickets may move on it
     BLOCKED = "Blocked"  # on a Ticket: present (True) only while something outside it stops it
+    MALFORMED = "Malformed"  # on a Ticket: present (True) only while its spec cannot be read
 
 
 class ConditionReason(enum.Enum):
@@ -183,6 +184,7 @@ class ConditionReason(enum.Enum):
     TRACK_NOT_READY = "TrackNotReady"
     TRACK_DISABLED = "TrackDisabled"
     STATION_OFF_TRACK = "StationOffTrack"
+    INVALID_SPEC = "InvalidSpec"
 
 
 @dataclass(frozen=True)
@@ -379,6 +381,24 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class MalformedTicket:
+    """A Ticket object the decoder rejects (``error`` names the field). It still exists, so it keeps
+    the Station its status names (``station``, when readable) unless its status says it is terminal:
+    nobody may enter that Station until a human fixes or deletes it. ``conditions`` are the conditions
+    its status shows (read leniently), so the Malformed condition is written once per change."""
+
+    namespace: str
+    name: str
+    error: str
+    station: str | None = None
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def ref(self) -> TicketRef:
+        return TicketRef(self.namespace, self.name)
+
+
+@dataclass(frozen=True)
 class World:
     """Everything ``decide`` may look at. Built fresh by the controller for each decision."""
 
@@ -387,12 +407,14 @@ class World:
     stations: Mapping[StationRef, StationSpec] = field(default_factory=dict)
     tickets: Mapping[TicketRef, Ticket] = field(default_factory=dict)
     apps: Mapping[AppRef, AppStatus] = field(default_factory=dict)
+    malformed: Mapping[TicketRef, MalformedTicket] = field(default_factory=dict)
 
     @classmethod
     def build(cls, now: float, tracks: tuple[TrackSpec, ...] | list[TrackSpec] = (),
               stations: tuple[StationSpec, ...] | list[StationSpec] = (),
               tickets: tuple[Ticket, ...] | list[Ticket] = (),
-              apps: Mapping[AppRef, AppStatus] | None = None) -> World:
+              apps: Mapping[AppRef, AppStatus] | None = None,
+              malformed: tuple[MalformedTicket, ...] | list[MalformedTicket] = ()) -> World:
         """Index lists of objects by reference (convenient for adapters and tests)."""
         return cls(
             now=now,
@@ -400,4 +422,5 @@ class World:
             stations={s.ref: s for s in stations},
             tickets={t.ref: t for t in tickets},
             apps=dict(apps or {}),
+            malformed={m.ref: m for m in malformed},
         )
