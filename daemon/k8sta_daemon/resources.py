@@ -9,7 +9,8 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
 
 - Station ``spec``: ``applications: [{name, namespace?, disabled?}]`` (namespace defaults to the Argo CD
   namespace), ``tracks: [name]`` (junction), ``approvalRequired``, ``soakSeconds``, ``timeoutSeconds``,
-  ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``.
+  ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``,
+  ``selfHeal`` (default true: repair hand edits of its app branches).
 - Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``;
   ``status.conditions``.
 - Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
@@ -244,6 +245,7 @@ def station_from_dict(obj: Any, *, default_app_namespace: str = DEFAULT_ARGOCD_N
         degraded_grace_seconds=spec.integer("degradedGraceSeconds") or 0,
         disabled=spec.boolean("disabled"),
         disabled_applications=frozenset(disabled),
+        self_heal=spec.data.get("selfHeal") is None or spec.boolean("selfHeal"),
     )
 
 
@@ -428,6 +430,9 @@ def _record_from(fields: _Fields) -> model.JourneyRecord:
         healthy_since=fields.time("healthySince"),
         degraded_since=fields.time("degradedSince"),
         arrival_lost_at=fields.time("arrivalLostAt"),
+        drift=tuple(model.Drift(app=_app_ref(d.nested("application", required=True)),
+                                branch=d.string("branch") or "", head=d.required("head"))
+                    for d in fields.mappings("drift")),
         message=fields.string("message") or "",
     )
 
@@ -460,6 +465,9 @@ def _record_to(record: model.JourneyRecord) -> dict[str, Any]:
         body["pushed"] = [{"application": {"namespace": p.app.namespace, "name": p.app.name},
                            "repoURL": p.repo_url, "branch": p.branch, "commit": p.commit}
                           for p in record.pushed]
+    if record.drift:
+        body["drift"] = [{"application": {"namespace": d.app.namespace, "name": d.app.name},
+                          "branch": d.branch, "head": d.head} for d in record.drift]
     if record.skipped_applications:
         body["skippedApplications"] = [{"namespace": a.namespace, "name": a.name}
                                        for a in record.skipped_applications]

@@ -104,6 +104,9 @@ class Sim:
     commits: int = 0
     fail_spawns: int = 0  # the next N child creations fail (API server unavailable)
     malformed: dict[model.TicketRef, tuple[model.Ticket, model.MalformedTicket]] = field(default_factory=dict)
+    human: dict[model.AppRef, str] = field(default_factory=dict)  # branch heads a human pushed
+    k8sta_heads: dict[model.AppRef, str] = field(default_factory=dict)  # the newest K8sTA commit per branch
+    repairs: list[actions.RepairDrift] = field(default_factory=list)
     check: bool = True
 
     @classmethod
@@ -128,7 +131,19 @@ class Sim:
     def world(self) -> model.World:
         return model.World(now=self.now, tracks=dict(self.tracks), stations=dict(self.stations),
                            tickets=dict(self.tickets), apps=self.apps,
-                           malformed={ref: broken for ref, (_, broken) in self.malformed.items()})
+                           malformed={ref: broken for ref, (_, broken) in self.malformed.items()},
+                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()})
+
+    def hand_edit(self, ref: model.AppRef) -> str:
+        """A human pushes a commit onto the app branch (a new render; the plugin refuses it)."""
+        self.commits += 1
+        commit = hashlib.sha1(f"human-{self.commits}".encode()).hexdigest()
+        self.renders[commit] = f"human-{self.commits}"
+        head = self.heads[ref][2]
+        self.k8sta_heads.setdefault(ref, head)  # a second edit keeps the K8sTA commit under the first
+        self.heads[ref] = (None, None, commit)
+        self.human[ref] = commit
+        return commit
 
     def corrupt(self, name: str) -> None:
         """Someone writes a spec the decoder rejects: the object stays, decide sees a MalformedTicket."""
@@ -264,7 +279,8 @@ class Sim:
             assert decide.decide(world) == result, "decide is not deterministic"
             shuffled = model.World(now=world.now, tracks=_reversed(world.tracks),
                                    stations=_reversed(world.stations), tickets=_reversed(world.tickets),
-                                   apps=_reversed(world.apps), malformed=_reversed(world.malformed))
+                                   apps=_reversed(world.apps), malformed=_reversed(world.malformed),
+                                   drift=_reversed(world.drift))
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
         if self.check:
             check_order(result)
@@ -313,6 +329,8 @@ class Sim:
                 if condition.status is model.ConditionStatus.TRUE:
                     kept = (*kept, condition)
                 self.malformed[ref] = (ticket, dataclasses.replace(broken, conditions=kept))
+            case actions.RepairDrift():
+                self.repair(action)
             case actions.EmitEvent():
                 self.events.append(action)
             case actions.RequestSync(app=ref, revision=revision):
@@ -326,6 +344,8 @@ class Sim:
         for ref in action.applications:
             owner, station_name, commit = self.heads.get(ref, (None, None, "0" * 40))
             if (owner, station_name) != (action.ticket, action.station):
+                self.human.pop(ref, None)  # a K8sTA push on top ends a drift
+                self.k8sta_heads.pop(ref, None)
                 self.commits += 1
                 commit = hashlib.sha1(f"commit-{self.commits}".encode()).hexdigest()
                 self.heads[ref] = (action.ticket, action.station, commit)
@@ -343,6 +363,31 @@ class Sim:
         record = dataclasses.replace(record, pushed=merged)
         status = dataclasses.replace(status, journey=(*status.journey[:-1], record))
         self.tickets[action.ticket] = dataclasses.replace(ticket, status=status)
+
+    def repair(self, action: actions.RepairDrift) -> None:
+        """K8sTA's content restored on top of the human commit, only if that is still the head."""
+        self.repairs.append(action)
+        ref = action.app
+        if self.heads[ref][2] != action.head:
+            return
+        restore = action.restore or self.k8sta_heads.get(ref, INITIAL)
+        self.commits += 1
+        commit = hashlib.sha1(f"repair-{self.commits}".encode()).hexdigest()
+        self.renders[commit] = self.renders[restore]
+        owner = action.ticket
+        self.heads[ref] = (owner, action.station if owner else None, commit)
+        del self.human[ref]
+        self.k8sta_heads.pop(ref, None)
+        if owner is None or owner not in self.tickets:
+            return
+        ticket = self.tickets[owner]
+        record = ticket.status.current
+        if record is None or record.station != action.station:
+            return
+        pushed = tuple(dataclasses.replace(p, commit=commit) if p.app == ref else p for p in record.pushed)
+        status = dataclasses.replace(ticket.status, journey=(*ticket.status.journey[:-1],
+                                                             dataclasses.replace(record, pushed=pushed)))
+        self.tickets[owner] = dataclasses.replace(ticket, status=status)
 
     # -- invariants --
 
@@ -406,7 +451,7 @@ class Sim:
 
 
 STATUS_CHANGES = (actions.UpdateTicketStatus, actions.SetTicketCondition)
-DEFERRABLE = (actions.PushStation, actions.RequestSync)
+DEFERRABLE = (actions.PushStation, actions.RequestSync, actions.RepairDrift)
 
 
 def _key(action: actions.Action) -> object:

@@ -1017,6 +1017,70 @@ def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_e
     assert "ComparisonError" in status.message
 
 
+def test_hand_edit_while_soaking_is_recorded_repaired_on_top_and_the_ticket_completes() -> None:
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=60)])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    ours = sim.pushed("t", "staging")
+    assert sim.ticket("t").status.state is St.SOAKING
+    sim.now += 30
+    human = sim.hand_edit(ref)
+    result = sim.step()
+    status = sim.ticket("t").status
+    assert status.journey[-1].drift == (model.Drift(ref, "env/staging", human),)
+    warnings = [a for a in result if isinstance(a, actions.EmitEvent) and a.reason is actions.EventReason.DRIFT]
+    assert {w.app for w in warnings} == {None, ref} and all(w.type is actions.EventType.WARNING for w in warnings)
+    assert all(human[:12] in w.message and "restoring" in w.message for w in warnings)
+    (repair,) = [a for a in result if isinstance(a, actions.RepairDrift)]
+    assert repair == actions.RepairDrift(model.TicketRef(NS, "t"), "staging", ref, "env/staging", human, ours)
+    assert status.state is St.DEPLOYING and "edited by hand" in status.message  # not arrived meanwhile
+    repaired = sim.pushed("t", "staging")
+    assert repaired not in (ours, human) and sim.renders[repaired or ""] == sim.renders[ours or ""]
+    sim.settle()
+    assert not sim.human and len(sim.repairs) == 1  # drift gone: no more repairs
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 60
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED, status.message
+    assert status.journey[-1].drift == (model.Drift(ref, "env/staging", human),)  # history keeps it
+
+
+def test_hand_edit_with_self_heal_off_is_not_repaired_and_fails_at_the_timeout() -> None:
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
+                                                         timeout_seconds=300, self_heal=False)])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 30
+    human = sim.hand_edit(ref)
+    sim.settle()
+    sim.argo_converge()  # Argo CD syncs the human commit
+    sim.settle()
+    status = sim.ticket("t").status
+    assert not sim.repairs and status.state is St.DEPLOYING
+    assert "edited by hand" in status.message and "selfHeal is off" in status.message and human[:12] in status.message
+    sim.now += 300
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "not recovered within the 300s timeout" in status.message
+
+
+def test_hand_edit_of_a_branch_nobody_deploys_is_repaired_to_the_newest_k8sta_commit() -> None:
+    sim = Sim.of([track("line", ("dev", "prod"))], [station("dev", ("dev",)), station("prod", ("prod",))])
+    human = sim.hand_edit(app("prod"))
+    result = sim.step()
+    assert [a for a in result if isinstance(a, actions.RepairDrift)] == [
+        actions.RepairDrift(None, "prod", app("prod"), "env/prod", human, None)]
+    assert not sim.human and sim.renders[sim.heads[app("prod")][2]] == "initial"
+
+
 def test_recovered_arrival_clears_the_lost_clock() -> None:
     sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
                                                          timeout_seconds=300)])

@@ -85,7 +85,7 @@ def topologies(draw: st.DrawFn) -> Topology:
     return Topology(tuple(tracks), tuple(stations), tuple(manual), tuple(static))
 
 
-ARGO_OPS = ["refresh", "refresh", "finish", "finish", "fail", "rollout", "comparison_error",
+ARGO_OPS = ["refresh", "refresh", "finish", "finish", "fail", "rollout", "comparison_error", "hand_edit",
             *(f"health:{h.value}" for h in H)]
 
 _create = st.tuples(st.just("create"), st.integers(0, 1))
@@ -130,6 +130,8 @@ def _argo(sim: Sim, ref: model.AppRef, op: str) -> None:
         sim.finish(ref, ok=False)
     elif op == "rollout":
         sim.rollout(ref)
+    elif op == "hand_edit":  # a human commit on the app branch (repaired: every Station has selfHeal)
+        sim.hand_edit(ref)
     elif op == "comparison_error":
         sim.comparison_error(ref, "rpc error: plugin k8sta: rendered sha256 does not match recorded")
     elif op.startswith("health:"):

@@ -77,6 +77,33 @@ class RequestSync:
 
 
 @dataclass(frozen=True)
+class RepairDrift:
+    """Restore K8sTA's content of ``app``'s branch on top of the human commit ``head`` (history keeps it).
+
+    ``restore`` is the K8sTA commit whose tree to restore: the one pushed for ``ticket`` at ``station``,
+    or, with ``ticket`` None (no ticket holds the Station), the newest K8sTA commit on the branch.
+    Emitted on every pass while ``World.drift`` reports the branch and the Station has ``self_heal``.
+    The executor must:
+
+    - push only if the branch head is still ``head`` (compare-and-swap: a newer edit is a new drift);
+      the commit carries the usual trailers, so the drift adapter stops reporting it;
+    - with a ticket: write the new commit as ``app``'s ``model.PushedCommit`` in the ticket's current
+      journey record (replacing the earlier one; only if that record is still about ``station``),
+      then hard-refresh the Application (``decide`` then judges the new commit);
+    - without a ticket: also emit the Warning Event on the Application itself (decide has no ticket
+      to attach it to);
+    - treat failures as retry later with backoff (``decide`` re-emits while the drift is reported).
+    """
+
+    ticket: model.TicketRef | None
+    station: str
+    app: model.AppRef
+    branch: str
+    head: str
+    restore: str | None
+
+
+@dataclass(frozen=True)
 class UpdateTicketStatus:
     """Replace the ticket's status subresource; emitted only when it differs from the observed one."""
 
@@ -118,6 +145,7 @@ class EventReason(enum.Enum):
     RETRY_REFUSED = "RetryRefused"
     SPAWNED = "Spawned"
     BLOCKED = "Blocked"
+    DRIFT = "Drift"
     MALFORMED = "Malformed"
 
 
@@ -157,5 +185,5 @@ class SetTrackCondition:
     condition: model.Condition
 
 
-Action = (PushStation | RequestSync | UpdateTicketStatus | SetTicketCondition | EmitEvent | SpawnTicket
+Action = (PushStation | RequestSync | RepairDrift | UpdateTicketStatus | SetTicketCondition | EmitEvent | SpawnTicket
           | SetTrackCondition)

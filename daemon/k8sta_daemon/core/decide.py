@@ -59,6 +59,13 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   names a Station keeps it, so nobody enters it ("held by ticket X, which cannot be read (...)").
   It gets a ``Malformed`` condition naming the field and a Warning Event, once per change (only when
   the observed condition differs); once it reads again the condition is removed.
+- Drift (``world.drift``, from the git adapter: an app branch head that is not K8sTA's commit): at a
+  held Station the visit records it (``JourneyRecord.drift``, Warning Events on the ticket and the
+  Application, once per new head), the Application counts as not arrived, and with the Station's
+  ``self_heal`` (default on) ``RepairDrift`` restores the visit's commit on top of the human one,
+  re-emitted until the drift is gone; the timeout clock runs as usual (a lost arrival restarts it).
+  With ``self_heal`` off the ticket waits (message says why) and fails at its timeout. A drifted
+  branch of a Station nobody holds is repaired to the newest K8sTA commit (``ticket`` None).
 - A non-terminal status that contradicts itself (boarded but holding no Station, or holding a
   Station its last journey record is not about) fails the ticket, so a human can look and retry.
 """
@@ -94,6 +101,7 @@ def decide(world: model.World) -> list[actions.Action]:
     for ref in sorted(world.tickets):
         decision.ensure_children(world.tickets[ref])
     decision.report_malformed()
+    decision.repair_unheld_drift()
     result.extend(decision.actions())
     return result
 
@@ -198,6 +206,7 @@ class _Outcome:
 
     pushes: list[actions.PushStation] = field(default_factory=list)
     syncs: list[actions.RequestSync] = field(default_factory=list)
+    repairs: list[actions.RepairDrift] = field(default_factory=list)
     spawns: list[actions.SpawnTicket] = field(default_factory=list)
     events: list[actions.EmitEvent] = field(default_factory=list)
 
@@ -290,6 +299,7 @@ class _Decision:
             result.extend(outcome.events)  # before anything deferrable: see the actions contract
             result.extend(outcome.spawns)
             result.extend(outcome.pushes)
+            result.extend(outcome.repairs)
             result.extend(outcome.syncs)
         return result
 
@@ -430,8 +440,10 @@ class _Decision:
             self.outcome(ticket).pushes.append(actions.PushStation(
                 ticket.ref, line.track.name, station.name, active, ticket.snapshot))
             return
+        record = self.note_drift(ticket, record, station)
         judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or "", record.entered_at))
                   for app in active]
+        judged = [self.drifted(station, record, judgement) for judgement in judged]
         failed = [(a, why) for a, v, why in judged if v is AppVerdict.SYNC_FAILED]
         if failed:
             self.fail(ticket, _with_record(status, record), _explain(failed), [a for a, _ in failed])
@@ -499,6 +511,59 @@ class _Decision:
         if station.tracks:
             status = self.spawn_children(ticket, status, station)
         self.depart(ticket, status, line, index)
+
+    def current_drift(self, station: model.StationSpec, record: model.JourneyRecord) -> list[model.Drift]:
+        """Hand edits of this Station's app branches over the commits this visit pushed."""
+        return [d for a in station.active_applications if (d := self.world.drift.get(a)) is not None
+                and record.pushed_commit(a) not in (None, d.head)]
+
+    def note_drift(self, ticket: model.Ticket, record: model.JourneyRecord,
+                   station: model.StationSpec) -> model.JourneyRecord:
+        """Record each new hand edit in the visit (with Warning Events) and ask for the repair."""
+        drifts = self.current_drift(station, record)
+        known = {(d.app, d.head) for d in record.drift}
+        for drift in drifts:
+            if (drift.app, drift.head) not in known:
+                record = dataclasses.replace(record, drift=(*record.drift, drift))
+                what = (f"branch {drift.branch} was edited by hand (head {_short(drift.head)} is not K8sTA's "
+                        f"commit {_short(record.pushed_commit(drift.app))})")
+                then = ("restoring K8sTA's content on top of it" if station.self_heal
+                        else "selfHeal is off for this station: revert the branch or abandon the ticket")
+                self.event(ticket, actions.EventReason.DRIFT, f"{what}; {then}", app=drift.app, warning=True)
+                self.event(ticket, actions.EventReason.DRIFT, f"station {station.name}: {drift.app}: {what}; {then}",
+                           warning=True)
+            if station.self_heal:
+                self.outcome(ticket).repairs.append(actions.RepairDrift(
+                    ticket.ref, station.name, drift.app, drift.branch, drift.head, record.pushed_commit(drift.app)))
+        return record
+
+    def drifted(self, station: model.StationSpec, record: model.JourneyRecord,
+                judgement: tuple[model.AppRef, AppVerdict, str]) -> tuple[model.AppRef, AppVerdict, str]:
+        """An Application whose branch was edited by hand has not arrived, whatever Argo CD says."""
+        app, verdict, why = judgement
+        drift = self.world.drift.get(app)
+        if drift is None or record.pushed_commit(app) in (None, drift.head) \
+                or verdict in (AppVerdict.SYNC_FAILED, AppVerdict.DEGRADED):
+            return judgement
+        then = "repairing" if station.self_heal else "selfHeal is off"
+        return app, AppVerdict.PENDING, f"{drift.branch} edited by hand (head {_short(drift.head)}; {then}); {why}"
+
+    def repair_unheld_drift(self) -> None:
+        """A hand edit of a branch no ticket is deploying: restore the newest K8sTA commit on top."""
+        done: set[model.AppRef] = set()
+        for ref in sorted(self.world.stations):
+            spec = self.world.stations[ref]
+            if not spec.self_heal or ref in self.holders:
+                continue
+            for app in spec.active_applications:
+                drift = self.world.drift.get(app)
+                if drift is not None and app not in done and not self.held_elsewhere(app):
+                    done.add(app)
+                    self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head, None))
+
+    def held_elsewhere(self, app: model.AppRef) -> bool:
+        return any(app in self.world.stations[held].active_applications
+                   for held in self.holders if held in self.world.stations)
 
     def spawn_children(self, ticket: model.Ticket, status: model.TicketStatus,
                        station: model.StationSpec) -> model.TicketStatus:

@@ -21,8 +21,8 @@ from k8sta_cmp.contract import ImagePin
 
 __all__ = [
     "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
-    "ConditionType", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "MalformedTicket", "OperationPhase",
-    "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
+    "ConditionType", "Drift", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "MalformedTicket",
+    "OperationPhase", "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
     "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
 ]
 
@@ -149,6 +149,17 @@ class PushedCommit:
     commit: str
 
 
+@dataclass(frozen=True)
+class Drift:
+    """An app branch whose head is not a K8sTA commit: someone pushed to ``env/<name>`` by hand.
+
+    Reported by the git adapter (the head has no K8sTA trailers); ``head`` is the human commit."""
+
+    app: AppRef
+    branch: str
+    head: str
+
+
 # -- specs --------------------------------------------------------------------------------------
 
 
@@ -204,7 +215,8 @@ class StationSpec:
     """A stop on a line: Applications deployed and judged together, plus junction Tracks.
 
     ``degraded_grace_seconds``: how long an Application may stay Degraded (at our revision) before
-    the ticket fails; ``timeout_seconds``: how long after entry the Station must be arrived.
+    the ticket fails; ``timeout_seconds``: how long after entry the Station must be arrived;
+    ``self_heal``: restore K8sTA's content on top of a hand edit of one of its app branches.
     """
 
     namespace: str
@@ -217,6 +229,7 @@ class StationSpec:
     degraded_grace_seconds: float = 0
     disabled: bool = False
     disabled_applications: frozenset[AppRef] = frozenset()
+    self_heal: bool = True
 
     @property
     def ref(self) -> StationRef:
@@ -293,7 +306,8 @@ class JourneyRecord:
     and ``arrival_lost_at`` when an arrived visit stopped being arrived (the timeout counts again from
     there, so a visit that never recovers fails instead of waiting forever). ``entered_at`` is also the
     start of what the visit judges: Argo CD operations that started before it (e.g. the Failed one a
-    retry is about) and reconciliations before it are history and never count.
+    retry is about) and reconciliations before it are history and never count. ``drift`` lists the
+    hand edits of this Station's app branches seen during the visit.
     """
 
     station: str
@@ -306,6 +320,7 @@ class JourneyRecord:
     healthy_since: float | None = None
     degraded_since: float | None = None
     arrival_lost_at: float | None = None
+    drift: tuple[Drift, ...] = ()
     message: str = ""
 
     def pushed_commit(self, app: AppRef) -> str | None:
@@ -408,13 +423,15 @@ class World:
     tickets: Mapping[TicketRef, Ticket] = field(default_factory=dict)
     apps: Mapping[AppRef, AppStatus] = field(default_factory=dict)
     malformed: Mapping[TicketRef, MalformedTicket] = field(default_factory=dict)
+    drift: Mapping[AppRef, Drift] = field(default_factory=dict)
 
     @classmethod
     def build(cls, now: float, tracks: tuple[TrackSpec, ...] | list[TrackSpec] = (),
               stations: tuple[StationSpec, ...] | list[StationSpec] = (),
               tickets: tuple[Ticket, ...] | list[Ticket] = (),
               apps: Mapping[AppRef, AppStatus] | None = None,
-              malformed: tuple[MalformedTicket, ...] | list[MalformedTicket] = ()) -> World:
+              malformed: tuple[MalformedTicket, ...] | list[MalformedTicket] = (),
+              drift: tuple[Drift, ...] | list[Drift] = ()) -> World:
         """Index lists of objects by reference (convenient for adapters and tests)."""
         return cls(
             now=now,
@@ -423,4 +440,5 @@ class World:
             tickets={t.ref: t for t in tickets},
             apps=dict(apps or {}),
             malformed={m.ref: m for m in malformed},
+            drift={d.app: d for d in drift},
         )
