@@ -91,6 +91,17 @@ def test_station_defaults() -> None:
     assert resources.station_from_dict(obj) == model.StationSpec("team", "prod")
 
 
+@pytest.mark.parametrize("value, expected", [(None, True), (True, True), (False, False)])
+def test_station_self_heal_defaults_to_on(value: bool | None, expected: bool) -> None:
+    obj = station_obj()
+    if value is not None:
+        obj["spec"]["selfHeal"] = value
+    assert resources.station_from_dict(obj).self_heal is expected
+    obj["spec"]["selfHeal"] = "yes"
+    with pytest.raises(resources.MalformedObject, match=r"spec\.selfHeal"):
+        resources.station_from_dict(obj)
+
+
 def test_track_from_dict() -> None:
     spec = resources.track_from_dict(track_obj())
     assert spec == model.TrackSpec("team", "api", ("dev", "staging", "prod"), model.Boarding.EVERY_TICKET_RIDES,
@@ -296,6 +307,18 @@ def test_ticket_status_with_condition_sets_and_removes_one_type() -> None:
     obj["status"] = status
     removed = dataclasses.replace(condition, status=model.ConditionStatus.FALSE)
     assert [c["type"] for c in resources.ticket_status_with_condition(obj, removed)["conditions"]] == ["Blocked"]
+
+
+def test_drift_and_spawned_children_round_trip() -> None:
+    drift = model.Drift(model.AppRef("argocd", "api-staging"), "env/api-staging", "e" * 40)
+    status = model.TicketStatus(model.TicketState.COMPLETED, None, (model.JourneyRecord(
+        "staging", model.JourneyState.DEPARTED, entered_at=T("2026-11-26T10:00:00Z"), drift=(drift,)),),
+        children=("a-eu", "a-us"), spawned=("a-eu",))
+    body = resources.ticket_status_to_dict(status)
+    assert body["journey"][0]["drift"] == [{"application": {"namespace": "argocd", "name": "api-staging"},
+                                             "branch": "env/api-staging", "head": "e" * 40}]
+    assert body["spawned"] == ["a-eu"]
+    assert resources.ticket_status_from_dict(body) == status
 
 
 def test_lost_arrival_clock_round_trips() -> None:
