@@ -22,14 +22,20 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Boarding: tickets wait before the first enabled Station; when it is free the newest waiting ticket
   boards (``NEWEST_SUPERSEDES``) or the oldest (``EVERY_TICKET_RIDES``). A waiting ticket older than
   any ticket that has boarded the Track is Superseded (so a late, older ticket never rides behind).
-- Arrival: for every enabled Application: it exists, sync Synced, synced revision == our pushed
-  commit, last operation Succeeded, finished and for our commit, reconciled at/after it finished,
-  health Healthy. Health is never judged before that reconciliation.
+- Arrival (``judge_app``): for every enabled Application: it exists, Synced at our pushed commit, no
+  operation running, any operation for our commit since the visit began Succeeded and finished,
+  reconciled at/after the visit began and after that operation, health Healthy. Whether an
+  operation exists at all does not matter (automated sync starts none when the render did not
+  change). Health is never judged before that reconciliation. Messages name the commit an operation
+  was really for and carry Argo CD's error conditions (ComparisonError, SyncError).
+- Sync requests (``needs_sync``): ``RequestSync`` on every pass while an Application is not Synced at
+  our commit, nothing runs, no operation for our commit started in this visit, and either it has no
+  automated sync or automated sync already attempted our commit before this visit (it never retries).
 - Suspended (at our reconciled revision): state Suspended, the ticket waits.
-- Failure (ticket Failed, Station vacated): the last operation Failed/Error for our commit; an
-  Application Degraded at our revision for ``degraded_grace_seconds`` (0 = at once); not arrived
-  within ``timeout_seconds`` of entry (the timeout stops counting once the visit has arrived;
-  time spent Suspended counts).
+- Failure (ticket Failed, Station vacated): an operation for our commit in this visit Failed/Error;
+  an Application Degraded at our revision for ``degraded_grace_seconds`` (0 = at once); not arrived
+  within ``timeout_seconds`` of entry, or, after arriving, not arrived again within
+  ``timeout_seconds`` of losing it (``arrival_lost_at``; time spent Suspended counts).
 - Soak: the ticket departs only while arrived and after ``soak_seconds`` of continuous arrival
   (``healthy_since``). Losing arrival restarts the soak; Degraded fails it after the grace.
 - Approval: entering a Station with ``approval_required`` needs its name in ``approved_stations``;
@@ -48,8 +54,10 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
   of them moves (abandon still works). A disabled Track likewise.
 - Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
-  failed at, unless a newer ticket already entered that Station or a later one (refused: create a
-  new ticket instead); if the Station is held it waits.
+  failed at (a new visit: its ``entered_at`` is the retry time, so the operation or verdict that
+  failed it is history and only what Argo CD does after the retry is judged), unless a newer
+  ticket already entered that Station or a later one (refused: create a new ticket instead); if
+  the Station is held it waits.
 - Track edits mid-journey: a Station is never skipped in silence. When a ticket is ready to depart
   and an enabled Station before its current one on the (edited) Track has no journey record (a
   reorder such as (d1, d2, d3) -> (d1, d3, d2) while at d2, or a Station inserted behind it), the
