@@ -473,9 +473,10 @@ class _Decision:
                           f"not {within} within the {station.timeout_seconds:g}s timeout: "
                           + _explain([(a, why) for a, _, why in not_ready]), [a for a, _, _ in not_ready])
                 return
+            drifted = {d.app for d in self.current_drift(station, record)}
             for app, _, _ in not_ready:
                 commit = record.pushed_commit(app) or ""
-                if needs_sync(self.world.apps.get(app), commit, record.entered_at):
+                if app not in drifted and needs_sync(self.world.apps.get(app), commit, record.entered_at):
                     self.outcome(ticket).syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit))
             suspended = any(v is AppVerdict.SUSPENDED for _, v, _ in not_ready)
             state = model.TicketState.SUSPENDED if suspended else model.TicketState.DEPLOYING
