@@ -938,6 +938,8 @@ def test_retry_after_a_sync_failure_arrives_once_the_cause_is_fixed() -> None:
     sim.settle()
     status = sim.ticket("t").status
     assert status.state is St.DEPLOYING, status.message
+    retried = status.journey[-1]  # the retry's visit, and so what it judges, starts now
+    assert retried.entered_at == sim.now and "retry #1" in retried.message
     assert sim.sync_requests and sim.sync_requests[-1].revision == sim.pushed("t", "dev")
     assert sim.argo[ref].status.operation_running and sim.argo[ref].status.operation_started_at == sim.now
     sim.now += 5

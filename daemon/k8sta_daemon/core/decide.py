@@ -686,13 +686,13 @@ class _Decision:
         return None
 
     def enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, target: int,
-              skipped: tuple[str, ...], why: str) -> None:
+              skipped: tuple[str, ...], why: str, note: str = "") -> None:
         station = line.stations[target]
         journey = _depart_record(status.journey, self.now) + tuple(
             _skipped_record(name, self.now) for name in skipped)
         journey += (model.JourneyRecord(
             station=station.name, state=model.JourneyState.ENTERED, entered_at=self.now,
-            skipped_applications=station.skipped_applications),)
+            skipped_applications=station.skipped_applications, message=note),)
         active = station.active_applications
         message = f"deploying at station {station.name}"
         self.set(ticket, dataclasses.replace(status, state=model.TicketState.DEPLOYING, station=station.name,
@@ -777,7 +777,8 @@ class _Decision:
             if status.message != message:
                 self.set(ticket, dataclasses.replace(status, message=message))
             return
-        self.enter(ticket, acknowledged, line, target, (), f"retry #{ticket.retry_count}")
+        self.enter(ticket, acknowledged, line, target, (), f"retry #{ticket.retry_count}",
+                   note=f"retry #{ticket.retry_count}: only what Argo CD does from enteredAt on is judged")
         self.event(ticket, actions.EventReason.RETRIED, f"retry #{ticket.retry_count}: re-entered "
                                                         f"station {line.stations[target].name}")
 
