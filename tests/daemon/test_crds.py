@@ -161,13 +161,14 @@ def _enum_at(kind: str, path: str) -> set[str]:
 
 TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, model.ConditionReason.CYCLE_DETECTED,
                  model.ConditionReason.STATION_NOT_FOUND, model.ConditionReason.JUNCTION_TRACK_NOT_FOUND,
-                 model.ConditionReason.DUPLICATE_STATION}
+                 model.ConditionReason.DUPLICATE_STATION, model.ConditionReason.STATION_ORDER_CONFLICT,
+                 model.ConditionReason.JUNCTION_SHARES_STATION}
 
 
 @pytest.mark.parametrize("kind, path, values", [
     ("Ticket", "status.state", {s.value for s in model.TicketState}),
     ("Ticket", "status.journey.[].state", {s.value for s in model.JourneyState}),
-    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value}),
+    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value, model.ConditionType.MALFORMED.value}),
     ("Ticket", "status.conditions.[].reason", {r.value for r in set(model.ConditionReason) - TRACK_REASONS}),
     ("Track", "status.conditions.[].type", {model.ConditionType.READY.value}),
     ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}),

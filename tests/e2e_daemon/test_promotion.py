@@ -3,6 +3,7 @@ Stations reference real Argo CD Applications rendered by our plugin in the real 
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -48,6 +49,10 @@ def test_ticket_reaches_prod_synced_and_healthy_at_the_pushed_commits(railway: R
         app = argocd.get_application(model.AppRef(ARGOCD_NS, railway.apps[env]))
         assert app["status"]["sync"] == {**app["status"]["sync"], "status": "Synced", "revision": head}
         assert app["status"]["health"]["status"] == "Healthy"
+        # judged arrived only after Argo CD had deployed our commit (its history records when), so
+        # this holds only if the daemon waited, not merely because the app is Healthy by now
+        (deployed,) = [h for h in app["status"].get("history") or [] if h.get("revision") == head]
+        assert parse_time(record["arrivedAt"]) >= parse_time(deployed["deployedAt"]), (record, deployed)
         message = railway.repo.git(["log", "-1", "--format=%B", head])
         assert f"K8sTA-Ticket: {railway.namespace}/api-1" in message and f"K8sTA-Station: {env}" in message
         rendered = railway.repo.git(["show", f"{head}:.k8sta/rendered.yaml"])
@@ -107,7 +112,12 @@ def test_junction_spawns_children_onto_regional_tracks_after_arrival(railway: Ra
                             .get("children"))
     assert len(children) == 2
     parent = railway.get("tickets", "api-1")["status"]
-    assert parent["journey"][0].get("arrivedAt")  # spawned only after arrival
+    arrived = parse_time(parent["journey"][0]["arrivedAt"])
+    railway.wait("children created", lambda: set(children) <= {t["metadata"]["name"] for t in railway.tickets()})
+    for child in children:  # spawned only after arrival: each child was created after the parent arrived
+        meta = railway.get("tickets", child)["metadata"]
+        assert parse_time(meta["annotations"]["k8sta.io/created-at"]) >= arrived, (meta, parent)
+        assert parse_time(meta["creationTimestamp"]) >= math.floor(arrived), (meta, parent)  # 1 s resolution
     for child in children:
         railway.wait(f"{child} Completed", lambda c=child: railway.state(c) == "Completed")
         spec = railway.get("tickets", child)["spec"]

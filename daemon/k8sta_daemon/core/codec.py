@@ -10,7 +10,8 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
 
 - Station ``spec``: ``applications: [{name, namespace?, disabled?}]`` (namespace defaults to the Argo CD
   namespace), ``tracks: [name]`` (junction), ``approvalRequired``, ``soakSeconds``, ``timeoutSeconds``,
-  ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``.
+  ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``,
+  ``selfHeal`` (default true: repair hand edits of its app branches).
 - Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``;
   ``status.conditions``.
 - Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
@@ -19,8 +20,10 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
   the ``k8sta.io/created-at`` annotation when that falls within the same second; ties break by name.
 
 Malformed objects raise ``MalformedObject`` whose message names the object and the exact field; the
-controller logs and skips them. Argo CD Applications are never "malformed": unknown or missing fields
-read as Unknown/absent, which the arrival rule treats as "not arrived".
+controller logs and skips malformed Tracks and Stations, and keeps a malformed Ticket as a
+``model.MalformedTicket`` (``ticket_or_malformed``) so it keeps its Station and shows why. Argo CD
+Applications are never "malformed": unknown or missing fields read as Unknown/absent, which the
+arrival rule treats as "not arrived".
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ def station_from_dict(obj: Any, *, default_app_namespace: str = DEFAULT_ARGOCD_N
         degraded_grace_seconds=spec.integer("degradedGraceSeconds") or 0,
         disabled=spec.boolean("disabled"),
         disabled_applications=frozenset(disabled),
+        self_heal=spec.data.get("selfHeal") is None or spec.boolean("selfHeal"),
     )
 
 
@@ -207,6 +211,49 @@ def ticket_from_dict(obj: Any) -> model.Ticket:
     )
 
 
+def ticket_or_malformed(obj: Any) -> model.Ticket | model.MalformedTicket:
+    """``ticket_from_dict``, or, when the decoder rejects the object, a ``model.MalformedTicket`` that
+    keeps what decide needs (the Station it holds, its conditions, the field error). Raises
+    ``MalformedObject`` only for an object without a readable namespace and name."""
+    try:
+        return ticket_from_dict(obj)
+    except MalformedObject as exc:
+        return malformed_ticket(obj, str(exc))
+
+
+def malformed_ticket(obj: Any, error: str) -> model.MalformedTicket:
+    """What can still be read of a rejected Ticket: the Station its status names (None when its
+    status says it is terminal) and its conditions, each read leniently."""
+    meta = _mapping(obj.get("metadata")) if isinstance(obj, Mapping) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not (isinstance(name, str) and name and isinstance(namespace, str) and namespace):
+        raise MalformedObject(error)
+    status = _mapping(obj.get("status"))
+    station = status.get("station")
+    terminal = {s.value for s in model.TicketState if s.terminal}
+    if not isinstance(station, str) or not station or status.get("state") in terminal:
+        station = None
+    conditions: list[model.Condition] = []
+    for item in status.get("conditions") or [] if isinstance(status.get("conditions"), list) else []:
+        try:
+            conditions.append(_condition_from(_fields(item, f"Ticket {namespace}/{name}", "status.conditions")))
+        except MalformedObject:
+            continue
+    return model.MalformedTicket(namespace, name, error, station, tuple(conditions))
+
+
+def ticket_status_with_condition(obj: Any, condition: model.Condition) -> dict[str, Any]:
+    """The Ticket's status body with ``condition`` set (FALSE: removed), everything else kept as is
+    (for ``actions.SetTicketCondition`` on a Ticket whose spec cannot be read)."""
+    status = dict(obj.get("status") or {}) if isinstance(obj, Mapping) else {}
+    kept = [c for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            and c.get("type") != condition.type.value]
+    if condition.status is model.ConditionStatus.TRUE:
+        kept.append(condition_to_dict(condition))
+    status["conditions"] = kept
+    return status
+
+
 def _created(meta: Fields) -> float:
     stamp = meta.parsed("creationTimestamp", parse_time)
     annotations = meta.data.get("annotations") or {}
@@ -263,6 +310,7 @@ def ticket_status_from_dict(status: Any, what: str = "Ticket") -> model.TicketSt
         station=fields.string("station"),
         journey=tuple(_record_from(r) for r in fields.mappings("journey")),
         children=fields.strings("children"),
+        spawned=fields.strings("spawned"),
         observed_retry=fields.integer("observedRetry") or 0,
         conditions=tuple(_condition_from(c) for c in fields.mappings("conditions")),
         message=fields.string("message") or "",
@@ -288,6 +336,10 @@ def _record_from(fields: Fields) -> model.JourneyRecord:
         skipped_applications=tuple(_app_ref(a) for a in fields.mappings("skippedApplications")),
         healthy_since=fields.parsed("healthySince", parse_time),
         degraded_since=fields.parsed("degradedSince", parse_time),
+        arrival_lost_at=fields.parsed("arrivalLostAt", parse_time),
+        drift=tuple(model.Drift(app=_app_ref(d.nested("application", required=True)),
+                                branch=d.string("branch") or "", head=d.required("head"))
+                    for d in fields.mappings("drift")),
         message=fields.string("message") or "",
     )
 
@@ -300,6 +352,8 @@ def ticket_status_to_dict(status: model.TicketStatus) -> dict[str, Any]:
         body["station"] = status.station
     if status.children:
         body["children"] = list(status.children)
+    if status.spawned:
+        body["spawned"] = list(status.spawned)
     if status.conditions:
         body["conditions"] = [condition_to_dict(c) for c in status.conditions]
     if status.message:
@@ -311,13 +365,16 @@ def _record_to(record: model.JourneyRecord) -> dict[str, Any]:
     body: dict[str, Any] = {"station": record.station, "state": record.state.value}
     for key, value in (("enteredAt", record.entered_at), ("arrivedAt", record.arrived_at),
                        ("departedAt", record.departed_at), ("healthySince", record.healthy_since),
-                       ("degradedSince", record.degraded_since)):
+                       ("degradedSince", record.degraded_since), ("arrivalLostAt", record.arrival_lost_at)):
         if value is not None:
             body[key] = format_time(value)
     if record.pushed:
         body["pushed"] = [{"application": {"namespace": p.app.namespace, "name": p.app.name},
                            "repoURL": p.repo_url, "branch": p.branch, "commit": p.commit}
                           for p in record.pushed]
+    if record.drift:
+        body["drift"] = [{"application": {"namespace": d.app.namespace, "name": d.app.name},
+                          "branch": d.branch, "head": d.head} for d in record.drift]
     if record.skipped_applications:
         body["skippedApplications"] = [{"namespace": a.namespace, "name": a.name}
                                        for a in record.skipped_applications]
@@ -359,8 +416,10 @@ def app_status_from_dict(app: Any) -> model.AppStatus:
 
     Reads ``status.sync.status/revision`` (first of ``revisions`` for multi-source Applications),
     ``status.operationState.phase/startedAt/finishedAt/message/syncResult.revision``,
-    ``status.reconciledAt`` and ``status.health.status/message``. Anything missing or unknown stays
-    absent/Unknown, which never counts as arrived.
+    ``status.reconciledAt``, ``status.health.status/message``, the error conditions of
+    ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...) and whether
+    ``spec.syncPolicy.automated`` is on (None when the spec is absent). Anything missing or unknown
+    stays absent/Unknown, which never counts as arrived.
     """
     if not isinstance(app, Mapping):
         return model.AppStatus.missing()
@@ -382,7 +441,19 @@ def app_status_from_dict(app: Any) -> model.AppStatus:
         reconciled_at=_time(status.get("reconciledAt")),
         health=_enum(model.HealthStatus, health.get("status"), model.HealthStatus.UNKNOWN),
         health_message=str(health.get("message") or ""),
+        automated=_automated(app.get("spec")),
+        conditions=tuple(
+            model.AppCondition(str(c["type"]), str(c.get("message") or ""))
+            for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            and isinstance(c.get("type"), str) and c["type"].endswith("Error")),
     )
+
+
+def _automated(spec: Any) -> bool | None:
+    if not isinstance(spec, Mapping):
+        return None
+    automated = _mapping(spec.get("syncPolicy")).get("automated")
+    return isinstance(automated, Mapping) and automated.get("enabled") is not False
 
 
 argo_app_status = app_status_from_dict
