@@ -116,14 +116,11 @@ class ArgoCD:
         return self.get_application(app, refresh="hard" if hard else "normal")
 
     def sync(self, app: AppName, revision: str) -> None:
-        """Start a sync of exactly ``revision`` (for Applications without automated sync)."""
+        """Start a sync of exactly ``revision``. A refusal raises ``ArgoCDRefused`` with Argo CD's
+        message, "another operation is already in progress" included: that operation may be for an
+        older commit, so it is never taken as ours (the caller retries later)."""
         body = {"revision": revision, "prune": True, "appNamespace": app.namespace}
-        try:
-            self._request("POST", f"/api/v1/applications/{app.name}/sync", body=body)
-        except ArgoCDRefused as exc:
-            # "another operation is already in progress" is fine: that operation is ours or newer.
-            if "already in progress" not in str(exc):
-                raise
+        self._request("POST", f"/api/v1/applications/{app.name}/sync", body=body)
 
     # -- watch ----------------------------------------------------------------------------------
 

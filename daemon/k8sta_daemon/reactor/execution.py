@@ -14,6 +14,7 @@ schedules backoff (``not_before``). What a push's outcome means for the ticket i
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 
@@ -24,6 +25,8 @@ from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.units import push_station
 
 log = logging.getLogger("k8sta.controller")
+SYNC_BACKOFF_BASE = 2.0  # seconds before asking Argo CD again for the same (Application, revision)
+SYNC_BACKOFF_MAX = 60.0
 
 
 def outcome_of(exc: Exception) -> outcomes.Outcome | None:
@@ -46,15 +49,29 @@ class Executor:
         self.context = context
         self.clock = clock
         self.not_before: dict[model.TicketRef, float] = {}  # push backoff after RetryLater
+        # sync requests: (app, revision) -> (attempts so far, not before)
+        self.sync_backoff: dict[tuple[model.AppRef, str], tuple[int, float]] = {}
 
     def run(self, batch: Sequence[actions.Action], world: model.World) -> int:
-        """Execute one ticket's (or one track's) actions in order; returns how many took effect."""
+        """Execute one ticket's (or one track's) actions in the core's order; returns how many took effect.
+
+        The first action is the ticket's status change: if it does not take effect, nothing after it
+        may happen (its Events describe a change that did not happen). Once it is written, every later
+        action is attempted even when one of them is deferred or fails (``actions`` ordering contract):
+        an Event is never lost behind a push in backoff.
+        """
         done = 0
-        for action in batch:
-            outcome = self._push(action, world) if isinstance(action, actions.PushStation) else self.attempt(action)
-            if not outcomes.took_effect(outcome):
+        for index, action in enumerate(batch):
+            if isinstance(action, actions.PushStation):
+                outcome = self._push(action, world)
+            elif isinstance(action, actions.RequestSync):
+                outcome = self._sync(action)
+            else:
+                outcome = self.attempt(action)
+            if outcomes.took_effect(outcome):
+                done += 1
+            elif index == 0 and _is_status_change(action):
                 break
-            done += 1
         return done
 
     def attempt(self, action: actions.Action) -> outcomes.Outcome:
@@ -69,6 +86,24 @@ class Executor:
             log.info("stale view, deciding again", extra=_fields(action))
         elif isinstance(outcome, outcomes.Unavailable):
             log.warning("action failed: %s", outcome.reason, extra=_fields(action))
+        return outcome
+
+    # -- sync requests ------------------------------------------------------------------------
+
+    def _sync(self, action: actions.RequestSync) -> outcomes.Outcome:
+        """Ask Argo CD to sync, at most as often as the exponential backoff (with jitter) allows."""
+        key = (action.app, action.revision)
+        for stale in [k for k in self.sync_backoff if k[0] == action.app and k[1] != action.revision]:
+            del self.sync_backoff[stale]  # a new revision starts a new backoff
+        attempts, not_before = self.sync_backoff.get(key, (0, 0.0))
+        now = self.clock()
+        if not_before > now:
+            return outcomes.Waiting()
+        outcome = self.attempt(action)
+        delay = min(SYNC_BACKOFF_MAX, SYNC_BACKOFF_BASE * 2 ** attempts) * random.uniform(0.5, 1.0)
+        self.sync_backoff[key] = (attempts + 1, now + delay)
+        if not outcomes.took_effect(outcome):
+            self.context.metrics.argocd_errors.labels(call="sync").inc()
         return outcome
 
     # -- pushes ---------------------------------------------------------------------------------
@@ -133,6 +168,10 @@ class Executor:
         trigger = max(s for s in stamps if s is not None)
         if trigger <= started:  # only when that event is what this decision reacted to
             self.context.metrics.observe_latency(time.monotonic() - trigger)
+
+
+def _is_status_change(action: actions.Action) -> bool:
+    return isinstance(action, actions.UpdateTicketStatus | actions.SetTicketCondition)
 
 
 def _fields(action: actions.Action) -> dict[str, str]:

@@ -35,23 +35,35 @@ class Controller:
     elector: LeaderElector | None = None
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
+    warned: set[tuple[object, ...]] = field(default_factory=set)
 
     # -- world ----------------------------------------------------------------------------------
 
     def world(self) -> model.World:
-        """A consistent snapshot; malformed objects are logged and left out, never fatal."""
+        """A consistent snapshot. A malformed Ticket stays in it (it keeps its Station and says why);
+        other malformed objects are logged once and left out."""
         objects, apps = self.cache.copy()
-        tracks, stations, tickets = [], [], []
+        tracks, stations, tickets, malformed = [], [], [], []
         for kind, parse, into in (("Track", codec.track_from_dict, tracks),
                                   ("Station", codec.station_from_dict, stations),
-                                  ("Ticket", codec.ticket_from_dict, tickets)):
+                                  ("Ticket", codec.ticket_or_malformed, tickets)):
             for (namespace, name), obj in objects[kind].items():
                 try:
-                    into.append(parse(obj))
+                    parsed = parse(obj)
                 except codec.MalformedObject as exc:
-                    log.warning("ignoring malformed %s %s/%s: %s", kind, namespace, name, exc)
+                    self._warn_once(kind, obj, f"ignoring malformed {kind} {namespace}/{name}: {exc}")
+                    continue
+                (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
         statuses = {ref: codec.app_status_from_dict(app) for ref, app in apps.items()}
-        return model.World.build(self.clock(), tracks, stations, tickets, statuses)
+        return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed)
+
+    def _warn_once(self, kind: str, obj: dict, message: str) -> None:
+        """Log a malformed object once per resourceVersion, not on every pass."""
+        meta = obj.get("metadata") or {}
+        key = (kind, meta.get("namespace"), meta.get("name"), meta.get("resourceVersion"))
+        if key not in self.warned:
+            self.warned.add(key)
+            log.warning(message)
 
     # -- one pass -------------------------------------------------------------------------------
 

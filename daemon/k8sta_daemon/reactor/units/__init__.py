@@ -12,7 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from k8sta_daemon.core import actions, outcomes
-from k8sta_daemon.reactor.units import emit_event, push_station, spawn, track_condition, write_status
+from k8sta_daemon.reactor.units import (
+    emit_event,
+    push_station,
+    request_sync,
+    spawn,
+    ticket_condition,
+    track_condition,
+    write_status,
+)
 from k8sta_daemon.reactor.units.context import Context, GitSettings
 
 Unit = Callable[[Any, Context], outcomes.Outcome]
@@ -23,6 +31,8 @@ UNITS: dict[type, Unit] = {
     actions.EmitEvent: emit_event.run,
     actions.SpawnTicket: spawn.run,
     actions.SetTrackCondition: track_condition.run,
+    actions.RequestSync: request_sync.run,
+    actions.SetTicketCondition: ticket_condition.run,
 }
 
 __all__ = ["UNITS", "Context", "GitSettings", "Unit"]

@@ -40,17 +40,13 @@ def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
 
 
 def refresh_and_sync(commits: tuple[model.PushedCommit, ...], context: Context) -> None:
-    """Make Argo CD look now; start a sync ourselves only when the Application has no automation.
+    """Make Argo CD compare the new commits now instead of at its next poll (syncs are ``RequestSync``'s).
 
     Best effort: a failure here only delays arrival until Argo CD's own poll, so it is logged, not an outcome.
     """
     for commit in commits:
-        application = context.cache.application(commit.app) or {}
         try:
             context.argo.refresh(commit.app, hard=True)
-            automated = ((application.get("spec") or {}).get("syncPolicy") or {}).get("automated")
-            if application and not automated:
-                context.argo.sync(commit.app, commit.commit)
         except argocd.ArgoCDError as exc:
             context.metrics.argocd_errors.labels(call="refresh").inc()
-            log.warning("refresh/sync of %s failed: %s", commit.app, exc)
+            log.warning("refresh of %s failed: %s", commit.app, exc)
