@@ -15,7 +15,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, errors, health, kubeclient, metrics, settings, webhooks
+    from . import api, auth, errors, health, kubeclient, metrics, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     kubeclient.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)
