@@ -23,6 +23,7 @@ if [ "${1:-}" = --print-tags ]; then echo "$CMP_IMAGE $DAEMON_IMAGE"; exit 0; fi
 SUITE=bookworm
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates,git,openssh-client,passwd
 MIRROR=${K8STA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY="deb ${K8STA_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} $SUITE-security main"
 # The host's CA bundle: egress from a build may pass a TLS-intercepting proxy (pip needs to trust it).
 CA_BUNDLE=${K8STA_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
@@ -30,7 +31,7 @@ image_exists() { podman image exists "$1"; }
 seconds() { echo $(( $(date +%s) - $1 )); }
 
 # --- 1. the base image -------------------------------------------------------------------------------
-base_key=$(printf '%s\n' "$SUITE" "$PACKAGES" "$MIRROR" "$(mmdebstrap --version)" | sha256sum | cut -c1-12)
+base_key=$(printf '%s\n' "$SUITE" "$PACKAGES" "$MIRROR" "$SECURITY" "$(mmdebstrap --version)" | sha256sum | cut -c1-12)
 base_tar="$cache/images/rootfs-$SUITE-$base_key.tar"
 BASE_IMAGE=localhost/k8sta-base:$SUITE-$base_key
 if ! image_exists "$BASE_IMAGE"; then
@@ -42,7 +43,7 @@ if ! image_exists "$BASE_IMAGE"; then
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
       --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-      "$SUITE" "$base_tar.partial.tar" "$MIRROR" >"$cache/logs/mmdebstrap.log" 2>&1 \
+      "$SUITE" "$base_tar.partial.tar" "$MIRROR" "$SECURITY" >"$cache/logs/mmdebstrap.log" 2>&1 \
       || { tail -n 30 "$cache/logs/mmdebstrap.log" >&2; rm -f "$base_tar.partial.tar"; exit 1; }
     mv "$base_tar.partial.tar" "$base_tar"
     echo "k8sta: rootfs made in $(seconds "$start") s ($(du -h "$base_tar" | cut -f1))"
