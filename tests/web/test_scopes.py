@@ -133,16 +133,30 @@ def test_the_namespace_setting_scopes_the_single_token(unreachable_kubeconfig: P
     assert post(client, {"track": "api", "namespace": "bank", "image": "acme/api:1"}, TOKEN).status_code == 403
 
 
+def test_without_the_secrets_file_webhooks_are_off_and_the_rest_runs(unreachable_kubeconfig: Path,
+                                                                   tmp_path: Path) -> None:
+    """The install mounts an optional Secret: until it exists the directory is empty."""
+    missing = tmp_path / "secrets.yaml"
+    client = offline_app(unreachable_kubeconfig, WEBHOOK_TOKEN=None, WEBHOOK_SECRETS_FILE=str(missing)).test_client()
+    response = post(client, {"track": "api", "image": "acme/api:1"}, "anything")
+    assert response.status_code == 503
+    assert response.json["error"] == f"webhooks are disabled: {missing} does not exist (create the Secret " \
+                                     "k8sta-webhook-secrets)"
+    assert client.get("/healthz").status_code == 200
+
+
 @pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot read K8STA_WEBHOOK_SECRETS_FILE"),
+    ("", "cannot read K8STA_WEBHOOK_SECRETS_FILE"),
     ("- {namespace: shop}", "entry 0 needs a token"),
     (f"- {{namespace: shop, token: {TOKEN}}}", "also in K8STA_WEBHOOK_SECRETS_FILE"),
-], ids=["missing", "invalid", "duplicate-of-the-single-token"])
-def test_a_bad_secrets_file_fails_at_startup(unreachable_kubeconfig: Path, tmp_path: Path, content: str | None,
+], ids=["unreadable", "invalid", "duplicate-of-the-single-token"])
+def test_a_bad_secrets_file_fails_at_startup(unreachable_kubeconfig: Path, tmp_path: Path, content: str,
                                              message: str) -> None:
     path = tmp_path / "secrets.yaml"
-    if content is not None:
+    if content:
         path.write_text(content)
+    else:
+        path.mkdir()  # exists, cannot be read as a file
     with pytest.raises(SettingsError, match=message) as raised:
         offline_app(unreachable_kubeconfig, WEBHOOK_SECRETS_FILE=str(path))
     assert TOKEN not in str(raised.value)

@@ -63,6 +63,10 @@ def normalize(config: Config) -> None:
         except OSError as exc:
             raise SettingsError(f"cannot read K8STA_WEBHOOK_TOKEN_FILE {token_file}: {exc.strerror}") from None
     config["WEBHOOK_SECRETS"] = _webhook_secrets(config)
+    config["WEBHOOKS_DISABLED"] = None if config["WEBHOOK_SECRETS"] else (
+        f"webhooks are disabled: {config['WEBHOOK_SECRETS_FILE']} does not exist (create the Secret "
+        "k8sta-webhook-secrets)" if config["WEBHOOK_SECRETS_FILE"] else
+        "webhooks are disabled: set K8STA_WEBHOOK_SECRETS_FILE (or K8STA_WEBHOOK_TOKEN and K8STA_WEBHOOK_NAMESPACE)")
 
 
 def _webhook_secrets(config: Config) -> tuple[scopes.Scope, ...]:
@@ -75,6 +79,9 @@ def _webhook_secrets(config: Config) -> tuple[scopes.Scope, ...]:
                                 "(or K8STA_NAMESPACE), or use K8STA_WEBHOOK_SECRETS_FILE")
         found.append(scopes.Scope(namespace, None, config["WEBHOOK_TOKEN"]))
     path = config["WEBHOOK_SECRETS_FILE"]
+    if path and not Path(path).exists():
+        # The install mounts an optional Secret: until it is created, webhooks are off (503), the rest runs.
+        path = None
     if path:
         try:
             text = Path(path).read_text()

@@ -33,8 +33,7 @@ def _answer(source: str, outcome: str, status: int, **body: object) -> tuple[Res
 def image() -> tuple[Response, int]:
     secrets = current_app.config["WEBHOOK_SECRETS"]
     if not secrets:
-        return _answer("unknown", "disabled", 503, error="webhooks are disabled: set K8STA_WEBHOOK_SECRETS_FILE "
-                                                         "(or K8STA_WEBHOOK_TOKEN and K8STA_WEBHOOK_NAMESPACE)")
+        return _answer("unknown", "disabled", 503, error=current_app.config["WEBHOOKS_DISABLED"])
     body = request.get_data(cache=False)
     scope = scopes.proven(secrets, token=request.headers.get(auth.TOKEN_HEADER), body=body,
                           github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER))
