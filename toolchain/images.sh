@@ -68,6 +68,12 @@ if ! image_exists "$BUILDER_IMAGE"; then
   echo "k8sta: builder image $BUILDER_IMAGE"
 fi
 
+# Older bases and builders (other inputs) are dead weight in podman's storage.
+for repo_tag in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/k8sta-(base|builder):' \
+                  | grep -vxF -e "$BASE_IMAGE" -e "$BUILDER_IMAGE"); do
+  podman rmi --force "$repo_tag" >/dev/null 2>&1 || true
+done
+
 # --- 3. our images -------------------------------------------------------------------------------------
 build() { # dockerfile tag
   local start log=$cache/logs/build-$(basename "$1").log
