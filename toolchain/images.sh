@@ -61,8 +61,8 @@ kustomize="$cache/bin/kustomize-$KUSTOMIZE_VERSION/kustomize"
 builder_key=$(printf '%s\n' "$BASE_IMAGE" "$(sha256sum "$kustomize")" | sha256sum | cut -c1-12)
 BUILDER_IMAGE=localhost/k8sta-builder:$builder_key
 if ! image_exists "$BUILDER_IMAGE"; then
+  # No `buildah run` here: it would put a container on a network (bridge: iptables rules).
   ctr=$(buildah from --pull=never "$BASE_IMAGE")
-  buildah run "$ctr" mkdir -p "/cache/bin/kustomize-$KUSTOMIZE_VERSION"
   buildah copy --quiet --chmod 0755 "$ctr" "$kustomize" "/cache/bin/kustomize-$KUSTOMIZE_VERSION/kustomize" >/dev/null
   buildah commit --quiet --rm "$ctr" "$BUILDER_IMAGE" >/dev/null
   echo "k8sta: builder image $BUILDER_IMAGE"

@@ -30,6 +30,7 @@ class Project:
     web_port: int
     controller_kube: Path  # a directory with `kubeconfig` for the controller ServiceAccount
     argocd_token: Path  # a directory with `token`
+    controller_cache: Path  # an empty directory owned by UID (the Deployment's emptyDir)
     argocd_url: str
     ride_namespace: str
     metrics_port: int
@@ -59,8 +60,9 @@ def document(p: Project) -> dict[str, Any]:
                      "--lease-namespace", "k8sta", "--namespace", p.ride_namespace, "--resync-seconds", "2",
                      "--cache-dir", "/var/cache/k8sta", "--metrics-port", str(p.metrics_port)],
             environment={"K8STA_LOG_LEVEL": "INFO", "POD_NAME": "k8sta-controller-image-test"},
-            tmpfs=["/tmp", f"/var/cache/k8sta:uid={UID},gid={UID}"],
-            volumes=[f"{p.controller_kube}:{KUBECONFIG_DIR}:ro", f"{p.argocd_token}:{ARGOCD_TOKEN_DIR}:ro"]),
+            # podman's tmpfs takes no uid= option: the git cache is a host directory owned by UID instead.
+            volumes=[f"{p.controller_kube}:{KUBECONFIG_DIR}:ro", f"{p.argocd_token}:{ARGOCD_TOKEN_DIR}:ro",
+                     f"{p.controller_cache}:/var/cache/k8sta"]),
     }}
 
 

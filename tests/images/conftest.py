@@ -62,7 +62,7 @@ class Images:
 
 
 @pytest.fixture(scope="session")
-def images() -> Images:
+def images(host_before: HostNetwork) -> Images:
     """Both images, built by the project's script (rebuilt only where an input changed)."""
     done = subprocess.run([str(ROOT / "toolchain" / "images.sh")], capture_output=True, text=True,
                           env=podman_env(), timeout=1800, check=False)
@@ -279,5 +279,6 @@ def docker_compose_file(images: Images, image_stack: stack_mod.Stack, identities
         cmp_image=images.cmp, daemon_image=images.daemon, argocd_binary=tools.argocd.resolve(),
         plugin_sockets=image_stack.plugin_sockets, web_kube=identities["k8sta-web"], web_port=ports.web,
         controller_kube=identities["k8sta-controller"], argocd_token=identities["argocd-token"],
-        argocd_url=image_stack.argocd_url, ride_namespace=ride_namespace, metrics_port=ports.metrics)
+        argocd_url=image_stack.argocd_url, ride_namespace=ride_namespace, metrics_port=ports.metrics,
+        controller_cache=_for_uid(tmp_path_factory.mktemp("controller-cache")))
     return str(compose.write(project, tmp_path_factory.mktemp("compose") / "compose.yaml"))
