@@ -48,6 +48,14 @@ def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
         time.sleep(0.5)
 
 
+def answers(url: str) -> bool:
+    """For ``wait_until_responsive``, which does not catch: a refused connection is "not yet"."""
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def test_images_run_as_uid_999_and_the_daemon_image_has_no_devstack(images: Images) -> None:
     for image in (images.cmp, images.daemon):
         assert podman("image", "inspect", "--format", "{{.Config.User}}", image).strip() == "999"
@@ -80,8 +88,7 @@ def test_cmp_generate_in_the_image_renders_byte_identically_to_the_host(images: 
 def test_web_under_gunicorn_answers_probes_and_authenticates_with_the_install_rbac(
         docker_services: Services, ports: Ports, image_api: k8s.ApiClient, ride_namespace: str) -> None:
     url = f"http://127.0.0.1:{ports.web}"
-    docker_services.wait_until_responsive(
-        check=lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, timeout=90, pause=0.5)
+    docker_services.wait_until_responsive(check=lambda: answers(f"{url}/healthz"), timeout=90, pause=0.5)
     assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
     ready = requests.get(f"{url}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
@@ -121,8 +128,16 @@ def test_the_stack_serves_the_plugin_from_the_cmp_image(docker_services: Service
         assert status["health"]["status"] == "Healthy"
         shared = k8s.CoreV1Api(image_api).read_namespaced_config_map("shared", f"{app}-ns")
         assert shared.data == {"version": "sidecar"}
+        # The render ran in the container: argocd-cmp-server there logged our command succeeding.
+        logs = subprocess.run(["podman", "logs", cmp_container()], capture_output=True, text=True,
+                              env=podman_env(), check=True).stderr
+        assert '"command":{"command":["k8sta-cmp","generate"]}' in logs and "Plugin command successful" in logs
     finally:
         rail.cleanup()
+
+
+def cmp_container() -> str:
+    return podman("ps", "--quiet", "--filter", "label=com.docker.compose.service=cmp").split()[0]
 
 
 def _synced(argocd: ArgoCD, app: str, head: str) -> dict[str, Any] | None:
@@ -137,9 +152,8 @@ def _synced(argocd: ArgoCD, app: str, head: str) -> dict[str, Any] | None:
 def test_the_controller_image_rides_a_ticket_as_the_install_service_account(
         docker_services: Services, ports: Ports, image_api: k8s.ApiClient, ride_namespace: str,
         git_server: GitServer) -> None:
-    docker_services.wait_until_responsive(
-        check=lambda: requests.get(f"http://127.0.0.1:{ports.metrics}/metrics", timeout=2).status_code == 200,
-        timeout=90, pause=0.5)
+    docker_services.wait_until_responsive(check=lambda: answers(f"http://127.0.0.1:{ports.metrics}/metrics"),
+                                          timeout=90, pause=0.5)
     suffix = secrets.token_hex(3)
     rail = Railway(image_api, ride_namespace, git_server.repo(f"ride-{suffix}"), suffix)
     try:
