@@ -65,7 +65,7 @@ def test_installs_the_package_with_the_daemon_extra_and_nothing_else() -> None:
     assert any(op == "RUN" and "pip wheel" in args and "'.[daemon]'" in args for op, args in venv)
     # Only the runtime sources enter the build: the dev-only devstack is never copied.
     copied = {args.split()[0] for op, args in venv if op == "COPY"}
-    assert copied == {"pyproject.toml", "cmp/", "daemon/"}
+    assert copied == {"pyproject.toml", "README.md", "cmp/", "daemon/"}
     assert ("COPY", "--from=venv /opt/k8sta /opt/k8sta") in final_stage()
     assert env(final_stage())["PATH"].startswith("/opt/k8sta/bin:")
 
