@@ -2,8 +2,9 @@
 
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
 is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``); each shared resource has one
-``init_app`` (``kubeclient``, ``metrics``, ``auth``: who the caller is and which namespaces it may see). Configuration comes from ``K8STA_*`` variables (see
-``settings``), overridden by the mapping a test passes in.
+``init_app`` (``kubeclient``, ``metrics``, ``auth``: who the caller is and which namespaces it may
+see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
+test passes in.
 """
 
 from __future__ import annotations
