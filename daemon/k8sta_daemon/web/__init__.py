@@ -2,8 +2,9 @@
 
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
 is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``); each shared resource has one
-``init_app`` (``kubeclient``, ``metrics``). Configuration comes from ``K8STA_*`` variables (see
-``settings``), overridden by the mapping a test passes in.
+``init_app`` (``kubeclient``, ``metrics``, ``auth``: who the caller is and which namespaces it may
+see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
+test passes in.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, errors, health, kubeclient, metrics, settings, webhooks
+    from . import api, auth, errors, health, kubeclient, metrics, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -27,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     kubeclient.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)
