@@ -118,3 +118,18 @@ def test_a_branch_with_no_k8sta_commit_cannot_be_restored(mirror: Mirror, remote
     with pytest.raises(errors.NotAnAppBranch, match="no K8sTA commit to restore"):
         repair.restore_over(mirror, "env/dev", head=head, restore=None)
     assert remote.head("env/dev") == head
+
+
+def test_the_branch_records_the_version_of_the_kustomize_that_rendered(
+        mirror: Mirror, remote: Remote, tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> None:
+    """Item 14: a second kustomize binary (a wrapper that execs the pinned one) is what the metadata names."""
+    other = tmp_path / "kustomize-other"
+    other.write_text(f'#!/bin/sh\nif [ "$1" = version ]; then echo v9.8.7-wrapper; exit 0; fi\n'
+                     f'exec {kustomize.path} "$@"\n')
+    other.chmod(0o755)
+    sha = promote(mirror, Kustomize(path=other), limits)
+    meta = contract.parse_metadata(remote.show(sha, contract.METADATA_PATH) + "\n")
+    assert meta.renderer.kustomize == "v9.8.7-wrapper"
+    assert promote(mirror, kustomize, limits, name="api-43") != sha
+    meta = contract.parse_metadata(remote.show("env/dev", contract.METADATA_PATH) + "\n")
+    assert meta.renderer.kustomize == kustomize.reported_version()
