@@ -2,7 +2,8 @@
 
 The ticket's snapshot is pinned, so the cause must come from the cluster: a ValidatingAdmissionPolicy
 (in-process admission, no webhook) makes the API server reject the Application's status ConfigMap, so
-Argo CD's sync operation of our commit fails and the ticket is Failed. Deleting the policy's binding fixes
+Argo CD's sync operation of our commit (requested by the daemon: the Application has no automated sync)
+fails and the ticket is Failed. Deleting the policy's binding fixes
 it; ``k8sta retry`` re-enters the Station, and the retry judges only what Argo CD does from then on (the
 old Failed operation no longer counts), asks Argo CD to sync again and completes.
 """
@@ -48,7 +49,9 @@ def test_a_retry_after_a_sync_failure_completes_once_the_cause_is_fixed(railway:
     deny_status_configmaps(railway.api, name, f"{name}-ns")
     admission = k8s.AdmissionregistrationV1Api(railway.api)
     try:
-        railway.application("frozen")
+        # manual sync: the daemon's sync request carries no retry strategy, so one failed attempt is the
+        # operation's end (an automated sync would retry with Argo CD's backoff, its phase Running meanwhile)
+        railway.application("frozen", automated=False)
         railway.station("frozen", ["frozen"])
         railway.track("line", ["frozen"])
         railway.ticket("api-1", "line", config, "14.0.0")
