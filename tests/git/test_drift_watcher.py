@@ -65,9 +65,13 @@ def test_a_hand_edit_is_reported_until_the_repair_lands(
     watcher.scan()
     assert watcher.current() == ()
 
-    again = repair_drift.run(action, context)  # the same decision again: the branch moved, nothing pushed
-    assert isinstance(again, outcomes.RetryLater)
+    again = repair_drift.run(action, context)  # the same decision again: its commit, nothing new pushed
+    assert again == outcome
     assert remote.head("env/dev") == commit.commit
+    later = hand_edit(remote, tmp_path, "README.md", "another\n", name="later")
+    moved = repair_drift.run(action, context)  # a newer edit: not this action's to repair
+    assert isinstance(moved, outcomes.RetryLater)
+    assert remote.head("env/dev") == later
 
 
 def test_an_unreachable_repository_keeps_its_last_verdict(

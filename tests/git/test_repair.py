@@ -106,6 +106,15 @@ def test_a_branch_that_moved_since_the_drift_was_seen_is_left_alone(
     assert remote.head("env/dev") == second
 
 
+def test_a_repeated_repair_returns_the_commit_it_made(
+        mirror: Mirror, remote: Remote, tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> None:
+    ours = promote(mirror, kustomize, limits)
+    human = hand_edit(remote, tmp_path, "README.md", "one\n")
+    sha = repair.restore_over(mirror, "env/dev", head=human, restore=ours)
+    assert repair.restore_over(mirror, "env/dev", head=human, restore=ours) == sha
+    assert remote.count("env/dev") == 3
+
+
 def test_a_branch_with_no_k8sta_commit_cannot_be_restored(mirror: Mirror, remote: Remote, tmp_path: Path) -> None:
     work = tmp_path / "foreign"
     git("init", "-q", "-b", "env/dev", str(work))

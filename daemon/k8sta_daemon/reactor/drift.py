@@ -26,6 +26,7 @@ from k8sta_daemon.reactor.units.context import GitSettings
 
 log = logging.getLogger("k8sta.drift")
 DEFAULT_INTERVAL = 30.0
+MAX_JUDGED = 10_000  # verdicts kept per watcher (one per branch head seen)
 
 
 @dataclass
@@ -94,6 +95,8 @@ class DriftWatcher:
                 sha = mirror.branch_head(source.branch)
                 key = (repo_url, source.branch, sha or "")
                 if key not in self._judged:
+                    if len(self._judged) > MAX_JUDGED:
+                        self._judged.clear()  # old heads are never asked about again; start over
                     (head,) = repair.heads(mirror, [source.branch], fetch=False)
                     self._judged[key] = drift.judge_head(source, head.sha, head.trailers.ticket,
                                                          head.trailers.station)

@@ -52,13 +52,15 @@ class Repairs:
         log.info("repaired %s@%s over hand edit %s", action.branch, commit.commit[:12], action.head[:12],
                  extra={"action": "RepairDrift", "station": action.station,
                         **({"ticket": str(action.ticket)} if action.ticket else {})})
-        self.on_repaired(action.app, action.head)
         if action.ticket is not None:
             recorded = self._record(action, commit, attempt)
             if not outcomes.took_effect(recorded):
+                # the drift stays reported, so decide asks again; the unit then finds its commit (idempotent)
                 log.warning("repair commit %s not recorded on %s yet", commit.commit[:12], action.ticket)
+                return recorded
         else:
             self._event_on_app(action, commit)
+        self.on_repaired(action.app, action.head)
         push_station.refresh_and_sync(outcome.commits, self.context)
         return outcome
 

@@ -59,15 +59,17 @@ def restore_over(mirror: Mirror, branch: str, *, head: str, restore: str | None,
 
     ``restore`` None restores the newest K8sTA commit below ``head``. The new commit repeats the
     restored commit's trailers (so it counts as that ticket's push at that Station) and names the
-    hand edit it covers. Returns the new commit, or None when the branch is no longer at ``head`` (a
-    newer edit, or someone else repaired it: the watcher reports the new head). NotAnAppBranch when
-    the branch holds no K8sTA commit to restore.
+    hand edit it covers. Returns the new commit; a repeat after it landed returns it again (the branch
+    is at a K8sTA commit on top of ``head`` with ``restore``'s tree: idempotent, like a push); None
+    when the branch moved elsewhere (a newer edit: the watcher reports the new head). NotAnAppBranch
+    when the branch holds no K8sTA commit to restore.
     """
     with mirror.lock():
         mirror.fetch()
-        if mirror.branch_head(branch) != head:
-            return None
+        now = mirror.branch_head(branch)
         repo = mirror.repo
+        if now != head:
+            return now if now is not None and _repairs(repo, now, head, restore) else None
         human = history.commit(repo, head, f"head of {branch}")
         source = (history.commit(repo, restore, "commit to restore") if restore is not None
                   else newest_k8sta_commit(repo, head))
@@ -85,6 +87,15 @@ def restore_over(mirror: Mirror, branch: str, *, head: str, restore: str | None,
             raise
         mirror.record_push(branch, sha)
         return sha
+
+
+def _repairs(repo: pygit2.Repository, sha: str, head: str, restore: str | None) -> bool:
+    """Whether ``sha`` is a K8sTA commit right on top of ``head`` restoring ``restore`` (any, if None)."""
+    current = history.commit(repo, sha, "branch head")
+    said = messages.trailers(current.message)
+    if not (said.ticket and said.station) or [str(p) for p in current.parent_ids] != [head]:
+        return False
+    return restore is None or current.tree_id == history.commit(repo, restore, "commit to restore").tree_id
 
 
 def restoration(branch: str, source: pygit2.Commit, human: pygit2.Commit, *, unchanged: bool = False) -> str:
