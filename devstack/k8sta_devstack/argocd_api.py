@@ -32,7 +32,13 @@ class ArgoCD:
         self._session.close()
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        response = self._session.get(f"{self.base_url}{path}", params=params, timeout=self.timeout)
+        return self._answer(self._session.get(f"{self.base_url}{path}", params=params, timeout=self.timeout))
+
+    def _post(self, path: str, body: Any) -> Any:
+        return self._answer(self._session.post(f"{self.base_url}{path}", json=body, timeout=self.timeout))
+
+    @staticmethod
+    def _answer(response: requests.Response) -> Any:
         if response.status_code // 100 != 2:
             try:
                 message = response.json().get("message", response.text)
@@ -53,3 +59,18 @@ class ArgoCD:
         """The Kubernetes Events Argo CD shows in its UI for the Application itself."""
         params = {"appNamespace": namespace} if namespace else None
         return list(self._get(f"/api/v1/applications/{name}/events", params).get("items") or [])
+
+    def run_resource_action(self, name: str, *, action: str, kind: str, resource_name: str, namespace: str,
+                            group: str = "", version: str = "v1", app_namespace: str | None = None) -> None:
+        """Run one of Argo CD's resource actions (what the UI's "Actions" menu does), e.g. ``resume``
+        on a paused Rollout: ``POST /api/v1/applications/{name}/resource/actions/v2``."""
+        body = {"name": name, "namespace": namespace, "resourceName": resource_name, "version": version,
+                "group": group, "kind": kind, "action": action}
+        if app_namespace:
+            body["appNamespace"] = app_namespace
+        self._post(f"/api/v1/applications/{name}/resource/actions/v2", body)
+
+    def resume_rollout(self, name: str, namespace: str, rollout: str) -> None:
+        """Promote a paused canary one step: Argo CD's built-in ``resume`` action on the Rollout."""
+        self.run_resource_action(name, action="resume", kind="Rollout", group="argoproj.io",
+                                 version="v1alpha1", resource_name=rollout, namespace=namespace)
