@@ -70,12 +70,15 @@ def pod_template(app: str, image: str) -> dict[str, Any]:
 
 
 def deployment(app: str = "api", image: str = IMAGE, replicas: int = REPLICAS,
-               unschedulable: bool = False) -> dict[str, Any]:
+               unschedulable: bool = False, min_ready_seconds: int = 0) -> dict[str, Any]:
     """A Deployment; ``unschedulable`` gives it a nodeSelector no node matches and a 10 s progress
-    deadline, so Argo CD judges it Degraded (ProgressDeadlineExceeded) soon after a rollout starts."""
+    deadline, so Argo CD judges it Degraded (ProgressDeadlineExceeded) soon after a rollout starts.
+    ``min_ready_seconds`` keeps a rollout Progressing that long per pod (KWOK makes pods Ready at once)."""
     template = pod_template(app, image)
     spec: dict[str, Any] = {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
                             "template": template}
+    if min_ready_seconds:
+        spec["minReadySeconds"] = min_ready_seconds
     if unschedulable:
         template["spec"]["nodeSelector"] = {NO_NODE_LABEL: "true"}
         spec["progressDeadlineSeconds"] = 10
@@ -129,14 +132,15 @@ def base(version: str = "1") -> dict[str, bytes]:
 
 
 def overlay(env: str, health: str | None = None, *, unschedulable: bool = False, app: str = "api",
-            image: str = IMAGE) -> dict[str, bytes]:
+            image: str = IMAGE, min_ready_seconds: int = 0) -> dict[str, bytes]:
     """env/<name>/: the base plus a Deployment of ``app`` running ``image`` (pinned by the ticket).
 
     ``health`` (focused tests only) adds a ConfigMap the stack's Lua check reports with that health,
     so Argo CD's verdict is the worse of it and the Deployment's.
     """
     resources = ["../../base", "workload.yaml"]
-    files = {f"env/{env}/workload.yaml": _yaml(deployment(app, image, unschedulable=unschedulable))}
+    files = {f"env/{env}/workload.yaml": _yaml(deployment(app, image, unschedulable=unschedulable,
+                                                          min_ready_seconds=min_ready_seconds))}
     if health is not None:
         resources.append("status.yaml")
         files[f"env/{env}/status.yaml"] = _yaml(
