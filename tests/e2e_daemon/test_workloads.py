@@ -9,8 +9,17 @@ from datetime import datetime
 import pytest
 
 from k8sta_devstack.argocd_api import ArgoCD
-from k8sta_devstack.railway import (IMAGE, OTHER_IMAGE, REPLICAS, AnalysisEndpoint, Railway, base, canary_overlay,
-                                    canary_steps, overlay)
+from k8sta_devstack.railway import (
+    IMAGE,
+    OTHER_IMAGE,
+    REPLICAS,
+    AnalysisEndpoint,
+    Railway,
+    base,
+    canary_overlay,
+    canary_steps,
+    overlay,
+)
 
 pytestmark = pytest.mark.stack
 
