@@ -292,9 +292,10 @@ class Railway:
 
     def ready_pods(self, env: str, image: str, app: str = "api") -> list[k8s.V1Pod]:
         """Pods of ``app`` that run ``image`` (name:tag) and are Ready, not being deleted."""
-        return [p for p in self.pods(env, app)
-                if p.metadata.deletion_timestamp is None
-                and [c.image for c in p.spec.containers] == [image]
+        return [p for p in self.ready_pods_any(env, app) if [c.image for c in p.spec.containers] == [image]]
+
+    def ready_pods_any(self, env: str, app: str = "api") -> list[k8s.V1Pod]:
+        return [p for p in self.pods(env, app) if p.metadata.deletion_timestamp is None
                 and any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
 
     def rollout(self, env: str, app: str = "api") -> dict[str, Any]:
