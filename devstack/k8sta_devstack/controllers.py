@@ -28,8 +28,11 @@ NODE_NAME = "kwok-node-0"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 POD_CIDR = "10.1.0.0/16"
 # The controllers K8sTA's workloads need; everything else (endpoints, jobs, certificates, ...) stays off.
-KCM_CONTROLLERS = ("deployment", "replicaset", "garbage-collector", "namespace", "serviceaccount",
-                   "pod-garbage-collector")
+# node-lifecycle removes the not-ready taint the API server puts on every new Node (KWOK renews the
+# Node's Lease, so it stays Ready).
+KCM_CONTROLLERS = ("deployment-controller", "replicaset-controller", "garbage-collector-controller",
+                   "namespace-controller", "serviceaccount-controller", "pod-garbage-collector-controller",
+                   "node-lifecycle-controller")
 
 
 @dataclass
@@ -125,8 +128,11 @@ def launch_kwok(sup: processes.Supervisor, tools: binaries.Toolchain, kubeconfig
 
 
 def node_ready(api: k8s_client.ApiClient, name: str = NODE_NAME) -> bool:
+    """Ready (KWOK set it) and untainted (the controller-manager removed the API server's not-ready
+    taint), so the scheduler places pods on it."""
     node = k8s_client.CoreV1Api(api).read_node(name)
-    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+    ready = any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+    return ready and not node.spec.taints
 
 
 def create_fake_node(api: k8s_client.ApiClient) -> None:
