@@ -112,8 +112,10 @@ def rollout(app: str = "api", image: str = IMAGE, steps: list[dict[str, Any]] | 
 def analysis_template(url: str) -> dict[str, Any]:
     """The canary's analysis: one measurement with the ``web`` provider; ``pass`` at ``$.verdict``
     passes, anything else fails the step (and Argo Rollouts aborts the canary)."""
+    # Sync wave -1: Argo CD applies it before the Rollout, which is InvalidSpec (Degraded) while the
+    # template it names does not exist yet.
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
-            "metadata": {"name": ANALYSIS_TEMPLATE},
+            "metadata": {"name": ANALYSIS_TEMPLATE, "annotations": {"argocd.argoproj.io/sync-wave": "-1"}},
             "spec": {"metrics": [{"name": ANALYSIS_TEMPLATE, "count": 1, "failureLimit": 0,
                                   "successCondition": 'result == "pass"',
                                   "provider": {"web": {"url": url, "jsonPath": "{$.verdict}",
@@ -270,7 +272,8 @@ class Railway:
             if result:
                 return result
             if time.monotonic() > deadline:
-                states = {t["metadata"]["name"]: (t.get("status") or {}).get("state") for t in self.tickets()}
+                states = {t["metadata"]["name"]: f"{(t.get('status') or {}).get('state')}: "
+                          f"{(t.get('status') or {}).get('message')}" for t in self.tickets()}
                 raise AssertionError(f"not {what} within {timeout:.0f} s; tickets: {states}")
             time.sleep(0.5)
 
