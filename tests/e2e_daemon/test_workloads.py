@@ -40,6 +40,14 @@ def app_health(rail: Railway, env: str) -> tuple[str | None, str | None]:
     return (status.get("health") or {}).get("status"), (status.get("sync") or {}).get("revision")
 
 
+def resource_health(rail: Railway, env: str, kind: str, name: str = "api") -> dict:
+    """Argo CD's verdict on one resource of the Application (``status.resources[].health``)."""
+    app = rail.custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                   rail.apps[env])
+    (found,) = [r for r in app["status"]["resources"] if r["kind"] == kind and r["name"] == name]
+    return dict(found.get("health") or {})
+
+
 def two_stations(rail: Railway, prod: dict[str, bytes], **prod_extra: object) -> str:
     config = rail.commit({**base(), **overlay("dev"), **prod})
     for env in ("dev", "prod"):
@@ -96,15 +104,19 @@ def test_b_a_deployment_that_never_becomes_available_fails_the_ticket_and_a_newe
     status = railway.get("tickets", "api-1")["status"]
     assert status.get("station") is None  # it vacated prod
     assert status["journey"][-1]["station"] == "prod" and status["journey"][-1]["state"] == "Failed"
-    assert "Degraded" in status["message"] and "progress deadline" in status["message"], status["message"]
+    failed = status["message"]
+    assert "Degraded" in failed, failed
     assert railway.pods("prod") and not railway.ready_pods("prod", f"{IMAGE}:3.0.0")
     assert all(p.spec.node_name is None for p in railway.pods("prod"))  # never scheduled
+    why = resource_health(railway, "prod", "Deployment")
+    assert why == {**why, "status": "Degraded", "message": 'Deployment "api" exceeded its progress deadline'}
 
     fixed = railway.commit(overlay("prod"), "prod: schedulable again")
     railway.ticket("api-2", "main-line", fixed, "3.0.1")
     railway.wait("fixed forward", lambda: railway.state("api-2") == "Completed")
     assert len(railway.ready_pods("prod", f"{IMAGE}:3.0.1")) == REPLICAS
     assert railway.state("api-1") == "Failed"
+    assert why["message"] in failed, failed  # the failed ticket names Argo CD's reason
 
 
 @pytest.fixture
@@ -125,7 +137,9 @@ def test_c_a_paused_canary_holds_the_ticket_suspended_until_argo_cds_resume_acti
     railway.wait("api-2 Suspended at prod", lambda: railway.state("api-2") == "Suspended")
     status = railway.get("tickets", "api-2")["status"]
     assert status["station"] == "prod"
-    assert "Suspended" in status["message"] and "CanaryPauseStep" in status["message"], status["message"]
+    held = status["message"]
+    assert "Suspended" in held, held
+    assert resource_health(railway, "prod", "Rollout") == {"status": "Suspended", "message": "CanaryPauseStep"}
     rollout = railway.rollout("prod")
     assert [c["reason"] for c in rollout["status"]["pauseConditions"]] == ["CanaryPauseStep"]
     railway.wait("one canary pod Ready", lambda: len(railway.ready_pods("prod", f"{IMAGE}:4.1.0")) == 1)
@@ -138,6 +152,7 @@ def test_c_a_paused_canary_holds_the_ticket_suspended_until_argo_cds_resume_acti
     assert len(railway.ready_pods("prod", f"{IMAGE}:4.1.0")) == REPLICAS
     rollout = railway.rollout("prod")
     assert rollout["status"]["stableRS"] == rollout["status"]["currentPodHash"]
+    assert "CanaryPauseStep" in held, held  # the held ticket names Argo CD's reason
 
 
 def test_d_a_failing_analysis_aborts_the_canary_fails_the_ticket_and_the_next_one_fixes_forward(
@@ -151,8 +166,11 @@ def test_d_a_failing_analysis_aborts_the_canary_fails_the_ticket_and_the_next_on
     railway.wait("api-2 Failed", lambda: railway.state("api-2") == "Failed")
     status = railway.get("tickets", "api-2")["status"]
     assert status.get("station") is None and status["journey"][-1]["station"] == "prod"
-    assert "Degraded" in status["message"] and "RolloutAborted" in status["message"], status["message"]
-    assert 'Metric "api-check" assessed Failed' in status["message"], status["message"]
+    failed = status["message"]
+    assert "Degraded" in failed, failed
+    why = resource_health(railway, "prod", "Rollout")
+    assert why["status"] == "Degraded" and why["message"].startswith("RolloutAborted: "), why
+    assert 'Metric "api-check" assessed Failed' in why["message"], why
     assert railway.rollout("prod")["status"].get("abort") is True
     assert analysis.requests >= 1
     railway.wait("stable pods only", lambda: len(railway.ready_pods("prod", f"{IMAGE}:5.0.0")) == REPLICAS)
@@ -162,6 +180,7 @@ def test_d_a_failing_analysis_aborts_the_canary_fails_the_ticket_and_the_next_on
     railway.wait("api-3 Completed", lambda: railway.state("api-3") == "Completed")
     railway.wait("new stable", lambda: len(railway.ready_pods("prod", f"{IMAGE}:5.2.0")) == REPLICAS)
     assert railway.state("api-2") == "Failed"
+    assert 'Metric "api-check" assessed Failed' in failed, failed  # the failed ticket names the analysis
 
 
 def test_e_a_station_of_two_applications_arrives_when_the_ticket_changes_only_one(railway: Railway) -> None:
