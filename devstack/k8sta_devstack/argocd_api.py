@@ -55,6 +55,12 @@ class ArgoCD:
         params = {k: v for k, v in (("refresh", refresh), ("appNamespace", namespace)) if v}
         return dict(self._get(f"/api/v1/applications/{name}", params or None))
 
+    def resource_tree(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """The Application's resource tree, with each resource's health and message (Argo CD 3 keeps
+        resource health here, not in the Application's ``status.resources``)."""
+        params = {"appNamespace": namespace} if namespace else None
+        return dict(self._get(f"/api/v1/applications/{name}/resource-tree", params))
+
     def application_events(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """The Kubernetes Events Argo CD shows in its UI for the Application itself."""
         params = {"appNamespace": namespace} if namespace else None

@@ -40,11 +40,10 @@ def app_health(rail: Railway, env: str) -> tuple[str | None, str | None]:
     return (status.get("health") or {}).get("status"), (status.get("sync") or {}).get("revision")
 
 
-def resource_health(rail: Railway, env: str, kind: str, name: str = "api") -> dict:
-    """Argo CD's verdict on one resource of the Application (``status.resources[].health``)."""
-    app = rail.custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
-                                                   rail.apps[env])
-    (found,) = [r for r in app["status"]["resources"] if r["kind"] == kind and r["name"] == name]
+def resource_health(argocd: ArgoCD, rail: Railway, env: str, kind: str, name: str = "api") -> dict:
+    """Argo CD's verdict on one resource of the Application (its resource tree, as the UI shows it)."""
+    nodes = argocd.resource_tree(rail.apps[env])["nodes"]
+    (found,) = [n for n in nodes if n["kind"] == kind and n["name"] == name]
     return dict(found.get("health") or {})
 
 
@@ -97,7 +96,7 @@ def test_a_new_image_rolls_out_and_the_ticket_arrives_once_its_pods_are_ready(ra
 
 
 def test_b_a_deployment_that_never_becomes_available_fails_the_ticket_and_a_newer_one_fixes_forward(
-        railway: Railway) -> None:
+        railway: Railway, argocd: ArgoCD) -> None:
     config = two_stations(railway, overlay("prod", unschedulable=True), degradedGraceSeconds=5)
     railway.ticket("api-1", "main-line", config, "3.0.0")
     railway.wait("api-1 Failed", lambda: railway.state("api-1") == "Failed")
@@ -108,7 +107,7 @@ def test_b_a_deployment_that_never_becomes_available_fails_the_ticket_and_a_newe
     assert "Degraded" in failed, failed
     assert railway.pods("prod") and not railway.ready_pods("prod", f"{IMAGE}:3.0.0")
     assert all(p.spec.node_name is None for p in railway.pods("prod"))  # never scheduled
-    why = resource_health(railway, "prod", "Deployment")
+    why = resource_health(argocd, railway, "prod", "Deployment")
     assert why == {**why, "status": "Degraded", "message": 'Deployment "api" exceeded its progress deadline'}
 
     fixed = railway.commit(overlay("prod"), "prod: schedulable again")
@@ -139,7 +138,7 @@ def test_c_a_paused_canary_holds_the_ticket_suspended_until_argo_cds_resume_acti
     assert status["station"] == "prod"
     held = status["message"]
     assert "Suspended" in held, held
-    assert resource_health(railway, "prod", "Rollout") == {"status": "Suspended", "message": "CanaryPauseStep"}
+    assert resource_health(argocd, railway, "prod", "Rollout") == {"status": "Suspended", "message": "CanaryPauseStep"}
     rollout = railway.rollout("prod")
     assert [c["reason"] for c in rollout["status"]["pauseConditions"]] == ["CanaryPauseStep"]
     railway.wait("one canary pod Ready", lambda: len(railway.ready_pods("prod", f"{IMAGE}:4.1.0")) == 1)
@@ -156,7 +155,7 @@ def test_c_a_paused_canary_holds_the_ticket_suspended_until_argo_cds_resume_acti
 
 
 def test_d_a_failing_analysis_aborts_the_canary_fails_the_ticket_and_the_next_one_fixes_forward(
-        railway: Railway, analysis: AnalysisEndpoint) -> None:
+        railway: Railway, argocd: ArgoCD, analysis: AnalysisEndpoint) -> None:
     config = two_stations(railway, canary_overlay("prod", analysis.url, canary_steps(pause=False)))
     railway.ticket("api-1", "main-line", config, "5.0.0")
     railway.wait("api-1 Completed", lambda: railway.state("api-1") == "Completed")
@@ -168,7 +167,7 @@ def test_d_a_failing_analysis_aborts_the_canary_fails_the_ticket_and_the_next_on
     assert status.get("station") is None and status["journey"][-1]["station"] == "prod"
     failed = status["message"]
     assert "Degraded" in failed, failed
-    why = resource_health(railway, "prod", "Rollout")
+    why = resource_health(argocd, railway, "prod", "Rollout")
     assert why["status"] == "Degraded" and why["message"].startswith("RolloutAborted: "), why
     assert 'Metric "api-check" assessed Failed' in why["message"], why
     assert railway.rollout("prod")["status"].get("abort") is True
