@@ -59,11 +59,13 @@ module_dir() { # module@version -> its directory in the module cache (downloaded
   go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
 
-# KWOK refuses to start without stages: ship the module's "fast" node and pod stages.
+# KWOK refuses to start without stages: ship the module's "fast" node and pod stages, plus the node
+# heartbeat that goes with its Lease renewals (else the node-lifecycle controller marks the Node NotReady).
 extras_kwok() {
   local src; src=$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")
   mkdir -p "$1/stages"
   cp "$src/kustomize/stage/node/fast/node-initialize.yaml" "$1/stages/"
+  cp "$src/kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" "$1/stages/"
   cp "$src"/kustomize/stage/pod/fast/pod-*.yaml "$1/stages/"
   chmod -R u+w "$1/stages"
 }

@@ -113,7 +113,7 @@ def launch_kwok(sup: processes.Supervisor, tools: binaries.Toolchain, kubeconfig
                 env: Mapping[str, str], started: Started) -> None:
     """KWOK with the module's "fast" stages: nodes initialize at once, pods become Ready at once."""
     stages = tools.kwok_stages
-    if not stages:
+    if not any(stage.name == "node-heartbeat-with-lease.yaml" for stage in stages):
         raise binaries.MissingTool(f"KWOK stages missing next to {tools.kwok}; rebuild with "
                                    f"`rm -rf {tools.kwok.parent} && toolchain/build.sh kwok`")
     port = processes.free_port()
@@ -121,6 +121,9 @@ def launch_kwok(sup: processes.Supervisor, tools: binaries.Toolchain, kubeconfig
     work.mkdir(parents=True, exist_ok=True)
     argv = [tools.kwok, f"--kubeconfig={kubeconfig}", f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
             f"--server-address=127.0.0.1:{port}", f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1",
+            # Renew the Node's Lease (kubelet's heartbeat), else the node-lifecycle controller marks it
+            # NotReady after its grace period and every pod's Ready condition goes with it.
+            "--node-lease-duration-seconds=40",
             *(f"--config={stage}" for stage in stages)]
     # KWOK reads ~/.kwok; keep it inside the state directory.
     proc = sup.launch("kwok", argv, env={**env, "HOME": str(work)}, cwd=work)
