@@ -129,9 +129,11 @@ class Promoter:
         if not (rollout.get("status") or {}).get("pauseConditions"):
             return
         app, namespace = self.world.apps["prod"], self.world.target_namespace("prod")
-        canary = len(self.world.ready_pods("prod", rollout["spec"]["template"]["spec"]["containers"][0]["image"]))
-        print(f"\nk8sta demo: {ticket} is Suspended at prod: the canary runs {canary} of {railway.REPLICAS} pods "
-              f"and waits at its pause step ({status.get('message', '')}).\n"
+        state = rollout["status"]
+        print(f"\nk8sta demo: {ticket} is Suspended at prod ({status.get('message', '')}): the canary "
+              f"(ReplicaSet api-{state.get('currentPodHash')}) runs {state.get('updatedReplicas', 0)} of "
+              f"{state.get('replicas', 0)} pods next to the stable ones, paused at step "
+              f"{state.get('currentStepIndex')} ({state.get('message', '')}).\n"
               f"k8sta demo: promoting it with Argo CD's built-in `resume` action on Rollout {namespace}/api:\n"
               f"  POST {self.running.argocd_url}/api/v1/applications/{app}/resource/actions/v2\n"
               '  {"action": "resume", "kind": "Rollout", "group": "argoproj.io", "version": "v1alpha1", '
