@@ -71,8 +71,12 @@ def test_a_deployment_gets_ready_pods_on_the_fake_node_and_rolls_to_a_new_image(
         "containers": [{"name": "api", "image": new}]}}}})
     eventually(lambda: len(ready_pods(kube_api, namespace, new)) == railway.REPLICAS, "the new pods Ready")
     eventually(lambda: not ready_pods(kube_api, namespace, old), "the old pods gone")
-    deployment = apps.read_namespaced_deployment("api", namespace)
-    assert deployment.status.updated_replicas == deployment.status.available_replicas == railway.REPLICAS
+
+    def rolled_out() -> bool:
+        status = apps.read_namespaced_deployment("api", namespace).status
+        return status.replicas == status.updated_replicas == status.available_replicas == railway.REPLICAS
+
+    eventually(rolled_out, "the Deployment's status to report the rollout done")
 
 
 def test_a_rollout_is_reconciled_by_the_rollouts_controller(kube_api: k8s.ApiClient, namespace: str) -> None:
