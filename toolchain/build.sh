@@ -34,7 +34,7 @@ version_of() {
 go_build() {
   local name=$1 version=$2 moddir=$3 ldflags=$4; shift 4
   local out="$cache/bin/$name-$version" log="$cache/logs/build-$name-$version.log"
-  if [ -d "$out" ] && [ -x "$out/$2" ]; then echo "k8sta: $name $version cached at $out"; return 0; fi
+  if [ -d "$out" ] && [ -x "$out/$1" ]; then echo "k8sta: $name $version cached at $out"; return 0; fi
   echo "k8sta: building $name $version (log: $log) ..."
   local start=$SECONDS tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"; : >"$log"
