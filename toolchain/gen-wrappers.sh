@@ -7,12 +7,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 export GOFLAGS=-mod=mod CGO_ENABLED=0
 
-tool_module() { # dir module-path tool-package version [replace-lines]
-  local dir=$1 modpath=$2 tool=$3 version=$4 replaces=${5:-}
-  rm -f "$dir/go.mod" "$dir/go.sum"
+tool_module() { # dir module-path "tool-package..." version [replace-lines]
+  local dir=$1 modpath=$2 tools=$3 version=$4 replaces=${5:-} t args=()
+  mkdir -p "$dir"; rm -f "$dir/go.mod" "$dir/go.sum"
   (cd "$dir" && go mod init "$modpath" >/dev/null 2>&1)
   if [ -n "$replaces" ]; then printf '\nreplace (\n%s\n)\n' "$replaces" >>"$dir/go.mod"; fi
-  (cd "$dir" && go get -tool "$tool@$version" && go mod tidy)
+  for t in $tools; do args+=("$t@$version"); done
+  (cd "$dir" && go get -tool "${args[@]}" && go mod tidy)
 }
 
 # kustomize: a plain tool dependency.
@@ -23,13 +24,25 @@ tool_module "$here/go/kustomize" k8sta.io/toolchain/kustomize \
 (cd "$here/go/etcd" && rm -f go.mod go.sum && go mod init k8sta.io/toolchain/etcd >/dev/null 2>&1 \
   && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" && go mod tidy)
 
-# kube-apiserver: k8s.io/kubernetes points its ~30 staging modules at ./staging; replace each
+# kube-apiserver, kube-controller-manager and kube-scheduler (one module): k8s.io/kubernetes points
+# its ~30 staging modules at ./staging; replace each
 # with the published v0.<minor>.<patch>, list generated from the module's own go.mod.
 kmod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
 staging_version="v0.${KUBERNETES_VERSION#v1.}"
 kreplaces=$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\t\1 => \1 '"$staging_version"'#p' "$kmod")
 tool_module "$here/go/kube-apiserver" k8sta.io/toolchain/kube-apiserver \
-  k8s.io/kubernetes/cmd/kube-apiserver "$KUBERNETES_VERSION" "$kreplaces"
+  "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler" \
+  "$KUBERNETES_VERSION" "$kreplaces"
+
+# KWOK: a plain tool dependency (its stages are copied from the module cache by build.sh).
+tool_module "$here/go/kwok" k8sta.io/toolchain/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+
+# Argo Rollouts: needs a newer Go than the default; copy its own replace block verbatim.
+rmod=$(GOTOOLCHAIN=$ARGO_ROLLOUTS_GOTOOLCHAIN go mod download -json "github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+rreplaces=$(sed -n '/^replace (/,/^)/p' "$rmod" | sed '1d;$d')
+r=github.com/argoproj/argo-rollouts/cmd
+GOTOOLCHAIN=$ARGO_ROLLOUTS_GOTOOLCHAIN tool_module "$here/go/argo-rollouts" k8sta.io/toolchain/argo-rollouts \
+  "$r/rollouts-controller $r/kubectl-argo-rollouts" "$ARGO_ROLLOUTS_VERSION" "$rreplaces"
 
 # Argo CD: copy its own replace block verbatim.
 amod=$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')

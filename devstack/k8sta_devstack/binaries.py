@@ -21,6 +21,10 @@ _VERSION_KEYS = {
     "kustomize": "KUSTOMIZE_VERSION",
     "etcd": "ETCD_VERSION",
     "kube-apiserver": "KUBERNETES_VERSION",
+    "kube-controller-manager": "KUBERNETES_VERSION",
+    "kube-scheduler": "KUBERNETES_VERSION",
+    "kwok": "KWOK_VERSION",
+    "argo-rollouts": "ARGO_ROLLOUTS_VERSION",
     "argocd": "ARGOCD_VERSION",
 }
 
@@ -49,6 +53,10 @@ class Toolchain:
 
     etcd: Path
     kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kwok: Path  # its stages (node-initialize, pod-*) are in ``kwok_stages``
+    rollouts_controller: Path  # kubectl-argo-rollouts and the CRDs (``rollouts_crds``) sit beside it
     argocd: Path
     kustomize: Path
     redis_server: Path
@@ -59,11 +67,23 @@ class Toolchain:
     def bin_dir(self) -> Path:
         return self.argocd.parent
 
+    @property
+    def kwok_stages(self) -> list[Path]:
+        return sorted((self.kwok.parent / "stages").glob("*.yaml"))
 
-def pinned_binary(name: str, versions: dict[str, str], cache: Path) -> Path:
-    """``<cache>/bin/<name>-<version>/<name>``, or MissingTool naming the build command."""
+    @property
+    def rollouts_crds(self) -> list[Path]:
+        return sorted((self.rollouts_controller.parent / "crds").glob("*.yaml"))
+
+    @property
+    def kubectl_argo_rollouts(self) -> Path:
+        return self.rollouts_controller.parent / "kubectl-argo-rollouts"
+
+
+def pinned_binary(name: str, versions: dict[str, str], cache: Path, binary: str | None = None) -> Path:
+    """``<cache>/bin/<name>-<version>/<binary or name>``, or MissingTool naming the build command."""
     version = versions[_VERSION_KEYS[name]]
-    path = cache / "bin" / f"{name}-{version}" / name
+    path = cache / "bin" / f"{name}-{version}" / (binary or name)
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise MissingTool(f"{name} {version} is not built at {path}; run `toolchain/build.sh {name}` "
                           "(or `make tools`)")
@@ -84,6 +104,10 @@ def locate(environ: dict[str, str] | None = None) -> Toolchain:
     return Toolchain(
         etcd=pinned_binary("etcd", versions, cache),
         kube_apiserver=pinned_binary("kube-apiserver", versions, cache),
+        kube_controller_manager=pinned_binary("kube-controller-manager", versions, cache),
+        kube_scheduler=pinned_binary("kube-scheduler", versions, cache),
+        kwok=pinned_binary("kwok", versions, cache),
+        rollouts_controller=pinned_binary("argo-rollouts", versions, cache, "rollouts-controller"),
         argocd=pinned_binary("argocd", versions, cache),
         kustomize=pinned_binary("kustomize", versions, cache),
         redis_server=system_binary("redis-server"),

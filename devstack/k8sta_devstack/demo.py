@@ -3,7 +3,11 @@ prod is a junction to two regional Tracks (eu, us); then a shared-config change 
 
 Everything is real: Argo CD renders each app branch through our plugin in its cmp-server, the
 ``k8sta-daemon`` process (recorded with the stack, so ``make demo-down`` stops it) decides and pushes,
-and the board below is the ``k8sta tracks`` command. Re-runnable: each run gets its own namespace.
+and the board below is the ``k8sta tracks`` command. Every Station deploys a Deployment whose pods
+roll on KWOK's node; prod is an Argo Rollouts canary (setWeight 50, pause, analysis): the second
+ticket's canary pauses there (the ticket is Suspended) until the demo promotes it with Argo CD's
+``resume`` action, then the analysis (asking an endpoint this process serves) passes.
+Re-runnable: each run gets its own namespace.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kubernetes import client as k8s
 
 from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon.adapters import argocd
+from k8sta_daemon.core import model
 from k8sta_devstack import binaries, processes, railway, stack
 from k8sta_devstack import kube as devkube
 from k8sta_devstack.gitrepo import ConfigRepo
@@ -44,7 +51,7 @@ def start_daemon(running: stack.Stack, workdir: Path) -> stack.Stack:
     return updated
 
 
-def build_world(api: k8s.ApiClient, workdir: Path) -> tuple[railway.Railway, str]:
+def build_world(api: k8s.ApiClient, workdir: Path, analysis_url: str) -> tuple[railway.Railway, str]:
     suffix = secrets.token_hex(2)
     namespace = f"demo-{suffix}"
     k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
@@ -52,7 +59,7 @@ def build_world(api: k8s.ApiClient, workdir: Path) -> tuple[railway.Railway, str
     envs = ("dev", "staging", "prod", *REGIONS)
     files = railway.base("1")
     for env in envs:
-        files.update(railway.overlay(env))
+        files.update(railway.canary_overlay(env, analysis_url) if env == "prod" else railway.overlay(env))
     config = world.commit(files, "sample config: base/ plus env/<name>/ overlays")
     for env in envs:
         world.application(env)
@@ -89,6 +96,10 @@ class Board:
         print(f"--- {time.strftime('%H:%M:%S')} {note}", flush=True)
         sys.stdout.flush()
         subprocess.run(self.argv, check=False)
+        for ticket in world.tickets():  # why a held ticket is held (also in `k8sta ticket show`)
+            status = ticket.get("status") or {}
+            if status.get("state") in ("Suspended", "Failed"):
+                print(f"  {ticket['metadata']['name']} {status['state']}: {status.get('message', '')}", flush=True)
 
 
 def all_completed(world: railway.Railway, ticket: str) -> bool:
@@ -104,10 +115,53 @@ def failed(world: railway.Railway) -> list[str]:
     return [t["metadata"]["name"] for t in world.tickets() if (t.get("status") or {}).get("state") == "Failed"]
 
 
-def ride(world: railway.Railway, board: Board, until: str, note: str, also: str | None = None) -> None:
+def suspended(world: railway.Railway) -> list[str]:
+    return [t["metadata"]["name"] for t in world.tickets() if (t.get("status") or {}).get("state") == "Suspended"]
+
+
+class Promoter:
+    """Promotes the paused prod canary once, the way an operator would from Argo CD's UI "Actions" menu:
+    the built-in ``resume`` action, through Argo CD's API."""
+
+    def __init__(self, running: stack.Stack, world: railway.Railway) -> None:
+        self.running, self.world = running, world
+        self.done: set[str] = set()
+
+    def __call__(self, ticket: str) -> None:
+        status = self.world.get("tickets", ticket).get("status") or {}
+        if ticket in self.done or status.get("station") != "prod":
+            return
+        rollout = self.world.rollout("prod")
+        if not (rollout.get("status") or {}).get("pauseConditions"):
+            return
+        app, namespace = self.world.apps["prod"], self.world.target_namespace("prod")
+        state = rollout["status"]
+        print(f"\nk8sta demo: {ticket} is Suspended at prod ({status.get('message', '')}): the canary "
+              f"(ReplicaSet api-{state.get('currentPodHash')}) runs {state.get('updatedReplicas', 0)} of "
+              f"{state.get('replicas', 0)} pods next to the stable ones, paused at step "
+              f"{state.get('currentStepIndex')} ({state.get('message', '')}).\n"
+              f"k8sta demo: promoting it with Argo CD's built-in `resume` action on Rollout {namespace}/api:\n"
+              f"  POST {self.running.argocd_url}/api/v1/applications/{app}/resource/actions/v2\n"
+              '  {"action": "resume", "kind": "Rollout", "group": "argoproj.io", "version": "v1alpha1", '
+              f'"resourceName": "api", "namespace": "{namespace}"}}\n'
+              f"  (same as: argocd app actions run {app} resume --kind Rollout --resource-name api, or\n"
+              f"   kubectl argo rollouts promote api -n {namespace})\n", flush=True)
+        client = argocd.ArgoCD(argocd.ArgoCDSettings(url=self.running.argocd_url, token=self.running.token()))
+        try:
+            client.resume_rollout(model.AppRef(railway.ARGOCD_NS, app), namespace, "api")
+        finally:
+            client.close()
+        self.done.add(ticket)
+
+
+def ride(world: railway.Railway, board: Board, until: str, note: str, also: str | None = None,
+         on_suspended: Callable[[str], None] | None = None) -> None:
     deadline = time.monotonic() + DEADLINE_SECONDS
     while not all_completed(world, until) or (also is not None and not all_completed(world, also)):
         board.show(world, note)
+        for name in suspended(world):
+            if on_suspended is not None:
+                on_suspended(name)
         broken = failed(world)
         if broken:
             raise RuntimeError(f"ticket(s) {', '.join(broken)} Failed; see `k8sta ticket show`")
@@ -127,7 +181,8 @@ def run(state_dir: Path) -> int:
     workdir.mkdir(parents=True)
     api = devkube.api_client(running.kubeconfig)
     railway.apply_crds(api, ROOT / "kustomize/crds")
-    world, config = build_world(api, workdir)
+    analysis = railway.AnalysisEndpoint("pass")
+    world, config = build_world(api, workdir, analysis.url)
     running = start_daemon(running, workdir)
     board = Board(running.kubeconfig, world.namespace)
     print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}\n", flush=True)
@@ -144,9 +199,16 @@ def run(state_dir: Path) -> int:
     shared = world.commit(railway.base("2"), "shared config: version 2")
     world.ticket("api-2", "main-line", shared, "1.1.0")
     print(f"ticket api-2: shared config {shared[:12]} rides behind api-1 (same image)", flush=True)
-    ride(world, board, "api-1", "api-1 and api-2 riding", also="api-2")
+    ride(world, board, "api-1", "api-1 and api-2 riding", also="api-2", on_suspended=Promoter(running, world))
+    print(f"k8sta demo: the canary's analysis asked {analysis.url} {analysis.requests} time(s): pass", flush=True)
+    analysis.close()
 
-    print("\nk8sta demo: both tickets Completed in every region (eu, us).\n")
+    print("\nk8sta demo: both tickets Completed in every region (eu, us). What runs now:")
+    for env in world.apps:
+        images = sorted({c.image for p in world.ready_pods_any(env) for c in p.spec.containers})
+        print(f"  {world.target_namespace(env):<22} {len(world.replica_sets(env))} ReplicaSets, "
+              f"{len(world.ready_pods_any(env))} Ready pods running {', '.join(images)}")
+    print()
     print(cli.describe(running))
     kubeconfig = running.kubeconfig
     print(f"\nlook around:\n  k8sta --kubeconfig {kubeconfig} -n {world.namespace} tracks\n"

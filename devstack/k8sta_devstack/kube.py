@@ -24,7 +24,8 @@ from kubernetes import config as k8s_config
 from k8sta_devstack import pki, processes
 
 FIELD_MANAGER = "k8sta-devstack"
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+# /16: every Application of the sample railway deploys a Service (a /24 holds only 254).
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/16"
 
 
 @dataclass(frozen=True)

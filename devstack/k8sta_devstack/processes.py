@@ -137,6 +137,14 @@ class Supervisor:
     def start(self, name: str, argv: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str],
               cwd: Path, ready: ReadyCheck, timeout: float = 60.0, grace: float = 10.0) -> Managed:
         """Start ``argv`` with stdout+stderr into ``<log_dir>/<name>.log``; return once ``ready()``."""
+        proc = self.launch(name, argv, env=env, cwd=cwd, grace=grace)
+        wait_ready(proc, ready, timeout)
+        return proc
+
+    def launch(self, name: str, argv: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str],
+               cwd: Path, grace: float = 10.0) -> Managed:
+        """Start ``argv`` without waiting: the caller checks readiness later (``wait_ready``), so
+        independent processes start side by side."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as handle:
@@ -146,7 +154,6 @@ class Supervisor:
         proc = Managed(name=name, pid=popen.pid, start_time=process_start_time(popen.pid), log=log,
                        grace=grace, popen=popen)
         self.processes.append(proc)
-        wait_ready(proc, ready, timeout)
         return proc
 
     def stop_all(self) -> None:

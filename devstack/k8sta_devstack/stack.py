@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from k8sta_devstack import argocd, argocd_config, binaries, kube, pki, processes
+from k8sta_devstack import argocd, argocd_config, binaries, controllers, kube, pki, processes
 
 STATE_FILE = "stack.json"
 # Written first into every state directory: only directories carrying it are ever removed.
@@ -112,20 +112,33 @@ def start(state_dir: Path, sup: processes.Supervisor, *, sidecar_uid: int | None
     api = kube.api_client(apiserver.kubeconfig)
     try:
         argocd_config.apply_all(api, module_dir, password)
+        for name in controllers.apply_rollouts_crds(api, tools):
+            processes.poll(lambda n=name: kube.crd_established(api, n), 60, f"CRD {name} to be established")
+        # The workload controllers start side by side with Argo CD; their readiness is checked after it.
+        started = controllers.Started()
+        kubeconfig = apiserver.kubeconfig
+        for launch in (controllers.launch_controller_manager, controllers.launch_scheduler,
+                       controllers.launch_kwok, controllers.launch_rollouts):
+            launch(sup, tools, kubeconfig, state_dir, base_env, started)
+        controllers.create_fake_node(api)
+
+        layout = argocd.Layout(state_dir / "argocd")
+        layout.create()
+        env = argocd.common_env(layout, apiserver.kubeconfig, path)
+        redis = argocd.start_redis(sup, tools.redis_server, layout, env)
+        if sidecar_uid is None:
+            argocd.start_cmp_server(sup, tools, layout, env)
+        else:  # our cmp image runs argocd-cmp-server (tests/images): it owns the socket directory
+            os.chown(layout.plugin_sockets, sidecar_uid, sidecar_uid)
+        repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)
+        argocd.start_controller(sup, tools, layout, env, redis, repo_server)
+        server_url = argocd.start_server(sup, tools, layout, env, redis, repo_server)
+
+        started.wait()
+        controllers.wait_for(lambda: controllers.node_ready(api), 60,
+                             f"node {controllers.NODE_NAME} Ready (managed by KWOK)")
     finally:
         api.close()
-
-    layout = argocd.Layout(state_dir / "argocd")
-    layout.create()
-    env = argocd.common_env(layout, apiserver.kubeconfig, path)
-    redis = argocd.start_redis(sup, tools.redis_server, layout, env)
-    if sidecar_uid is None:
-        argocd.start_cmp_server(sup, tools, layout, env)
-    else:
-        os.chown(layout.plugin_sockets, sidecar_uid, sidecar_uid)
-    repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)
-    argocd.start_controller(sup, tools, layout, env, redis, repo_server)
-    server_url = argocd.start_server(sup, tools, layout, env, redis, repo_server)
 
     token = argocd_config.create_account_token(server_url, password)
     token_file = argocd_config.write_private(state_dir / "argocd-token", token + "\n")

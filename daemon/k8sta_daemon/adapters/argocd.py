@@ -102,6 +102,12 @@ class ArgoCD:
         return self._request("GET", f"/api/v1/applications/{app.name}/events", params=params).json().get(
             "items") or []
 
+    def resource_tree(self, app: AppName) -> dict[str, Any]:
+        """The Application's resource tree: every live resource with its health status and message
+        (Argo CD 3 keeps per-resource health here, not in the Application's ``status.resources``)."""
+        params = {"appNamespace": app.namespace}
+        return self._request("GET", f"/api/v1/applications/{app.name}/resource-tree", params=params).json()
+
     def user_info(self) -> dict[str, Any]:
         """Who the token logs in as (``loggedIn``, ``username``)."""
         return self._request("GET", "/api/v1/session/userinfo").json()
@@ -121,6 +127,20 @@ class ArgoCD:
         older commit, so it is never taken as ours (the caller retries later)."""
         body = {"revision": revision, "prune": True, "appNamespace": app.namespace}
         self._request("POST", f"/api/v1/applications/{app.name}/sync", body=body)
+
+    def run_resource_action(self, app: AppName, *, action: str, kind: str, resource_name: str, namespace: str,
+                            group: str = "", version: str = "v1") -> None:
+        """Run one of Argo CD's resource actions (the UI's "Actions" menu), e.g. ``resume`` on a paused
+        Rollout: ``POST /api/v1/applications/{name}/resource/actions/v2``."""
+        body = {"name": app.name, "appNamespace": app.namespace, "namespace": namespace,
+                "resourceName": resource_name, "version": version, "group": group, "kind": kind,
+                "action": action}
+        self._request("POST", f"/api/v1/applications/{app.name}/resource/actions/v2", body=body)
+
+    def resume_rollout(self, app: AppName, namespace: str, rollout: str) -> None:
+        """Promote a paused canary past its pause step: Argo CD's built-in ``resume`` action on the Rollout."""
+        self.run_resource_action(app, action="resume", kind="Rollout", group="argoproj.io",
+                                 version="v1alpha1", resource_name=rollout, namespace=namespace)
 
     # -- watch ----------------------------------------------------------------------------------
 
