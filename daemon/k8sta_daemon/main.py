@@ -24,6 +24,7 @@ from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
+from k8sta_daemon.reactor.health import HealthReasons
 from k8sta_daemon.reactor.loop import Controller
 
 log = logging.getLogger("k8sta.daemon")
@@ -48,7 +49,8 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
     drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.wake.set)
     executor.repairs.on_repaired = drift.settled
     return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
-                      resync_seconds=config.resync_seconds, elector=elector, drift=drift)
+                      resync_seconds=config.resync_seconds, elector=elector, drift=drift,
+                      health=HealthReasons(argo))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

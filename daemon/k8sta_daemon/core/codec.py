@@ -411,7 +411,20 @@ def app_ref_from_dict(app: Mapping[str, Any]) -> model.AppRef:
     return model.AppRef(str(meta.get("namespace") or DEFAULT_ARGOCD_NAMESPACE), str(meta.get("name") or ""))
 
 
-def app_status_from_dict(app: Any) -> model.AppStatus:
+def health_reasons(tree: Any, health: Any) -> str:
+    """Argo CD's reasons for an Application's ``health`` from its resource tree: each resource of that
+    health with a message, as ``Kind name: message``, joined by ``; `` (sorted, so stable)."""
+    nodes = _mapping(tree).get("nodes")
+    reasons = set()
+    for node in nodes if isinstance(nodes, list) else []:
+        node_health = _mapping(_mapping(node).get("health"))
+        message = node_health.get("message")
+        if node_health.get("status") == health and isinstance(message, str) and message.strip():
+            reasons.add(f"{node.get('kind')} {node.get('name')}: {message.strip()}")
+    return "; ".join(sorted(reasons))
+
+
+def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
     """What the arrival rule needs from an Argo CD Application (REST API or Kubernetes JSON).
 
     Reads ``status.sync.status/revision`` (first of ``revisions`` for multi-source Applications),
@@ -419,7 +432,8 @@ def app_status_from_dict(app: Any) -> model.AppStatus:
     ``status.reconciledAt``, ``status.health.status/message``, the error conditions of
     ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...) and whether
     ``spec.syncPolicy.automated`` is on (None when the spec is absent). Anything missing or unknown
-    stays absent/Unknown, which never counts as arrived.
+    stays absent/Unknown, which never counts as arrived. ``reasons`` (``health_reasons`` of the
+    resource tree) stands in for the health message Argo CD 3 no longer sets on the Application.
     """
     if not isinstance(app, Mapping):
         return model.AppStatus.missing()
@@ -440,7 +454,7 @@ def app_status_from_dict(app: Any) -> model.AppStatus:
         operation_message=str(operation.get("message") or ""),
         reconciled_at=_time(status.get("reconciledAt")),
         health=_enum(model.HealthStatus, health.get("status"), model.HealthStatus.UNKNOWN),
-        health_message=str(health.get("message") or ""),
+        health_message=str(health.get("message") or reasons),
         automated=_automated(app.get("spec")),
         conditions=tuple(
             model.AppCondition(str(c["type"]), str(c.get("message") or ""))

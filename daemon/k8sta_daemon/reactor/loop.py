@@ -20,6 +20,7 @@ from k8sta_daemon.core import actions, codec, decide, model
 from k8sta_daemon.reactor.cache import KINDS, Cache
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
+from k8sta_daemon.reactor.health import HealthReasons
 
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
@@ -35,6 +36,7 @@ class Controller:
     resync_seconds: float = 5.0
     elector: LeaderElector | None = None
     drift: DriftWatcher | None = None  # fills World.drift from a thread of its own
+    health: HealthReasons | None = None  # Argo CD's reasons for a managed Application's health
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
     warned: set[tuple[object, ...]] = field(default_factory=set)
@@ -56,7 +58,9 @@ class Controller:
                     self._warn_once(kind, obj, f"ignoring malformed {kind} {namespace}/{name}: {exc}")
                     continue
                 (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
-        statuses = {ref: codec.app_status_from_dict(app) for ref, app in apps.items()}
+        reasons = {} if self.health is None else self.health.reasons(
+            apps, (ref for station in stations for ref in station.active_applications))
+        statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, "")) for ref, app in apps.items()}
         drift = self.drift.current() if self.drift is not None else ()
         return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
                                  drift=drift)

@@ -1,0 +1,52 @@
+"""Why an Application is not Healthy, in Argo CD's own words, for the ticket's message.
+
+Argo CD 3 sets no Application-level ``status.health.message`` and keeps per-resource health out of the
+Application (``controller.resource.health.persist`` is off by default): the reasons ("CanaryPauseStep",
+``Deployment "api" exceeded its progress deadline``, an aborted analysis) live in the resource tree.
+So for the Applications a Station deploys, and only while they are not Healthy, the loop asks for the
+tree once per change of the Application (its resourceVersion), never on every pass, and never for
+Applications K8sTA does not manage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from k8sta_daemon.adapters import argocd
+from k8sta_daemon.core import codec, model
+
+log = logging.getLogger("k8sta.controller")
+NOT_HEALTHY = {"Progressing", "Suspended", "Degraded", "Missing", "Unknown"}
+
+
+class HealthReasons:
+    """A per-Application cache of the resource tree's reasons, keyed by the Application's resourceVersion."""
+
+    def __init__(self, argo: argocd.ArgoCD) -> None:
+        self.argo = argo
+        self.known: dict[model.AppRef, tuple[str, str]] = {}  # app -> (resourceVersion, reasons)
+
+    def reasons(self, apps: Mapping[model.AppRef, dict[str, Any]], managed: Iterable[model.AppRef]) -> dict[
+            model.AppRef, str]:
+        """The reasons for every managed, not-Healthy Application; one API call per changed Application."""
+        found: dict[model.AppRef, str] = {}
+        for ref in set(managed):
+            app = apps.get(ref)
+            health = ((app or {}).get("status") or {}).get("health") or {}
+            if app is None or health.get("status") not in NOT_HEALTHY or health.get("message"):
+                self.known.pop(ref, None)
+                continue
+            version = str((app.get("metadata") or {}).get("resourceVersion") or "")
+            cached = self.known.get(ref)
+            if cached is None or cached[0] != version:
+                try:
+                    text = codec.health_reasons(self.argo.resource_tree(ref), health.get("status"))
+                except argocd.ArgoCDError as exc:  # the ticket still says Progressing/Degraded, without why
+                    log.warning("reading the resource tree of %s failed: %s", ref, exc)
+                    text = cached[1] if cached else ""
+                cached = self.known[ref] = (version, text)
+            if cached[1]:
+                found[ref] = cached[1]
+        return found
