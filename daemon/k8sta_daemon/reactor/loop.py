@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.leader import LeaderElector
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, codec, decide, model
-from k8sta_daemon.reactor.cache import KINDS, Cache
+from k8sta_daemon.core import codec, decide, model
+from k8sta_daemon.reactor.cache import KINDS, Cache, View
 from k8sta_daemon.reactor.execution import Executor
 
 log = logging.getLogger("k8sta.controller")
@@ -38,19 +38,19 @@ class Controller:
 
     # -- world ----------------------------------------------------------------------------------
 
-    def world(self) -> model.World:
-        """A consistent snapshot; malformed objects are logged and left out, never fatal."""
-        objects, apps = self.cache.copy()
+    def world(self, view: View | None = None) -> model.World:
+        """The model of one view; malformed objects are logged and left out, never fatal."""
+        view = view or self.cache.view()
         tracks, stations, tickets = [], [], []
         for kind, parse, into in (("Track", codec.track_from_dict, tracks),
                                   ("Station", codec.station_from_dict, stations),
                                   ("Ticket", codec.ticket_from_dict, tickets)):
-            for (namespace, name), obj in objects[kind].items():
+            for (namespace, name), obj in view.objects[kind].items():
                 try:
                     into.append(parse(obj))
                 except codec.MalformedObject as exc:
                     log.warning("ignoring malformed %s %s/%s: %s", kind, namespace, name, exc)
-        statuses = {ref: codec.app_status_from_dict(app) for ref, app in apps.items()}
+        statuses = {ref: codec.app_status_from_dict(app) for ref, app in view.apps.items()}
         return model.World.build(self.clock(), tracks, stations, tickets, statuses)
 
     # -- one pass -------------------------------------------------------------------------------
@@ -60,13 +60,14 @@ class Controller:
         total = 0
         for _ in range(MAX_PASSES_PER_WAKE):
             started = time.monotonic()
-            world = self.world()
+            view = self.cache.view()
+            world = self.world(view)
             planned = decide.decide(world)
-            done = sum(self.executor.run(batch, world) for batch in _batches(planned))
+            result = self.executor.execute(planned, world, view)
             self.metrics.reconcile_seconds.observe(time.monotonic() - started)
             self._count(world)
-            total += done
-            if done == 0:
+            total += result.done
+            if result.done == 0 or result.fenced:
                 break
         return total
 
@@ -112,6 +113,8 @@ class Controller:
                 break
             if self.elector is not None and not self.elector.is_leader.is_set():
                 continue
+            if not self.cache.synced():
+                continue  # deciding before every kind is listed would act on a partial world
             if time.monotonic() - last_app_list > 60:  # heal a silently stalled stream
                 last_app_list = time.monotonic()
                 try:
@@ -124,11 +127,3 @@ class Controller:
             except Exception:  # one bad pass must not stop the controller; the next pass retries
                 log.exception("reconcile pass failed")
 
-
-def _batches(planned: list[actions.Action]) -> list[list[actions.Action]]:
-    """Group actions per ticket (or track), keeping the core's order within each group."""
-    groups: dict[object, list[actions.Action]] = {}
-    for action in planned:
-        key = getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
-        groups.setdefault(key, []).append(action)
-    return list(groups.values())
