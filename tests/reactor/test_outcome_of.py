@@ -27,5 +27,7 @@ def test_adapter_errors_become_outcomes(exc: Exception, expected: outcomes.Outco
     assert outcome_of(exc) == expected
 
 
-def test_anything_else_is_a_bug_and_stays_an_exception() -> None:
-    assert outcome_of(KeyError("status")) is None
+def test_anything_else_is_broken_never_an_aborted_pass() -> None:
+    assert outcome_of(KeyError("status")) == outcomes.Broken("KeyError: 'status'")
+    assert outcome_of(OSError(28, "No space left on device")) == outcomes.Broken(
+        "OSError: [Errno 28] No space left on device")

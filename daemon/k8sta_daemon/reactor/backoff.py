@@ -10,7 +10,7 @@ from __future__ import annotations
 import tenacity
 
 MAX_DELAY = 300.0
-_WAIT = tenacity.wait_exponential_jitter(initial=2, max=MAX_DELAY, jitter=2)
+_WAIT = tenacity.wait_exponential_jitter(multiplier=2, max=MAX_DELAY, jitter=2)
 
 
 def delay(attempt: int, floor: float = 0.0) -> float:

@@ -1,0 +1,138 @@
+"""The executor against the real API server, Argo CD and git: stale decisions, Events, trouble, fencing.
+
+Each test makes one decision from the cache, lands a change at an exact point (as a watch would
+deliver it), and executes the decision, then checks what the API server and the config repo hold.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client as k8s
+
+from k8sta_daemon.adapters.git.mirror import cache_key
+from k8sta_daemon.core import actions, failures
+from k8sta_devstack.railway import Railway, base, overlay
+
+from .conftest import Reactor
+
+pytestmark = pytest.mark.stack
+FAR = 1e12  # a push backoff that never expires within a test
+
+
+def one_station(rail: Railway, env: str = "dev", track: str = "line") -> str:
+    config = rail.commit({**base(), **overlay(env)})
+    rail.application(env)
+    rail.station(env, [env])
+    rail.track(track, [env])
+    return config
+
+
+def reasons(api: k8s.ApiClient, namespace: str, ticket: str) -> list[str]:
+    items = k8s.CoreV1Api(api).list_namespaced_event(namespace, field_selector=f"involvedObject.name={ticket}").items
+    return sorted(e.reason for e in items)
+
+
+def status(rail: Railway, ticket: str) -> dict:
+    return rail.get("tickets", ticket).get("status") or {}
+
+
+def test_a_decision_made_before_an_abandon_writes_nothing_and_pushes_nothing(
+        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient) -> None:
+    config = one_station(railway)
+    railway.ticket("t-1", "line", config, "1.0.0")
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    assert any(isinstance(a, actions.PushStation) for a in planned)
+    railway.patch_ticket("t-1", {"abandon": True})  # lands mid-pass, and the watch delivers it
+    reactor.deliver("Ticket", railway.get("tickets", "t-1"))
+    reactor.execute(view, world, planned)
+    assert status(railway, "t-1") == {}  # the decision that did not see the abandon was not written
+    assert railway.repo.head("env/dev") is None  # and its push did not run
+    assert reasons(kube_api, railway.namespace, "t-1") == []
+    reactor.sync()  # the next pass sees the abandon
+    view, world, planned = reactor.decide()
+    reactor.execute(view, world, planned)
+    assert status(railway, "t-1")["state"] == "Abandoned"
+    assert railway.repo.head("env/dev") is None
+
+
+def test_the_events_of_a_written_status_go_out_when_its_push_is_deferred(
+        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient) -> None:
+    config = one_station(railway)
+    railway.ticket("t-1", "line", config, "1.0.0")
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    [push] = [a for a in planned if isinstance(a, actions.PushStation)]
+    reactor.executor.not_before[push.ticket] = FAR  # an earlier RetryLater still runs
+    reactor.execute(view, world, planned)
+    assert (status(railway, "t-1")["state"], status(railway, "t-1")["station"]) == ("Deploying", "dev")
+    assert railway.repo.head("env/dev") is None  # deferred
+    assert reasons(kube_api, railway.namespace, "t-1") == ["Boarded", "Entered"]
+
+
+def test_a_push_decided_from_an_older_view_does_not_run(railway: Railway, reactor: Reactor) -> None:
+    """The ticket already entered (status written, push pending): a decision that is only the push, made
+    before an operator's change, must not push once that change has arrived."""
+    config = one_station(railway)
+    railway.ticket("t-1", "line", config, "1.0.0")
+    reactor.sync()
+    for _ in range(3):  # boarded, then "pushing ... pending": each pass writes until only the push is left
+        view, world, planned = reactor.decide()
+        if [type(a) for a in planned] == [actions.PushStation]:
+            break
+        reactor.executor.not_before[next(a.ticket for a in planned if isinstance(a, actions.PushStation))] = FAR
+        reactor.execute(view, world, planned)
+        reactor.executor.not_before.clear()
+        reactor.sync()
+    assert [type(a) for a in planned] == [actions.PushStation]  # nothing else changes: only the push
+    railway.patch_ticket("t-1", {"abandon": True})
+    reactor.deliver("Ticket", railway.get("tickets", "t-1"))
+    assert reactor.execute(view, world, planned).done == 0
+    assert railway.repo.head("env/dev") is None
+
+
+def test_an_unexpected_error_in_one_track_stays_there_and_is_recorded_on_its_ticket(
+        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient, tmp_path) -> None:
+    """Track a-line's push hits an error nobody named (its mirror in the cache is not a repository);
+    b-line, decided in the same pass and executed after it, still moves."""
+    config = railway.commit({**base(), **overlay("dev"), **overlay("eu")})
+    for env, track in (("dev", "a-line"), ("eu", "b-line")):
+        railway.application(env)
+        railway.station(env, [env])
+        railway.track(track, [env])
+    railway.ticket("a-1", "a-line", config, "1.0.0")
+    railway.ticket("b-1", "b-line", config, "1.0.0")
+    broken_url = "file:///nonexistent/k8sta-broken.git"
+    app = railway.custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                      railway.apps["dev"])
+    app["spec"]["source"]["repoURL"] = broken_url
+    railway.custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                    railway.apps["dev"], app)
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    (mirrors / f"{cache_key(broken_url)}.git").write_text("not a repository\n")
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    order = [a.ticket.name for a in planned if isinstance(a, actions.PushStation)]
+    assert order == ["a-1", "b-1"]  # the broken one comes first
+    reactor.execute(view, world, planned)
+    assert railway.repo.head("env/eu") is not None  # the healthy Track was pushed
+    [condition] = [c for c in status(railway, "a-1").get("conditions", []) if c["type"] == failures.CONDITION_TYPE]
+    assert condition["reason"] == failures.Reason.UNEXPECTED and condition["station"] == "dev"
+    assert "push to station dev failed unexpectedly" in condition["message"]
+    assert "AlreadyExistsError" in condition["message"], condition
+    assert "ActionFailed" in reasons(kube_api, railway.namespace, "a-1")
+    assert status(railway, "a-1")["state"] == "Deploying"  # delayed, not failed
+    assert not [c for c in status(railway, "b-1").get("conditions", []) if c["type"] == failures.CONDITION_TYPE]
+
+
+def test_a_fenced_replica_stops_the_pass_before_any_write(railway: Railway, reactor: Reactor) -> None:
+    config = one_station(railway)
+    railway.ticket("t-1", "line", config, "1.0.0")
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    reactor.fenced = "lease k8sta-controller not renewed for 16 s (lease 15 s)"
+    result = reactor.execute(view, world, planned)
+    assert (result.done, result.fenced) == (0, reactor.fenced)
+    assert status(railway, "t-1") == {}
+    assert railway.repo.head("env/dev") is None
