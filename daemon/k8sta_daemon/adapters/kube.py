@@ -79,10 +79,11 @@ class Kube:
     """Our resources and Events through the official client."""
 
     def __init__(self, api: client.ApiClient, namespace: str | None = None, *, component: str = COMPONENT,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, instance: str = "") -> None:
         self.api = api
         self.namespace = namespace  # None: all namespaces
         self.component = component  # the Events' source: who did it (controller, cli, web)
+        self.instance = instance or component  # which replica (its identity), in each Event
         self.timeout = timeout  # per request, so a hung API server cannot block a caller forever
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
@@ -180,8 +181,8 @@ class Kube:
                 namespace=involved["namespace"], uid=involved.get("uid")),
             type=type_, reason=reason, message=message[:1024],
             first_timestamp=now, last_timestamp=now, count=1,
-            source=client.V1EventSource(component=self.component), reporting_component=self.component,
-            reporting_instance=self.component,
+            source=client.V1EventSource(component=self.component, host=self.instance),
+            reporting_component=self.component, reporting_instance=self.instance,
         )
         try:
             self.core.create_namespaced_event(involved["namespace"], body, _request_timeout=self.timeout)

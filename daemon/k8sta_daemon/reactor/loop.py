@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from k8sta_daemon.adapters import argocd, kube
-from k8sta_daemon.adapters.leader import LeaderElector
+from k8sta_daemon.adapters.leader import LeaderElector, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.core import codec, decide, model
 from k8sta_daemon.reactor.cache import KINDS, Cache, View
@@ -33,6 +33,7 @@ class Controller:
     metrics: Metrics
     resync_seconds: float = 5.0
     elector: LeaderElector | None = None
+    claims: NamespaceClaims | None = None
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -41,11 +42,14 @@ class Controller:
     def world(self, view: View | None = None) -> model.World:
         """The model of one view; malformed objects are logged and left out, never fatal."""
         view = view or self.cache.view()
+        claimed = self.claims.held() if self.claims is not None else None
         tracks, stations, tickets = [], [], []
         for kind, parse, into in (("Track", codec.track_from_dict, tracks),
                                   ("Station", codec.station_from_dict, stations),
                                   ("Ticket", codec.ticket_from_dict, tickets)):
             for (namespace, name), obj in view.objects[kind].items():
+                if claimed is not None and namespace not in claimed:
+                    continue  # another controller's namespace (or not claimed yet)
                 try:
                     into.append(parse(obj))
                 except codec.MalformedObject as exc:
@@ -88,6 +92,24 @@ class Controller:
         self._thread("watch-applications", self._watch_apps, stop)
         if self.elector is not None:
             self._thread("leader-election", self.elector.run, stop)
+        if self.claims is not None:
+            self._thread("namespace-claims", self._claim, stop)
+
+    def _claim(self, stop: threading.Event) -> None:
+        """While leading, claim the watched namespace (or every namespace with our objects); else none."""
+        assert self.claims is not None
+        while not stop.is_set():
+            leading = self.elector is None or self.elector.is_leader.is_set()
+            if leading and self.cache.synced():
+                scope = [self.kube.namespace] if self.kube.namespace else self.cache.namespaces()
+                before = self.claims.held()
+                self.claims.renew(scope)
+                if self.claims.held() != before:
+                    self.cache.wake.set()  # a namespace was claimed: decide for it now
+            elif not leading:
+                self.claims.release_all()
+            stop.wait(self.claims.renew_seconds)
+        self.claims.release_all()
 
     def _watch_apps(self, stop: threading.Event) -> None:
         try:
