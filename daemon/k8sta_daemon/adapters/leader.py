@@ -214,9 +214,12 @@ class NamespaceClaims:
                                  self.monotonic)
                 with self._lock:
                     self.locks[namespace] = lock
+            was_held = lock.valid_until != 0.0
             if lock.try_acquire(now):
-                if self.yielded.pop(namespace, None) is not None:
-                    log.info("claimed namespace %s (its previous controller is gone)", namespace)
+                if not was_held:
+                    before = self.yielded.pop(namespace, None)
+                    log.info("claimed namespace %s%s", namespace,
+                             f" (after controller {before.identity} gave it up)" if before else "")
                 continue
             holder = lock.holder
             if holder is not None and holder.identity and self.yielded.get(namespace) != holder:
