@@ -108,11 +108,12 @@ def test_a_leader_paused_past_its_lease_pushes_nothing_when_it_resumes(
         railway.wait("b-1 passed the disabled Station", lambda: railway.state("b-1") == "Completed")
         assert railway.repo.head("env/eu") is None
         leader.resume()
-        railway.wait("A stops its stale pass", lambda: leader.logged("stopping the pass: lease"), timeout=30)
+        railway.wait("A notices it lost the Lease", lambda: leader.logged("lost leadership"), timeout=30)
         time.sleep(4)  # two resync passes in which a wrong A would still push (a negative check)
         assert railway.repo.head("env/eu") is None, leader.log.read_text()[-3000:]
         assert railway.repo.git(["rev-list", "--count", "env/dev"]).strip() == "1"
         assert "pushed env/eu" not in leader.log.read_text()
+        assert leader.logged("stopping the pass: lease")  # the fence, not luck, stopped it
     finally:
         leader.stop()
         standby.stop()
