@@ -126,6 +126,10 @@ def test_two_controllers_with_overlapping_scopes_never_both_act(
     railway.wait("the namespaced daemon claims its namespace",
                  lambda: daemon.logged(f"claimed namespace {railway.namespace}"), timeout=60)
     scoped = daemon.identity
+    config = railway.commit({**base(), **overlay("dev")})
+    railway.application("dev")
+    railway.station("dev", ["dev"])
+    railway.track("line", ["dev"])
     wide = Daemon(stack, None, tmp_path / "wide", lease_namespace="default")
     wide.start()
     try:
@@ -135,10 +139,6 @@ def test_two_controllers_with_overlapping_scopes_never_both_act(
         overlap = [e for e in events(kube_api, railway.namespace, CLAIM_NAME) if e.reason == "ControllerOverlap"]
         assert overlap and overlap[0].type == "Warning"
         assert f"yields namespace {railway.namespace} to controller {scoped}" in overlap[0].message
-        config = railway.commit({**base(), **overlay("dev")})
-        railway.application("dev")
-        railway.station("dev", ["dev"])
-        railway.track("line", ["dev"])
         railway.ticket("api-1", "line", config, "1.0.0")
         railway.wait("api-1 Completed", lambda: railway.state("api-1") == "Completed")
         acted = {e.reporting_instance for e in events(kube_api, railway.namespace, "api-1")}
