@@ -50,7 +50,8 @@ def trouble(ticket: model.Ticket, action: actions.Action, outcome: outcomes.Outc
     station = ticket.status.station
     what = _what(action)
     if isinstance(outcome, outcomes.RetryLater):
-        return Trouble(station, Reason.RETRYING, f"{what} will be retried in {outcome.delay:.0f}s: {outcome.reason}")
+        # No delay in the words: the same reason again is the same trouble (written, and warned about, once).
+        return Trouble(station, Reason.RETRYING, f"{what} will be retried with backoff: {outcome.reason}")
     if isinstance(outcome, outcomes.Unavailable):
         return Trouble(station, Reason.RETRYING, f"{what} failed, retrying: {outcome.reason}")
     if isinstance(outcome, outcomes.Broken):
