@@ -6,11 +6,16 @@ deliver it), and executes the decision, then checks what the API server and the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from kubernetes import client as k8s
 
+from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_daemon.adapters.git.mirror import cache_key
 from k8sta_daemon.core import actions, failures
+from k8sta_daemon.reactor import units
 from k8sta_devstack.railway import Railway, base, overlay
 
 from .conftest import Reactor
@@ -92,7 +97,7 @@ def test_a_push_decided_from_an_older_view_does_not_run(railway: Railway, reacto
 
 
 def test_an_unexpected_error_in_one_track_stays_there_and_is_recorded_on_its_ticket(
-        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient, tmp_path) -> None:
+        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient, tmp_path: Path) -> None:
     """Track a-line's push hits an error nobody named (its mirror in the cache is not a repository);
     b-line, decided in the same pass and executed after it, still moves."""
     config = railway.commit({**base(), **overlay("dev"), **overlay("eu")})
@@ -136,3 +141,30 @@ def test_a_fenced_replica_stops_the_pass_before_any_write(railway: Railway, reac
     assert (result.done, result.fenced) == (0, reactor.fenced)
     assert status(railway, "t-1") == {}
     assert railway.repo.head("env/dev") is None
+
+
+def test_a_push_that_landed_before_a_crash_is_recorded_once_by_the_next_daemon(
+        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient, argocd: ArgoCD, kustomize: Kustomize,
+        tmp_path: Path) -> None:
+    """The intent ("entering dev") is written before the push; the push lands; the daemon dies before
+    recording it. A fresh daemon (empty cache, new mirror) decides the push again: the trailers make it
+    a no-op returning the same commit, which is then recorded. One commit on the branch."""
+    config = one_station(railway)
+    railway.ticket("t-1", "line", config, "1.0.0")
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    [push] = [a for a in planned if isinstance(a, actions.PushStation)]
+    reactor.executor.not_before[push.ticket] = FAR
+    reactor.execute(view, world, planned)  # the intent is written, the push deferred
+    assert status(railway, "t-1")["journey"][-1] == {**status(railway, "t-1")["journey"][-1], "state": "Entered"}
+    landed = units.UNITS[actions.PushStation](push, reactor.context)  # the unit pushes... and the daemon dies
+    [commit] = landed.commits
+    assert railway.repo.head("env/dev") == commit.commit
+    fresh = Reactor(kube_api, argocd, railway.namespace, tmp_path / "restarted", kustomize)
+    fresh.sync()
+    view, world, planned = fresh.decide()
+    assert any(isinstance(a, actions.PushStation) for a in planned)  # nothing recorded: decided again
+    fresh.execute(view, world, planned)
+    [pushed] = status(railway, "t-1")["journey"][-1]["pushed"]
+    assert pushed["commit"] == commit.commit
+    assert railway.repo.git(["rev-list", "--count", "env/dev"]).strip() == "1"
