@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from git import httpgit  # tests/git (tests/ is the rootdir of the test packages)
 from kubernetes import client as k8s
 
 from k8sta_cmp.kustomize import Kustomize
@@ -168,3 +169,23 @@ def test_a_push_that_landed_before_a_crash_is_recorded_once_by_the_next_daemon(
     [pushed] = status(railway, "t-1")["journey"][-1]["pushed"]
     assert pushed["commit"] == commit.commit
     assert railway.repo.git(["rev-list", "--count", "env/dev"]).strip() == "1"
+
+
+def test_refused_git_credentials_fail_the_ticket_at_once_with_a_clear_message(
+        railway: Railway, reactor: Reactor, kube_api: k8s.ApiClient) -> None:
+    """Retrying with credentials the remote refuses cannot succeed: no backoff loop, the ticket fails."""
+    config = one_station(railway)
+    railway.ticket("t-1", "line", config, "1.0.0")
+    with httpgit.serve(railway.repo.path.parent, username="k8sta-bot", password="s3cret") as base_url:
+        url = f"{base_url}/{railway.repo.path.name}"
+        railway.custom.patch_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                      railway.apps["dev"], {"spec": {"source": {"repoURL": url}}})
+        reactor.sync()
+        view, world, planned = reactor.decide()
+        reactor.execute(view, world, planned)
+    final = status(railway, "t-1")
+    assert final["state"] == "Failed", final
+    assert "push to station dev failed" in final["message"] and "credentials" in final["message"], final
+    assert reactor.executor.not_before == {}  # nothing scheduled: not retried
+    assert "Failed" in reasons(kube_api, railway.namespace, "t-1")
+    assert railway.repo.head("env/dev") is None

@@ -52,6 +52,8 @@ def outcome_of(exc: Exception) -> outcomes.Outcome:
     """The outcome an adapter's exception stands for; anything unnamed is ``Broken`` (logged with its trace)."""
     if isinstance(exc, kube.Conflict):
         return outcomes.Stale(str(exc))
+    if isinstance(exc, argocd.ArgoCDRefused) and exc.credentials_refused:
+        return outcomes.PushFailed(f"Argo CD refused K8sTA's token (fix it, then retry the ticket): {exc}")
     if isinstance(exc, kube.KubeError | argocd.ArgoCDError):
         return outcomes.Unavailable(str(exc))
     if isinstance(exc, git_errors.RetryLater):
@@ -133,7 +135,9 @@ class Executor:
                 outcome = self._push(action, world, context)
             else:
                 outcome = self.attempt(action, context)
-                if not outcomes.took_effect(outcome):
+                if isinstance(outcome, outcomes.PushFailed) and isinstance(getattr(action, "station", None), str):
+                    self._follow_up(action, outcome, context)  # type: ignore[arg-type]  # final: the ticket fails
+                elif not outcomes.took_effect(outcome):
                     self._record_trouble(action, outcome, context)
             if not outcomes.took_effect(outcome):
                 break
