@@ -189,3 +189,37 @@ def test_refused_git_credentials_fail_the_ticket_at_once_with_a_clear_message(
     assert reactor.executor.not_before == {}  # nothing scheduled: not retried
     assert "Failed" in reasons(kube_api, railway.namespace, "t-1")
     assert railway.repo.head("env/dev") is None
+
+
+def test_a_ticket_does_not_enter_a_station_whose_release_was_not_written(
+        railway: Railway, reactor: Reactor) -> None:
+    """One decision fails a-1 (its Station's timeout), which frees dev, and boards a-2 into dev. If a-1's
+    write does not take effect (an operator's change landed), a-2 must not enter: two tickets would hold
+    dev. The next pass decides both again from what was written."""
+    config = railway.commit({**base(), **overlay("dev")})
+    railway.application("dev")
+    railway.station("dev", ["dev"], timeoutSeconds=1)
+    railway.track("line", ["dev"])
+    railway.ticket("a-1", "line", config, "1.0.0")
+    entered = {"state": "Deploying", "station": "dev", "observedRetry": 0, "message": "deploying at station dev",
+               "journey": [{"station": "dev", "state": "Entered", "enteredAt": "2026-01-01T00:00:00Z"}]}
+    obj = railway.get("tickets", "a-1")
+    railway.custom.replace_namespaced_custom_object_status("k8sta.io", "v1alpha1", railway.namespace, "tickets",
+                                                           "a-1", {**obj, "status": entered})
+    railway.ticket("a-2", "line", config, "1.0.1")
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    writes = {a.ticket.name: a.status for a in planned if isinstance(a, actions.UpdateTicketStatus)}
+    assert (writes["a-1"].state.value, writes["a-1"].station) == ("Failed", None)
+    assert (writes["a-2"].state.value, writes["a-2"].station) == ("Deploying", "dev")
+    railway.patch_ticket("a-1", {"approvedStations": ["dev"]})  # lands mid-pass: a-1's write will conflict
+    reactor.deliver("Ticket", railway.get("tickets", "a-1"))
+    reactor.execute(view, world, planned)
+    assert status(railway, "a-1")["state"] == "Deploying"  # not written
+    assert status(railway, "a-2") == {}  # held back: dev was never released
+    assert railway.repo.head("env/dev") is None
+    reactor.sync()
+    view, world, planned = reactor.decide()
+    reactor.execute(view, world, planned)
+    assert status(railway, "a-1")["state"] == "Failed"
+    assert (status(railway, "a-2")["state"], status(railway, "a-2")["station"]) == ("Deploying", "dev")
