@@ -18,7 +18,7 @@ from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters import argocd, kube, logs, repo_credentials, settings
 from k8sta_daemon.adapters.git import runtime
-from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.adapters.leader import CLAIM_NAME, Holder, LeaderElector, LeaseSettings, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
@@ -34,7 +34,7 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
     """Wire adapters, units and the loop from settings (also used by tests and the bench)."""
     runtime.apply(runtime.Libgit2Settings())
     api = kube.api_client(config.kubeconfig)
-    kube_api = kube.Kube(api, config.namespace)
+    kube_api = kube.Kube(api, config.namespace, instance=config.identity)
     argo = argocd.ArgoCD(argocd.ArgoCDSettings(url=config.argocd_url, token=config.argocd_token,
                                                verify=config.argocd_verify))
     metrics = metrics or Metrics()
@@ -43,13 +43,37 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
                             credentials=repo_credentials.FromArgoCDSecrets(kube_api, config.argocd_namespace),
                             kustomize=Kustomize.locate(environ), limits=safety.Limits.from_environ(environ),
                             default_source_branch=config.default_source_branch)
-    executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git))
-    elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity))
+    scope = f"namespace {config.namespace}" if config.namespace else "all namespaces"
+    renew = config.lease_seconds / 3
+    elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity,
+                                                lease_seconds=config.lease_seconds, renew_seconds=renew,
+                                                scope=scope))
                if config.leader_election else None)
+
+    def yielded(namespace: str, holder: Holder) -> None:
+        """Say in the contested namespace who yields to whom (``kubectl get events``)."""
+        involved = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "namespace": namespace,
+                    "name": CLAIM_NAME, "uid": ""}
+        try:
+            kube_api.emit_event(involved, "Warning", "ControllerOverlap",
+                                f"controller {config.identity} ({scope}) yields namespace {namespace} to controller "
+                                f"{holder.identity} ({holder.scope or 'scope unknown'}), which holds its claim; "
+                                "run one controller per namespace")
+        except kube.KubeError as exc:
+            log.warning("recording the overlap failed: %s", exc)
+
+    claims = NamespaceClaims(api, config.identity, scope, lease_seconds=config.lease_seconds, renew_seconds=renew,
+                             on_yield=yielded)
+
+    def fence(namespace: str) -> str | None:
+        return (elector.fence() if elector is not None else None) or claims.fence(namespace)
+
+    executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git,
+                                      identity=config.identity), fence=fence)
     drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.wake.set)
     executor.repairs.on_repaired = drift.settled
     return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
-                      resync_seconds=config.resync_seconds, elector=elector, drift=drift,
+                      resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,
                       health=HealthReasons(argo))
 
 
@@ -71,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("starting: argocd %s, namespace %s, leader election %s", config.argocd_url,
+    log.info("starting as %s: argocd %s, namespace %s, leader election %s", config.identity, config.argocd_url,
              config.namespace or "(all)", "on" if config.leader_election else "off")
     controller.run(stop)
     log.info("stopped")

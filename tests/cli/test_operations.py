@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kubernetes import client as k8s_client
 
 from k8sta_daemon.core import model
-from k8sta_daemon.ops import operations
+from k8sta_daemon.ops import errors, operations
 from k8sta_daemon.ops.store import Store
 
 from .cluster import Cluster
@@ -39,3 +40,40 @@ def test_racing_creators_get_distinct_names_and_complete_snapshots(cluster: Clus
     newest = max(store.tickets(cluster.namespace, "api"), key=lambda t: t.order_key)
     assert newest.name == "api-5"
     assert sorted(pin.name for pin in newest.snapshot.images) == ["acme/base"] + [f"acme/svc{i}" for i in range(4)]
+
+
+def test_concurrent_operator_requests_on_one_ticket_all_land(cluster: Cluster, kube_api: k8s_client.ApiClient) -> None:
+    """Twelve approvals of twelve Stations and an abandon, all at once on one ticket: each is a
+    compare-and-swap on the resourceVersion with re-read on conflict, so none overwrites another."""
+    stations = [f"s{i}" for i in range(12)]
+    cluster.track("api", stations, approval=stations)
+    cluster.ticket("api-1", "api", model.Snapshot("a" * 40))
+    stores = [Store(kube_api) for _ in range(len(stations) + 1)]
+    start = threading.Barrier(len(stores))
+
+    def request(index: int) -> operations.Requested:
+        start.wait()
+        if index == len(stations):
+            return operations.abandon(stores[index], cluster.namespace, "api-1", actor="t", via="test")
+        return operations.approve(stores[index], cluster.namespace, "api-1", stations[index], actor="t", via="test")
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        results = list(pool.map(request, range(len(stores))))
+
+    assert all(r.changed for r in results)
+    spec = cluster.get("Ticket", "api-1")["spec"]
+    assert sorted(spec["approvedStations"]) == sorted(stations)
+    assert spec["abandon"] is True
+    reasons = [e.reason for e in cluster.events("api-1")]
+    assert reasons.count("Approved") == len(stations) and reasons.count("AbandonRequested") == 1
+
+
+def test_a_request_already_made_is_not_made_twice(cluster: Cluster, kube_api: k8s_client.ApiClient) -> None:
+    cluster.track("api", ["dev"], approval=["dev"])
+    cluster.ticket("api-1", "api", model.Snapshot("a" * 40))
+    store = Store(kube_api)
+    first = operations.approve(store, cluster.namespace, "api-1", "dev", actor="t", via="test")
+    again = operations.approve(store, cluster.namespace, "api-1", "dev", actor="t", via="test")
+    assert (first.changed, again.changed) == (True, False)
+    with pytest.raises(errors.NotFound, match="station prod is not on track api"):
+        operations.approve(store, cluster.namespace, "api-1", "prod", actor="t", via="test")

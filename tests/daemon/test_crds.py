@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sta_daemon.core import actions, model
+from k8sta_daemon.core import actions, failures, model
 from k8sta_daemon.core import codec as resources
 
 from .test_resources import _journey_statuses, station_obj, ticket_obj, track_obj
@@ -168,8 +168,10 @@ TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, mo
 @pytest.mark.parametrize("kind, path, values", [
     ("Ticket", "status.state", {s.value for s in model.TicketState}),
     ("Ticket", "status.journey.[].state", {s.value for s in model.JourneyState}),
-    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value, model.ConditionType.MALFORMED.value}),
-    ("Ticket", "status.conditions.[].reason", {r.value for r in set(model.ConditionReason) - TRACK_REASONS}),
+    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value, model.ConditionType.MALFORMED.value,
+                                             failures.CONDITION_TYPE}),  # ActionFailed: the reactor's own
+    ("Ticket", "status.conditions.[].reason", {r.value for r in set(model.ConditionReason) - TRACK_REASONS}
+     | {failures.Reason.RETRYING, failures.Reason.UNEXPECTED}),
     ("Track", "status.conditions.[].type", {model.ConditionType.READY.value}),
     ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}),
     ("Track", "spec.boarding", {b.value for b in model.Boarding}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,11 +34,21 @@ class Daemon:
     """``k8sta-daemon`` as a separate process for one test namespace (other tests on the shared stack
     create tickets of their own that no daemon must touch). ``crash`` kills it with SIGKILL."""
 
-    def __init__(self, stack: Stack, namespace: str, workdir: Path) -> None:
+    def __init__(self, stack: Stack, namespace: str | None, workdir: Path, *, lease_namespace: str | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
         self.stack, self.namespace, self.workdir = stack, namespace, workdir
+        self.lease_namespace = lease_namespace or namespace or "default"
+        self.extra = extra
+        workdir.mkdir(parents=True, exist_ok=True)
         self.log = workdir / "daemon.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    @property
+    def identity(self) -> str:
+        """The identity it leads and claims as (``settings``: host name and pid)."""
+        assert self.proc is not None
+        return f"{socket.gethostname()}-{self.proc.pid}"
 
     def start(self) -> None:
         self.starts += 1
@@ -45,8 +56,9 @@ class Daemon:
                "K8STA_KUSTOMIZE": str(Kustomize.locate(dict(os.environ)).path)}
         command = [str(Path(sys.executable).parent / "k8sta-daemon"), "--kubeconfig", str(self.stack.kubeconfig),
                    "--argocd-url", self.stack.argocd_url, "--argocd-token-file", str(self.stack.token_file),
-                   "--resync-seconds", "2", "--drift-seconds", "2", "--namespace", self.namespace,
-                   "--lease-namespace", self.namespace,
+                   "--resync-seconds", "2", "--drift-seconds", "2",
+                   *(["--namespace", self.namespace] if self.namespace else []),
+                   "--lease-namespace", self.lease_namespace, *self.extra,
                    # a new cache per start: a restarted pod has lost its emptyDir too
                    "--cache-dir", str(self.workdir / f"cache-{self.starts}")]
         with self.log.open("ab") as out:
@@ -59,9 +71,22 @@ class Daemon:
         self.proc.wait()
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP the daemon itself (not its git children): a stalled process, as a long GC would be."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def logged(self, text: str) -> bool:
+        return self.log.exists() and text in self.log.read_text()
+
     def stop(self) -> None:
         if self.proc is None:
             return
+        os.killpg(self.proc.pid, signal.SIGCONT)  # a paused daemon cannot handle SIGTERM
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=15)

@@ -70,17 +70,20 @@ def test_http_credentials_fetch_and_push(http_base: str, cache_dir: Path, kustom
     assert remote.head("env/dev") == result["env/dev"]
 
 
-def test_refused_credentials_are_retry_later_and_never_shown(
+def test_refused_credentials_are_final_and_never_shown(
         http_base: str, cache_dir: Path, kustomize: Kustomize, limits: safety.Limits) -> None:
+    """A 401 is not "try again later": the same credentials cannot succeed (the ticket fails, clearly)."""
     creds = credentials.Credentials(username=USER, password=WRONG)
     mirror = Mirror.open(f"{http_base}/config.git", cache_dir=cache_dir, creds=creds)
 
-    with pytest.raises(errors.TransportFailed) as fetch_error:
+    with pytest.raises(errors.CredentialsRefused) as fetch_error:
         mirror.fetch()
-    with pytest.raises(errors.TransportFailed) as anonymous_error:
+    with pytest.raises(errors.CredentialsRefused) as anonymous_error:
         Mirror.open(f"{http_base}/config.git", cache_dir=cache_dir).fetch()
 
-    assert isinstance(fetch_error.value, errors.RetryLater)
+    assert isinstance(fetch_error.value, errors.GiveUp) and not isinstance(fetch_error.value, errors.RetryLater)
+    assert "credentials refused" in str(fetch_error.value)
+    assert "has none of" in str(anonymous_error.value)
     for caught in (fetch_error, anonymous_error):
         assert WRONG not in str(caught.value)
         assert f"{http_base}/config.git" in str(caught.value)
@@ -92,14 +95,14 @@ def test_secrets_in_url_userinfo_are_redacted_everywhere(
     host = http_base.removeprefix("http://")
     mirror = Mirror.open(f"http://{USER}:{WRONG}@{host}/config.git", cache_dir=cache_dir)
 
-    with pytest.raises(errors.TransportFailed) as caught:
+    with pytest.raises(errors.CredentialsRefused) as caught:
         mirror.fetch()
     good = Mirror.open(f"{http_base}/config.git", cache_dir=cache_dir,
                        creds=credentials.Credentials(username=USER, password=PASSWORD))
     good.fetch()
     sha = good.branch_head("main")
     assert sha
-    with pytest.raises(errors.TransportFailed) as push_error:
+    with pytest.raises(errors.CredentialsRefused) as push_error:  # the git CLI's 401: final as well
         push.push(mirror, [push.RefUpdate("env/dev", sha, None)])
 
     assert good.path == mirror.path  # one mirror per repository, whatever the userinfo

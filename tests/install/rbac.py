@@ -79,7 +79,12 @@ TABLE: tuple[Access, ...] = (
     _a(C, "update", "coordination.k8s.io", "leases", NAMESPACE, True, LEASE),
     _a(C, "update", "coordination.k8s.io", "leases", NAMESPACE, False, "someone-else"),
     _a(C, "delete", "coordination.k8s.io", "leases", NAMESPACE, False, LEASE),
-    _a(C, "create", "coordination.k8s.io", "leases", "kube-system", False),
+    # controller: the claim Lease of every namespace it acts on (k8sta-claim), no other Lease there
+    _a(C, "create", "coordination.k8s.io", "leases", U, True),
+    _a(C, "get", "coordination.k8s.io", "leases", U, True, "k8sta-claim"),
+    _a(C, "update", "coordination.k8s.io", "leases", U, True, "k8sta-claim"),
+    _a(C, "update", "coordination.k8s.io", "leases", U, False, "someone-else"),
+    _a(C, "delete", "coordination.k8s.io", "leases", U, False, "k8sta-claim"),
     # controller: nothing of the workloads
     _a(C, "create", "", "pods", U, False),
     _a(C, "get", "", "configmaps", A, False),

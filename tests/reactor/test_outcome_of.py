@@ -14,7 +14,11 @@ from k8sta_daemon.reactor.execution import outcome_of
     (kube.Conflict("409 on ticket", 409), outcomes.Stale("409 on ticket")),
     (kube.NotFound("Ticket a/b is not in the cache"), outcomes.Unavailable("Ticket a/b is not in the cache")),
     (argocd.ArgoCDUnavailable("HTTP 503"), outcomes.Unavailable("HTTP 503")),
-    (argocd.ArgoCDRefused("HTTP 403", 403), outcomes.Unavailable("HTTP 403")),
+    (argocd.ArgoCDRefused("HTTP 404 app not found", 404), outcomes.Unavailable("HTTP 404 app not found")),
+    (argocd.ArgoCDRefused("HTTP 403", 403),  # refused credentials are final, never retried
+     outcomes.PushFailed("Argo CD refused K8sTA's token (fix it, then retry the ticket): HTTP 403")),
+    (git_errors.CredentialsRefused("https://git.example/r.git: authentication failed (credentials refused)"),
+     outcomes.PushFailed("https://git.example/r.git: authentication failed (credentials refused)")),
     (git_errors.TransportFailed("remote hung up", delay=30.0), outcomes.RetryLater("remote hung up", 30.0)),
     (git_errors.BranchMoved("env/dev kept moving"), outcomes.RetryLater("env/dev kept moving", 1.0)),
     (sources.UnknownApplication("Application argocd/x is not known"),
@@ -27,5 +31,7 @@ def test_adapter_errors_become_outcomes(exc: Exception, expected: outcomes.Outco
     assert outcome_of(exc) == expected
 
 
-def test_anything_else_is_a_bug_and_stays_an_exception() -> None:
-    assert outcome_of(KeyError("status")) is None
+def test_anything_else_is_broken_never_an_aborted_pass() -> None:
+    assert outcome_of(KeyError("status")) == outcomes.Broken("KeyError: 'status'")
+    assert outcome_of(OSError(28, "No space left on device")) == outcomes.Broken(
+        "OSError: [Errno 28] No space left on device")

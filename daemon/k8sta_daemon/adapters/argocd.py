@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import requests
 
+from k8sta_daemon.adapters import retry
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,11 @@ class ArgoCDRefused(ArgoCDError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+    @property
+    def credentials_refused(self) -> bool:
+        """401/403: the token is wrong or lacks the permission; retrying the same call cannot help."""
+        return self.status in (401, 403)
 
 
 @dataclass(frozen=True)
@@ -147,12 +154,16 @@ class ArgoCD:
     def watch(self, on_event: Callable[[str, dict[str, Any]], None], stop: threading.Event) -> None:
         """Stream Application events (``ADDED``/``MODIFIED``/``DELETED``) until ``stop`` is set.
 
-        Reconnects after errors with a short pause; the caller resyncs on reconnect anyway, so a
-        missed event only delays a decision until the next resync.
+        Reconnects after errors, pausing longer after each failure in a row (``retry.pauses``); the
+        caller resyncs on reconnect anyway, so a missed event only delays a decision until the next resync.
+        A refused token (401/403) is not retried quickly: it is logged as such on every attempt.
         """
+        pause = retry.pauses(1.0, 60.0)
+        failures = 0
         while not stop.is_set():
             try:
                 response = self._request("GET", "/api/v1/stream/applications", stream=True, timeout=(10, 90))
+                failures = 0
                 with response:
                     for kind, app in _stream_events(response.iter_lines()):
                         on_event(kind, app)
@@ -163,7 +174,8 @@ class ArgoCD:
                     return  # shutting down: the broken stream is expected
                 log.warning("argocd watch interrupted: %s",
                             exc if isinstance(exc, ArgoCDError) else type(exc).__name__)
-            stop.wait(1.0)
+                failures += 1
+            stop.wait(pause(failures) if failures else 1.0)
 
 
 def _stream_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -16,8 +16,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+
+from k8sta_daemon.adapters import retry
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,13 @@ def api_client(kubeconfig: str | None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-def _wrap(exc: ApiException, what: str) -> KubeError:
+# What a call may raise: the API server's answer, or no answer at all (refused, reset, timed out).
+_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+def _wrap(exc: Exception, what: str) -> KubeError:
+    if not isinstance(exc, ApiException):
+        return KubeError(f"{what}: the API server did not answer ({type(exc).__name__})", 0)
     if exc.status == 409:
         return Conflict(f"{what}: conflict", 409)
     if exc.status == 404:
@@ -79,10 +88,11 @@ class Kube:
     """Our resources and Events through the official client."""
 
     def __init__(self, api: client.ApiClient, namespace: str | None = None, *, component: str = COMPONENT,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, instance: str = "") -> None:
         self.api = api
         self.namespace = namespace  # None: all namespaces
         self.component = component  # the Events' source: who did it (controller, cli, web)
+        self.instance = instance or component  # which replica (its identity), in each Event
         self.timeout = timeout  # per request, so a hung API server cannot block a caller forever
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
@@ -99,7 +109,7 @@ class Kube:
             else:
                 result = self.custom.list_cluster_custom_object(GROUP, VERSION, plural,
                                                                 _request_timeout=self.timeout)
-        except ApiException as exc:
+        except _ERRORS as exc:
             raise _wrap(exc, f"list {plural}") from None
         return result.get("items", []), result["metadata"].get("resourceVersion", "")
 
@@ -107,17 +117,21 @@ class Kube:
         try:
             return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name,
                                                             _request_timeout=self.timeout)
-        except ApiException as exc:
+        except _ERRORS as exc:
             raise _wrap(exc, f"get {kind} {namespace}/{name}") from None
 
     def watch(self, kind: str, on_event: Callable[[str, dict[str, Any]], None],
               on_resync: Callable[[list[dict[str, Any]]], None], stop: threading.Event) -> None:
-        """List, then watch from that list; on any break, list again (``on_resync``) and continue."""
+        """List, then watch from that list; on any break, list again (``on_resync``) and continue, pausing
+        longer after each break in a row (``retry.pauses``: exponential with jitter, up to 30 s)."""
         plural = PLURALS[kind]
+        pause = retry.pauses(1.0, 30.0)
+        breaks = 0
         while not stop.is_set():
             try:
                 items, version = self.list(kind)
                 on_resync(items)
+                breaks = 0
                 stream = watch.Watch()
                 if self.namespace:
                     func, args = self.custom.list_namespaced_custom_object, (GROUP, VERSION, self.namespace, plural)
@@ -134,7 +148,8 @@ class Kube:
                     return  # shutting down: the broken stream is expected
                 detail = exc if isinstance(exc, KubeError | ApiException) else type(exc).__name__
                 log.warning("watch %s interrupted: %s", plural, detail)
-                stop.wait(1.0)
+                breaks += 1
+                stop.wait(pause(breaks))
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -149,7 +164,7 @@ class Kube:
             return self.custom.replace_namespaced_custom_object_status(
                 GROUP, VERSION, meta["namespace"], PLURALS[kind], meta["name"], body,
                 _request_timeout=self.timeout)
-        except ApiException as exc:
+        except _ERRORS as exc:
             raise _wrap(exc, f"status of {kind} {meta['namespace']}/{meta['name']}") from None
 
     def create(self, kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -157,16 +172,21 @@ class Kube:
         try:
             return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], body,
                                                                _request_timeout=self.timeout)
-        except ApiException as exc:
-            if exc.status == 409:
+        except _ERRORS as exc:
+            if getattr(exc, "status", None) == 409:
                 return None
             raise _wrap(exc, f"create {kind} {namespace}/{body['metadata']['name']}") from None
 
-    def patch_spec(self, kind: str, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def patch_spec(self, kind: str, namespace: str, name: str, spec: dict[str, Any],
+                   resource_version: str | None = None) -> dict[str, Any]:
+        """Merge ``spec`` in; with ``resource_version``, only if the object is still at it (else Conflict)."""
+        body: dict[str, Any] = {"spec": spec}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             return self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name,
-                                                              {"spec": spec}, _request_timeout=self.timeout)
-        except ApiException as exc:
+                                                              body, _request_timeout=self.timeout)
+        except _ERRORS as exc:
             raise _wrap(exc, f"patch {kind} {namespace}/{name}") from None
 
     def emit_event(self, involved: dict[str, str], type_: str, reason: str, message: str) -> None:
@@ -180,18 +200,18 @@ class Kube:
                 namespace=involved["namespace"], uid=involved.get("uid")),
             type=type_, reason=reason, message=message[:1024],
             first_timestamp=now, last_timestamp=now, count=1,
-            source=client.V1EventSource(component=self.component), reporting_component=self.component,
-            reporting_instance=self.component,
+            source=client.V1EventSource(component=self.component, host=self.instance),
+            reporting_component=self.component, reporting_instance=self.instance,
         )
         try:
             self.core.create_namespaced_event(involved["namespace"], body, _request_timeout=self.timeout)
-        except ApiException as exc:
+        except _ERRORS as exc:
             raise _wrap(exc, f"event on {involved['kind']} {involved['namespace']}/{involved['name']}") from None
 
     def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
         try:
             secrets = self.core.list_namespaced_secret(namespace, label_selector=label_selector,
                                                        _request_timeout=self.timeout)
-        except ApiException as exc:
+        except _ERRORS as exc:
             raise _wrap(exc, f"secrets in {namespace}") from None
         return [{k: base64.b64decode(v).decode() for k, v in (s.data or {}).items()} for s in secrets.items]

@@ -36,6 +36,7 @@ class Settings:
     leader_election: bool
     metrics_port: int | None = None
     drift_seconds: float = 30.0
+    lease_seconds: int = 15
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -55,6 +56,7 @@ _FLAGS: tuple[tuple[str, ...], ...] = (
     ("--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)"),
     ("--drift-seconds", "K8STA_DRIFT_SECONDS", "how often app branches are checked for hand edits"),
     ("--lease-namespace", "K8STA_LEASE_NAMESPACE", "namespace of the leader-election Lease"),
+    ("--lease-seconds", "K8STA_LEASE_SECONDS", "Lease duration (leader, namespace claims), renewed every third"),
     ("--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos"),
     ("--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here"),
     ("--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)", "switch"),
@@ -106,6 +108,10 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     metrics_raw = get("K8STA_METRICS_PORT")
     if metrics_raw is not None and not (metrics_raw.isdigit() and 0 < int(metrics_raw) < 65536):
         raise SettingsError(f"--metrics-port / K8STA_METRICS_PORT must be a TCP port, got {metrics_raw!r}")
+    lease_raw = get("K8STA_LEASE_SECONDS", "15") or ""
+    if not (lease_raw.isdigit() and 3 <= int(lease_raw) <= 3600):
+        raise SettingsError(f"--lease-seconds / K8STA_LEASE_SECONDS must be whole seconds from 3 to 3600, "
+                            f"got {lease_raw!r}")
     cache = get("K8STA_CACHE")
     namespace = get("K8STA_NAMESPACE")
     return Settings(
@@ -123,4 +129,5 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         leader_election=(get("K8STA_NO_LEADER_ELECTION") or "").lower() not in ("1", "true", "yes"),
         metrics_port=int(metrics_raw) if metrics_raw else None,
         drift_seconds=drift_seconds,
+        lease_seconds=int(lease_raw),
     )

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from k8sta_cmp.fields import Fields
-from k8sta_daemon.core import actions, model
+from k8sta_daemon.core import actions, failures, model
 
 GROUP = "k8sta.io"
 VERSION = "v1alpha1"
@@ -312,9 +312,36 @@ def ticket_status_from_dict(status: Any, what: str = "Ticket") -> model.TicketSt
         children=fields.strings("children"),
         spawned=fields.strings("spawned"),
         observed_retry=fields.integer("observedRetry") or 0,
-        conditions=tuple(_condition_from(c) for c in fields.mappings("conditions")),
+        conditions=tuple(_condition_from(c) for c in fields.mappings("conditions")
+                         if c.data.get("type") != failures.CONDITION_TYPE),  # the reactor's own
         message=fields.string("message") or "",
     )
+
+
+def trouble_of(obj: Any) -> failures.Trouble | None:
+    """The reactor's ``ActionFailed`` condition of a Ticket object, if it carries one."""
+    status = obj.get("status") if isinstance(obj, Mapping) else None
+    for condition in (status or {}).get("conditions") or [] if isinstance(status, Mapping) else []:
+        if isinstance(condition, Mapping) and condition.get("type") == failures.CONDITION_TYPE:
+            return failures.Trouble(station=condition.get("station"), reason=str(condition.get("reason", "")),
+                                    message=str(condition.get("message", "")))
+    return None
+
+
+def with_trouble(status: dict[str, Any], trouble: failures.Trouble | None, now: float) -> dict[str, Any]:
+    """A Ticket status body with the ``ActionFailed`` condition set to ``trouble`` (None: removed)."""
+    kept = [c for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            and c.get("type") != failures.CONDITION_TYPE]
+    if trouble is not None:
+        condition = {"type": failures.CONDITION_TYPE, "status": "True", "reason": trouble.reason,
+                     "message": trouble.message, "lastTransitionTime": format_time(now)}
+        if trouble.station is not None:
+            condition["station"] = trouble.station
+        kept.append(condition)
+    body = {k: v for k, v in status.items() if k != "conditions"}
+    if kept:
+        body["conditions"] = kept
+    return body
 
 
 def _app_ref(fields: Fields) -> model.AppRef:

@@ -61,7 +61,22 @@ class Unavailable:
     reason: str
 
 
-Outcome = Done | Pushed | RetryLater | Waiting | PushFailed | Stale | Unavailable
+@dataclass(frozen=True)
+class Broken:
+    """An error nobody named (an ``OSError``, an object that does not parse, a bug): this ticket's
+    actions back off and the reason is recorded on it (``core.failures``); other tickets go on."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fenced:
+    """Not attempted: this replica can no longer be sure it holds the Lease; the whole pass stops."""
+
+    reason: str
+
+
+Outcome = Done | Pushed | RetryLater | Waiting | PushFailed | Stale | Unavailable | Broken | Fenced
 
 
 def took_effect(outcome: Outcome) -> bool:

@@ -26,3 +26,7 @@ class Refused(K8staError):
 
 class Unavailable(K8staError):
     """The Kubernetes API did not answer or failed; the same request may work later (HTTP 503)."""
+
+
+class Conflict(K8staError):
+    """The object changed between our read and our write (HTTP 409): read it again and decide again."""

@@ -1,17 +1,21 @@
 """Ticket creation as one operation shared by ``k8sta ticket create``, ``k8sta rollback`` and the
-image webhook: check the Track, build the snapshot, create the Ticket, record who asked and why.
+image webhook: check the Track, build the snapshot, create the Ticket, record who asked and why. And the
+operator requests (``approve``, ``retry_ticket``, ``abandon``): each a compare-and-swap on the ticket's
+resourceVersion with re-read-and-retry on a conflict, so two concurrent requests both land.
 
 Callers: CLI commands and the web webhooks blueprint; I/O goes through ``store.Store``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from k8sta_daemon.adapters import retry
 from k8sta_daemon.core import model
 
-from . import intake
+from . import errors, intake
 from .store import Store
 
 
@@ -64,3 +68,85 @@ def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, v
     store.record(namespace, to, target.uid, "RollbackTarget", f"{actor} rolled track {track} back to this "
                  f"ticket's snapshot with new ticket {name}")
     return Created(namespace, name, track, snapshot)
+
+
+# -- operator requests: compare-and-swap on the ticket's resourceVersion ------------------------------
+
+CAS_ATTEMPTS = 8  # concurrent operators (two approvals of one ticket) each re-read and re-apply
+
+
+@dataclass(frozen=True)
+class Requested:
+    """An operator request on a ticket; ``changed`` False: it was already there (requests are idempotent)."""
+
+    ticket: model.Ticket  # as read when the request was applied
+    changed: bool
+
+
+def _compare_and_swap(store: Store, namespace: str, name: str,
+                      change: Callable[[model.Ticket], dict[str, Any] | None]) -> Requested:
+    """Read the ticket, let ``change`` say which spec fields to set (None: nothing to do), write them
+    only if nobody wrote the ticket since; on a conflict read again and decide again."""
+    def attempt() -> Requested:
+        ticket, version = store.ticket_at(namespace, name)
+        spec = change(ticket)
+        if spec is None:
+            return Requested(ticket, False)
+        store.patch_ticket_spec(ticket, spec, version)
+        return Requested(ticket, True)
+
+    try:
+        return retry.retrying(attempt, on=errors.Conflict, attempts=CAS_ATTEMPTS)
+    except errors.Conflict:
+        raise errors.Unavailable(f"ticket {namespace}/{name} kept changing while it was updated "
+                                 f"({CAS_ATTEMPTS} attempts); try again") from None
+
+
+def approve(store: Store, namespace: str, name: str, station: str, *, actor: str, via: str) -> Requested:
+    """Add ``station`` to the ticket's approved Stations (other approvals, even concurrent ones, kept)."""
+    def change(ticket: model.Ticket) -> dict[str, Any] | None:
+        if ticket.status.state.terminal:
+            raise errors.Refused(f"ticket {name} is {ticket.status.state.value}; there is nothing left to approve")
+        track = store.track(namespace, ticket.track)
+        if station not in track.stations:
+            raise errors.NotFound(f"station {station} is not on track {track.name} "
+                                  f"(stations: {', '.join(track.stations)})")
+        if station in ticket.approved_stations:
+            return None
+        return {"approvedStations": sorted(ticket.approved_stations | {station})}
+
+    result = _compare_and_swap(store, namespace, name, change)
+    if result.changed:
+        store.record(namespace, name, result.ticket.uid, "Approved", f"station {station} approved by {actor} via {via}")
+    return result
+
+
+def retry_ticket(store: Store, namespace: str, name: str, *, actor: str, via: str) -> Requested:
+    """Bump ``spec.retry`` of a Failed ticket by one (a retry already asked for is not asked twice)."""
+    def change(ticket: model.Ticket) -> dict[str, Any] | None:
+        if ticket.retry_count > ticket.status.observed_retry:
+            return None
+        if ticket.status.state is not model.TicketState.FAILED:
+            raise errors.Refused(f"ticket {name} is {ticket.status.state.value}; only a Failed ticket can be retried")
+        return {"retry": ticket.retry_count + 1}
+
+    result = _compare_and_swap(store, namespace, name, change)
+    if result.changed:
+        ticket = result.ticket
+        where = ticket.status.journey[-1].station if ticket.status.journey else "its first station"
+        store.record(namespace, name, ticket.uid, "RetryRequested",
+                     f"retry #{ticket.retry_count + 1} of {where} requested by {actor} via {via}")
+    return result
+
+
+def abandon(store: Store, namespace: str, name: str, *, actor: str, via: str) -> Requested:
+    """Set ``spec.abandon`` (the controller then frees the ticket's Station)."""
+    def change(ticket: model.Ticket) -> dict[str, Any] | None:
+        if ticket.status.state.terminal:
+            raise errors.Refused(f"ticket {name} is already {ticket.status.state.value}; there is nothing to abandon")
+        return None if ticket.abandon else {"abandon": True}
+
+    result = _compare_and_swap(store, namespace, name, change)
+    if result.changed:
+        store.record(namespace, name, result.ticket.uid, "AbandonRequested", f"abandon requested by {actor} via {via}")
+    return result

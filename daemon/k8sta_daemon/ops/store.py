@@ -19,7 +19,7 @@ from typing import Any
 import urllib3
 from kubernetes import client as k8s_client
 
-from k8sta_daemon.adapters import kube
+from k8sta_daemon.adapters import kube, retry
 from k8sta_daemon.core import codec, model
 
 from . import errors, intake
@@ -42,6 +42,8 @@ def _translated(what: str, not_found: str | None = None) -> Iterator[None]:
     """Turn adapter/transport failures into user-facing errors that say what was being done."""
     try:
         yield
+    except kube.Conflict:
+        raise errors.Conflict(f"{what}: it changed since it was read") from None
     except kube.NotFound:
         if not_found is not None:
             raise errors.NotFound(not_found) from None
@@ -69,6 +71,10 @@ class Event:
 def _event_time(event: k8s_client.CoreV1Event) -> float:
     moment = event.last_timestamp or event.event_time or event.first_timestamp or event.metadata.creation_timestamp
     return moment.timestamp() if moment is not None else 0.0
+
+
+class _NameTaken(Exception):
+    """Another creator took the name we computed: list again and recompute."""
 
 
 class Store:
@@ -156,7 +162,7 @@ class Store:
         took the very name we computed, so we list again and recompute; a ticket therefore always
         inherits from the newest ticket that existed when it was created.
         """
-        for _ in range(CREATE_ATTEMPTS):
+        def attempt() -> tuple[str, model.Snapshot]:
             items = self._list("Ticket", namespace)
             tickets = self._parse_all("Ticket", items, codec.ticket_from_dict)
             snapshot = snapshot_for(tickets)
@@ -165,13 +171,26 @@ class Store:
             with _translated(f"creating ticket {name} in namespace {namespace}"):
                 if self._kube(namespace).create("Ticket", namespace, body):
                     return name, snapshot
-        raise errors.Unavailable(f"creating a ticket on track {track}: {CREATE_ATTEMPTS} name collisions in a "
-                                 "row, try again")
+            raise _NameTaken(name)
 
-    def patch_ticket_spec(self, ticket: model.Ticket, spec: dict[str, Any]) -> None:
+        try:
+            return retry.retrying(attempt, on=_NameTaken, attempts=CREATE_ATTEMPTS)
+        except _NameTaken:
+            raise errors.Unavailable(f"creating a ticket on track {track}: {CREATE_ATTEMPTS} name collisions in a "
+                                     "row, try again") from None
+
+    def ticket_at(self, namespace: str, name: str) -> tuple[model.Ticket, str]:
+        """The ticket and the resourceVersion it was read at (for a compare-and-swap write)."""
+        obj = self._get("Ticket", namespace, name)
+        return self._parse_one("Ticket", obj, codec.ticket_from_dict), obj["metadata"]["resourceVersion"]
+
+    def patch_ticket_spec(self, ticket: model.Ticket, spec: dict[str, Any],
+                          resource_version: str | None = None) -> None:
+        """Merge ``spec`` into the ticket's; with ``resource_version``, only if nobody wrote it since
+        (``errors.Conflict`` otherwise)."""
         with _translated(f"updating ticket {ticket.namespace}/{ticket.name}",
                          not_found=f"ticket {ticket.name} not found in namespace {ticket.namespace}"):
-            self._kube(ticket.namespace).patch_spec("Ticket", ticket.namespace, ticket.name, spec)
+            self._kube(ticket.namespace).patch_spec("Ticket", ticket.namespace, ticket.name, spec, resource_version)
 
     def record(self, namespace: str, name: str, uid: str | None, reason: str, message: str) -> None:
         """An Event on the Ticket: ``kubectl describe ticket`` and dashboards show who did what."""

@@ -1,9 +1,11 @@
 """The controller's view of the world: the latest object of every kind, fed by watches.
 
 Callers: watch threads write (``replace_all`` on a (re)list, ``apply`` per event) and set ``wake``;
-the loop reads a consistent ``copy``; the action units read one object (``get``, ``application``) and
-``put`` their own writes' results. The lock is this class's own: every method takes it, no caller does.
-Objects are kept as the API returned them; turning them into the model is ``core.codec``'s job.
+the loop takes one ``view`` per pass (the snapshot its decision is made from); the action units read
+objects from that view and ``put`` their own writes' results into both. The lock is this class's own:
+every method takes it, no caller does. Objects are kept as the API returned them and are never changed
+in place (a watch event replaces the whole dict), so a view shares them with the cache: one view costs
+one dict per kind, never a deep copy. Turning them into the model is ``core.codec``'s job.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ class Cache:
         self.objects: dict[str, dict[Key, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.apps: dict[model.AppRef, dict[str, Any]] = {}
         self.app_event_at: dict[model.AppRef, float] = {}  # monotonic time of the latest event
+        self.listed: set[str] = set()  # kinds whose first list arrived (deciding before would be blind)
 
     def replace_all(self, kind: str, items: list[dict[str, Any]]) -> None:
         with self._lock:
             self.objects[kind] = {key_of(o): o for o in items}
+            self.listed.add(kind)
         self.wake.set()
 
     def apply(self, kind: str, event: str, obj: dict[str, Any]) -> None:
@@ -86,6 +90,50 @@ class Cache:
     def copy(self) -> tuple[dict[str, dict[Key, dict[str, Any]]], dict[model.AppRef, dict[str, Any]]]:
         with self._lock:
             return {k: dict(v) for k, v in self.objects.items()}, dict(self.apps)
+
+    def view(self) -> View:
+        """The snapshot one pass decides from (and whose resourceVersions its writes carry)."""
+        objects, apps = self.copy()
+        return View(objects, apps)
+
+    def resource_version(self, kind: str, namespace: str, name: str) -> str | None:
+        with self._lock:
+            obj = self.objects[kind].get((namespace, name))
+        return None if obj is None else obj["metadata"].get("resourceVersion")
+
+    def synced(self) -> bool:
+        """Every kind has been listed once: before that a decision would miss Tracks or Stations."""
+        with self._lock:
+            return self.listed.issuperset(KINDS)
+
+    def namespaces(self) -> set[str]:
+        """The namespaces that hold any Track, Station or Ticket (what a cluster-wide controller claims)."""
+        with self._lock:
+            return {ns for store in self.objects.values() for ns, _ in store}
+
+
+class View:
+    """One pass's snapshot: the objects its decision was made from, plus this pass's own writes.
+
+    Status writes read their basis (and so the resourceVersion they carry) here, never from the live
+    cache: a change that lands mid-pass (an operator's ``abandon``) makes the write conflict instead of
+    being overwritten by a decision that did not see it.
+    """
+
+    def __init__(self, objects: dict[str, dict[Key, dict[str, Any]]], apps: dict[model.AppRef, dict[str, Any]]):
+        self.objects = objects
+        self.apps = apps
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects[kind].get((namespace, name))
+
+    def put(self, kind: str, obj: dict[str, Any]) -> None:
+        """Our own write's result: the next write of this pass builds on it."""
+        self.objects[kind][key_of(obj)] = obj
+
+    def resource_version(self, kind: str, namespace: str, name: str) -> str | None:
+        obj = self.get(kind, namespace, name)
+        return None if obj is None else obj["metadata"].get("resourceVersion")
 
 
 def _app_ref(app: dict[str, Any]) -> model.AppRef:

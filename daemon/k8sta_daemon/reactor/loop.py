@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from k8sta_daemon.adapters import argocd, kube
-from k8sta_daemon.adapters.leader import LeaderElector
+from k8sta_daemon.adapters.leader import LeaderElector, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, codec, decide, model
-from k8sta_daemon.reactor.cache import KINDS, Cache
+from k8sta_daemon.core import codec, decide, model
+from k8sta_daemon.reactor.cache import KINDS, Cache, View
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
@@ -37,21 +37,25 @@ class Controller:
     elector: LeaderElector | None = None
     drift: DriftWatcher | None = None  # fills World.drift from a thread of its own
     health: HealthReasons | None = None  # Argo CD's reasons for a managed Application's health
+    claims: NamespaceClaims | None = None
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
     warned: set[tuple[object, ...]] = field(default_factory=set)
 
     # -- world ----------------------------------------------------------------------------------
 
-    def world(self) -> model.World:
-        """A consistent snapshot. A malformed Ticket stays in it (it keeps its Station and says why);
+    def world(self, view: View | None = None) -> model.World:
+        """The model of one view. A malformed Ticket stays in it (it keeps its Station and says why);
         other malformed objects are logged once and left out."""
-        objects, apps = self.cache.copy()
+        view = view or self.cache.view()
+        claimed = self.claims.held() if self.claims is not None else None
         tracks, stations, tickets, malformed = [], [], [], []
         for kind, parse, into in (("Track", codec.track_from_dict, tracks),
                                   ("Station", codec.station_from_dict, stations),
                                   ("Ticket", codec.ticket_or_malformed, tickets)):
-            for (namespace, name), obj in objects[kind].items():
+            for (namespace, name), obj in view.objects[kind].items():
+                if claimed is not None and namespace not in claimed:
+                    continue  # another controller's namespace (or not claimed yet)
                 try:
                     parsed = parse(obj)
                 except codec.MalformedObject as exc:
@@ -59,8 +63,8 @@ class Controller:
                     continue
                 (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
         reasons = {} if self.health is None else self.health.reasons(
-            apps, (ref for station in stations for ref in station.active_applications))
-        statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, "")) for ref, app in apps.items()}
+            view.apps, (ref for station in stations for ref in station.active_applications))
+        statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, "")) for ref, app in view.apps.items()}
         drift = self.drift.current() if self.drift is not None else ()
         return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
                                  drift=drift)
@@ -80,13 +84,14 @@ class Controller:
         total = 0
         for _ in range(MAX_PASSES_PER_WAKE):
             started = time.monotonic()
-            world = self.world()
+            view = self.cache.view()
+            world = self.world(view)
             planned = decide.decide(world)
-            done = sum(self.executor.run(batch, world) for batch in _batches(planned))
+            result = self.executor.execute(planned, world, view)
             self.metrics.reconcile_seconds.observe(time.monotonic() - started)
             self._count(world)
-            total += done
-            if done == 0:
+            total += result.done
+            if result.done == 0 or result.fenced:
                 break
         return total
 
@@ -109,6 +114,24 @@ class Controller:
             self._thread("drift-watcher", self.drift.run, stop)
         if self.elector is not None:
             self._thread("leader-election", self.elector.run, stop)
+        if self.claims is not None:
+            self._thread("namespace-claims", self._claim, stop)
+
+    def _claim(self, stop: threading.Event) -> None:
+        """While leading, claim the watched namespace (or every namespace with our objects); else none."""
+        assert self.claims is not None
+        while not stop.is_set():
+            leading = self.elector is None or self.elector.is_leader.is_set()
+            if leading and self.cache.synced():
+                scope = [self.kube.namespace] if self.kube.namespace else self.cache.namespaces()
+                before = self.claims.held()
+                self.claims.renew(scope)
+                if self.claims.held() != before:
+                    self.cache.wake.set()  # a namespace was claimed: decide for it now
+            elif not leading:
+                self.claims.release_all()
+            stop.wait(self.claims.renew_seconds)
+        self.claims.release_all()
 
     def _watch_apps(self, stop: threading.Event) -> None:
         try:
@@ -134,6 +157,8 @@ class Controller:
                 break
             if self.elector is not None and not self.elector.is_leader.is_set():
                 continue
+            if not self.cache.synced():
+                continue  # deciding before every kind is listed would act on a partial world
             if time.monotonic() - last_app_list > 60:  # heal a silently stalled stream
                 last_app_list = time.monotonic()
                 try:
@@ -146,11 +171,3 @@ class Controller:
             except Exception:  # one bad pass must not stop the controller; the next pass retries
                 log.exception("reconcile pass failed")
 
-
-def _batches(planned: list[actions.Action]) -> list[list[actions.Action]]:
-    """Group actions per ticket (or track), keeping the core's order within each group."""
-    groups: dict[object, list[actions.Action]] = {}
-    for action in planned:
-        key = getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
-        groups.setdefault(key, []).append(action)
-    return list(groups.values())

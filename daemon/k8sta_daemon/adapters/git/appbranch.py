@@ -23,6 +23,7 @@ import pygit2
 from k8sta_cmp import contract, generate, render, safety
 from k8sta_cmp import errors as cmp_errors
 from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon.adapters import retry
 from k8sta_daemon.adapters.git import changes, errors, history, messages, push, trees
 from k8sta_daemon.adapters.git.mirror import Mirror
 
@@ -155,13 +156,23 @@ class _Planned:
     update: push.RefUpdate | None  # None: the branch already holds ``sha``
 
 
+class _Moved(Exception):
+    """Another writer moved a target branch between our fetch and our push: plan again."""
+
+
 def _write(mirror: Mirror, source_branch: str, targets: Sequence[AppTarget],
            plan: Callable[[pygit2.Commit, AppTarget], _Planned | None], max_attempts: int) -> dict[str, str]:
-    """Fetch, plan every target, push the new commits at once; re-plan when another writer won."""
+    """Fetch, plan every target, push the new commits at once; re-plan when another writer won.
+
+    Re-planning goes through ``adapters.retry`` (a short jittered pause, so two writers racing for one
+    branch do not collide again in lockstep), at most ``max_attempts`` times.
+    """
     with mirror.lock():
         fetched = False
-        last: push.Rejected | None = None
-        for _ in range(max(1, max_attempts)):
+        last: list[push.Rejected] = []
+
+        def attempt() -> dict[str, str]:
+            nonlocal fetched
             if not fetched:
                 mirror.fetch()
             tip = history.commit(mirror.repo, history.source_head(mirror, source_branch, fetch=False),
@@ -175,13 +186,17 @@ def _write(mirror: Mirror, source_branch: str, targets: Sequence[AppTarget],
                 fetched = True
                 if not any(mirror.branch_head(u.branch) != u.expected for u in updates):
                     raise  # nothing moved: the server refuses this push itself
-                last = exc
-                continue
+                last.append(exc)
+                raise _Moved() from None
             for update in updates:
                 mirror.record_push(update.branch, update.new)
             return {p.branch: p.sha for p in planned}
-        raise errors.BranchMoved(f"{', '.join(t.branch for t in targets)} in {mirror.shown_url} moved under us "
-                                 f"{max_attempts} times in a row (last: {last}); will try again")
+
+        try:
+            return retry.retrying(attempt, on=_Moved, attempts=max(1, max_attempts), initial=0.05, maximum=1.0)
+        except _Moved:
+            raise errors.BranchMoved(f"{', '.join(t.branch for t in targets)} in {mirror.shown_url} moved under "
+                                     f"us {max_attempts} times in a row (last: {last[-1]}); will try again") from None
 
 
 def _commit(mirror: Mirror, renders: _RenderCache, identity: Identity, *, target: AppTarget,

@@ -76,7 +76,7 @@ class _Callbacks(pygit2.RemoteCallbacks):
                     allowed_types: CredentialType) -> pygit2.Username | pygit2.UserPass | pygit2.Keypair:
         self._calls += 1
         if self._calls > _MAX_CREDENTIAL_CALLS:
-            raise errors.TransportFailed(f"{self._shown_url}: authentication failed (credentials refused)")
+            raise errors.CredentialsRefused(f"{self._shown_url}: authentication failed (credentials refused)")
         creds = self._creds
         user = creds.username or username_from_url
         if allowed_types & CredentialType.USERNAME and not (allowed_types & CredentialType.SSH_KEY):
@@ -86,7 +86,7 @@ class _Callbacks(pygit2.RemoteCallbacks):
                                             creds.ssh_passphrase or "")
         if allowed_types & CredentialType.USERPASS_PLAINTEXT and creds.password is not None:
             return pygit2.UserPass(user or "git", creds.password)
-        raise errors.TransportFailed(f"{self._shown_url}: the remote asks for credentials this repository "
+        raise errors.CredentialsRefused(f"{self._shown_url}: the remote asks for credentials this repository "
                                      "has none of (configure a username/password, token or SSH key)")
 
 

@@ -36,6 +36,25 @@ class BranchMoved(RetryLater):
         super().__init__(message, delay=delay)
 
 
+class CredentialsRefused(GiveUp):
+    """The remote refused our credentials (or wants some we do not have): final, never retried.
+
+    Retrying with the same credentials cannot succeed and would only lock the account or fill logs;
+    the ticket fails with this message, and a retry after the Secret is fixed pushes again.
+    """
+
+
+_REFUSALS = ("authentication failed", "credentials refused", "returned error: 401", "returned error: 403",
+             "status code: 401", "status code: 403", "permission denied (publickey", "access denied",
+             "could not read username", "terminal prompts disabled")
+
+
+def refuses_credentials(message: str) -> bool:
+    """Whether a git/libgit2 error message says the remote refused who we are (HTTP 401/403, SSH key)."""
+    lowered = message.lower()
+    return any(r in lowered for r in _REFUSALS)
+
+
 class NotFound(GiveUp):
     """A branch, commit or overlay directory the request names does not exist."""
 

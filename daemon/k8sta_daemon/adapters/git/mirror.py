@@ -108,9 +108,10 @@ class Mirror:
             except errors.GitError as exc:
                 raise type(exc)(self.redact(str(exc))) from None
             except (pygit2.GitError, OSError) as exc:
-                raise errors.TransportFailed(
-                    f"fetching {self.shown_url} failed: {self.redact(_one_line(exc))}"
-                ) from None
+                message = f"fetching {self.shown_url} failed: {self.redact(_one_line(exc))}"
+                if errors.refuses_credentials(message):
+                    raise errors.CredentialsRefused(message) from None
+                raise errors.TransportFailed(message) from None
 
     def branch_head(self, branch: str) -> str | None:
         """The commit ``branch`` points at as of the last fetch, or None if it does not exist."""

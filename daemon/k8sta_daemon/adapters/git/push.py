@@ -65,7 +65,10 @@ def push(mirror: Mirror, updates: Sequence[RefUpdate], *, timeout: float = 120.0
     if done.returncode == 0 and not refused:
         return
     if not refused:
-        raise errors.TransportFailed(f"push to {mirror.shown_url} failed: {_tail(stderr)}")
+        message = f"push to {mirror.shown_url} failed: {_tail(stderr)}"
+        if errors.refuses_credentials(stderr):
+            raise errors.CredentialsRefused(message)
+        raise errors.TransportFailed(message)
     by_branch = {ref.removeprefix("refs/heads/"): reason for ref, reason in refused.items()}
     causes = {b: r for b, r in by_branch.items() if not r.endswith(_ATOMIC_COLLATERAL)} or by_branch
     remote_says = _remote_lines(stderr)

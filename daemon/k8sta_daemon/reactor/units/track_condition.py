@@ -9,5 +9,5 @@ from k8sta_daemon.reactor.units.context import Context
 def run(action: actions.SetTrackCondition, context: Context) -> outcomes.Outcome:
     obj = context.object("Track", action.track.namespace, action.track.name)
     status = codec.track_status_with_condition(obj, action.condition)
-    context.cache.put("Track", context.kube.replace_status("Track", obj, status))
+    context.wrote("Track", context.kube.replace_status("Track", obj, status))
     return outcomes.Done()
