@@ -20,10 +20,12 @@ from k8sta_daemon.adapters import argocd, kube, logs, repo_credentials, settings
 from k8sta_daemon.adapters.git import runtime
 from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
 from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.ops.store import Store
 from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.loop import Controller
+from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
 
@@ -48,6 +50,14 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
                       resync_seconds=config.resync_seconds, elector=elector)
 
 
+def build_intake(controller: Controller) -> Intake:
+    """The Subscription pollers: the controller's Kubernetes client, acting only while it leads."""
+    elector = controller.elector
+    kube_api = kube.Kube(controller.kube.api, controller.kube.namespace, component="k8sta-intake")
+    return Intake(kube=kube_api, store=Store(controller.kube.api, component="k8sta-intake"),
+                  is_leader=(lambda: True) if elector is None else elector.is_leader.is_set)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     logs.configure(environ.get("K8STA_LOG_LEVEL", "INFO"))
@@ -68,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     log.info("starting: argocd %s, namespace %s, leader election %s", config.argocd_url,
              config.namespace or "(all)", "on" if config.leader_election else "off")
+    intake = build_intake(controller)
+    threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True).start()
     controller.run(stop)
     log.info("stopped")
     return 0

@@ -95,6 +95,9 @@ def test_an_image_index_pins_the_index_and_picks_the_platform(plain_registry: de
         assert found.digest == digest and found.created == 1777593600.0
     with pytest.raises(registry.PlatformNotFound, match="without platform linux/s390x"):
         client.resolve("2.0.0", platform="linux/s390x")
+    devregistry.push(plain_registry, repo_name, "amd64-only")
+    with pytest.raises(registry.PlatformNotFound, match="for linux/amd64, not platform linux/arm64"):
+        client.resolve("amd64-only", platform="linux/arm64", created=True)
 
 
 def test_a_repushed_tag_resolves_to_its_new_digest(plain_registry: devregistry.Registry, repo_name: str) -> None:

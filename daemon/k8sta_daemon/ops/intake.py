@@ -101,6 +101,20 @@ def inherit(base: model.Snapshot | None, images: Sequence[model.ImagePin] = (),
     return model.Snapshot(config_commit=commit, images=tuple(pins))
 
 
+def drop(base: model.Snapshot | None, names: Sequence[str]) -> model.Snapshot | None:
+    """``base`` without the pins of image ``names`` (``--drop-image``); each must be pinned there."""
+    if base is None or not names:
+        if names:
+            raise Invalid(f"image {names[0]} is not pinned on the track (it has no ticket yet)")
+        return base
+    pinned = {pin.name for pin in base.images}
+    for name in names:
+        if name not in pinned:
+            raise Invalid(f"image {name} is not pinned by the track's newest ticket (pinned: "
+                          f"{', '.join(sorted(pinned)) or 'none'})")
+    return model.Snapshot(base.config_commit, tuple(p for p in base.images if p.name not in names))
+
+
 def require_config(snapshot: model.Snapshot, track: str) -> model.Snapshot:
     """A ticket pins its config commit at creation (the CRD requires it), so every Station deploys the
     same commit; on a Track without tickets nothing can be inherited and the creator must name one."""

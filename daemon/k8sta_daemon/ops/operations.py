@@ -26,11 +26,16 @@ class Created:
 
 def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[model.ImagePin] = (),
                   config_commit: str | None = None, actor: str, via: str,
-                  skip_if_unchanged: bool = False) -> Created:
+                  skip_if_unchanged: bool = False, name: str | None = None, default_config: str | None = None,
+                  drop_images: Sequence[str] = (), annotations: dict[str, str] | None = None) -> Created:
     """A new ticket: ``images``/``config_commit`` over the Track's newest snapshot.
 
     ``skip_if_unchanged``: when the result equals the newest snapshot, create nothing (registries
     redeliver webhooks; a second identical ticket would only supersede the first).
+    ``name``: create exactly this ticket (intake derives it from the change; AlreadyExists is
+    ``created=False``). ``default_config``: the config commit when neither the caller nor the Track's
+    newest snapshot has one (the newest main commit a config Subscription saw). ``drop_images``:
+    image names whose inherited pins the new ticket leaves out.
     """
     store.track(namespace, track)  # a clear "track x not found" before anything is written
     if skip_if_unchanged:
@@ -39,12 +44,23 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
             return Created(namespace, newest.name, track, newest.snapshot, created=False)
 
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
-        return intake.require_config(intake.inherit(intake.newest_snapshot(tickets, track), images, config_commit),
-                                     track)
+        base = intake.drop(intake.newest_snapshot(tickets, track), drop_images)
+        snapshot = intake.inherit(base, images, config_commit)
+        if snapshot.config_commit is None and default_config is not None:
+            snapshot = model.Snapshot(default_config, snapshot.images)
+        return intake.require_config(snapshot, track)
 
     what = ", ".join(p.reference for p in images) or (f"config {config_commit}" if config_commit else "")
-    annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.REASON_ANNOTATION: what or "manual"}
-    name, snapshot = store.create_ticket(namespace, track, snapshot_for, annotations)
+    if drop_images:
+        what = ", ".join(filter(None, [what, *(f"without {n}" for n in drop_images)]))
+    annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.REASON_ANNOTATION: what or "manual",
+                   **(annotations or {})}
+    if name is not None:
+        snapshot, created = store.create_named_ticket(namespace, name, track, snapshot_for, annotations)
+        if not created:
+            return Created(namespace, name, track, snapshot, created=False)
+    else:
+        name, snapshot = store.create_ticket(namespace, track, snapshot_for, annotations)
     store.record(namespace, name, store.uid_of(namespace, name), "Created",
                  f"created by {actor} via {via}: {what or 'same pins as the newest ticket'}; "
                  f"pins {intake.describe_snapshot(snapshot)}")

@@ -198,20 +198,29 @@ class Registry:
             blob = json.loads(data)
         except ValueError:
             return Resolved(tag, digest)
-        return Resolved(tag, digest, _parse_created(blob.get("created")) if isinstance(blob, dict) else None)
+        if not isinstance(blob, dict):
+            return Resolved(tag, digest)
+        if image is manifest and not _platform_matches(blob, platform):  # a single-platform image
+            raise PlatformNotFound(f"{self.repository}:{tag} is an image for {blob.get('os')}/"
+                                   f"{blob.get('architecture')}, not platform {platform}")
+        return Resolved(tag, digest, _parse_created(blob.get("created")))
+
+
+def _platform_matches(described: dict[str, Any], platform: str) -> bool:
+    os_, _, rest = platform.partition("/")
+    arch, _, variant = rest.partition("/")
+    return described.get("os") == os_ and described.get("architecture") == arch and (
+        not variant or described.get("variant") == variant)
 
 
 def _pick_platform(index: dict[str, Any], platform: str) -> str | None:
-    os_, _, rest = platform.partition("/")
-    arch, _, variant = rest.partition("/")
     for entry in index.get("manifests") or []:
         if not isinstance(entry, dict):
             continue
         wanted = entry.get("platform")
         if not isinstance(wanted, dict):
             continue
-        if wanted.get("os") == os_ and wanted.get("architecture") == arch and (
-                not variant or wanted.get("variant") == variant):
+        if _platform_matches(wanted, platform):
             digest = entry.get("digest")
             return digest if isinstance(digest, str) else None
     return None
