@@ -52,6 +52,10 @@ TABLE: tuple[Access, ...] = (
       for plural in ("tracks", "stations")),
     *(_a(C, verb, "k8sta.io", plural, U, False) for verb in ("create", "update", "patch", "delete")
       for plural in ("tracks", "stations")),
+    *(_a(C, verb, "k8sta.io", "subscriptions", U, True) for verb in ("get", "list", "watch")),
+    *(_a(C, verb, "k8sta.io", "subscriptions", U, False) for verb in ("create", "update", "patch", "delete")),
+    _a(C, "update", "k8sta.io", "subscriptions/status", U, True),
+    _a(C, "patch", "k8sta.io", "subscriptions/status", U, False),
     _a(C, "update", "k8sta.io", "tickets/status", U, True),
     _a(C, "update", "k8sta.io", "tracks/status", U, True),
     _a(C, "update", "k8sta.io", "stations/status", U, False),
@@ -91,6 +95,7 @@ TABLE: tuple[Access, ...] = (
     *(_a(W, verb, "k8sta.io", "tickets", U, False) for verb in ("update", "patch", "delete")),
     _a(W, "update", "k8sta.io", "tickets/status", U, False),
     _a(W, "create", "k8sta.io", "tracks", U, False),
+    _a(W, "update", "k8sta.io", "subscriptions/status", U, False),
     _a(W, "get", "", "secrets", A, False),
     _a(W, "list", "", "secrets", NAMESPACE, False),
     _a(W, "create", "coordination.k8s.io", "leases", NAMESPACE, False),
