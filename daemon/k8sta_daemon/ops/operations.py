@@ -6,10 +6,11 @@ Callers: CLI commands and the web webhooks blueprint; I/O goes through ``store.S
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model
 
 from . import intake
 from .store import Store
@@ -67,8 +68,24 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
     return Created(namespace, name, track, snapshot)
 
 
+def hold(store: Store, namespace: str, track: str, reason: str, *, actor: str) -> model.TrackSpec:
+    """Pause intake on ``track`` (``spec.hold``): Subscriptions create no ticket on it until ``resume``."""
+    store.track(namespace, track)
+    store.patch_track_spec(namespace, track, {"hold": {"reason": reason[:1024], "by": actor[:253],
+                                                       "since": codec.format_time(time.time())}})
+    return store.track(namespace, track)
+
+
+def resume(store: Store, namespace: str, track: str) -> model.TrackSpec:
+    """Restart intake on ``track``: the changes Subscriptions found meanwhile become tickets on the next read."""
+    store.track(namespace, track)
+    store.patch_track_spec(namespace, track, {"hold": None})
+    return store.track(namespace, track)
+
+
 def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, via: str) -> Created:
-    """A new ticket on ``track`` pinned to ticket ``to``'s snapshot (tickets never move backwards)."""
+    """A new ticket on ``track`` pinned to ticket ``to``'s snapshot (tickets never move backwards), and a
+    hold on the Track, so intake never undoes the rollback (``k8sta resume`` lifts it)."""
     store.track(namespace, track)
     target = store.ticket(namespace, to)
     annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.ROLLBACK_ANNOTATION: to,
@@ -77,6 +94,7 @@ def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, v
     store.record(namespace, name, store.uid_of(namespace, name), "RolledBack",
                  f"created by {actor} via {via}: rollback to the snapshot of {to}: "
                  f"{intake.describe_snapshot(snapshot)}")
+    hold(store, namespace, track, f"rollback to {to} (ticket {name})", actor=actor)
     store.record(namespace, to, target.uid, "RollbackTarget", f"{actor} rolled track {track} back to this "
                  f"ticket's snapshot with new ticket {name}")
     return Created(namespace, name, track, snapshot)
