@@ -25,12 +25,19 @@ from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.loop import Controller
+from k8sta_daemon.watch.config import GitAccess
 from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
 
 
 def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics | None = None) -> Controller:
+    controller, _ = build_all(config, environ, metrics)
+    return controller
+
+
+def build_all(config: settings.Settings, environ: dict[str, str],
+              metrics: Metrics | None = None) -> tuple[Controller, Intake]:
     """Wire adapters, units and the loop from settings (also used by tests and the bench)."""
     runtime.apply(runtime.Libgit2Settings())
     api = kube.api_client(config.kubeconfig)
@@ -46,16 +53,15 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git))
     elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity))
                if config.leader_election else None)
-    return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
-                      resync_seconds=config.resync_seconds, elector=elector)
-
-
-def build_intake(controller: Controller) -> Intake:
-    """The Subscription pollers: the controller's Kubernetes client, acting only while it leads."""
-    elector = controller.elector
-    kube_api = kube.Kube(controller.kube.api, controller.kube.namespace, component="k8sta-intake")
-    return Intake(kube=kube_api, store=Store(controller.kube.api, component="k8sta-intake"),
-                  is_leader=(lambda: True) if elector is None else elector.is_leader.is_set)
+    controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
+                            resync_seconds=config.resync_seconds, elector=elector)
+    # The Subscription pollers: the same clients and git settings, acting only while this daemon leads.
+    intake = Intake(kube=kube.Kube(api, config.namespace, component="k8sta-intake"),
+                    store=Store(api, component="k8sta-intake"),
+                    is_leader=(lambda: True) if elector is None else elector.is_leader.is_set,
+                    git=GitAccess(mirrors=git.mirrors, credentials=git.credentials, kustomize=git.kustomize,
+                                  limits=git.limits), argo=argo)
+    return controller, intake
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"k8sta-daemon: {exc}", file=sys.stderr)
         return 2
     try:
-        controller = build(config, environ)
+        controller, intake = build_all(config, environ)
     except Exception as exc:  # kubeconfig, kustomize, cache dir: one clear line instead of a traceback
         print(f"k8sta-daemon: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -78,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     log.info("starting: argocd %s, namespace %s, leader election %s", config.argocd_url,
              config.namespace or "(all)", "on" if config.leader_election else "off")
-    intake = build_intake(controller)
     threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True).start()
     controller.run(stop)
     log.info("stopped")

@@ -96,6 +96,8 @@ TABLE: tuple[Access, ...] = (
     _a(W, "update", "k8sta.io", "tickets/status", U, False),
     _a(W, "create", "k8sta.io", "tracks", U, False),
     _a(W, "update", "k8sta.io", "subscriptions/status", U, False),
+    *(_a(W, verb, "k8sta.io", "subscriptions", U, True) for verb in ("list", "patch")),
+    *(_a(W, verb, "k8sta.io", "subscriptions", U, False) for verb in ("create", "delete", "update")),
     _a(W, "get", "", "secrets", A, False),
     _a(W, "list", "", "secrets", NAMESPACE, False),
     _a(W, "create", "coordination.k8s.io", "leases", NAMESPACE, False),

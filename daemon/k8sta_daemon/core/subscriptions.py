@@ -88,6 +88,8 @@ class Subscription:
     nudged_at: str | None = None
     acted: tuple[Acted, ...] = ()
     found_commit: str | None = None
+    found_change: str | None = None  # what the found commit changed (config Subscriptions)
+    found_overlays: tuple[str, ...] = ()
     failures: int = 0
     raw_status: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -134,7 +136,8 @@ def from_dict(obj: Any) -> Subscription:
         interval=float(spec.integer("intervalSeconds", minimum=1, default=300) or 300),
         image=image, config=config, generation=meta.integer("generation") or 0,
         nudged_at=nudged if isinstance(nudged, str) else None, acted=acted,
-        found_commit=status.nested("found").string("commit"), failures=status.integer("failures") or 0,
+        found_commit=status.nested("found").string("commit"), found_change=status.nested("found").string("change"),
+        found_overlays=status.nested("found").strings("overlays"), failures=status.integer("failures") or 0,
         raw_status=dict(obj.get("status") or {}),
     )
 

@@ -180,6 +180,16 @@ class Store:
             created = self._kube(namespace).create("Ticket", namespace, body)
         return snapshot, created is not None
 
+    def subscriptions(self, namespace: str) -> list[dict[str, Any]]:
+        return self._list("Subscription", namespace)
+
+    def nudge_subscription(self, namespace: str, name: str, stamp: str) -> None:
+        """Set the nudge annotation: the Subscription's poller reads its source at once."""
+        with _translated(f"nudging subscription {namespace}/{name}", not_found=f"subscription {name} not found in "
+                         f"namespace {namespace}"):
+            self._kube(namespace).patch_metadata("Subscription", namespace, name,
+                                                 {"annotations": {"k8sta.io/nudged-at": stamp}})
+
     def patch_track_spec(self, namespace: str, name: str, spec: dict[str, Any]) -> None:
         with _translated(f"updating track {namespace}/{name}", not_found=f"track {name} not found in namespace "
                          f"{namespace}"):

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from k8sta_daemon.adapters import kube, registry
+from k8sta_daemon.adapters import argocd, kube, registry
 from k8sta_daemon.core import codec, model, selection
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.ops import errors, operations
 from k8sta_daemon.ops.store import Store
 
-from . import images
+from . import config, images
 
 log = logging.getLogger("k8sta.intake")
 DOCKERCONFIG_TYPE = "kubernetes.io/dockerconfigjson"
@@ -54,6 +54,8 @@ class Intake:
     store: Store
     is_leader: Callable[[], bool] = lambda: True
     connect: images.Connect = images.connect
+    git: config.GitAccess | None = None
+    argo: argocd.ArgoCD | None = None
     clock: Callable[[], float] = time.time
     objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pollers: dict[tuple[str, str], Poller] = field(default_factory=dict)
@@ -149,9 +151,7 @@ class Intake:
         source = (f"image {sub.image.repository} ({sub.image.rule.strategy.value})" if sub.image else
                   f"git {sub.config.repo_url} {sub.config.branch}" if sub.config else "")
         try:
-            outcome = self._read_image(sub) if sub.image is not None else Outcome(
-                False, subs.Reason.INVALID_SPEC, "config subscriptions are read by the git watcher (not built yet)",
-                delay=sub.interval)
+            outcome = self._read_image(sub) if sub.image is not None else config.read(self, sub)
         except ReadFailed as exc:
             outcome = Outcome(False, exc.reason, str(exc))
         failures = 0 if outcome.ready else sub.failures + 1
