@@ -54,8 +54,11 @@ def test_overlay_commits_rerender_and_shared_commits_ride(railway: Railway, argo
     status_doc["data"]["replicas"] = "3"
     started = time.monotonic()
     only_dev = railway.commit({"env/dev/status.yaml": yaml.safe_dump(status_doc).encode()}, "dev: 3 replicas")
-    railway.wait("env/dev re-rendered", lambda: "replicas: '3'" in railway.repo.git(
-        ["show", "env/dev:.k8sta/rendered.yaml"]))
+    def replicas() -> bool:
+        docs = yaml.safe_load_all(railway.repo.git(["show", "env/dev:.k8sta/rendered.yaml"]))
+        return any((d or {}).get("data", {}).get("replicas") == "3" for d in docs)
+
+    railway.wait("env/dev re-rendered", replicas)
     rerendered_in = time.monotonic() - started
     head = railway.repo.head("env/dev")
     message = railway.repo.git(["log", "-1", "--format=%B", head])
