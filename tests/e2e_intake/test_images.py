@@ -51,7 +51,9 @@ def test_images_become_tickets_that_ride_exactly_once(railway: Railway, stack: S
     repo = f"{plain_registry.host}/acme/api-{railway.suffix}"
     files = {**base(), **overlay("dev"), **overlay("staging")}
     api = yaml.safe_load(files["base/api.yaml"])
+    web_path = f"acme/web-{railway.suffix}"
     api["template"]["spec"]["containers"][0]["image"] = f"{repo}:latest"
+    api["template"]["spec"]["containers"].append({"name": "web", "image": f"{plain_registry.host}/{web_path}:latest"})
     files["base/api.yaml"] = yaml.safe_dump(api).encode()
     config = railway.commit(files)
     for env in ("dev", "staging"):
@@ -81,7 +83,6 @@ def test_images_become_tickets_that_ride_exactly_once(railway: Railway, stack: S
     assert _names(railway) == {"api-1", name}
 
     # a Digest subscription follows a re-pushed mutable tag
-    web_path = f"acme/web-{railway.suffix}"
     _subscription(railway, "web", 1, {"repository": f"{plain_registry.host}/{web_path}", "strategy": "Digest",
                                       "constraint": "stable"})
     first = devregistry.push(plain_registry, web_path, "stable", content=b"one")
