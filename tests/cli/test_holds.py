@@ -52,3 +52,21 @@ def test_drop_image_removes_an_inherited_pin(cluster: Cluster, k8sta: Runner) ->
     bad = k8sta("ticket", "create", "--track", "shop", "--drop-image", "registry.example/shop/nope")
     assert bad.code != 0 and "not pinned by the track's newest ticket" in bad.err
     assert {t["metadata"]["name"] for t in cluster.tickets()} == {"shop-1", "shop-2"}
+
+
+def test_manual_ticket_defaults_to_the_newest_main_commit_a_config_subscription_saw(cluster: Cluster,
+                                                                                     k8sta: Runner) -> None:
+    cluster.track("shop", ["dev"])
+    refused = k8sta("ticket", "create", "--track", "shop", "--image", "registry.example/shop/api:1.0.0")
+    assert refused.code != 0 and "no ticket yet to inherit a config commit" in refused.err
+    body = {"apiVersion": "k8sta.io/v1alpha1", "kind": "Subscription",
+            "metadata": {"name": "config", "namespace": cluster.namespace},
+            "spec": {"tracks": ["shop"], "config": {"repoURL": "https://git.example/shop.git"}}}
+    obj = cluster.custom.create_namespaced_custom_object("k8sta.io", "v1alpha1", cluster.namespace, "subscriptions",
+                                                         body)
+    obj["status"] = {"found": {"commit": "b" * 40, "reference": "main@bbbbbbbbbbbb"}}
+    cluster.custom.replace_namespaced_custom_object_status("k8sta.io", "v1alpha1", cluster.namespace,
+                                                           "subscriptions", "config", obj)
+    done = k8sta("ticket", "create", "--track", "shop", "--image", "registry.example/shop/api:1.0.0")
+    assert done.code == 0, done.err
+    assert cluster.get("Ticket", "shop-1")["spec"]["snapshot"]["configCommit"] == "b" * 40

@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from k8sta_daemon.core import codec, model
+from k8sta_daemon.core import codec, model, subscriptions
 
-from . import intake
+from . import errors, intake
 from .store import Store
 
 
@@ -47,8 +47,10 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
         base = intake.drop(intake.newest_snapshot(tickets, track), drop_images)
         snapshot = intake.inherit(base, images, config_commit)
-        if snapshot.config_commit is None and default_config is not None:
-            snapshot = model.Snapshot(default_config, snapshot.images)
+        if snapshot.config_commit is None:
+            fallback = default_config if default_config is not None else newest_seen_config(store, namespace, track)
+            if fallback is not None:
+                snapshot = model.Snapshot(fallback, snapshot.images)
         return intake.require_config(snapshot, track)
 
     what = ", ".join(p.reference for p in images) or (f"config {config_commit}" if config_commit else "")
@@ -66,6 +68,22 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
                  f"created by {actor} via {via}: {what or 'same pins as the newest ticket'}; "
                  f"pins {intake.describe_snapshot(snapshot)}")
     return Created(namespace, name, track, snapshot)
+
+
+def newest_seen_config(store: Store, namespace: str, track: str) -> str | None:
+    """The newest main commit a config Subscription of ``track`` saw (None: no such Subscription, or unreadable)."""
+    try:
+        objects = store.subscriptions(namespace)
+    except errors.K8staError:
+        return None
+    for obj in objects:
+        try:
+            sub = subscriptions.from_dict(obj)
+        except codec.MalformedObject:
+            continue
+        if sub.config is not None and track in sub.tracks and sub.found_commit:
+            return sub.found_commit
+    return None
 
 
 def hold(store: Store, namespace: str, track: str, reason: str, *, actor: str) -> model.TrackSpec:
