@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +60,14 @@ def _ready(url: str, context: ssl.SSLContext | None) -> bool:
         return False
 
 
-def start(directory: Path, supervisor: processes.Supervisor, *, auth: bool, name: str = "docker-registry") -> Registry:
+def start(directory: Path, supervisor: processes.Supervisor, *, auth: bool, name: str = "docker-registry",
+          token: Callable[[pki.Pki], dict[str, str]] | None = None) -> Registry:
     """Start ``docker-registry serve`` on a free port with storage in ``directory``.
 
     ``auth``: TLS (a throw-away CA, see ``pki``) and htpasswd basic auth, as a registry with
-    credentials must be; otherwise plain HTTP and anonymous.
+    credentials must be; otherwise plain HTTP and anonymous. ``token``: instead of htpasswd, bearer
+    tokens (distribution's ``auth.token``: realm, service, issuer, rootcertbundle), from a token
+    server the caller starts with the registry's serving certificate (passed in).
     """
     binary = shutil.which("docker-registry")
     if binary is None:
@@ -84,7 +87,8 @@ def start(directory: Path, supervisor: processes.Supervisor, *, auth: bool, name
                                   text=True).stdout
         (directory / "htpasswd").write_text(htpasswd)
         config["http"]["tls"] = {"certificate": str(keys.serving_cert), "key": str(keys.serving_key)}  # type: ignore[index]
-        config["auth"] = {"htpasswd": {"realm": "k8sta-devstack", "path": str(directory / "htpasswd")}}
+        config["auth"] = ({"token": token(keys)} if token is not None else
+                          {"htpasswd": {"realm": "k8sta-devstack", "path": str(directory / "htpasswd")}})
         registry = Registry(host=registry.host, ca_cert=keys.ca_cert, username=USERNAME, password=PASSWORD)
         context = ssl.create_default_context(cafile=str(keys.ca_cert))
     (directory / "config.yml").write_text(json.dumps(config))  # JSON is YAML

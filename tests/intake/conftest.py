@@ -4,6 +4,7 @@ HTTP, one with TLS and htpasswd basic auth; started per module on free ports in 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,26 @@ def repo_name(request: pytest.FixtureRequest) -> str:
     return "shop/" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:60]
 
 
+
+
+@pytest.fixture(scope="module")
+def token_registry(supervisor: processes.Supervisor,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[devregistry.Registry]:
+    """A registry with bearer-token auth: the WWW-Authenticate challenge names a token server (TLS)."""
+    from . import tokenserver
+
+    directory = tmp_path_factory.mktemp("registry-token")
+    servers = []
+
+    def token(keys: Any) -> dict[str, str]:
+        server = tokenserver.start(directory, keys.serving_cert, keys.serving_key, devregistry.USERNAME,
+                                   devregistry.PASSWORD)
+        servers.append(server)
+        return {"realm": server.url, "service": tokenserver.SERVICE, "issuer": tokenserver.ISSUER,
+                "rootcertbundle": str(server.bundle)}
+
+    try:
+        yield devregistry.start(directory / "registry", supervisor, auth=True, name="registry-token", token=token)
+    finally:
+        for server in servers:
+            server.stop()

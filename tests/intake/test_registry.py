@@ -168,3 +168,13 @@ def test_dockerconfigjson(text: str, host: str, expected: tuple[str, str] | None
 def test_malformed_dockerconfigjson_is_named(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         registry.credentials_from_dockerconfigjson(text, "r.example")
+
+
+def test_bearer_token_auth(token_registry: devregistry.Registry, repo_name: str) -> None:
+    digest = devregistry.push(token_registry, repo_name, "3.0.0")
+    challenge = requests.get(f"https://{token_registry.host}/v2/", verify=str(token_registry.ca_cert), timeout=5)
+    assert challenge.status_code == 401 and challenge.headers["WWW-Authenticate"].startswith("Bearer realm=")
+    client = _client(token_registry, repo_name)
+    assert client.tags() == ["3.0.0"] and client.resolve("3.0.0", created=True).digest == digest
+    with pytest.raises(registry.Unauthorized):
+        _client(token_registry, repo_name, credentials=registry.Credentials("k8sta", "wrong")).tags()
