@@ -20,17 +20,26 @@ from k8sta_daemon.adapters import argocd, kube, logs, repo_credentials, settings
 from k8sta_daemon.adapters.git import runtime
 from k8sta_daemon.adapters.leader import CLAIM_NAME, Holder, LeaderElector, LeaseSettings, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.ops.store import Store
 from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
 from k8sta_daemon.reactor.loop import Controller
+from k8sta_daemon.watch.config import GitAccess
+from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
 
 
 def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics | None = None) -> Controller:
+    controller, _ = build_all(config, environ, metrics)
+    return controller
+
+
+def build_all(config: settings.Settings, environ: dict[str, str],
+              metrics: Metrics | None = None) -> tuple[Controller, Intake]:
     """Wire adapters, units and the loop from settings (also used by tests and the bench)."""
     runtime.apply(runtime.Libgit2Settings())
     api = kube.api_client(config.kubeconfig)
@@ -72,9 +81,16 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
                                       identity=config.identity), fence=fence)
     drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.wake.set)
     executor.repairs.on_repaired = drift.settled
-    return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
-                      resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,
-                      health=HealthReasons(argo))
+    controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
+                            resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,
+                            health=HealthReasons(argo))
+    # The Subscription pollers: the same clients and git settings, acting only while this daemon leads.
+    intake = Intake(kube=kube.Kube(api, config.namespace, component="k8sta-intake", instance=config.identity),
+                    store=Store(api, component="k8sta-intake"),
+                    is_leader=(lambda: True) if elector is None else elector.is_leader.is_set,
+                    git=GitAccess(mirrors=git.mirrors, credentials=git.credentials, kustomize=git.kustomize,
+                                  limits=git.limits), argo=argo)
+    return controller, intake
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"k8sta-daemon: {exc}", file=sys.stderr)
         return 2
     try:
-        controller = build(config, environ)
+        controller, intake = build_all(config, environ)
     except Exception as exc:  # kubeconfig, kustomize, cache dir: one clear line instead of a traceback
         print(f"k8sta-daemon: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -97,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     log.info("starting as %s: argocd %s, namespace %s, leader election %s", config.identity, config.argocd_url,
              config.namespace or "(all)", "on" if config.leader_election else "off")
+    threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True).start()
     controller.run(stop)
     log.info("stopped")
     return 0

@@ -1,5 +1,8 @@
 """``make demo``: the main job. On the local real stack, a change rides dev -> staging -> prod, where
-prod is a junction to two regional Tracks (eu, us); then a shared-config change rides behind it.
+prod is a junction to two regional Tracks (eu, us); then a shared-config change rides behind it; then
+an overlay-only commit is deployed to env/dev without a ride. No ticket is made by hand: the first
+change is an image pushed to a local registry (docker-registry), the second a commit to main, both
+found by the daemon's Subscriptions.
 
 Everything is real: Argo CD renders each app branch through our plugin in its cmp-server, the
 ``k8sta-daemon`` process (recorded with the stack, so ``make demo-down`` stops it) decides and pushes,
@@ -21,13 +24,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from kubernetes import client as k8s
 
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters import argocd
 from k8sta_daemon.core import model
+from k8sta_daemon.core import subscriptions as subs
 from k8sta_devstack import binaries, processes, railway, stack
 from k8sta_devstack import kube as devkube
+from k8sta_devstack import registry as devregistry
 from k8sta_devstack.gitrepo import ConfigRepo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +57,37 @@ def start_daemon(running: stack.Stack, workdir: Path) -> stack.Stack:
     return updated
 
 
-def build_world(api: k8s.ApiClient, workdir: Path, analysis_url: str) -> tuple[railway.Railway, str]:
+def start_registry(running: stack.Stack, workdir: Path) -> tuple[stack.Stack, devregistry.Registry]:
+    """A local registry, recorded in the stack's state like the daemon (``make demo-down`` stops it)."""
+    sup = processes.Supervisor(running.log_dir)
+    reg = devregistry.start(workdir / "registry", sup, auth=False, name=f"docker-registry-{workdir.name}")
+    updated = dataclasses.replace(running, processes=(*running.processes, *sup.processes))
+    updated.write_state()
+    return updated, reg
+
+
+def subscribe(world: railway.Railway, name: str, source: dict[str, object]) -> None:
+    body = {"apiVersion": "k8sta.io/v1alpha1", "kind": "Subscription",
+            "metadata": {"name": name, "namespace": world.namespace},
+            "spec": {"tracks": ["main-line"], "intervalSeconds": 2, **source}}
+    world.custom.create_namespaced_custom_object("k8sta.io", "v1alpha1", world.namespace, "subscriptions", body)
+
+
+def wait_for(what: str, check: object, board: Board | None = None, world: railway.Railway | None = None) -> object:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        found = check()  # type: ignore[operator]
+        if found:
+            return found
+        if board is not None and world is not None:
+            board.show(world, what)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not {what} within {DEADLINE_SECONDS} s")
+        time.sleep(1.0)
+
+
+def build_world(api: k8s.ApiClient, workdir: Path, analysis_url: str,
+                image: str = railway.IMAGE) -> tuple[railway.Railway, str]:
     suffix = secrets.token_hex(2)
     namespace = f"demo-{suffix}"
     k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
@@ -59,7 +95,8 @@ def build_world(api: k8s.ApiClient, workdir: Path, analysis_url: str) -> tuple[r
     envs = ("dev", "staging", "prod", *REGIONS)
     files = railway.base("1")
     for env in envs:
-        files.update(railway.canary_overlay(env, analysis_url) if env == "prod" else railway.overlay(env))
+        files.update(railway.canary_overlay(env, analysis_url, image=image) if env == "prod"
+                     else railway.overlay(env, image=image))
     config = world.commit(files, "sample config: base/ plus env/<name>/ overlays")
     for env in envs:
         world.application(env)
@@ -182,28 +219,49 @@ def run(state_dir: Path) -> int:
     api = devkube.api_client(running.kubeconfig)
     railway.apply_crds(api, ROOT / "kustomize/crds")
     analysis = railway.AnalysisEndpoint("pass")
-    world, config = build_world(api, workdir, analysis.url)
+    running, reg = start_registry(running, workdir)
+    image = f"{reg.host}/acme/api"
+    world, _ = build_world(api, workdir, analysis.url, image)
     running = start_daemon(running, workdir)
     board = Board(running.kubeconfig, world.namespace)
-    print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}\n", flush=True)
+    print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}; registry {reg.host}\n",
+          flush=True)
+    subscribe(world, "config", {"config": {"repoURL": world.repo.url, "branch": "main"}})
+    subscribe(world, "api", {"image": {"repository": image, "constraint": ">=1.0.0, <2.0.0", "insecure": True}})
+    wait_for("the config Subscription's first read", lambda: (world.get("subscriptions", "config").get(
+        "status") or {}).get("found"))
 
-    world.ticket("api-1", "main-line", config, "1.1.0")
-    print("ticket api-1: new image ghcr.io/acme/api:1.1.0 boards main-line", flush=True)
+    digest = devregistry.push(reg, "acme/api", "1.1.0")
+    first = subs.ticket_name("main-line", "api", digest)
+    print(f"pushed {image}:1.1.0 ({digest[:19]}): the image Subscription makes ticket {first}", flush=True)
+    wait_for(f"ticket {first}", lambda: first in {t["metadata"]["name"] for t in world.tickets()})
     deadline = time.monotonic() + DEADLINE_SECONDS
-    while world.state("api-1") in (None, "Waiting", "Deploying") and (
-            (world.get("tickets", "api-1").get("status") or {}).get("station") in (None, "dev")):
-        board.show(world, "api-1 on its way")
+    while world.state(first) in (None, "Waiting", "Deploying") and (
+            (world.get("tickets", first).get("status") or {}).get("station") in (None, "dev")):
+        board.show(world, f"{first} on its way")
         if time.monotonic() > deadline:
-            raise TimeoutError("api-1 did not leave dev")
+            raise TimeoutError(f"{first} did not leave dev")
         time.sleep(1.0)
     shared = world.commit(railway.base("2"), "shared config: version 2")
-    world.ticket("api-2", "main-line", shared, "1.1.0")
-    print(f"ticket api-2: shared config {shared[:12]} rides behind api-1 (same image)", flush=True)
-    ride(world, board, "api-1", "api-1 and api-2 riding", also="api-2", on_suspended=Promoter(running, world))
+    second = subs.ticket_name("main-line", "config", shared)
+    print(f"committed shared config {shared[:12]} to main: the config Subscription makes ticket {second}",
+          flush=True)
+    wait_for(f"ticket {second}", lambda: second in {t["metadata"]["name"] for t in world.tickets()})
+    ride(world, board, first, f"{first} and {second} riding", also=second, on_suspended=Promoter(running, world))
     print(f"k8sta demo: the canary's analysis asked {analysis.url} {analysis.requests} time(s): pass", flush=True)
     analysis.close()
 
-    print("\nk8sta demo: both tickets Completed in every region (eu, us). What runs now:")
+    workload = yaml.safe_load(railway.overlay("dev", image=image)["env/dev/workload.yaml"])
+    workload["spec"]["replicas"] = 3
+    overlay = world.commit({"env/dev/workload.yaml": yaml.safe_dump(workload).encode()}, "dev: 3 replicas")
+    print(f"\ncommitted an overlay-only change {overlay[:12]} to env/dev/: re-rendered, no ride", flush=True)
+    wait_for("env/dev re-rendered", lambda: overlay[:7] in world.repo.git(["log", "-1", "--format=%s", "env/dev"]))
+    print(world.repo.git(["log", "-1", "--format=%s", "env/dev"]).strip())
+    wait_for("3 Ready pods in dev", lambda: len(world.ready_pods_any("dev")) == 3)
+    print(f"tickets: {sorted(t['metadata']['name'] for t in world.tickets())} (none made by hand, none for the "
+          "overlay)", flush=True)
+
+    print("\nk8sta demo: both tickets Completed in every region (eu, us); env/dev re-rendered alone. What runs now:")
     for env in world.apps:
         images = sorted({c.image for p in world.ready_pods_any(env) for c in p.spec.containers})
         print(f"  {world.target_namespace(env):<22} {len(world.replica_sets(env))} ReplicaSets, "
@@ -212,7 +270,8 @@ def run(state_dir: Path) -> int:
     print(cli.describe(running))
     kubeconfig = running.kubeconfig
     print(f"\nlook around:\n  k8sta --kubeconfig {kubeconfig} -n {world.namespace} tracks\n"
-          f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} ticket show api-1\n"
+          f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} ticket show {first}\n"
+          f"  KUBECONFIG={kubeconfig} kubectl get subscriptions -n {world.namespace}\n"
           f"  KUBECONFIG={kubeconfig} kubectl get tickets -n {world.namespace}\n"
           f"  git --git-dir {world.repo.path} log --oneline env/eu\n"
           f"  daemon log: {running.log_dir}/k8sta-daemon-{workdir.name}.log\n"

@@ -152,7 +152,8 @@ def overlay(env: str, health: str | None = None, *, unschedulable: bool = False,
     return {f"env/{env}/kustomization.yaml": _yaml({"resources": resources}), **files}
 
 
-def canary_overlay(env: str, analysis_url: str, steps: list[dict[str, Any]] | None = None) -> dict[str, bytes]:
+def canary_overlay(env: str, analysis_url: str, steps: list[dict[str, Any]] | None = None, *,
+                   image: str = IMAGE) -> dict[str, bytes]:
     """env/<name>/: the base plus a canary Rollout and its AnalysisTemplate (asking ``analysis_url``)."""
     return {
         f"env/{env}/kustomization.yaml": _yaml({"resources": ["../../base", "workload.yaml", "analysis.yaml"],
@@ -163,7 +164,7 @@ def canary_overlay(env: str, analysis_url: str, steps: list[dict[str, Any]] | No
             "kind": "ConfigMap", "version": "v1",
             "fieldSpecs": [{"path": "spec/template/spec/containers/envFrom/configMapRef/name",
                             "kind": "Rollout"}]}]}),
-        f"env/{env}/workload.yaml": _yaml(rollout(steps=steps)),
+        f"env/{env}/workload.yaml": _yaml(rollout(image=image, steps=steps)),
         f"env/{env}/analysis.yaml": _yaml(analysis_template(analysis_url)),
     }
 

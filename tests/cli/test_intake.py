@@ -21,10 +21,11 @@ Pin = model.ImagePin
     (f"ghcr.io/acme/api:1.0@{D1}", None, Pin("ghcr.io/acme/api", "1.0", D1)),
     ("ghcr.io/acme/api:1.0", D1, Pin("ghcr.io/acme/api", "1.0", D1)),
     (f"ghcr.io/acme/api:1.0@{D1}", D1, Pin("ghcr.io/acme/api", "1.0", D1)),
-    ("  acme/api:1.0  ", None, Pin("acme/api", "1.0")),
     ("acme/my_app.x-y:latest", None, Pin("acme/my_app.x-y", "latest")),
+    ("registry.example:65535/api:1", None, Pin("registry.example:65535/api", "1")),
+    ("registry.example:1/api:1", None, Pin("registry.example:1/api", "1")),
 ], ids=["short", "ghcr", "registry-port", "deep-path-port", "inline-digest", "separate-digest", "both-agree",
-        "whitespace", "underscores"])
+        "underscores", "port-max", "port-min"])
 def test_parse_image(reference: str, digest: str | None, expected: model.ImagePin) -> None:
     assert intake.parse_image(reference, digest) == expected
 
@@ -42,8 +43,15 @@ def test_parse_image(reference: str, digest: str | None, expected: model.ImagePi
     ("acme/my__app:1", None, "not a valid repository name"),
     ("acme/app-:1", None, "not a valid repository name"),
     ("ghcr.io/acme/api:1.0@sha256:" + "A" * 64, None, "is not sha256"),
+    ("  acme/api:1.0  ", None, "spaces or line breaks"),
+    ("acme/api:1.0\n", None, "spaces or line breaks"),
+    ("acme/api:1.0@", None, "without a digest"),
+    ("registry.example:0/api:1", None, "port must be 1-65535"),
+    ("registry.example:65536/api:1", None, "port must be 1-65535"),
+    ("registry.example:00080/api:1", None, "port must be 1-65535"),
 ], ids=["no-tag", "port-no-tag", "empty-tag", "uppercase-repo", "bad-inline-digest", "bad-digest",
-        "digest-mismatch", "tag-dash", "no-name", "double-separator", "trailing-separator", "uppercase-digest"])
+        "digest-mismatch", "tag-dash", "no-name", "double-separator", "trailing-separator", "uppercase-digest",
+        "whitespace", "newline", "empty-digest", "port-0", "port-65536", "port-leading-zeros"])
 def test_parse_image_refuses(reference: str, digest: str | None, message: str) -> None:
     with pytest.raises(errors.Invalid, match=message):
         intake.parse_image(reference, digest)

@@ -113,8 +113,8 @@ def _walk(schema: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, A
 # -- shape --------------------------------------------------------------------------------------
 
 
-def test_three_namespaced_kinds_in_one_group_and_version() -> None:
-    assert set(CRD) == {"Station", "Track", "Ticket"}
+def test_four_namespaced_kinds_in_one_group_and_version() -> None:
+    assert set(CRD) == {"Station", "Track", "Ticket", "Subscription"}
     for kind, crd in CRD.items():
         spec = crd["spec"]
         assert crd["apiVersion"] == "apiextensions.k8s.io/v1"

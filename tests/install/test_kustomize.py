@@ -59,7 +59,7 @@ def test_every_kustomization_builds_with_the_pinned_kustomize(builder: Builder, 
 
 def test_base_installs_crds_namespace_identities_and_both_workloads(base: Built) -> None:
     crds = {o["metadata"]["name"] for o in base.of_kind("CustomResourceDefinition")}
-    assert crds == {"stations.k8sta.io", "tracks.k8sta.io", "tickets.k8sta.io"}
+    assert crds == {"stations.k8sta.io", "tracks.k8sta.io", "tickets.k8sta.io", "subscriptions.k8sta.io"}
     assert [o["metadata"]["name"] for o in base.of_kind("Namespace")] == [rbac.NAMESPACE]
     assert {o["metadata"]["name"] for o in base.of_kind("ServiceAccount")} == {rbac.CONTROLLER, rbac.WEB}
     assert {o["metadata"]["name"] for o in base.of_kind("Deployment")} == {"k8sta-controller", "k8sta-web"}
@@ -116,8 +116,15 @@ def test_rbac_has_no_wildcards_and_no_escalation(builder: Builder, name: str) ->
 
 
 def test_secrets_are_readable_only_in_argo_cds_namespace(base: Built) -> None:
-    secret_rules = [(role, rule) for role, rule in rules(base.objects) if "secrets" in rule.get("resources", [])]
+    secret_rules = [(role, rule) for role, rule in rules(base.objects) if "secrets" in rule.get("resources", [])
+                    and role["metadata"]["name"] != "k8sta-pull-secrets"]
     assert secret_rules, "the controller needs Argo CD's repository Secrets for git credentials"
+    # Subscriptions' pull secrets: a ClusterRole (get only) that the install binds to nobody; a namespace's
+    # owner binds it with a RoleBinding to opt in.
+    (pull,) = [o for o in base.of_kind("ClusterRole") if o["metadata"]["name"] == "k8sta-pull-secrets"]
+    assert pull["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    assert "k8sta-pull-secrets" not in {b["roleRef"]["name"] for b in base.of_kind("RoleBinding") +
+                                        base.of_kind("ClusterRoleBinding")}
     for role, rule in secret_rules:
         assert role["kind"] == "Role" and role["metadata"]["namespace"] == rbac.ARGOCD_NAMESPACE
         assert set(rule["verbs"]) == {"get", "list"}

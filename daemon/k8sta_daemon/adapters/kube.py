@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 GROUP = "k8sta.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
-PLURALS = {"Track": "tracks", "Station": "stations", "Ticket": "tickets"}
+PLURALS = {"Track": "tracks", "Station": "stations", "Ticket": "tickets", "Subscription": "subscriptions"}
 COMPONENT = "k8sta-controller"
 
 
@@ -207,6 +207,28 @@ class Kube:
             self.core.create_namespaced_event(involved["namespace"], body, _request_timeout=self.timeout)
         except _ERRORS as exc:
             raise _wrap(exc, f"event on {involved['kind']} {involved['namespace']}/{involved['name']}") from None
+
+    def patch_metadata(self, kind: str, namespace: str, name: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """A merge patch of labels/annotations (e.g. the webhook's nudge of a Subscription)."""
+        try:
+            return self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name,
+                                                              {"metadata": metadata}, _request_timeout=self.timeout)
+        except ApiException as exc:
+            raise _wrap(exc, f"patch {kind} {namespace}/{name}") from None
+
+    def read_secret(self, namespace: str, name: str) -> tuple[str, dict[str, str]]:
+        """A Secret's type and decoded data (an image pull secret of a Subscription)."""
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout)
+        except ApiException as exc:
+            raise _wrap(exc, f"secret {namespace}/{name}") from None
+        data = {}
+        for key, value in (secret.data or {}).items():
+            try:
+                data[key] = base64.b64decode(value).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+        return secret.type or "", data
 
     def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
         try:

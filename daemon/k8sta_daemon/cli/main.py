@@ -73,13 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--config", metavar="COMMIT",
                         help="a new shared-config commit (full id) of the source branch; required for the first "
                              "ticket of a Track")
+    create.add_argument("--drop-image", action="append", dest="drop_images", metavar="REPO",
+                        help="leave out the inherited pin of image REPO (repeatable)")
 
     approve = add("approve", "approve a ticket's entry into a gated Station")
     approve.add_argument("ticket", metavar="TICKET")
     approve.add_argument("station", metavar="STATION")
     add("retry", "retry a Failed ticket at the Station where it failed").add_argument("ticket", metavar="TICKET")
     add("abandon", "abandon a ticket; it frees its Station").add_argument("ticket", metavar="TICKET")
-    rollback = add("rollback", "create a new ticket pinned to an earlier ticket's snapshot")
+    hold = add("hold", "pause intake on a Track: Subscriptions create no ticket on it until resume")
+    hold.add_argument("track", metavar="TRACK")
+    hold.add_argument("--reason", default=None, help="why (shown by k8sta tracks and kubectl get tracks)")
+    add("resume", "restart intake on a held Track").add_argument("track", metavar="TRACK")
+    rollback = add("rollback", "create a new ticket pinned to an earlier ticket's snapshot, and hold the Track")
     rollback.add_argument("--track", required=True)
     rollback.add_argument("--to", required=True, metavar="TICKET", help="the ticket whose snapshot to ride again")
     return parser
@@ -87,14 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     """The one command to run; imported lazily so ``--help`` stays fast."""
-    from .commands import abandon, approve, retry, rollback, ticket_create, ticket_show, tracks
+    from .commands import abandon, approve, holds, retry, rollback, ticket_create, ticket_show, tracks
 
     table: dict[str, Callable[[Context], ExitCode]] = {
         "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
                                          watch=args.watch),
         "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
         "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
-                                                       config=args.config),
+                                                       config=args.config, drop_images=args.drop_images or []),
+        "hold": lambda ctx: holds.hold(ctx, track=args.track, reason=args.reason),
+        "resume": lambda ctx: holds.resume(ctx, track=args.track),
         "approve": lambda ctx: approve.run(ctx, ticket=args.ticket, station=args.station),
         "retry": lambda ctx: retry.run(ctx, ticket=args.ticket),
         "abandon": lambda ctx: abandon.run(ctx, ticket=args.ticket),
@@ -156,8 +164,10 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):  # argparse prints to sys.*
             parser = build_parser()
             args = parser.parse_args(argv)
-            if getattr(args, "ticket_command", None) == "create" and not (args.images or args.config):
-                parser.error("ticket create: give --image REPO:TAG[@DIGEST] (repeatable), --config COMMIT, or both")
+            if getattr(args, "ticket_command", None) == "create" and not (args.images or args.config or
+                                                                           args.drop_images):
+                parser.error("ticket create: give --image REPO:TAG[@DIGEST] (repeatable), --config COMMIT, "
+                             "--drop-image REPO, or a combination")
     except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:

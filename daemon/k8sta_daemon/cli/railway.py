@@ -77,6 +77,8 @@ def _header(view: Mapping[str, Any], paint: _Paint) -> str:
     parts = [paint("1", view["name"]), f"boarding {view['boarding']}"]
     if view.get("disabled"):
         parts.append(paint("31", "disabled"))
+    if view.get("hold"):
+        parts.append(paint("33", f"held ({view['hold']}): intake paused, k8sta resume {view['name']}"))
     ready = next((c for c in view.get("conditions", ()) if c["type"] == "Ready"), None)
     if ready is None:
         parts.append("readiness unknown")

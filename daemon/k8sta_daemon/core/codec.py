@@ -12,7 +12,8 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
   namespace), ``tracks: [name]`` (junction), ``approvalRequired``, ``soakSeconds``, ``timeoutSeconds``,
   ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``,
   ``selfHeal`` (default true: repair hand edits of its app branches).
-- Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``;
+- Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``,
+  ``hold: {reason, by?, since?}`` (intake paused);
   ``status.conditions``.
 - Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
   ``approvedStations``, ``retry`` (a counter the operator bumps), ``abandon``; ``status`` as in
@@ -125,6 +126,7 @@ def track_from_dict(obj: Any) -> model.TrackSpec:
         boarding=spec.enum("boarding", model.Boarding, model.Boarding.NEWEST_SUPERSEDES),
         disabled=spec.boolean("disabled"),
         conditions=tuple(_condition_from(c) for c in status.mappings("conditions")),
+        hold=spec.nested("hold").required("reason") if spec.data.get("hold") is not None else None,
     )
 
 

@@ -255,6 +255,7 @@ class TrackSpec:
     boarding: Boarding = Boarding.NEWEST_SUPERSEDES
     disabled: bool = False
     conditions: tuple[Condition, ...] = ()
+    hold: str | None = None  # why intake is paused on this Track (None: not held)
 
     @property
     def ref(self) -> TrackRef:

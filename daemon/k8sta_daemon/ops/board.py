@@ -140,6 +140,7 @@ def track_json(track: model.TrackSpec, stations: Mapping[str, model.StationSpec]
         "name": track.name,
         "boarding": track.boarding.value,
         "disabled": track.disabled,
+        "hold": track.hold,
         "conditions": [condition_json(c) for c in track.conditions],
         "waiting": [{"name": p.ticket.name, "state": p.ticket.status.state.value}
                     for p in placed if p.column == BOARDING],

@@ -22,7 +22,9 @@ ROLLBACK_ANNOTATION = "k8sta.io/rollback-of"
 
 # The Ticket CRD's own patterns (kustomize/crds/tickets.yaml), checked here for a clear message
 # before the API server answers 422.
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _NAME = re.compile(r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_REGISTRY_PORT = re.compile(rf"^[^/]+:{_PORT}/")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -34,10 +36,14 @@ def parse_image(reference: str, digest: str | None = None) -> model.ImagePin:
 
     A separately given ``digest`` (webhooks send it apart) must agree with one in the reference.
     """
-    text = reference.strip()
+    if not isinstance(reference, str) or reference != reference.strip() or any(c.isspace() for c in reference):
+        raise Invalid(f"image {reference!r} has spaces or line breaks")
+    text = reference
     inline: str | None = None
     if "@" in text:
         text, inline = text.split("@", 1)
+        if not inline:
+            raise Invalid(f"image {reference!r} ends in '@' without a digest")
     slash = text.rfind("/")
     colon = text.rfind(":")
     if colon <= slash:  # no tag (a colon before the last slash is a registry port)
@@ -45,8 +51,13 @@ def parse_image(reference: str, digest: str | None = None) -> model.ImagePin:
     name, tag = text[:colon], text[colon + 1:]
     if not _NAME.match(name):
         raise Invalid(f"image {reference!r}: {name!r} is not a valid repository name")
+    first = name.split("/", 1)[0]
+    if "/" in name and ":" in first and not _REGISTRY_PORT.match(name):
+        raise Invalid(f"image {reference!r}: the registry port must be 1-65535")
     if not _TAG.match(tag):
         raise Invalid(f"image {reference!r}: {tag!r} is not a valid tag")
+    if digest is not None and not isinstance(digest, str):
+        raise Invalid(f"image {reference!r}: digest must be a string")
     if inline and digest and inline != digest:
         raise Invalid(f"image {reference!r}: digest {digest} disagrees with the reference's digest")
     chosen = inline or digest or None
@@ -99,6 +110,20 @@ def inherit(base: model.Snapshot | None, images: Sequence[model.ImagePin] = (),
     pins.extend(pin for pin in images if pin.name in new)
     commit = config_commit if config_commit is not None else (base.config_commit if base else None)
     return model.Snapshot(config_commit=commit, images=tuple(pins))
+
+
+def drop(base: model.Snapshot | None, names: Sequence[str]) -> model.Snapshot | None:
+    """``base`` without the pins of image ``names`` (``--drop-image``); each must be pinned there."""
+    if base is None or not names:
+        if names:
+            raise Invalid(f"image {names[0]} is not pinned on the track (it has no ticket yet)")
+        return base
+    pinned = {pin.name for pin in base.images}
+    for name in names:
+        if name not in pinned:
+            raise Invalid(f"image {name} is not pinned by the track's newest ticket (pinned: "
+                          f"{', '.join(sorted(pinned)) or 'none'})")
+    return model.Snapshot(base.config_commit, tuple(p for p in base.images if p.name not in names))
 
 
 def require_config(snapshot: model.Snapshot, track: str) -> model.Snapshot:

@@ -8,12 +8,13 @@ Callers: CLI commands and the web webhooks blueprint; I/O goes through ``store.S
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from k8sta_daemon.adapters import retry
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model, subscriptions
 
 from . import errors, intake
 from .store import Store
@@ -30,11 +31,16 @@ class Created:
 
 def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[model.ImagePin] = (),
                   config_commit: str | None = None, actor: str, via: str,
-                  skip_if_unchanged: bool = False) -> Created:
+                  skip_if_unchanged: bool = False, name: str | None = None, default_config: str | None = None,
+                  drop_images: Sequence[str] = (), annotations: dict[str, str] | None = None) -> Created:
     """A new ticket: ``images``/``config_commit`` over the Track's newest snapshot.
 
     ``skip_if_unchanged``: when the result equals the newest snapshot, create nothing (registries
     redeliver webhooks; a second identical ticket would only supersede the first).
+    ``name``: create exactly this ticket (intake derives it from the change; AlreadyExists is
+    ``created=False``). ``default_config``: the config commit when neither the caller nor the Track's
+    newest snapshot has one (the newest main commit a config Subscription saw). ``drop_images``:
+    image names whose inherited pins the new ticket leaves out.
     """
     store.track(namespace, track)  # a clear "track x not found" before anything is written
     if skip_if_unchanged:
@@ -43,20 +49,65 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
             return Created(namespace, newest.name, track, newest.snapshot, created=False)
 
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
-        return intake.require_config(intake.inherit(intake.newest_snapshot(tickets, track), images, config_commit),
-                                     track)
+        base = intake.drop(intake.newest_snapshot(tickets, track), drop_images)
+        snapshot = intake.inherit(base, images, config_commit)
+        if snapshot.config_commit is None:
+            fallback = default_config if default_config is not None else newest_seen_config(store, namespace, track)
+            if fallback is not None:
+                snapshot = model.Snapshot(fallback, snapshot.images)
+        return intake.require_config(snapshot, track)
 
     what = ", ".join(p.reference for p in images) or (f"config {config_commit}" if config_commit else "")
-    annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.REASON_ANNOTATION: what or "manual"}
-    name, snapshot = store.create_ticket(namespace, track, snapshot_for, annotations)
+    if drop_images:
+        what = ", ".join(filter(None, [what, *(f"without {n}" for n in drop_images)]))
+    annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.REASON_ANNOTATION: what or "manual",
+                   **(annotations or {})}
+    if name is not None:
+        snapshot, created = store.create_named_ticket(namespace, name, track, snapshot_for, annotations)
+        if not created:
+            return Created(namespace, name, track, snapshot, created=False)
+    else:
+        name, snapshot = store.create_ticket(namespace, track, snapshot_for, annotations)
     store.record(namespace, name, store.uid_of(namespace, name), "Created",
                  f"created by {actor} via {via}: {what or 'same pins as the newest ticket'}; "
                  f"pins {intake.describe_snapshot(snapshot)}")
     return Created(namespace, name, track, snapshot)
 
 
+def newest_seen_config(store: Store, namespace: str, track: str) -> str | None:
+    """The newest main commit a config Subscription of ``track`` saw (None: no such Subscription, or unreadable)."""
+    try:
+        objects = store.subscriptions(namespace)
+    except errors.K8staError:
+        return None
+    for obj in objects:
+        try:
+            sub = subscriptions.from_dict(obj)
+        except codec.MalformedObject:
+            continue
+        if sub.config is not None and track in sub.tracks and sub.found_commit:
+            return sub.found_commit
+    return None
+
+
+def hold(store: Store, namespace: str, track: str, reason: str, *, actor: str) -> model.TrackSpec:
+    """Pause intake on ``track`` (``spec.hold``): Subscriptions create no ticket on it until ``resume``."""
+    store.track(namespace, track)
+    store.patch_track_spec(namespace, track, {"hold": {"reason": reason[:1024], "by": actor[:253],
+                                                       "since": codec.format_time(time.time())}})
+    return store.track(namespace, track)
+
+
+def resume(store: Store, namespace: str, track: str) -> model.TrackSpec:
+    """Restart intake on ``track``: the changes Subscriptions found meanwhile become tickets on the next read."""
+    store.track(namespace, track)
+    store.patch_track_spec(namespace, track, {"hold": None})
+    return store.track(namespace, track)
+
+
 def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, via: str) -> Created:
-    """A new ticket on ``track`` pinned to ticket ``to``'s snapshot (tickets never move backwards)."""
+    """A new ticket on ``track`` pinned to ticket ``to``'s snapshot (tickets never move backwards), and a
+    hold on the Track, so intake never undoes the rollback (``k8sta resume`` lifts it)."""
     store.track(namespace, track)
     target = store.ticket(namespace, to)
     annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.ROLLBACK_ANNOTATION: to,
@@ -65,6 +116,7 @@ def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, v
     store.record(namespace, name, store.uid_of(namespace, name), "RolledBack",
                  f"created by {actor} via {via}: rollback to the snapshot of {to}: "
                  f"{intake.describe_snapshot(snapshot)}")
+    hold(store, namespace, track, f"rollback to {to} (ticket {name})", actor=actor)
     store.record(namespace, to, target.uid, "RollbackTarget", f"{actor} rolled track {track} back to this "
                  f"ticket's snapshot with new ticket {name}")
     return Created(namespace, name, track, snapshot)

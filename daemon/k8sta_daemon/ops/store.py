@@ -179,6 +179,33 @@ class Store:
             raise errors.Unavailable(f"creating a ticket on track {track}: {CREATE_ATTEMPTS} name collisions in a "
                                      "row, try again") from None
 
+    def create_named_ticket(self, namespace: str, name: str, track: str,
+                            snapshot_for: Callable[[list[model.Ticket]], model.Snapshot],
+                            annotations: dict[str, str]) -> tuple[model.Snapshot, bool]:
+        """Create Ticket ``name`` (a name derived from the change it carries, so creating it again, from a
+        redelivery, a restart or a second replica, meets AlreadyExists); False when it already existed."""
+        tickets = self._parse_all("Ticket", self._list("Ticket", namespace), codec.ticket_from_dict)
+        snapshot = snapshot_for(tickets)
+        body = intake.ticket_body(namespace, name, track, snapshot, time.time(), annotations)
+        with _translated(f"creating ticket {name} in namespace {namespace}"):
+            created = self._kube(namespace).create("Ticket", namespace, body)
+        return snapshot, created is not None
+
+    def subscriptions(self, namespace: str) -> list[dict[str, Any]]:
+        return self._list("Subscription", namespace)
+
+    def nudge_subscription(self, namespace: str, name: str, stamp: str) -> None:
+        """Set the nudge annotation: the Subscription's poller reads its source at once."""
+        with _translated(f"nudging subscription {namespace}/{name}", not_found=f"subscription {name} not found in "
+                         f"namespace {namespace}"):
+            self._kube(namespace).patch_metadata("Subscription", namespace, name,
+                                                 {"annotations": {"k8sta.io/nudged-at": stamp}})
+
+    def patch_track_spec(self, namespace: str, name: str, spec: dict[str, Any]) -> None:
+        with _translated(f"updating track {namespace}/{name}", not_found=f"track {name} not found in namespace "
+                         f"{namespace}"):
+            self._kube(namespace).patch_spec("Track", namespace, name, spec)
+
     def ticket_at(self, namespace: str, name: str) -> tuple[model.Ticket, str]:
         """The ticket and the resourceVersion it was read at (for a compare-and-swap write)."""
         obj = self._get("Ticket", namespace, name)

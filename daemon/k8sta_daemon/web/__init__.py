@@ -16,7 +16,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, auth, errors, health, kubeclient, metrics, settings, webhooks
+    from . import api, auth, errors, health, kubeclient, metrics, nudge, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -33,4 +33,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(nudge.bp)
     return app

@@ -113,6 +113,19 @@ class Mirror:
                     raise errors.CredentialsRefused(message) from None
                 raise errors.TransportFailed(message) from None
 
+    def ls_remote(self, branch: str) -> str | None:
+        """What ``branch`` points at on the remote now (``git ls-remote``: no objects are fetched), or None
+        when the remote has no such branch; raise TransportFailed."""
+        remote = self.repo.remotes.create_anonymous(self.url)
+        try:
+            heads = remote.list_heads(callbacks=credentials.remote_callbacks(self.credentials, self.url), proxy=True)
+        except errors.GitError as exc:
+            raise type(exc)(self.redact(str(exc))) from None
+        except (pygit2.GitError, OSError) as exc:
+            raise errors.TransportFailed(f"listing {self.shown_url} failed: {self.redact(_one_line(exc))}") from None
+        wanted = f"refs/heads/{branch}"
+        return next((str(head.oid) for head in heads if head.name == wanted), None)
+
     def branch_head(self, branch: str) -> str | None:
         """The commit ``branch`` points at as of the last fetch, or None if it does not exist."""
         ref = self.repo.references.get(f"refs/heads/{branch}")

@@ -14,12 +14,13 @@ from ..exit import EXIT_OK, ExitCode
 from ..output import emit
 
 
-def run(ctx: Context, *, track: str, images: list[str], config: str | None) -> ExitCode:
+def run(ctx: Context, *, track: str, images: list[str], config: str | None,
+        drop_images: list[str] | None = None) -> ExitCode:
     pins = [intake.parse_image(ref) for ref in images]  # validate before touching the cluster
     intake.check_unique(pins)
     commit = intake.check_commit(config) if config is not None else None
     created = operations.create_ticket(ctx.store(), ctx.namespace, track, images=pins, config_commit=commit,
-                                       actor=ctx.actor, via="k8sta CLI")
+                                       actor=ctx.actor, via="k8sta CLI", drop_images=drop_images or ())
     data = {"namespace": created.namespace, "name": created.name, "track": created.track,
             "snapshot": board.snapshot_json(created.snapshot)}
     emit(ctx, data, _human)

@@ -14,7 +14,6 @@ string: ``POST /webhooks/image?track=api&namespace=k8sta``. Events that carry no
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 from k8sta_daemon.core import model
 from k8sta_daemon.ops import intake
 from k8sta_daemon.ops.errors import Invalid
+
+from . import nudges
 
 MAX_BODY_BYTES = 1 << 20
 
@@ -51,16 +52,11 @@ class Ignored:
 
 
 def decode(body: bytes) -> Mapping[str, Any]:
-    """The JSON object of a request body."""
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadError(f"payload larger than {MAX_BODY_BYTES} bytes")
+    """The JSON object of a request body: size, nesting depth and integer length bounded (``nudges.decode``)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"payload is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise PayloadError("payload must be a JSON object")
-    return data
+        return nudges.decode(body)
+    except nudges.PayloadError as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def detect(payload: Mapping[str, Any], github_event: str | None = None) -> Source:
@@ -130,27 +126,44 @@ def _github(payload: Mapping[str, Any], query: Mapping[str, str], default_namesp
         return Ignored(Source.GHCR, "ping")
     if event is not None and event not in ("package", "registry_package"):
         return Ignored(Source.GHCR, f"event {event} carries no image")
+    if payload.get("action") is not None and not isinstance(payload.get("action"), str):
+        raise PayloadError("action must be a string")
     if payload.get("action") not in ("published", None):
         return Ignored(Source.GHCR, f"action {payload.get('action')} is not a publish")
     package = payload.get("package") or payload.get("registry_package")
     if not isinstance(package, dict):
         raise PayloadError("package must be an object")
-    if str(package.get("package_type") or package.get("ecosystem") or "container").lower() not in (
+    kind = package.get("package_type") or package.get("ecosystem") or "container"
+    if not isinstance(kind, str):
+        raise PayloadError("package.package_type must be a string")
+    if kind.lower() not in (
             "container", "docker"):
         return Ignored(Source.GHCR, f"package type {package.get('package_type')} is not a container image")
     version = package.get("package_version")
     if not isinstance(version, dict):
         raise PayloadError("package.package_version must be an object")
-    tag = ((version.get("container_metadata") or {}).get("tag") or {})
-    tag_name = tag.get("name") if isinstance(tag, dict) else None
+    metadata = version.get("container_metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise PayloadError("package.package_version.container_metadata must be an object")
+    tag = (metadata or {}).get("tag")
+    if tag is not None and not isinstance(tag, dict):
+        raise PayloadError("package.package_version.container_metadata.tag must be an object")
+    tag_name = _text((tag or {}).get("name"), "package.package_version.container_metadata.tag.name", required=False)
     if not tag_name:
         return Ignored(Source.GHCR, "untagged push")
-    owner = package.get("namespace") or (package.get("owner") or {}).get("login")
+    owner = package.get("namespace")
+    if owner is None:
+        owner_obj = package.get("owner")
+        if not isinstance(owner_obj, dict):
+            raise PayloadError("package.owner must be an object when package.namespace is absent")
+        owner = owner_obj.get("login")
     name = _text(package.get("name"), "package.name")
     owner = _text(owner, "package.namespace or package.owner.login")
-    digest = tag.get("digest") or None
-    if digest is None and str(version.get("version", "")).startswith("sha256:"):
-        digest = version["version"]
+    digest = _text((tag or {}).get("digest"), "package.package_version.container_metadata.tag.digest",
+                   required=False)
+    version_text = version.get("version")
+    if digest is None and isinstance(version_text, str) and version_text.startswith("sha256:"):
+        digest = version_text
     track, namespace = _target({}, query, default_namespace)
     return ImagePush(Source.GHCR, track, namespace, _pin(f"ghcr.io/{owner}/{name}".lower() + f":{tag_name}",
                                                          digest))

@@ -1,0 +1,35 @@
+"""``k8sta hold TRACK [--reason TEXT]`` and ``k8sta resume TRACK``: pause and restart intake on a Track.
+
+Tickets already on the Track keep moving; a hold only stops Subscriptions from creating new ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k8sta_daemon.ops import operations
+
+from ..context import Context
+from ..exit import EXIT_OK, ExitCode
+from ..output import emit
+
+
+def hold(ctx: Context, *, track: str, reason: str | None) -> ExitCode:
+    spec = operations.hold(ctx.store(), ctx.namespace, track, reason or f"held by {ctx.actor}", actor=ctx.actor)
+    emit(ctx, {"namespace": spec.namespace, "track": spec.name, "hold": spec.hold}, _held)
+    return EXIT_OK
+
+
+def resume(ctx: Context, *, track: str) -> ExitCode:
+    spec = operations.resume(ctx.store(), ctx.namespace, track)
+    emit(ctx, {"namespace": spec.namespace, "track": spec.name, "hold": spec.hold}, _resumed)
+    return EXIT_OK
+
+
+def _held(data: dict[str, Any]) -> str:
+    return (f"track {data['track']} held ({data['hold']}): intake creates no ticket on it until "
+            f"k8sta resume {data['track']}")
+
+
+def _resumed(data: dict[str, Any]) -> str:
+    return f"track {data['track']} resumed: intake creates tickets on it again"

@@ -1,0 +1,68 @@
+"""``POST /webhooks/nudge``: a registry or git forge says something changed; the matching Subscriptions'
+pollers read their source at once. The body is never trusted for content: it only names a repository.
+
+Authentication keeps the existing checks (``sansio.auth``: ``X-K8sTA-Token``, GitHub's
+``X-Hub-Signature-256``) and adds GitLab's token and Gitea's/Forgejo's signature (``sansio.forges``),
+all with the one webhook secret. Answers: 202 nudged, 200 nothing watches it or an ignored event,
+400 malformed body (the field named), 401 unauthenticated, 503 webhooks disabled or the API unavailable.
+The namespace comes from ``?namespace=`` or the web part's own namespace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from k8sta_daemon.ops import errors, intake, nudges
+
+from . import kubeclient, metrics
+from .errors import status_of
+from .sansio import auth, forges
+from .sansio import nudges as payloads
+
+log = logging.getLogger(__name__)
+bp = Blueprint("nudge", __name__, url_prefix="/webhooks")
+
+
+def _answer(source: str, outcome: str, status: int, **body: object) -> tuple[Response, int]:
+    metrics.get().webhook_requests.labels(source=source, outcome=outcome).inc()
+    return jsonify(**body), status
+
+
+@bp.post("/nudge")
+def nudge() -> tuple[Response, int]:
+    secret = current_app.config["WEBHOOK_TOKEN"]
+    if not secret:
+        return _answer("unknown", "disabled", 503, error="webhooks are disabled: set K8STA_WEBHOOK_TOKEN "
+                                                         "or K8STA_WEBHOOK_TOKEN_FILE")
+    body = request.get_data(cache=False)
+    if not (auth.authorized(secret, token=request.headers.get(auth.TOKEN_HEADER), body=body,
+                            github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER))
+            or forges.authorized(secret, body=body, headers=request.headers)):
+        return _answer("unknown", "unauthorized", 401, error="missing or wrong webhook token or signature "
+                       f"({auth.TOKEN_HEADER}, {auth.GITHUB_SIGNATURE_HEADER}, {forges.GITLAB_TOKEN_HEADER}, "
+                       f"{' or '.join(forges.GITEA_SIGNATURE_HEADERS)})")
+    query = {key: value for key, value in request.args.items()}
+    try:
+        found = payloads.parse(payloads.decode(body), request.headers, query)
+        namespace = query.get("namespace") or current_app.config["NAMESPACE"]
+        if not namespace:
+            raise payloads.PayloadError("namespace: add ?namespace=<name> (no default namespace is configured)")
+        try:
+            intake.check_name("namespace", namespace)
+        except errors.Invalid as exc:
+            raise payloads.PayloadError(str(exc)) from None
+    except payloads.PayloadError as exc:
+        return _answer("unknown", "invalid", 400, error=str(exc))
+    if isinstance(found, payloads.Ignored):
+        return _answer(found.source, "ignored", 200, ignored=found.reason)
+    try:
+        names = nudges.nudge(kubeclient.store(), namespace, images=found.images, git_urls=found.git_urls)
+    except errors.K8staError as exc:
+        return _answer(found.source, "error", status_of(exc), error=str(exc))
+    log.info("%s webhook nudged %s in %s", found.source, names or "nothing", namespace)
+    if not names:
+        return _answer(found.source, "unmatched", 200, nudged=[], message="no Subscription in namespace "
+                       f"{namespace} watches {', '.join(found.images + found.git_urls)}")
+    return _answer(found.source, "nudged", 202, nudged=names)
