@@ -111,7 +111,8 @@ def test_images_become_tickets_that_ride_exactly_once(railway: Railway, stack: S
     railway.custom.patch_namespaced_custom_object(GROUP, VERSION, railway.namespace, "subscriptions", "api",
                                                   {"spec": {"intervalSeconds": 60}})
     time.sleep(2)  # the spec change itself triggers one read
-    client = create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN}).test_client()
+    client = create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN,
+                         "WEBHOOK_NAMESPACE": railway.namespace}).test_client()
     body = json.dumps({"repository": repo}).encode()
     started = time.monotonic()
     hooked = devregistry.push(plain_registry, path, "1.3.0")

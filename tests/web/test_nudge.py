@@ -14,6 +14,7 @@ from cli.cluster import GROUP, VERSION, Cluster
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kubernetes import client as k8s_client
 
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.web.sansio import nudges
@@ -113,6 +114,28 @@ def test_unwatched_repository_and_ignored_events_nudge_nothing(client: FlaskClie
     ping = _post(client, b'{"zen": "hi"}', watched.namespace, {**token, "X-GitHub-Event": "ping"})
     assert ping.status_code == 200 and ping.get_json()["ignored"] == "ping"
     assert not any(_nudged(watched, n) for n in ("api", "ghcr", "hub", "config"))
+
+
+def test_a_secret_never_nudges_outside_its_namespace(client: FlaskClient, watched: Cluster, kube_api: Any) -> None:
+    """The web part's secret belongs to the watched namespace; another namespace with the same
+    Subscription is refused (403), by token and by a forge's signature alike, and nothing is nudged."""
+    other = f"{watched.namespace}-other"
+    core = k8s_client.CoreV1Api(kube_api)
+    core.create_namespace(k8s_client.V1Namespace(metadata=k8s_client.V1ObjectMeta(name=other)))
+    try:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Subscription",
+                "metadata": {"name": "config", "namespace": other},
+                "spec": {"tracks": ["shop"], "config": {"repoURL": GIT}}}
+        watched.custom.create_namespaced_custom_object(GROUP, VERSION, other, "subscriptions", body)
+        payload = json.dumps({"repoURL": GIT}).encode()
+        for headers in ({"X-K8sTA-Token": TOKEN}, {"X-Gitea-Signature": _sign(payload)}):
+            answer = _post(client, payload, other, headers)
+            assert answer.status_code == 403, answer.get_json()
+            assert other in answer.get_json()["error"]
+        obj = watched.custom.get_namespaced_custom_object(GROUP, VERSION, other, "subscriptions", "config")
+        assert subs.NUDGE_ANNOTATION not in (obj["metadata"].get("annotations") or {})
+    finally:
+        core.delete_namespace(other)
 
 
 # -- the fuzz -------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@ pollers read their source at once. The body is never trusted for content: it onl
 
 Authentication keeps the existing checks (``sansio.auth``: ``X-K8sTA-Token``, GitHub's
 ``X-Hub-Signature-256``) and adds GitLab's token and Gitea's/Forgejo's signature (``sansio.forges``),
-all with the one webhook secret. Answers: 202 nudged, 200 nothing watches it or an ignored event,
-400 malformed body (the field named), 401 unauthenticated, 503 webhooks disabled or the API unavailable.
-The namespace comes from ``?namespace=`` or the web part's own namespace.
+each secret scoped to its namespace (``sansio.scopes``, as ``/webhooks/image``). Answers: 202 nudged,
+200 nothing watches it or an ignored event, 400 malformed body (the field named), 401 unauthenticated,
+403 a namespace outside the secret's scope, 503 webhooks disabled or the API unavailable. The namespace
+comes from ``?namespace=`` or the secret's own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from k8sta_daemon.ops import errors, intake, nudges
 
 from . import kubeclient, metrics
 from .errors import status_of
-from .sansio import auth, forges
+from .sansio import auth, forges, scopes
 from .sansio import nudges as payloads
 
 log = logging.getLogger(__name__)
@@ -32,29 +33,30 @@ def _answer(source: str, outcome: str, status: int, **body: object) -> tuple[Res
 
 @bp.post("/nudge")
 def nudge() -> tuple[Response, int]:
-    secret = current_app.config["WEBHOOK_TOKEN"]
-    if not secret:
-        return _answer("unknown", "disabled", 503, error="webhooks are disabled: set K8STA_WEBHOOK_TOKEN "
-                                                         "or K8STA_WEBHOOK_TOKEN_FILE")
+    secrets = current_app.config["WEBHOOK_SECRETS"]
+    if not secrets:
+        return _answer("unknown", "disabled", 503, error=current_app.config["WEBHOOKS_DISABLED"])
     body = request.get_data(cache=False)
-    if not (auth.authorized(secret, token=request.headers.get(auth.TOKEN_HEADER), body=body,
-                            github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER))
-            or forges.authorized(secret, body=body, headers=request.headers)):
+    scope = scopes.proven(secrets, token=request.headers.get(auth.TOKEN_HEADER), body=body,
+                          github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER),
+                          also=lambda secret: forges.authorized(secret, body=body, headers=request.headers))
+    if scope is None:
         return _answer("unknown", "unauthorized", 401, error="missing or wrong webhook token or signature "
                        f"({auth.TOKEN_HEADER}, {auth.GITHUB_SIGNATURE_HEADER}, {forges.GITLAB_TOKEN_HEADER}, "
                        f"{' or '.join(forges.GITEA_SIGNATURE_HEADERS)})")
     query = {key: value for key, value in request.args.items()}
     try:
         found = payloads.parse(payloads.decode(body), request.headers, query)
-        namespace = query.get("namespace") or current_app.config["NAMESPACE"]
-        if not namespace:
-            raise payloads.PayloadError("namespace: add ?namespace=<name> (no default namespace is configured)")
+        namespace = query.get("namespace") or scope.namespace
         try:
             intake.check_name("namespace", namespace)
         except errors.Invalid as exc:
             raise payloads.PayloadError(str(exc)) from None
     except payloads.PayloadError as exc:
         return _answer("unknown", "invalid", 400, error=str(exc))
+    if namespace != scope.namespace:
+        return _answer("unknown", "forbidden", 403, error=f"this webhook secret cannot nudge subscriptions in "
+                                                          f"namespace {namespace}")
     if isinstance(found, payloads.Ignored):
         return _answer(found.source, "ignored", 200, ignored=found.reason)
     try:

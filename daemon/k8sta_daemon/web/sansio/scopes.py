@@ -12,7 +12,7 @@ The secrets file (a mounted Secret, ``K8STA_WEBHOOK_SECRETS_FILE``) is a YAML li
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import yaml
@@ -67,13 +67,17 @@ def parse(text: str) -> tuple[Scope, ...]:
     return tuple(scopes)
 
 
-def proven(scopes: Iterable[Scope], *, token: str | None, body: bytes, github_signature: str | None) -> Scope | None:
-    """The scope whose secret the request carries (token header or GitHub signature), else None.
+def proven(scopes: Iterable[Scope], *, token: str | None, body: bytes, github_signature: str | None,
+           also: Callable[[str], bool] | None = None) -> Scope | None:
+    """The scope whose secret the request carries (token header or GitHub signature, or ``also(secret)``:
+    another proof such as a forge's signature), else None.
 
     Every secret is compared (constant-time each), so the answer time does not tell which one matched.
     """
     found = None
     for scope in scopes:
-        if auth.authorized(scope.token, token=token, body=body, github_signature=github_signature) and found is None:
+        ok = auth.authorized(scope.token, token=token, body=body, github_signature=github_signature)
+        ok = (also(scope.token) if also is not None else False) or ok
+        if ok and found is None:
             found = scope
     return found
