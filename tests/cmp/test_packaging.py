@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
 
 from .test_toolchain import ROOT, versions_env
@@ -43,8 +42,10 @@ def test_plugin_is_named_k8sta_and_runs_our_console_script() -> None:
     assert callable(getattr(importlib.import_module(module), func))
 
 
-def test_plugin_discovers_only_k8sta_branches() -> None:
-    assert plugin()["spec"]["discover"] == {"fileName": f"./{contract.METADATA_PATH}"}
+def test_plugin_has_no_discovery_so_it_renders_only_applications_that_name_it() -> None:
+    # Without discover, Argo CD uses a sidecar plugin only for Applications naming it, and skips the
+    # MatchRepository round (one whole extra tar + stream + untar of the checkout per render).
+    assert "discover" not in plugin()["spec"]
 
 
 def dockerfile_instructions(name: str) -> list[tuple[str, str]]:
