@@ -25,7 +25,9 @@ def build_error(returncode: int, stderr: bytes, display_root: Path) -> errors.Re
 
 
 def timeout_error(timeout: float) -> errors.RenderError:
-    return errors.RenderError(f"kustomize build did not finish within {timeout:.0f} s")
+    from k8sta_cmp.signed import timeout_message
+
+    return errors.RenderError(timeout_message(timeout))
 
 
 class Kustomize(NamedTuple):
