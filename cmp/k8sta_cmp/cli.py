@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from k8sta_cmp import early
 
@@ -33,7 +32,7 @@ def _parser():  # type: ignore[no-untyped-def]  # argparse is imported late on p
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | tuple[str, ...] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The plugin's own invocation (plugin.yaml: `k8sta-cmp generate`) starts kustomize at once.
     started = early.start(".", os.environ) if argv == ["generate"] else None

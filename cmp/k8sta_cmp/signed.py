@@ -9,7 +9,6 @@ verdicts and messages below are shared with the full path (generate.py, verify.p
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from k8sta_cmp import early, errors, inputs, pins
@@ -49,7 +48,7 @@ def generate(root: str, environ: dict[str, str] | os._Environ[str], started: ear
 
         raise build_error(code, err, Path(root).resolve())
     check_not_empty(out, signed.kustomization)
-    sha = hashlib.sha256(out).hexdigest()
+    sha = inputs.sha256_hex(out)
     running = environ.get("K8STA_KUSTOMIZE_VERSION") or pins.kustomize_version()
     _, warnings = compare(signed.ticket, signed.rendered, (signed.kustomize, signed.scheme), sha,
                           (running, inputs.RENDER_SCHEME), env.strict_versions)

@@ -174,3 +174,13 @@ def test_unusable_key_file_is_an_error(signed_branch: Path, tmp_path: Path, cont
     assert done.returncode == 1
     assert f"k8sta: {inputs.KEY_ENV}: " in done.stderr.decode() and message in done.stderr.decode()
 
+
+
+@pytest.mark.parametrize("key_size", [16, 64, 65, 200])
+@pytest.mark.parametrize("body", [b"", b"k8sta-inputs 2\n", b"x" * 100_000])
+def test_hmac_is_the_standard_hmac_sha256(key_size: int, body: bytes) -> None:
+    import hashlib
+    import hmac
+
+    key = bytes(range(256))[:key_size] if key_size <= 256 else b"k" * key_size
+    assert inputs._mac(key, body) == hmac.new(key, body, hashlib.sha256).hexdigest()
