@@ -58,7 +58,7 @@ def dockerfile_instructions(name: str) -> list[tuple[str, str]]:
 def test_dockerfile_copies_only_paths_that_exist(name: str) -> None:
     for op, args in dockerfile_instructions(name):
         if op == "COPY" and "--from=" not in args:
-            *sources, _dest = args.split()
+            *sources, _dest = [a for a in args.split() if not a.startswith("--")]
             for source in sources:
                 assert (ROOT / source).exists(), f"{name}: COPY {source} does not exist"
 
@@ -68,6 +68,8 @@ def test_cmp_image_layout() -> None:
     final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):]
     assert ("COPY", "plugin.yaml /home/argocd/cmp-server/config/plugin.yaml") in final
     assert ("USER", "999") in final
+    # our launcher replaces pip's console-script wrapper (which imports re on every render)
+    assert ("COPY", "--chmod=0755 cmp/bin/k8sta-cmp /usr/local/bin/k8sta-cmp") in final
     assert any(op == "RUN" and "--uid 999" in args for op, args in final)
     env = " ".join(args for op, args in final if op == "ENV")
     assert "K8STA_KUSTOMIZE=/usr/local/bin/kustomize" in env
@@ -130,3 +132,14 @@ def test_the_wheel_holds_the_product_and_its_pins_but_no_devstack(tmp_path: Path
         packaged_pins = archive.read("k8sta_cmp/versions.env").decode()
     assert {name.split("/")[0] for name in names if not name.startswith("k8sta-")} == {"k8sta_cmp", "k8sta_daemon"}
     assert packaged_pins == (ROOT / "toolchain/versions.env").read_text()
+
+
+def test_image_launcher_runs_the_same_main_as_the_console_script(tmp_path: Path) -> None:
+    launcher = (ROOT / "cmp/bin/k8sta-cmp").read_text()
+    assert launcher.startswith("#!/usr/local/bin/python3\n")
+    script = tmp_path / "k8sta-cmp"
+    script.write_text(launcher.replace("/usr/local/bin/python3", sys.executable, 1))
+    script.chmod(0o755)
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0 and "generate" in done.stdout
+    assert "import re" not in launcher
