@@ -73,14 +73,17 @@ class Signed:
 
 
 def read_key(environ: dict[str, str] | os._Environ[str]) -> bytes | None:
-    """The input key from ``K8STA_INPUT_KEY_FILE`` (None when unset); a bad key file is an error:
-    the operator meant to sign, and a silent fallback would hide it."""
+    """The input key from ``K8STA_INPUT_KEY_FILE``; None when unset or when the file does not exist (the
+    install mounts the Secret as optional: no Secret, no signing, full checks). An unreadable or too
+    short key is an error: the operator meant to sign, and a silent fallback would hide it."""
     path = environ.get(KEY_ENV)
     if not path:
         return None
     try:
         with open(path, "rb") as handle:
             key = handle.read(4096).strip()
+    except FileNotFoundError:
+        return None
     except OSError as exc:
         raise errors.K8staError(f"{KEY_ENV}: cannot read {path}: {exc.strerror}") from None
     if len(key) < MIN_KEY_BYTES:

@@ -40,7 +40,7 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
     git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
                             credentials=repo_credentials.FromArgoCDSecrets(kube_api, config.argocd_namespace),
                             kustomize=Kustomize.locate(environ), limits=safety.Limits.from_environ(environ),
-                            default_source_branch=config.default_source_branch)
+                            default_source_branch=config.default_source_branch, input_key=config.input_key)
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git))
     elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity))
                if config.leader_election else None)

@@ -161,18 +161,23 @@ def test_signed_render_that_differs_from_the_signed_digest_is_refused(signed_bra
     assert "does not match recorded" in done.stderr.decode()
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    pytest.param(None, "cannot read", id="missing"),
-    pytest.param(b"short\n", "holds 5 bytes; an input key needs at least 16", id="short"),
+@pytest.mark.parametrize(("make", "message"), [
+    pytest.param(lambda p: p.write_bytes(b"short\n"), "holds 5 bytes; an input key needs at least 16", id="short"),
+    pytest.param(lambda p: p.mkdir(), "cannot read", id="unreadable"),
 ])
-def test_unusable_key_file_is_an_error(signed_branch: Path, tmp_path: Path, content: bytes | None,
-                                       message: str) -> None:
+def test_unusable_key_file_is_an_error(signed_branch: Path, tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "key"
-    if content is not None:
-        path.write_bytes(content)
+    make(path)
     done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(path)})
     assert done.returncode == 1
     assert f"k8sta: {inputs.KEY_ENV}: " in done.stderr.decode() and message in done.stderr.decode()
+
+
+def test_key_file_that_does_not_exist_means_no_key(signed_branch: Path, tmp_path: Path) -> None:
+    """The install mounts the Secret as optional: no Secret, no signing, the full checks."""
+    done = probe(signed_branch, {inputs.KEY_ENV: str(tmp_path / "absent")})
+    assert done.returncode == 0, done.stderr
+    assert "yaml-imported" in done.stderr.decode()
 
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from k8sta_cmp import errors, inputs
 from k8sta_cmp.kustomize import default_cache_dir
 
 
@@ -35,6 +36,7 @@ class Settings:
     default_source_branch: str
     leader_election: bool
     metrics_port: int | None = None
+    input_key: bytes | None = field(default=None, repr=False)  # signs app branches (contract v2)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -56,6 +58,7 @@ _FLAGS: tuple[tuple[str, ...], ...] = (
     ("--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos"),
     ("--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here"),
     ("--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)", "switch"),
+    ("--input-key-file", "K8STA_INPUT_KEY_FILE", "HMAC key signing app branches' inputs (the sidecar mounts it too)"),
 )
 
 
@@ -99,6 +102,11 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         raise SettingsError(f"--metrics-port / K8STA_METRICS_PORT must be a TCP port, got {metrics_raw!r}")
     cache = get("K8STA_CACHE")
     namespace = get("K8STA_NAMESPACE")
+    key_file = get("K8STA_INPUT_KEY_FILE")  # inputs.KEY_ENV
+    try:
+        input_key = inputs.read_key({inputs.KEY_ENV: key_file} if key_file else {})
+    except errors.K8staError as exc:
+        raise SettingsError(f"--input-key-file / {exc}") from None
     return Settings(
         kubeconfig=get("K8STA_KUBECONFIG") or environ.get("KUBECONFIG"),
         namespace=namespace,
@@ -113,4 +121,5 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         default_source_branch=get("K8STA_SOURCE_BRANCH", "main") or "main",
         leader_election=(get("K8STA_NO_LEADER_ELECTION") or "").lower() not in ("1", "true", "yes"),
         metrics_port=int(metrics_raw) if metrics_raw else None,
+        input_key=input_key,
     )
