@@ -181,6 +181,8 @@ def _write(mirror: Mirror, source_branch: str, targets: Sequence[AppTarget],
                 continue
             for update in updates:
                 mirror.record_push(update.branch, update.new)
+            if updates:
+                mirror.pushed()  # every GC_EVERY pushes: `git gc --auto` in the background
             return {p.branch: p.sha for p in planned}
         raise errors.BranchMoved(f"{', '.join(t.branch for t in targets)} in {mirror.shown_url} moved under us "
                                  f"{max_attempts} times in a row (last: {last}); will try again")
