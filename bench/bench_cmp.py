@@ -50,7 +50,7 @@ def resource(kind: str, i: int) -> str:
 
 
 def make_branch(root: Path, count: int, kustomize: Kustomize, key: bytes | None = KEY,
-                timeout: float = 3600.0) -> None:
+                timeout: float = 3600.0, application: str = "bench") -> None:
     names = []
     for i in range(count):
         kind = KINDS[i % len(KINDS)]
@@ -68,7 +68,7 @@ def make_branch(root: Path, count: int, kustomize: Kustomize, key: bytes | None 
     entries = [e for e in inputs.tree_entries(str(root)) if not e[2].startswith(".k8sta/")]
     meta = contract.BranchMetadata(
         ticket=contract.ObjectRef("bench", "t"), track="bench", station="bench",
-        application=contract.ObjectRef("argocd", "bench"), source=contract.Source("main", "0" * 40, "0" * 40),
+        application=contract.ObjectRef("argocd", application), source=contract.Source("main", "0" * 40, "0" * 40),
         kustomization="env/bench", images=images, renderer=generate.running_versions(kustomize),
         rendered_sha256=rendered.sha256)
     for rel, data in contract.branch_files(meta, rendered.manifests, input_entries=entries, key=key).items():

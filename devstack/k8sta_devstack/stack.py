@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -24,6 +25,7 @@ from typing import Any
 from k8sta_devstack import argocd, argocd_config, binaries, kube, pki, processes
 
 STATE_FILE = "stack.json"
+INPUT_KEY_FILE = "input-key"
 # Written first into every state directory: only directories carrying it are ever removed.
 MARKER_FILE = ".k8sta-devstack"
 
@@ -102,7 +104,8 @@ def start(state_dir: Path, sup: processes.Supervisor) -> Stack:
     password_file = argocd_config.write_private(state_dir / "admin-password", password + "\n")
     api = kube.api_client(apiserver.kubeconfig)
     try:
-        argocd_config.apply_all(api, module_dir, password)
+        argocd_config.apply_all(api, module_dir, password,
+                                (tools.versions["KUSTOMIZE_VERSION"], Path(tools.kustomize)))
     finally:
         api.close()
 
@@ -110,7 +113,9 @@ def start(state_dir: Path, sup: processes.Supervisor) -> Stack:
     layout.create()
     env = argocd.common_env(layout, apiserver.kubeconfig, path)
     redis = argocd.start_redis(sup, tools.redis_server, layout, env)
-    argocd.start_cmp_server(sup, tools, layout, env)
+    # The input key the daemon signs app branches with (contract v2); the plugin sidecar reads it.
+    input_key = argocd_config.write_private(state_dir / INPUT_KEY_FILE, secrets.token_hex(32) + "\n")
+    argocd.start_cmp_server(sup, tools, layout, env, input_key)
     repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)
     argocd.start_controller(sup, tools, layout, env, redis, repo_server)
     server_url = argocd.start_server(sup, tools, layout, env, redis, repo_server)
