@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bench_cmp import make_branch, plugin_venv  # the same content as bench-cmp
+from kubernetes import client as k8s_client
 
 from k8sta_cmp import pins
 from k8sta_cmp.kustomize import Kustomize, default_cache_dir
@@ -62,14 +63,16 @@ def manifests_seconds(argo: ArgoCD, name: str, revision: str, timeout: float) ->
     return elapsed
 
 
-def measure(count: int, rounds: int, argo: ArgoCD, api: object, key: bytes, kustomize: Kustomize,
+def measure(count: int, rounds: int, argo: ArgoCD, api: k8s_client.ApiClient, key: bytes, kustomize: Kustomize,
             tmp: Path) -> float:
     repo = gitrepo.ConfigRepo.create(tmp / f"repo-{count}")
     plugin_app, native_app = f"bench-plugin-{count}", f"bench-native-{count}"
     files = branch_files(count, plugin_app, key, kustomize, tmp)
     repo.commit("env/bench", files, "bench: first commit")
+    custom = k8s_client.CustomObjectsApi(api)
     for name, native in ((plugin_app, False), (native_app, True)):
-        kube.server_side_apply(api, application(name, repo, native=native))  # type: ignore[arg-type]
+        custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", NAMESPACE, "applications",
+                                               application(name, repo, native=native))
     timeout = 1800.0
     revision = repo.commit("env/bench", files, "bench: warm-up")
     manifests_seconds(argo, plugin_app, revision, timeout)
@@ -96,7 +99,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,2000")
     parser.add_argument("--rounds-small", type=int, default=11)
     parser.add_argument("--rounds-large", type=int, default=3)
+    parser.add_argument("--tar-exclusions", default="",
+                        help="repo-server's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, e.g. '.git/*'")
     args = parser.parse_args()
+    if args.tar_exclusions:
+        os.environ["K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"] = args.tar_exclusions
     environ = dict(os.environ)
     kustomize = Kustomize.locate(environ)
     plugin = plugin_venv(default_cache_dir(environ))

@@ -82,6 +82,7 @@ def plugin_venv(cache: Path) -> Path:
     stamp = venv / ".source-mtime"
     newest = str(max(p.stat().st_mtime for p in (ROOT / "cmp").rglob("*") if p.is_file()))
     if not (stamp.is_file() and stamp.read_text() == newest):
+        # (a bench already running on this venv breaks if it is rebuilt under it: run one at a time)
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         with tempfile.TemporaryDirectory() as src:  # build from a copy: no build/ left in the repo

@@ -115,7 +115,12 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
     port, metrics = processes.free_port(), processes.free_port()
     argv = [tools.argocd, "--address", "127.0.0.1", "--port", str(port), "--metrics-address", "127.0.0.1",
             "--metrics-port", str(metrics), "--redis", redis, "--disable-tls", "--loglevel", "info"]
-    sup.start("argocd-repo-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"},
+    repo_env = {**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"}
+    # bench/bench_argocd.py --tar-exclusions: what repo-server leaves out of the tarball it streams to
+    # a plugin (Argo CD's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, e.g. `.git/*`).
+    if os.environ.get("K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"):
+        repo_env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"] = os.environ["K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"]
+    sup.start("argocd-repo-server", argv, env=repo_env,
               cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
     return f"127.0.0.1:{port}"
 

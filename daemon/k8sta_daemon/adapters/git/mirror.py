@@ -7,10 +7,10 @@ disk, and one inter-process file lock serialises everything that uses one mirror
 
 Mirrors stay bounded: every fetch adds a pack and every app-branch commit adds loose objects, so
 every ``GC_EVERY`` pushes to a mirror (counted per process) a background thread runs
-``git gc --auto`` on it: off the push's path, and a no-op until git's own thresholds (``gc.auto``
-loose objects, ``gc.autoPackLimit`` packs) are passed. git's gc takes its own lock (``gc.pid``) and
-keeps unreachable objects younger than ``gc.pruneExpire`` (two weeks), so a concurrent commit that is
-not yet pushed is never pruned.
+``git gc --auto`` on it: off the push's path, and a no-op until git's thresholds (``gc.auto`` loose
+objects, set to ``GC_AUTO_LOOSE`` in a new mirror's config; ``gc.autoPackLimit`` packs) are passed.
+git's gc takes its own lock (``gc.pid``) and keeps unreachable objects younger than
+``gc.pruneExpire`` (two weeks), so a concurrent commit that is not yet pushed is never pruned.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from k8sta_daemon.adapters.git import credentials, errors, redact
 
 HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
 GC_EVERY = 50  # pushes per mirror between two `git gc --auto` runs
+# git's default gc.auto (6,700 loose objects) is ~1,000 app-branch commits of loose objects, each
+# taking a file-system block: a mirror packs at a tenth of that.
+GC_AUTO_LOOSE = 700
 GC_TIMEOUT = 600.0
 log = logging.getLogger("k8sta.git")
 _pushes: dict[Path, int] = {}  # per mirror path, in this process
@@ -83,6 +86,7 @@ class Mirror:
             if not (path / "HEAD").is_file():
                 repo = pygit2.init_repository(str(path), bare=True)
                 (path / "description").write_text(f"K8sTA mirror of {redact.url(url)}\n")
+                repo.config["gc.auto"] = str(GC_AUTO_LOOSE)
             else:
                 repo = pygit2.Repository(str(path))
         return cls(url, path, repo, creds)
