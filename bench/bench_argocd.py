@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -99,8 +100,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,2000")
     parser.add_argument("--rounds-small", type=int, default=11)
     parser.add_argument("--rounds-large", type=int, default=3)
-    parser.add_argument("--tar-exclusions", default="",
-                        help="repo-server's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, e.g. '.git/*'")
+    parser.add_argument("--keep-logs", type=Path, help="copy the stack's process logs here (for the breakdown)")
+    parser.add_argument("--tar-exclusions", default=".git",
+                        help="repo-server's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS as the install sets it "
+                             "(kustomize/components/cmp-sidecar); '' for Argo CD's default (the whole checkout)")
     args = parser.parse_args()
     if args.tar_exclusions:
         os.environ["K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"] = args.tar_exclusions
@@ -115,8 +118,12 @@ def main() -> None:
         argo = ArgoCD(ArgoCDSettings(url=running.argocd_url, token=running.token()))
         api = kube.api_client(running.kubeconfig)
         print(f"stack up in {running.startup_seconds:.0f} s", flush=True)
-        ratios = [measure(n, args.rounds_small if n <= 100 else args.rounds_large, argo, api, key, kustomize,
-                          Path(tmp)) for n in sizes]
+        try:
+            ratios = [measure(n, args.rounds_small if n <= 100 else args.rounds_large, argo, api, key, kustomize,
+                              Path(tmp)) for n in sizes]
+        finally:
+            if args.keep_logs:
+                shutil.copytree(running.log_dir, args.keep_logs, dirs_exist_ok=True)
     figures = ", ".join(f"{n} resources {r:.2f}" for n, r in zip(sizes, ratios, strict=True))
     print(f"argocd plugin/native median ratio: {figures}")
 
