@@ -8,6 +8,10 @@ app branch ``env/bench``, written as the daemon writes it (signed with the stack
   kustomize running the same pinned binary through ``kustomize.path.<pin>`` in argocd-cm.
 Each round makes a new commit (same tree, new message: no repo-server cache can answer) and times
 ``GET /api/v1/applications/{name}/manifests?revision=<commit>`` for both, order alternating (ABBA).
+The Applications track a branch that never moves (``bench/base``); the rounds' commits go to
+``env/bench``, so Argo CD's application controller never renders them first (it reconciles every
+Application every few seconds: tracking ``env/bench``, it would warm the cache for whichever of the
+two is asked second).
 
 Prints per-size medians (with the load average) and a final line:
     argocd plugin/native median ratio: 50 resources X.XX, 2000 resources Y.YY
@@ -37,7 +41,7 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 
 
 def application(name: str, repo: gitrepo.ConfigRepo, *, native: bool) -> dict[str, object]:
-    source: dict[str, object] = {"repoURL": repo.url, "targetRevision": "env/bench"}
+    source: dict[str, object] = {"repoURL": repo.url, "targetRevision": "bench/base"}
     if native:
         source.update({"path": ".k8sta", "kustomize": {"version": pins.kustomize_version()}})
     else:
@@ -69,7 +73,7 @@ def measure(count: int, rounds: int, argo: ArgoCD, api: k8s_client.ApiClient, ke
     repo = gitrepo.ConfigRepo.create(tmp / f"repo-{count}")
     plugin_app, native_app = f"bench-plugin-{count}", f"bench-native-{count}"
     files = branch_files(count, plugin_app, key, kustomize, tmp)
-    repo.commit("env/bench", files, "bench: first commit")
+    repo.commit("bench/base", files, "bench: what the Applications track (never moves)")
     custom = k8s_client.CustomObjectsApi(api)
     for name, native in ((plugin_app, False), (native_app, True)):
         custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", NAMESPACE, "applications",
