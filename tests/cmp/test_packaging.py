@@ -108,7 +108,7 @@ def test_sidecar_component_patches_argo_cds_repo_server(tmp_path: Path, argocd_s
     assert sidecar["securityContext"]["runAsUser"] == 999
     mounts = {m["mountPath"]: m["name"] for m in sidecar["volumeMounts"]}
     assert mounts == {"/var/run/argocd": "var-files", "/home/argocd/cmp-server/plugins": "plugins",
-                      "/tmp": "k8sta-cmp-tmp"}
+                      "/tmp": "k8sta-cmp-tmp", "/var/run/secrets/k8sta/input-key": "k8sta-input-key"}
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["k8sta-cmp-tmp"] == {"name": "k8sta-cmp-tmp", "emptyDir": {}}
     assert {"var-files", "plugins"} <= set(volumes)  # provided by Argo CD's own manifest
