@@ -7,13 +7,15 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps images test test-unit lint bench-cmp bench-daemon stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps images test test-unit lint bench-cmp bench-argocd bench-decide bench-mirror bench-daemon stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
-	@echo "make bench-cmp   - benchmark the plugin against bare kustomize"
+	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
+	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
+	@echo "make bench-decide / bench-mirror / bench-daemon - decision core, mirror disk, controller latency"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
 
 # The product (editable, with the dev extra) and the development-only devstack distribution.
@@ -53,6 +55,15 @@ lint: venv
 
 bench-cmp: venv tools-cmp
 	$(PY) bench/bench_cmp.py
+
+bench-argocd: venv tools
+	$(PY) bench/bench_argocd.py
+
+bench-decide: venv
+	$(PY) bench/decide_cost.py
+
+bench-mirror: venv
+	$(PY) bench/bench_mirror.py
 
 bench-daemon: venv tools
 	$(PY) bench/bench_daemon.py

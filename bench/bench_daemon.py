@@ -82,8 +82,8 @@ def measure_latency(tickets: int, workdir: Path) -> list[float]:
 
 
 def measure_core() -> dict[str, float]:
-    out = subprocess.run([sys.executable, str(ROOT / "bench/decide_cost.py")], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, str(ROOT / "bench/decide_cost.py"), "--tracks", "1000"],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 

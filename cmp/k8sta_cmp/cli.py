@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from k8sta_cmp import early
 
@@ -33,15 +32,41 @@ def _parser():  # type: ignore[no-untyped-def]  # argparse is imported late on p
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | tuple[str, ...] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The plugin's own invocation (plugin.yaml: `k8sta-cmp generate`) starts kustomize at once.
     started = early.start(".", os.environ) if argv == ["generate"] else None
     try:
+        if started is not None:
+            done = _signed(started)
+            if done is not None:
+                return done
         return _run(argv, started)
     finally:
         if started is not None:
             started.kill()
+
+
+def _signed(started: early.Started) -> int | None:
+    """The signed path (contract v2): an exit code, or None to run the full checks (no key, or the
+    branch carries no valid signature; a present but invalid one is named in a warning)."""
+    from k8sta_cmp import errors, inputs, signed
+
+    try:
+        result = signed.generate(".", os.environ, started)
+    except errors.K8staError as exc:
+        revision = os.environ.get("ARGOCD_APP_REVISION", "")
+        print(f"k8sta: {exc}" + (f" at revision {revision[:12]}" if revision else ""), file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(result, str):
+        if result != inputs.ABSENT and not result.startswith(inputs.KEY_ENV):
+            print(f"k8sta: warning: {result}; running the full checks", file=sys.stderr)
+        return None
+    for warning in result.warnings:
+        print(f"k8sta: warning: {warning}", file=sys.stderr)
+    sys.stdout.buffer.write(result.manifests)
+    sys.stdout.buffer.flush()
+    return EXIT_OK
 
 
 def _run(argv: list[str], started: early.Started | None) -> int:

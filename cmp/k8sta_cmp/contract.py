@@ -1,4 +1,4 @@
-"""The app-branch contract (version 1): what one commit of an app branch ``env/<name>`` holds.
+"""The app-branch contract (version 2; version 1 still read): what one commit of an app branch ``env/<name>`` holds.
 
 Written only by K8sTA's daemon, read by the plugin. This module is the single owner of the format:
 file locations, the metadata schema, its validation (errors name the exact field) and its
@@ -10,7 +10,9 @@ A commit of an app branch holds:
 - ``.k8sta/metadata.yaml``: ticket, track, station, Application, pins, renderer versions and the
   sha256 of the rendered YAML;
 - ``.k8sta/rendered.yaml``: the rendered manifests, the paper trail a reviewer diffs;
-- ``.k8sta/kustomization.yaml``: the wrapper kustomization that is built (pins over the overlay).
+- ``.k8sta/kustomization.yaml``: the wrapper kustomization that is built (pins over the overlay);
+- ``.k8sta/inputs`` (v2, when the daemon holds the input key): the HMAC-signed list of every file
+  (inputs.py), which lets the plugin skip re-validating inputs the daemon already checked.
 
 Records are ``typing.NamedTuple``s rather than dataclasses: immutable and hashable all the same, and
 the plugin (a process per render) does not pay for importing ``dataclasses``/``inspect``.
@@ -25,9 +27,11 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from k8sta_cmp import errors, fields
+from k8sta_cmp import errors, fields, inputs
 
-API_VERSION = "k8sta.io/branch/v1"
+API_VERSION = "k8sta.io/branch/v2"  # what the daemon writes (v2: may carry the signed .k8sta/inputs)
+READABLE_VERSIONS = ("k8sta.io/branch/v1", API_VERSION)  # v1 branches still render (full checks)
+INPUTS_PATH = inputs.MANIFEST_PATH
 KIND = "AppBranch"
 METADATA_PATH = ".k8sta/metadata.yaml"
 RENDERED_PATH = ".k8sta/rendered.yaml"
@@ -35,8 +39,7 @@ RENDERED_PATH = ".k8sta/rendered.yaml"
 # function of the metadata (wrapper_kustomization), committed so the plugin can start kustomize at once
 # and so `kustomize build .k8sta` reproduces the render by hand; the plugin refuses one that differs.
 WRAPPER_PATH = ".k8sta/kustomization.yaml"
-# Bumped whenever the renderer's own part of the output changes (the wrapper kustomization).
-RENDER_SCHEME = 1
+RENDER_SCHEME = inputs.RENDER_SCHEME  # the renderer's own output scheme (the wrapper kustomization)
 MAX_METADATA_BYTES = 256 * 1024
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -162,14 +165,14 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
         raise errors.ContractError(f"{METADATA_PATH}: not valid YAML ({_one_line(exc)})") from None
     top = _fields(data)
     api_version = top.required("apiVersion")
-    if api_version != API_VERSION:
-        raise top.fail("apiVersion", f"must be {API_VERSION!r} (this plugin reads contract v1), "
-                                     f"got {api_version!r}")
+    if api_version not in READABLE_VERSIONS:
+        raise top.fail("apiVersion", f"must be one of {', '.join(map(repr, READABLE_VERSIONS))} (this plugin "
+                                     f"reads contracts v1 and v2), got {api_version!r}")
     if top.required("kind") != KIND:
         raise top.fail("kind", f"must be {KIND!r}")
     unknown = sorted(set(data) - _KNOWN_TOP_LEVEL)
     if unknown:
-        raise top.fail(unknown[0], "is not a field of contract v1")
+        raise top.fail(unknown[0], f"is not a field of contract {api_version.rsplit('/', 1)[-1]}")
     source = top.nested("source", required=True)
     renderer = top.nested("renderer", required=True)
     scheme = renderer.data.get("scheme")
@@ -248,12 +251,30 @@ def wrapper_kustomization(kustomization: str, images: tuple[ImagePin, ...] | lis
     return "\n".join(lines) + "\n"
 
 
-def branch_files(meta: BranchMetadata, rendered: bytes) -> dict[str, bytes]:
-    """The files K8sTA adds to an app-branch commit next to the kustomize inputs."""
+def branch_files(meta: BranchMetadata, rendered: bytes, *, input_entries: list[tuple[str, str, str]] | None = None,
+                 key: bytes | None = None) -> dict[str, bytes]:
+    """The files K8sTA adds to an app-branch commit next to the kustomize inputs.
+
+    With ``key`` and ``input_entries`` (``inputs.entry`` for every file of the commit's inputs, i.e.
+    everything but these files), also the signed ``.k8sta/inputs``: the caller vouches that it ran
+    the full safety checks on exactly those inputs. It is left out when a path cannot be listed.
+    """
     if sha256_hex(rendered) != meta.rendered_sha256:
         raise errors.ContractError("rendered manifests do not match metadata rendered.sha256")
-    return {METADATA_PATH: metadata_to_yaml(meta).encode(), RENDERED_PATH: rendered,
-            WRAPPER_PATH: wrapper_kustomization(meta.kustomization, meta.images).encode()}
+    files = {METADATA_PATH: metadata_to_yaml(meta).encode(), RENDERED_PATH: rendered,
+             WRAPPER_PATH: wrapper_kustomization(meta.kustomization, meta.images).encode()}
+    if key is not None and input_entries is not None:
+        ours = {path for _, _, path in input_entries} & set(files)
+        if ours or INPUTS_PATH in {path for _, _, path in input_entries}:
+            raise errors.ContractError(f"inputs must not hold K8sTA's own files: {sorted(ours)}")
+        entries = input_entries + [inputs.entry("file", data, path) for path, data in files.items()]
+        signed = inputs.manifest(application=str(meta.application), ticket=str(meta.ticket),
+                                 kustomization=meta.kustomization, kustomize=meta.renderer.kustomize,
+                                 scheme=meta.renderer.scheme, rendered=meta.rendered_sha256, entries=entries,
+                                 key=key)
+        if signed is not None:
+            files[INPUTS_PATH] = signed
+    return files
 
 
 def read_metadata(root: Path) -> BranchMetadata:

@@ -7,15 +7,15 @@ contract.WRAPPER_PATH) and runs every check while kustomize works; any refusal k
 output is never read. kustomize runs sandboxed either way (no PATH, so no git; proxies pointing at a
 closed port; no plugin flags), so starting it early cannot reach the network or run user code.
 
-Only ``os``, ``select`` and ``signal`` (and the package's pins) are imported here: this module is on the
-hot path of every render.
+Only ``os``, ``select`` and ``_signal`` (and the package's pins) are imported here: this module is on
+the hot path of every render (``signal`` would import ``enum`` and ``functools`` for one constant).
 """
 
 from __future__ import annotations
 
 import os
 import select
-import signal
+from _signal import SIGKILL  # built in, already loaded at start-up
 
 from k8sta_cmp import pins
 
@@ -79,7 +79,7 @@ class Started:
         """Stop kustomize and forget its output (a check refused the inputs, or it took too long)."""
         if not self.done:
             try:  # noqa: SIM105 (contextlib is not imported on this hot path)
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, SIGKILL)
             except ProcessLookupError:
                 pass
             os.waitpid(self.pid, 0)

@@ -22,8 +22,6 @@ Operator settings come from the sidecar's own environment, not from Applications
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from k8sta_cmp import errors
 
 PARAM_PREFIX = "ARGOCD_ENV_"
@@ -31,15 +29,27 @@ KNOWN_PARAMS = {"K8STA_STRICT_VERSIONS"}
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
-class BuildEnvironment(NamedTuple):
-    app_name: str | None
-    app_namespace: str | None
-    revision: str | None
-    source_path: str | None
-    repo_url: str | None
-    kube_version: str | None
-    strict_versions: bool
-    render_timeout: float
+class BuildEnvironment:
+    """Immutable by convention; a plain class (not a NamedTuple) so the plugin's signed path, which
+    reads it on every render, does not import ``typing``."""
+
+    __slots__ = ("app_name", "app_namespace", "kube_version", "render_timeout", "repo_url", "revision",
+                 "source_path", "strict_versions")
+
+    def __init__(self, *, app_name: str | None, app_namespace: str | None, revision: str | None,
+                 source_path: str | None, repo_url: str | None, kube_version: str | None,
+                 strict_versions: bool, render_timeout: float) -> None:
+        self.app_name, self.app_namespace, self.revision = app_name, app_namespace, revision
+        self.source_path, self.repo_url, self.kube_version = source_path, repo_url, kube_version
+        self.strict_versions, self.render_timeout = strict_versions, render_timeout
+
+    def _asdict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BuildEnvironment) and self._asdict() == other._asdict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> BuildEnvironment:
@@ -70,6 +80,18 @@ class BuildEnvironment(NamedTuple):
             strict_versions=_BOOL[strict_raw],
             render_timeout=timeout,
         )
+
+    def check_source_path(self) -> None:
+        if self.source_path not in (None, ".", "", "./"):
+            raise errors.ContractError(f"Application source path must be '.' for a K8sTA app branch, "
+                                       f"got {self.source_path!r}")
+
+    def check_application(self, namespace: str, name: str, application: object, ticket: object) -> None:
+        if not self.application_matches(namespace, name):
+            raise errors.ContractError(
+                f"this branch was written for Application {application} (ticket {ticket}), "
+                f"not for {self.app_name}; check the Application's targetRevision"
+            )
 
     def application_matches(self, namespace: str, name: str) -> bool:
         """Argo CD names an Application ``name`` or, outside its control-plane namespace, ``ns_name``."""

@@ -29,15 +29,9 @@ def running_versions(kustomize: Kustomize) -> contract.RendererVersions:
 def generate(root: Path, env: BuildEnvironment, environ: dict[str, str], limits: safety.Limits,
              started: early.Started | None = None) -> Result:
     try:
-        if env.source_path not in (None, ".", "", "./"):
-            raise errors.ContractError(f"Application source path must be '.' for a K8sTA app branch, "
-                                       f"got {env.source_path!r}")
+        env.check_source_path()
         meta = contract.read_metadata(root)
-        if not env.application_matches(meta.application.namespace, meta.application.name):
-            raise errors.ContractError(
-                f"this branch was written for Application {meta.application} (ticket {meta.ticket}), "
-                f"not for {env.app_name}; check the Application's targetRevision"
-            )
+        env.check_application(meta.application.namespace, meta.application.name, meta.application, meta.ticket)
         render.check_wrapper(root, meta)
         render.check_inputs(root, meta.kustomization, limits)
         kustomize = Kustomize.locate(environ)

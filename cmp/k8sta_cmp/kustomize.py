@@ -27,7 +27,9 @@ def build_error(returncode: int, stderr: bytes, display_root: Path) -> errors.Re
 
 
 def timeout_error(timeout: float) -> errors.RenderError:
-    return errors.RenderError(f"kustomize build did not finish within {timeout:.0f} s")
+    from k8sta_cmp.signed import timeout_message
+
+    return errors.RenderError(timeout_message(timeout))
 
 
 _VERSIONS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> what that binary said

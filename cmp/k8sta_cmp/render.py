@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from k8sta_cmp import contract, errors, safety
+from k8sta_cmp import contract, errors, safety, signed
 from k8sta_cmp.kustomize import Kustomize
 
 
@@ -46,9 +46,7 @@ def check_inputs(root: Path, kustomization: str, limits: safety.Limits) -> None:
 
 def finish(manifests: bytes, kustomization: str) -> Rendered:
     """Refuse an empty render (with prune it would delete everything), digest the rest."""
-    if not _has_objects(manifests):
-        raise errors.RenderError(f"kustomization {kustomization} rendered no objects; refusing empty "
-                                 "output (with prune it would delete everything)")
+    signed.check_not_empty(manifests, kustomization)
     return Rendered(manifests=manifests, sha256=contract.sha256_hex(manifests))
 
 
@@ -60,10 +58,3 @@ def render(root: Path, kustomization: str, images: Sequence[contract.ImagePin], 
     manifests = kustomize.build(root / contract.WRAPPER_PATH.rsplit("/", 1)[0], timeout, display_root=root.resolve())
     return finish(manifests, kustomization)
 
-
-def _has_objects(manifests: bytes) -> bool:
-    for line in manifests.splitlines():
-        stripped = line.strip()
-        if stripped and stripped not in (b"---", b"{}", b"[]") and not stripped.startswith(b"#"):
-            return True
-    return False

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from k8sta_cmp import errors
+from k8sta_cmp import errors, inputs
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 BUILTIN_PLUGIN_KINDS = frozenset({
@@ -36,20 +36,14 @@ _REMOTE_MARKERS = ("://", "git@", "?ref=", "?version=", "?timeout=", "?submodule
 class Limits(NamedTuple):
     """Caps on what one render may read; set by the operator on the sidecar, not by Applications."""
 
-    max_bytes: int = 64 * 1024 * 1024
-    max_files: int = 20_000
+    max_bytes: int = inputs.DEFAULT_MAX_BYTES
+    max_files: int = inputs.DEFAULT_MAX_FILES
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Limits:
-        values = {}
-        for name, attr in (("K8STA_MAX_INPUT_BYTES", "max_bytes"), ("K8STA_MAX_INPUT_FILES", "max_files")):
-            raw = environ.get(name)
-            if raw is None:
-                continue
-            if not raw.isdigit() or int(raw) <= 0:
-                raise errors.K8staError(f"{name} must be a positive integer, got {raw!r}")
-            values[attr] = int(raw)
-        return cls(**values)
+        return cls(*inputs.limits(environ))
+
+
 
 
 def check_tree(root: Path, limits: Limits) -> None:

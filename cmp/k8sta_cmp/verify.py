@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from k8sta_cmp import contract, errors
+from k8sta_cmp import contract, errors, signed
 
 
 class Outcome(NamedTuple):
@@ -29,15 +29,6 @@ def verify(meta: contract.BranchMetadata, rendered_sha256: str, paper_trail: byt
             f"{meta.rendered_sha256}; the branch was edited outside K8sTA"
         )
     recorded = meta.renderer
-    if (recorded.kustomize, recorded.scheme) == (running.kustomize, running.scheme):
-        if rendered_sha256 != meta.rendered_sha256:
-            raise errors.VerificationError(
-                f"ticket {ticket}: rendered sha256 {rendered_sha256} does not match recorded "
-                f"{meta.rendered_sha256}; the inputs were edited outside K8sTA or tampered with"
-            )
-        return Outcome(verified=True, warnings=())
-    difference = (f"branch recorded kustomize {recorded.kustomize} scheme {recorded.scheme}, this plugin "
-                  f"runs kustomize {running.kustomize} scheme {running.scheme}")
-    if strict_versions:
-        raise errors.VerificationError(f"ticket {ticket}: {difference} (K8STA_STRICT_VERSIONS is on)")
-    return Outcome(verified=False, warnings=(f"ticket {ticket}: {difference}; rendered without verifying",))
+    verified, warnings = signed.compare(ticket, meta.rendered_sha256, (recorded.kustomize, recorded.scheme),
+                                        rendered_sha256, (running.kustomize, running.scheme), strict_versions)
+    return Outcome(verified=verified, warnings=warnings)

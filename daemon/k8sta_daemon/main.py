@@ -51,7 +51,7 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
                             credentials=repo_credentials.FromArgoCDSecrets(kube_api, config.argocd_namespace),
                             kustomize=Kustomize.locate(environ), limits=safety.Limits.from_environ(environ),
-                            default_source_branch=config.default_source_branch)
+                            default_source_branch=config.default_source_branch, input_key=config.input_key)
     scope = f"namespace {config.namespace}" if config.namespace else "all namespaces"
     renew = config.lease_seconds / 3
     elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity,

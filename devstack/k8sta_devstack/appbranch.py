@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from k8sta_cmp import contract, generate, render, safety
+from k8sta_cmp import inputs as k8sta_inputs
 from k8sta_cmp.kustomize import Kustomize
 
 
@@ -32,8 +33,10 @@ def metadata(*, application: contract.ObjectRef, rendered_sha256: str, kustomiza
 
 
 def build(inputs: Mapping[str, bytes], *, application: contract.ObjectRef, kustomization: str,
-          source_commit: str, kustomize: Kustomize, images: Sequence[contract.ImagePin] = ()) -> dict[str, bytes]:
-    """Render ``inputs`` with the pinned kustomize and return inputs + metadata + paper trail."""
+          source_commit: str, kustomize: Kustomize, images: Sequence[contract.ImagePin] = (),
+          key: bytes | None = None) -> dict[str, bytes]:
+    """Render ``inputs`` with the pinned kustomize and return inputs + metadata + paper trail (and,
+    with the input ``key``, the signed ``.k8sta/inputs`` of contract v2, as the daemon writes it)."""
     with tempfile.TemporaryDirectory(prefix="k8sta-appbranch-") as tmp:
         root = Path(tmp)
         for rel, content in inputs.items():
@@ -42,7 +45,8 @@ def build(inputs: Mapping[str, bytes], *, application: contract.ObjectRef, kusto
         rendered = render.render(root, kustomization, images, kustomize, safety.Limits())
     meta = metadata(application=application, rendered_sha256=rendered.sha256, kustomization=kustomization,
                     source_commit=source_commit, kustomize=kustomize, images=images)
-    return {**inputs, **contract.branch_files(meta, rendered.manifests)}
+    entries = [k8sta_inputs.entry("file", content, rel) for rel, content in inputs.items()]
+    return {**inputs, **contract.branch_files(meta, rendered.manifests, input_entries=entries, key=key)}
 
 
 def unrendered(inputs: Mapping[str, bytes], *, application: contract.ObjectRef, kustomization: str,

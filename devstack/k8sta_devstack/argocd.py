@@ -9,6 +9,7 @@ pinned kustomize; repo-server finds it through the shared socket directory
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.request
 from dataclasses import dataclass, field
@@ -89,11 +90,19 @@ def _http_ok(url: str) -> processes.ReadyCheck:
 
 
 def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
-                     env: dict[str, str]) -> Path:
-    """The plugin sidecar: reads <repo>/plugin.yaml, serves <sockets>/k8sta.sock, runs k8sta-cmp."""
+                     env: dict[str, str], input_key: Path | None = None) -> Path:
+    """The plugin sidecar: reads <repo>/plugin.yaml, serves <sockets>/k8sta.sock, runs k8sta-cmp.
+
+    ``K8STA_DEVSTACK_CMP_BIN`` (a directory) goes first on its PATH: bench/bench_argocd.py puts a
+    wheel-installed k8sta-cmp there, started as the plugin image starts it (no editable-install hook).
+    """
     socket_path = layout.plugin_sockets / f"{PLUGIN_NAME}.sock"
     cmp_env = {**env, "ARGOCD_BINARY_NAME": "argocd-cmp-server", "ARGOCD_CMP_WORKDIR": str(layout.cmp_workdir),
                "K8STA_KUSTOMIZE": str(tools.kustomize)}
+    if input_key is not None:
+        cmp_env["K8STA_INPUT_KEY_FILE"] = str(input_key)
+    if os.environ.get("K8STA_DEVSTACK_CMP_BIN"):
+        cmp_env["PATH"] = os.pathsep.join([os.environ["K8STA_DEVSTACK_CMP_BIN"], cmp_env["PATH"]])
     argv = [tools.argocd, "--config-dir-path", str(binaries.REPO_ROOT), "--loglevel", "info"]
     # grace 1 s: on SIGTERM cmp-server removes its socket but keeps serving (upstream), never exits.
     sup.start("argocd-cmp-server", argv, env=cmp_env, cwd=layout.root, ready=processes.path_exists(socket_path),
@@ -106,7 +115,12 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
     port, metrics = processes.free_port(), processes.free_port()
     argv = [tools.argocd, "--address", "127.0.0.1", "--port", str(port), "--metrics-address", "127.0.0.1",
             "--metrics-port", str(metrics), "--redis", redis, "--disable-tls", "--loglevel", "info"]
-    sup.start("argocd-repo-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"},
+    repo_env = {**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"}
+    # bench/bench_argocd.py --tar-exclusions: what repo-server leaves out of the tarball it streams to
+    # a plugin (Argo CD's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, e.g. `.git/*`).
+    if os.environ.get("K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"):
+        repo_env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"] = os.environ["K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"]
+    sup.start("argocd-repo-server", argv, env=repo_env,
               cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
     return f"127.0.0.1:{port}"
 

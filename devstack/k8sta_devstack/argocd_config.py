@@ -43,9 +43,17 @@ def crds(module_dir: Path) -> list[dict[str, Any]]:
     return list(_kustomization_resources(module_dir / "manifests" / "crds"))
 
 
-def base_config(module_dir: Path, admin_password: str) -> list[dict[str, Any]]:
-    """argocd-cm & co. from the module, with our overrides merged in and the secret filled."""
+def base_config(module_dir: Path, admin_password: str,
+                kustomize: tuple[str, Path] | None = None) -> list[dict[str, Any]]:
+    """argocd-cm & co. from the module, with our overrides merged in and the secret filled.
+
+    ``kustomize`` (version, binary): Argo CD's native kustomize may use the pinned binary through
+    ``kustomize.path.<version>`` (Applications select it with ``kustomize: {version: <version>}``);
+    bench/bench_argocd.py compares our plugin with exactly that."""
     overrides = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(OVERRIDES.read_text()) if d}
+    if kustomize is not None:
+        cm = overrides.setdefault(("ConfigMap", "argocd-cm"), {"data": {}})
+        cm["data"] = {**cm.get("data", {}), f"kustomize.path.{kustomize[0]}": str(kustomize[1])}
     docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}]
     for doc in _kustomization_resources(module_dir / "manifests" / "base" / "config"):
         doc["metadata"]["namespace"] = NAMESPACE
@@ -72,7 +80,8 @@ def _secret_data(admin_password: str) -> dict[str, str]:
     }
 
 
-def apply_all(api: k8s_client.ApiClient, module_dir: Path, admin_password: str) -> None:
+def apply_all(api: k8s_client.ApiClient, module_dir: Path, admin_password: str,
+              kustomize: tuple[str, Path] | None = None) -> None:
     """Apply CRDs, wait until they are served, then the namespace and the base configuration."""
     crd_docs = crds(module_dir)
     for doc in crd_docs:
@@ -80,7 +89,7 @@ def apply_all(api: k8s_client.ApiClient, module_dir: Path, admin_password: str) 
     for doc in crd_docs:
         name = doc["metadata"]["name"]
         processes.poll(lambda n=name: kube.crd_established(api, n), 60, f"CRD {name} to be established")
-    for doc in base_config(module_dir, admin_password):
+    for doc in base_config(module_dir, admin_password, kustomize):
         kube.server_side_apply(api, doc)
 
 

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -24,6 +25,7 @@ from typing import Any
 from k8sta_devstack import argocd, argocd_config, binaries, controllers, kube, pki, processes
 
 STATE_FILE = "stack.json"
+INPUT_KEY_FILE = "input-key"
 # Written first into every state directory: only directories carrying it are ever removed.
 MARKER_FILE = ".k8sta-devstack"
 
@@ -111,7 +113,8 @@ def start(state_dir: Path, sup: processes.Supervisor, *, sidecar_uid: int | None
     password_file = argocd_config.write_private(state_dir / "admin-password", password + "\n")
     api = kube.api_client(apiserver.kubeconfig)
     try:
-        argocd_config.apply_all(api, module_dir, password)
+        argocd_config.apply_all(api, module_dir, password,
+                                (tools.versions["KUSTOMIZE_VERSION"], Path(tools.kustomize)))
         for name in controllers.apply_rollouts_crds(api, tools):
             processes.poll(lambda n=name: kube.crd_established(api, n), 60, f"CRD {name} to be established")
         # The workload controllers start side by side with Argo CD; their readiness is checked after it.
@@ -126,8 +129,10 @@ def start(state_dir: Path, sup: processes.Supervisor, *, sidecar_uid: int | None
         layout.create()
         env = argocd.common_env(layout, apiserver.kubeconfig, path)
         redis = argocd.start_redis(sup, tools.redis_server, layout, env)
+        # The input key the daemon signs app branches with (contract v2); the plugin sidecar reads it.
+        input_key = argocd_config.write_private(state_dir / INPUT_KEY_FILE, secrets.token_hex(32) + "\n")
         if sidecar_uid is None:
-            argocd.start_cmp_server(sup, tools, layout, env)
+            argocd.start_cmp_server(sup, tools, layout, env, input_key)
         else:  # our cmp image runs argocd-cmp-server (tests/images): it owns the socket directory
             os.chown(layout.plugin_sockets, sidecar_uid, sidecar_uid)
         repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)

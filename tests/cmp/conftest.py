@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from k8sta_cmp import contract, generate, render, safety
+from k8sta_cmp import contract, generate, inputs, render, safety
 from k8sta_cmp.kustomize import Kustomize
 
 # The console script plugin.yaml names, from the same environment as the tests.
@@ -58,9 +58,10 @@ def kustomize() -> Kustomize:
 
 
 def seal(root: Path, kustomize: Kustomize, images: tuple[contract.ImagePin, ...] = IMAGES,
-         kustomization: str = "env/dev", **overrides: object) -> contract.BranchMetadata:
-    """Render the inputs under root and write the .k8sta files, as the daemon does."""
+         kustomization: str = "env/dev", key: bytes | None = None, **overrides: object) -> contract.BranchMetadata:
+    """Render the inputs under root and write the .k8sta files, as the daemon does (signed with ``key``)."""
     rendered = render.render(root, kustomization, images, kustomize, safety.Limits())
+    entries = [e for e in inputs.tree_entries(str(root)) if not e[2].startswith(".k8sta/")]
     fields: dict[str, object] = dict(
         ticket=contract.ObjectRef("k8sta", "api-42"), track="main-line", station="dev",
         application=contract.ObjectRef("argocd", "dev"),
@@ -69,7 +70,7 @@ def seal(root: Path, kustomize: Kustomize, images: tuple[contract.ImagePin, ...]
     )
     fields.update(overrides)
     meta = contract.BranchMetadata(**fields)  # type: ignore[arg-type]
-    for rel, data in contract.branch_files(meta, rendered.manifests).items():
+    for rel, data in contract.branch_files(meta, rendered.manifests, input_entries=entries, key=key).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
     return meta

@@ -58,7 +58,8 @@ def test_round_trip_is_exact_and_deterministic() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        pytest.param("apiVersion", "k8sta.io/branch/v2", "apiVersion: must be 'k8sta.io/branch/v1'",
+        pytest.param("apiVersion", "k8sta.io/branch/v3",
+                     "apiVersion: must be one of 'k8sta.io/branch/v1', 'k8sta.io/branch/v2'",
                      id="future-version"),
         pytest.param("kind", "Other", "kind: must be 'AppBranch'", id="kind"),
         pytest.param("ticket", KeyError, "ticket: is required", id="no-ticket"),

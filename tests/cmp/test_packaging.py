@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
 
 from .test_toolchain import ROOT, versions_env
@@ -43,8 +42,10 @@ def test_plugin_is_named_k8sta_and_runs_our_console_script() -> None:
     assert callable(getattr(importlib.import_module(module), func))
 
 
-def test_plugin_discovers_only_k8sta_branches() -> None:
-    assert plugin()["spec"]["discover"] == {"fileName": f"./{contract.METADATA_PATH}"}
+def test_plugin_has_no_discovery_so_it_renders_only_applications_that_name_it() -> None:
+    # Without discover, Argo CD uses a sidecar plugin only for Applications naming it, and skips the
+    # MatchRepository round (one whole extra tar + stream + untar of the checkout per render).
+    assert "discover" not in plugin()["spec"]
 
 
 def dockerfile_instructions(name: str) -> list[tuple[str, str]]:
@@ -57,7 +58,7 @@ def dockerfile_instructions(name: str) -> list[tuple[str, str]]:
 def test_dockerfile_copies_only_paths_that_exist(name: str) -> None:
     for op, args in dockerfile_instructions(name):
         if op == "COPY" and "--from=" not in args:
-            *sources, _dest = args.split()
+            *sources, _dest = [a for a in args.split() if not a.startswith("--")]
             for source in sources:
                 assert (ROOT / source).exists(), f"{name}: COPY {source} does not exist"
 
@@ -67,6 +68,8 @@ def test_cmp_image_layout() -> None:
     final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):]
     assert ("COPY", "plugin.yaml /home/argocd/cmp-server/config/plugin.yaml") in final
     assert ("USER", "999") in final
+    # our launcher replaces pip's console-script wrapper (which imports re on every render)
+    assert ("COPY", "--chmod=0755 cmp/bin/k8sta-cmp /opt/k8sta/bin/k8sta-cmp") in final
     assert any(op == "RUN" and "--uid 999" in args for op, args in final)
     env = " ".join(args for op, args in final if op == "ENV")
     assert "K8STA_KUSTOMIZE=/usr/local/bin/kustomize" in env
@@ -105,7 +108,7 @@ def test_sidecar_component_patches_argo_cds_repo_server(tmp_path: Path, argocd_s
     assert sidecar["securityContext"]["runAsUser"] == 999
     mounts = {m["mountPath"]: m["name"] for m in sidecar["volumeMounts"]}
     assert mounts == {"/var/run/argocd": "var-files", "/home/argocd/cmp-server/plugins": "plugins",
-                      "/tmp": "k8sta-cmp-tmp"}
+                      "/tmp": "k8sta-cmp-tmp", "/var/run/secrets/k8sta/input-key": "k8sta-input-key"}
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["k8sta-cmp-tmp"] == {"name": "k8sta-cmp-tmp", "emptyDir": {}}
     assert {"var-files", "plugins"} <= set(volumes)  # provided by Argo CD's own manifest
@@ -129,3 +132,14 @@ def test_the_wheel_holds_the_product_and_its_pins_but_no_devstack(tmp_path: Path
         packaged_pins = archive.read("k8sta_cmp/versions.env").decode()
     assert {name.split("/")[0] for name in names if not name.startswith("k8sta-")} == {"k8sta_cmp", "k8sta_daemon"}
     assert packaged_pins == (ROOT / "toolchain/versions.env").read_text()
+
+
+def test_image_launcher_runs_the_same_main_as_the_console_script(tmp_path: Path) -> None:
+    launcher = (ROOT / "cmp/bin/k8sta-cmp").read_text()
+    assert launcher.startswith("#!/opt/k8sta/bin/python3\n")  # the image's venv
+    script = tmp_path / "k8sta-cmp"
+    script.write_text(launcher.replace("/opt/k8sta/bin/python3", sys.executable, 1))
+    script.chmod(0o755)
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0 and "generate" in done.stdout
+    assert "import re" not in launcher

@@ -27,6 +27,15 @@ def test_settings_from_environment(tmp_path: Path) -> None:
     assert "s3cr3t" not in repr(config)
 
 
+def test_input_key_file_is_read_once_and_hidden(tmp_path: Path) -> None:
+    key = tmp_path / "input-key"
+    key.write_bytes(b"0123456789abcdef0123\n")
+    config = settings.parse(["--input-key-file", str(key)], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t"})
+    assert config.input_key == b"0123456789abcdef0123"
+    assert "0123456789" not in repr(config)
+    assert settings.parse([], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t"}).input_key is None
+
+
 def test_flags_override_environment(tmp_path: Path) -> None:
     config = settings.parse(["--argocd-url", "https://argo", "--resync-seconds", "2", "--no-leader-election"],
                             {"K8STA_ARGOCD_URL": "http://other", "K8STA_ARGOCD_TOKEN": "t"})
@@ -34,6 +43,14 @@ def test_flags_override_environment(tmp_path: Path) -> None:
     assert config.drift_seconds == 30.0
     assert settings.parse(["--drift-seconds", "2"], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t",
                                                      "K8STA_DRIFT_SECONDS": "9"}).drift_seconds == 2.0
+
+
+def test_unusable_input_key_file_is_named(tmp_path: Path) -> None:
+    key = tmp_path / "input-key"
+    key.write_bytes(b"short")
+    with pytest.raises(settings.SettingsError, match=r"--input-key-file / K8STA_INPUT_KEY_FILE: "):
+        settings.parse([], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t",
+                            "K8STA_INPUT_KEY_FILE": str(key)})
 
 
 @pytest.mark.parametrize(("argv", "environ", "message"), [

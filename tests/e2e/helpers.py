@@ -70,11 +70,17 @@ class App:
         }
 
 
-def push_app_branch(app: App, inputs: dict[str, bytes], kustomize: Kustomize, *, render: bool = True) -> str:
-    """Commit ``inputs`` on main, then the app branch env/dev the way the daemon writes it."""
+def push_app_branch(app: App, inputs: dict[str, bytes], kustomize: Kustomize, *, render: bool = True,
+                    key: bytes | None = None) -> str:
+    """Commit ``inputs`` on main, then the app branch env/dev the way the daemon writes it (signed
+    with the input ``key`` if given)."""
     source = app.repo.commit("main", inputs, "test data on the source branch")
-    build = appbranch.build if render else appbranch.unrendered
-    files = build(inputs, application=app.ref, kustomization="env/dev", source_commit=source, kustomize=kustomize)
+    if render:
+        files = appbranch.build(inputs, application=app.ref, kustomization="env/dev", source_commit=source,
+                                kustomize=kustomize, key=key)
+    else:
+        files = appbranch.unrendered(inputs, application=app.ref, kustomization="env/dev", source_commit=source,
+                                     kustomize=kustomize)
     return app.repo.commit("env/dev", files, f"Move test data to dev\n\nK8sTA-Ticket: {ARGOCD_NS}/{app.name}")
 
 

@@ -16,6 +16,7 @@ from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_devstack.gitrepo import ConfigRepo
+from k8sta_devstack.stack import INPUT_KEY_FILE, Stack
 
 from .helpers import (
     ARGOCD_NS,
@@ -85,6 +86,33 @@ def test_hostile_branch_is_refused_and_argocd_shows_why(
     assert status["sync"]["status"] != "Synced"
     namespaces = k8s_client.CoreV1Api(kube_api).list_namespace(field_selector=f"metadata.name={destination}")
     assert namespaces.items == []  # nothing was deployed
+
+
+def test_signed_branch_renders_and_one_edited_after_signing_is_refused_naming_the_file(
+        argocd: ArgoCD, stack: Stack, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    """Contract v2 through the real repo-server: the sidecar holds the stack's input key."""
+    name, destination = app_names("signed")
+    app = App(name, destination, config_repo)
+    key = (stack.state_dir / INPUT_KEY_FILE).read_bytes().strip()
+    revision = push_app_branch(app, app_inputs("signed"), kustomize, key=key)
+    assert contract.INPUTS_PATH in config_repo.git(["ls-tree", "-r", "--name-only", revision])
+    create_app(app)
+    wait_for_app(argocd, name, synced_healthy_at(revision), f"Synced+Healthy at {revision}")
+
+    files = {path: config_repo.git(["show", f"{revision}:{path}"]).encode()
+             for path in config_repo.git(["ls-tree", "-r", "--name-only", revision]).split()}
+    files["env/dev/settings.yaml"] = files["env/dev/settings.yaml"].replace(b"signed", b"edited")
+    config_repo.commit("env/dev", files, "edited by hand, signature kept")
+    argocd.refresh(app.ref, hard=True)
+
+    def refused(found: dict[str, Any]) -> bool:
+        conditions = found.get("status", {}).get("conditions") or []
+        return any("was changed after K8sTA signed the inputs" in c.get("message", "") for c in conditions)
+
+    status = wait_for_app(argocd, name, refused, "refusing the edited signed branch")["status"]
+    [condition] = [c for c in status["conditions"] if "signed the inputs" in c["message"]]
+    assert "refused: env/dev/settings.yaml was changed after K8sTA signed the inputs" in condition["message"]
 
 
 def test_event_with_application_uid_is_listed_by_argocd(

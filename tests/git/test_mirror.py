@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpgit
+import pygit2
 import pytest
 from gitrepos import DEV, Human, Remote, pin, ticket
 
@@ -138,3 +139,51 @@ def test_credentials_in_url_userinfo_work(http_base: str, remote: Remote, cache_
 
     assert remote.head("env/dev") == result["env/dev"]
     assert PASSWORD not in mirror.url and PASSWORD not in repr(mirror.credentials)
+
+
+def _loose_objects(mirror: Mirror) -> int:
+    return sum(1 for d in (mirror.path / "objects").glob("[0-9a-f][0-9a-f]") for _ in d.iterdir())
+
+
+def test_garbage_collection_packs_the_mirror_and_it_keeps_working(
+        remote: Remote, human: Human, cache_dir: Path, kustomize: Kustomize, limits: safety.Limits) -> None:
+    mirror = Mirror.open(remote.url, cache_dir=cache_dir)
+    mirror.fetch()
+    repo, parent = mirror.repo, None
+    signature = pygit2.Signature("t", "t@example.com")
+    i = 0
+    # What pushed app-branch commits leave behind: loose blobs, trees, commits. git estimates the
+    # loose count from objects/17/ alone, so make sure that directory holds a few.
+    while len(list((mirror.path / "objects/17").glob("*"))) < 3:
+        i += 1
+        builder = repo.TreeBuilder()
+        builder.insert("f", repo.create_blob(f"object {i}\n".encode()), pygit2.enums.FileMode.BLOB)
+        parent = repo.create_commit(None, signature, signature, f"c{i}", builder.write(), [parent] if parent else [])
+    mirror.record_push("env/gc", str(parent))
+    repo.config["gc.auto"] = "256"  # git's threshold (default 6700), lowered: 2+ objects in objects/17
+    assert _loose_objects(mirror) > 20
+
+    assert mirror.pushed(every=2) is None  # the first push of two: nothing yet
+    thread = mirror.pushed(every=2)
+    assert thread is not None
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+
+    assert _loose_objects(mirror) == 0  # all reachable: packed
+    assert list((mirror.path / "objects/pack").glob("*.pack"))
+    result = appbranch.promote(mirror, source_branch="main", config_commit=None, targets=[DEV],
+                               ticket=ticket("api-1"), track="main", station="dev", images=[pin("1.0.0")],
+                               kustomize=kustomize, limits=limits)
+    assert remote.head("env/dev") == result["env/dev"]
+    new = human.commit({"README.md": "after gc\n"}, "after gc")
+    mirror.fetch()
+    assert mirror.branch_head("main") == new
+
+
+def test_garbage_collection_below_git_thresholds_changes_nothing(remote: Remote, cache_dir: Path) -> None:
+    mirror = Mirror.open(remote.url, cache_dir=cache_dir)
+    mirror.fetch()
+    mirror.repo.create_blob(b"one loose object\n")
+    before = _loose_objects(mirror)
+    mirror.collect_garbage()
+    assert _loose_objects(mirror) == before

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from gitrepos import API, BASE_FILES, DEV, PROD, Human, Remote, git, pin, ticket
 
-from k8sta_cmp import contract, safety
+from k8sta_cmp import contract, inputs, safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters.git import appbranch, errors, messages
 from k8sta_daemon.adapters.git.mirror import Mirror
@@ -20,11 +21,11 @@ CMP = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "k8sta-cmp"
 
 def promote(mirror: Mirror, kustomize: Kustomize, limits: safety.Limits, *, name: str = "api-42",
             tag: str = "1.2.3", targets: list[appbranch.AppTarget] | None = None,
-            config_commit: str | None = None, station: str = "dev") -> dict[str, str]:
+            config_commit: str | None = None, station: str = "dev", input_key: bytes | None = None) -> dict[str, str]:
     return appbranch.promote(
         mirror, source_branch="main", config_commit=config_commit, targets=targets or [DEV],
         ticket=ticket(name), track="main", station=station, images=[pin(tag)],
-        kustomize=kustomize, limits=limits,
+        kustomize=kustomize, limits=limits, input_key=input_key,
     )
 
 
@@ -120,6 +121,38 @@ def test_rendered_file_matches_k8sta_cmp_verify_in_a_real_checkout(
     assert verify.stdout.startswith("verified: ticket k8sta/api-42 station dev sha256 ")
     assert generate.returncode == 0, generate.stderr
     assert generate.stdout == (checkout / contract.RENDERED_PATH).read_bytes()
+
+
+def test_with_the_input_key_the_commit_is_signed_and_the_plugin_takes_the_signed_path(
+        mirror: Mirror, remote: Remote, tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> None:
+    key = b"daemon-and-sidecar-shared-key-42"
+    sha = promote(mirror, kustomize, limits, input_key=key)["env/dev"]
+    assert contract.INPUTS_PATH in remote.files(sha)
+    manifest = remote.show(sha, contract.INPUTS_PATH)
+    assert "application argocd/api-dev\n" in manifest and "file " in manifest
+    assert contract.parse_metadata(remote.show(sha, contract.METADATA_PATH) + "\n") is not None
+    checkout = tmp_path / "argocd-checkout"
+    git("clone", "-q", "--branch", "env/dev", remote.url, str(checkout))
+    key_file = tmp_path / "key"
+    key_file.write_bytes(key)
+    env = {**os.environ, "ARGOCD_APP_NAME": "api-dev", "ARGOCD_APP_NAMESPACE": "argocd",
+           "ARGOCD_APP_SOURCE_PATH": ".", "ARGOCD_APP_REVISION": sha, inputs.KEY_ENV: str(key_file)}
+    probe = ("import sys; from k8sta_cmp import cli; code = cli.main(['generate']); "
+             "print('yaml' in sys.modules, file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=checkout, env=env, capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().strip() == "False"  # the signed path: no YAML parsed
+    assert done.stdout == (checkout / contract.RENDERED_PATH).read_bytes()
+    (checkout / "base/deployment.yaml").write_text((checkout / "base/deployment.yaml").read_text() + "# x\n")
+    edited = subprocess.run([str(CMP), "generate"], cwd=checkout, env=env, capture_output=True, check=False)
+    assert edited.returncode == 1
+    assert b"refused: base/deployment.yaml was changed after K8sTA signed the inputs" in edited.stderr
+
+
+def test_without_the_input_key_no_manifest_is_written(
+        mirror: Mirror, remote: Remote, kustomize: Kustomize, limits: safety.Limits) -> None:
+    sha = promote(mirror, kustomize, limits)["env/dev"]
+    assert contract.INPUTS_PATH not in remote.files(sha)
 
 
 def test_two_targets_are_one_atomic_push(

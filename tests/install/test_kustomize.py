@@ -338,6 +338,16 @@ def test_argocd_patch_adds_the_sidecar_to_argo_cds_repo_server(builder: Builder)
     assert sorted(by_name) == ["argocd-repo-server", "k8sta-cmp"]
     sidecar = by_name["k8sta-cmp"]
     assert sidecar["image"] == f"ghcr.io/k8sta/k8sta-cmp:{project_version()}"
+    # repo-server leaves .git out of plugin tarballs (upstream reads this key into its env)
+    assert result.one("ConfigMap", "argocd-cmd-params-cm")["data"]["reposerver.plugin.tar.exclusions"] == ".git"
+    env = {e["name"]: e for e in by_name["argocd-repo-server"]["env"]}
+    assert env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"]["valueFrom"]["configMapKeyRef"]["key"] == \
+        "reposerver.plugin.tar.exclusions"
+    # the input key (contract v2) is mounted, optional
+    key_volume = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-input-key")
+    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o400,
+                                    "items": [{"key": "key", "path": "key"}]}
+    assert {"name": "K8STA_INPUT_KEY_FILE", "value": "/var/run/secrets/k8sta/input-key/key"} in sidecar["env"]
     for obj in result.objects:
         if obj["kind"] not in CLUSTER_SCOPED:
             assert obj["metadata"].get("namespace") == rbac.ARGOCD_NAMESPACE, obj["metadata"]["name"]

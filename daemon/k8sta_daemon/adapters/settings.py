@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from k8sta_cmp import errors, inputs
 from k8sta_cmp.kustomize import default_cache_dir
 
 
@@ -37,6 +38,7 @@ class Settings:
     metrics_port: int | None = None
     drift_seconds: float = 30.0
     lease_seconds: int = 15
+    input_key: bytes | None = field(default=None, repr=False)  # signs app branches (contract v2)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -60,6 +62,7 @@ _FLAGS: tuple[tuple[str, ...], ...] = (
     ("--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos"),
     ("--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here"),
     ("--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)", "switch"),
+    ("--input-key-file", "K8STA_INPUT_KEY_FILE", "HMAC key signing app branches' inputs (the sidecar mounts it too)"),
 )
 
 
@@ -114,6 +117,11 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
                             f"got {lease_raw!r}")
     cache = get("K8STA_CACHE")
     namespace = get("K8STA_NAMESPACE")
+    key_file = get("K8STA_INPUT_KEY_FILE")  # inputs.KEY_ENV
+    try:
+        input_key = inputs.read_key({inputs.KEY_ENV: key_file} if key_file else {})
+    except errors.K8staError as exc:
+        raise SettingsError(f"--input-key-file / {exc}") from None
     return Settings(
         kubeconfig=get("K8STA_KUBECONFIG") or environ.get("KUBECONFIG"),
         namespace=namespace,
@@ -130,4 +138,5 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         metrics_port=int(metrics_raw) if metrics_raw else None,
         drift_seconds=drift_seconds,
         lease_seconds=int(lease_raw),
+        input_key=input_key,
     )

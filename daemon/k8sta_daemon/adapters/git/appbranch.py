@@ -87,15 +87,17 @@ def read_head(mirror: Mirror, branch: str, *, fetch: bool = True) -> Head:
 def promote(mirror: Mirror, *, source_branch: str, config_commit: str | None, targets: Sequence[AppTarget],
             ticket: contract.ObjectRef, track: str, station: str, images: Sequence[contract.ImagePin],
             kustomize: Kustomize, limits: safety.Limits, note: str = "",
-            identity: Identity = DEFAULT_IDENTITY, max_attempts: int = DEFAULT_ATTEMPTS) -> dict[str, str]:
+            identity: Identity = DEFAULT_IDENTITY, max_attempts: int = DEFAULT_ATTEMPTS,
+            input_key: bytes | None = None) -> dict[str, str]:
     """Bring the ticket's snapshot to every target branch in one atomic push; return branch -> SHA.
 
     ``config_commit`` None pins the source branch's tip. Targets already at this ticket and Station
-    with the same pins are returned as they are; if all are, nothing is pushed.
+    with the same pins are returned as they are; if all are, nothing is pushed. With ``input_key``
+    each commit carries the signed ``.k8sta/inputs`` (contract v2), so the plugin skips re-validating.
     """
     _check_targets(targets, source_branch)
     pins = tuple(images)
-    renders = _RenderCache(kustomize, limits)
+    renders = _RenderCache(kustomize, limits, input_key)
 
     def plan(tip: pygit2.Commit, target: AppTarget) -> _Planned:
         repo = mirror.repo
@@ -117,14 +119,14 @@ def promote(mirror: Mirror, *, source_branch: str, config_commit: str | None, ta
 
 def rerender(mirror: Mirror, *, source_branch: str, target: AppTarget, kustomize: Kustomize,
              limits: safety.Limits, identity: Identity = DEFAULT_IDENTITY,
-             max_attempts: int = DEFAULT_ATTEMPTS) -> str | None:
+             max_attempts: int = DEFAULT_ATTEMPTS, input_key: bytes | None = None) -> str | None:
     """Re-render one app branch for an overlay-only source change, keeping its ticket and pins.
 
     Returns the branch's SHA afterwards (unchanged when its overlay is already the newest), or None
     when the branch has no K8sTA commit yet (nothing to re-render: the first ticket will write it).
     """
     _check_targets([target], source_branch)
-    renders = _RenderCache(kustomize, limits)
+    renders = _RenderCache(kustomize, limits, input_key)
 
     def plan(tip: pygit2.Commit, target: AppTarget) -> _Planned | None:
         head = read_head(mirror, target.branch, fetch=False)
@@ -190,6 +192,8 @@ def _write(mirror: Mirror, source_branch: str, targets: Sequence[AppTarget],
                 raise _Moved() from None
             for update in updates:
                 mirror.record_push(update.branch, update.new)
+            if updates:
+                mirror.pushed()  # every GC_EVERY pushes: `git gc --auto` in the background
             return {p.branch: p.sha for p in planned}
 
         try:
@@ -219,7 +223,8 @@ def _commit(mirror: Mirror, renders: _RenderCache, identity: Identity, *, target
             kustomization=target.overlay_dir, images=tuple(images),
             renderer=generate.running_versions(renders.kustomize), rendered_sha256=rendered.sha256,
         )
-        files = contract.branch_files(meta, rendered.manifests)
+        entries = trees.signed_entries(repo, repo[inputs]) if renders.input_key else None  # type: ignore[arg-type]
+        files = contract.branch_files(meta, rendered.manifests, input_entries=entries, key=renders.input_key)
     except cmp_errors.K8staError as exc:
         raise errors.RenderFailed(f"{target.branch}: {exc}") from None
     tree = trees.with_files(repo, inputs, files)
@@ -232,9 +237,10 @@ def _commit(mirror: Mirror, renders: _RenderCache, identity: Identity, *, target
 class _RenderCache:
     """Renders of one request, keyed by input tree and pins, so a retry after a lost race is cheap."""
 
-    def __init__(self, kustomize: Kustomize, limits: safety.Limits) -> None:
+    def __init__(self, kustomize: Kustomize, limits: safety.Limits, input_key: bytes | None = None) -> None:
         self.kustomize = kustomize
         self.limits = limits
+        self.input_key = input_key  # signs only what get() rendered after the full safety checks
         self._done: dict[tuple[str, str, tuple[contract.ImagePin, ...]], render.Rendered] = {}
 
     def get(self, repo: pygit2.Repository, inputs: pygit2.Oid, target: AppTarget,

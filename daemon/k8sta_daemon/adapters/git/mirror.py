@@ -4,14 +4,23 @@ Callers (appbranch.py, the intake of source commits) read and write objects here
 its ``refs/heads/*`` mirror the remote's as of the last fetch. The remote URL is never stored in the
 mirror's config (an anonymous remote is used for each fetch), so userinfo in a URL never lands on
 disk, and one inter-process file lock serialises everything that uses one mirror.
+
+Mirrors stay bounded: every fetch adds a pack and every app-branch commit adds loose objects, so
+every ``GC_EVERY`` pushes to a mirror (counted per process) a background thread runs
+``git gc --auto`` on it: off the push's path, and a no-op until git's thresholds (``gc.auto`` loose
+objects, set to ``GC_AUTO_LOOSE`` in a new mirror's config; ``gc.autoPackLimit`` packs) are passed.
+git's gc takes its own lock (``gc.pid``) and keeps unreachable objects younger than
+``gc.pruneExpire`` (two weeks), so a concurrent commit that is not yet pushed is never pruned.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +33,15 @@ from pygit2.enums import FetchPrune
 from k8sta_daemon.adapters.git import credentials, errors, redact
 
 HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
+GC_EVERY = 50  # pushes per mirror between two `git gc --auto` runs
+# git's default gc.auto (6,700 loose objects) is ~1,000 app-branch commits of loose objects, each
+# taking a file-system block: a mirror packs at a tenth of that.
+GC_AUTO_LOOSE = 700
+GC_TIMEOUT = 600.0
+log = logging.getLogger("k8sta.git")
+_pushes: dict[Path, int] = {}  # per mirror path, in this process
+_gc_running: set[Path] = set()
+_gc_lock = threading.Lock()
 _SCP_LIKE = re.compile(r"^(?:[^/@:]+@)?[^/:]+:(?!//)")
 
 
@@ -68,6 +86,7 @@ class Mirror:
             if not (path / "HEAD").is_file():
                 repo = pygit2.init_repository(str(path), bare=True)
                 (path / "description").write_text(f"K8sTA mirror of {redact.url(url)}\n")
+                repo.config["gc.auto"] = str(GC_AUTO_LOOSE)
             else:
                 repo = pygit2.Repository(str(path))
         return cls(url, path, repo, creds)
@@ -134,6 +153,40 @@ class Mirror:
     def record_push(self, branch: str, sha: str) -> None:
         """Mirror a successful push locally, so reads before the next fetch see it."""
         self.repo.references.create(f"refs/heads/{branch}", pygit2.Oid(hex=sha), force=True)
+
+    def pushed(self, every: int = GC_EVERY) -> threading.Thread | None:
+        """Count one push; every ``every`` pushes start ``collect_garbage`` in a background thread
+        (returned, for tests), unless one is still running on this mirror."""
+        with _gc_lock:
+            count = _pushes[self.path] = _pushes.get(self.path, 0) + 1
+            if count % every or self.path in _gc_running:
+                return None
+            _gc_running.add(self.path)
+
+        def run() -> None:
+            try:
+                self.collect_garbage()
+            except Exception as exc:  # best effort: a failed gc never takes the daemon down
+                log.warning("git gc --auto on the mirror of %s failed: %s", self.shown_url, exc)
+            finally:
+                with _gc_lock:
+                    _gc_running.discard(self.path)
+
+        thread = threading.Thread(target=run, name=f"gc-{self.path.stem[:8]}", daemon=True)
+        thread.start()
+        return thread
+
+    def collect_garbage(self, timeout: float = GC_TIMEOUT) -> None:
+        """``git gc --auto`` in the foreground of the calling thread (it repacks only past git's
+        thresholds); GitError if git fails."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.path), "LANG": "C", "LC_ALL": "C",
+               "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0"}
+        done = subprocess.run(["git", "--git-dir", str(self.path), "-c", "gc.autoDetach=false", "gc", "--auto",
+                               "--quiet"], capture_output=True, env=env, timeout=timeout, check=False,
+                              stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            stderr = " ".join(done.stderr.decode(errors="replace").split())
+            raise errors.GitError(f"git gc --auto in {self.path} failed: {self.redact(stderr)}")
 
 
 def _split_userinfo(url: str, creds: credentials.Credentials) -> tuple[str, credentials.Credentials]:

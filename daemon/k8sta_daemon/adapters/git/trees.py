@@ -13,6 +13,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import FileMode
 
+from k8sta_cmp import inputs
 from k8sta_daemon.adapters.git import errors
 
 RESERVED_DIR = ".k8sta"
@@ -101,3 +102,27 @@ def materialise(repo: pygit2.Repository, tree: pygit2.Tree, dest: Path, _prefix:
         else:
             raise errors.RenderFailed(f"{_prefix}{item.name}: git submodules are not supported in K8sTA "
                                       "inputs (an app branch must hold everything its render needs)")
+
+
+def signed_entries(repo: pygit2.Repository, tree: pygit2.Tree) -> list[tuple[str, str, str]] | None:
+    """``inputs.entry`` for every file of ``tree`` (what the plugin will find in its checkout), or
+    None when a checkout may not hold the committed bytes (a ``.gitattributes`` can filter them)."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(current: pygit2.Tree, prefix: str) -> bool:
+        for item in current:
+            path = f"{prefix}{item.name}"
+            if item.name == ".gitattributes":
+                return False
+            if item.filemode == FileMode.TREE:
+                if not walk(repo[item.id], f"{path}/"):  # type: ignore[arg-type]
+                    return False
+            elif item.filemode == FileMode.LINK:
+                found.append(inputs.entry("link", repo[item.id].data, path))  # type: ignore[attr-defined]
+            elif item.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+                found.append(inputs.entry("file", repo[item.id].data, path))  # type: ignore[attr-defined]
+            else:
+                return False
+        return True
+
+    return found if walk(tree, "") else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class GitSettings:
     kustomize: Kustomize
     limits: safety.Limits
     default_source_branch: str
+    input_key: bytes | None = field(default=None, repr=False)  # sign app branches' inputs (contract v2)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
             mirror, source_branch=group.source_branch, config_commit=plan.config_commit,
             targets=targets, ticket=contract.ObjectRef(action.ticket.namespace, action.ticket.name),
             track=action.track, station=action.station, images=action.snapshot.images,
-            kustomize=git.kustomize, limits=git.limits)
+            kustomize=git.kustomize, limits=git.limits, input_key=git.input_key)
         pushed.extend(model.PushedCommit(app=s.app, repo_url=repo_url, branch=s.branch, commit=heads[s.branch])
                       for s in group.sources)
     return outcomes.Pushed(tuple(pushed))
