@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from flask import (Blueprint, Response, abort, current_app, render_template, request, stream_with_context,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
 
 from k8sta_daemon.cli import board as views
 from k8sta_daemon.cli import errors

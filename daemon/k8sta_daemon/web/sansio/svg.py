@@ -110,8 +110,8 @@ def render_track(track: TrackView, *, prefix: str = "/board") -> Markup:
     columns = 1 + len(stations) + len(off_track)
     width = LEFT + COLUMN * (columns - 1) + COLUMN // 2 + 10
     most_junctions = max((len(s["junctionTracks"]) for s in stations), default=0)
-    height = max(RAIL_Y + 64, RAIL_Y + 30 + TRAIN_H * min(len(waiting), WAITING_SHOWN + 1) + 8,
-                 RAIL_Y + 78 + 15 * most_junctions)
+    height = max(RAIL_Y + 62, RAIL_Y + 30 + TRAIN_H * min(len(waiting), WAITING_SHOWN + 1) + 8,
+                 RAIL_Y + 62 + (18 + 15 * most_junctions if most_junctions else 0))
     href = lambda name: ticket_href(prefix, ns, name)  # noqa: E731
 
     svg: list[str] = []
@@ -217,15 +217,24 @@ def _list(track: TrackView, prefix: str) -> str:
         if card is None:
             continue
         items.append(_item(card, ns, prefix, _where(card)))
-    recent = [cards[t["name"]] for t in view["recent"] if t["name"] in cards]
+    recent = []
+    for finished in view["recent"]:
+        card = cards.get(finished["name"])
+        if card is None:
+            continue
+        where = f"last at {finished['station']}" if finished.get("station") else ""
+        if card.state == "Failed":  # stopped for good until retried: its reason stays in sight
+            items.append(_item(card, ns, prefix, where))
+        else:
+            recent.append(_item(card, ns, prefix, where))
     out = ""
     if items:
         out += '<ul class="tickets">' + "".join(items) + "</ul>"
     else:
         out += '<p class="empty">no tickets on this track</p>'
     if recent:
-        out += ('<details class="recent"><summary>recent</summary><ul class="tickets">'
-                + "".join(_item(c, ns, prefix, "") for c in recent) + "</ul></details>")
+        out += ('<details class="recent"><summary>recent</summary><ul class="tickets">' + "".join(recent)
+                + "</ul></details>")
     return out
 
 
