@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps test test-unit lint bench-cmp bench-daemon stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps test test-unit lint bench-cmp bench-daemon bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize"
+	@echo "make bench-board - benchmark the departure board at 1,000 tracks (server render, chromium load, SSE)"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
 
 $(VENV)/.installed: pyproject.toml
@@ -26,13 +27,16 @@ venv: $(VENV)/.installed
 deps:
 	toolchain/debian-deps.sh
 
+browser-deps:
+	toolchain/browser-deps.sh
+
 tools-cmp:
 	toolchain/build.sh kustomize
 
 tools: deps
 	toolchain/build.sh all
 
-test: venv tools
+test: venv tools browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv tools-cmp
@@ -46,6 +50,9 @@ bench-cmp: venv tools-cmp
 
 bench-daemon: venv tools
 	$(PY) bench/bench_daemon.py
+
+bench-board: venv browser-deps
+	$(PY) bench/bench_board.py
 
 stack-up: venv tools
 	$(PY) -m k8sta_devstack up

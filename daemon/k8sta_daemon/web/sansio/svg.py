@@ -3,8 +3,10 @@ ticket list that says, in the core's words, why each ticket is where it is.
 
 Callers: ``web.boardwatch`` renders every Track once per change and hands the same fragment to the page
 and to every SSE client; the board benchmark times it. Pure: a ``TrackView`` in, ``Markup`` out.
-Every name and message comes from users (or from Argo CD), so every one goes through ``escape``;
-the fragment is built only from escaped values and fixed markup.
+Every name and message comes from users (or from Argo CD), so every one goes through ``escape`` (the
+stdlib's ``html.escape`` with quotes: the same five characters as markupsafe, without building a
+``Markup`` per string, which the benchmark showed to be a third of the render); the fragment is built
+only from escaped values and fixed markup, and returned as ``Markup`` so Jinja inserts it as is.
 
 Layout (left to right): the boarding column (tickets waiting before the first Station), then one column
 per Station on a horizontal rail. A ticket is a train on the rail at its Station, its state and the
@@ -13,12 +15,13 @@ start of its reason below; a junction is a branch leaving its Station towards th
 
 from __future__ import annotations
 
-import textwrap
+import functools
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from k8sta_daemon.cli.board import BOARDING
 
@@ -43,11 +46,17 @@ STATE_COLOURS = {  # fill of the train; the same states the CLI colours (cli.rai
 }
 
 
+def escape(text: str) -> str:
+    """``&``, ``<``, ``>``, ``"`` and ``'`` as entities: safe in element text and in quoted attributes."""
+    return html.escape(text, quote=True)
+
+
 def dom_id(namespace: str, name: str) -> str:
     """The section's id (and the SSE event's target); Kubernetes names never contain ``/``."""
     return f"track/{namespace}/{name}"
 
 
+@functools.lru_cache(maxsize=8192)
 def ticket_href(prefix: str, namespace: str, name: str) -> str:
     return f"{prefix}/tickets/{quote(namespace, safe='')}/{quote(name, safe='')}"
 
@@ -61,7 +70,25 @@ def _short(text: str, width: int) -> str:
 
 
 def _reason_lines(reason: str) -> list[str]:
-    lines = textwrap.wrap(reason, REASON_WIDTH, max_lines=REASON_LINES, placeholder=" …")
+    """The reason wrapped at word boundaries into at most ``REASON_LINES`` lines, "…" when cut."""
+    lines: list[str] = []
+    line = ""
+    cut = False
+    for word in reason.split():
+        candidate = f"{line} {word}" if line else word
+        if len(candidate) <= REASON_WIDTH or not line:
+            line = candidate
+            continue
+        lines.append(line)
+        line = word
+        if len(lines) == REASON_LINES:
+            cut = True
+            break
+    if line and not cut:
+        lines.append(line)
+    lines = [_short(x, REASON_WIDTH) for x in lines]
+    if cut and not lines[-1].endswith("…"):
+        lines[-1] = _short(lines[-1] + " …", REASON_WIDTH)
     return lines
 
 
