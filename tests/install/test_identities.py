@@ -19,7 +19,7 @@ from kubernetes import client as k8s
 from k8sta_daemon import kube, resources
 from k8sta_daemon.core import model
 from k8sta_daemon.leader import LeaderElector, LeaseSettings
-from k8sta_daemon.web import create_app
+from k8sta_daemon.web import boardwatch, create_app
 from k8sta_daemon.web.sansio import auth
 from k8sta_devstack.stack import Stack
 
@@ -181,6 +181,14 @@ def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path]
     assert [e.reason for e in events_about(kube_api, namespace, "Ticket", name)] == ["Created"]
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and b"k8sta_web_kubernetes_up 1.0" in metrics.data
+    # The departure board watches with this account and reads a ticket's Events.
+    try:
+        board = client.get("/board/", query_string={"namespace": namespace})
+        assert board.status_code == 200 and f'id="track/{namespace}/line"' in board.get_data(as_text=True)
+        page = client.get(f"/board/tickets/{namespace}/{name}")
+        assert page.status_code == 200 and "Created" in page.get_data(as_text=True)
+    finally:
+        app.extensions[boardwatch.EXTENSION].stop()
     # The web part only creates: changing a ticket is refused.
     with pytest.raises(kube.KubeError) as refused:
         kube.Kube(kube.api_client(str(kubeconfigs[rbac.WEB]))).patch_spec("Ticket", namespace, name, {"abandon": True})
