@@ -3,6 +3,7 @@ and that nothing a user wrote can become markup) and the hub's change log that f
 
 from __future__ import annotations
 
+import dataclasses
 from html.parser import HTMLParser
 
 import pytest
@@ -214,3 +215,25 @@ def test_a_deleted_track_is_published_as_gone() -> None:
     hub.feed("Track", [t for t in world().tracks if t["metadata"]["name"] != "eu"])
     _, changed = hub.changes_since(seq, 0)
     assert [(f.ref, f.html) for f in changed] == [(EU, None)] and '"html": null' in changed[0].data
+
+
+def test_a_held_track_shows_its_hold_before_the_first_station() -> None:
+    """Holds are not in the model yet (``boardstate.track_hold`` is the hook); the picture is ready for them."""
+    view = fed().track_view(MAIN)
+    assert view.hold is None and "held:" not in str(svg.render_track(view))
+    held = str(svg.render_track(dataclasses.replace(view, hold="rollback to api-3 by alice")))
+    assert 'class="badge bad hold">held: rollback to api-3 by alice</span>' in held
+    assert '<g class="hold"><title>held: rollback to api-3 by alice</title>' in held
+
+
+@pytest.mark.parametrize(("reason", "lines"), [
+    ("", []),
+    ("deploying at station dev", ["deploying at station dev"]),
+    ("waiting to board into station dev: held by ticket api-1",
+     ["waiting to board into station", "dev: held by ticket api-1"]),
+    ("waiting for approval to depart into station staging and then some more words",
+     ["waiting for approval to depart", "into station staging and then…"]),
+    ("x" * 40, ["x" * 29 + "…"]),
+], ids=["empty", "one-line", "two-lines", "cut", "one-long-word"])
+def test_reasons_under_a_train_wrap_at_words_and_say_when_cut(reason: str, lines: list[str]) -> None:
+    assert svg._reason_lines(reason) == lines
