@@ -39,7 +39,7 @@ tools: deps
 test: venv tools browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv tools-cmp
+test-unit: venv tools-cmp browser-deps
 	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
 
 lint: venv
