@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 import requests
 from e2e_daemon.conftest import Daemon, daemon, namespace, railway  # tests/ is the rootdir of test packages
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from k8sta_devstack.stack import Stack
 
 __all__ = ["Daemon", "daemon", "namespace", "railway"]  # the daemon suite's fixtures, used as they are
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (toolchain/browser-deps.sh); Playwright's own download is not used
+RIDE_SECONDS = 240  # a ride on the real stack takes tens of seconds on a busy machine; waits are that patient
+expect.set_options(timeout=RIDE_SECONDS * 1000)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -98,7 +100,7 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     opened = context.new_page()
-    opened.set_default_timeout(240_000)  # a ride on the real stack takes tens of seconds on a busy machine
+    opened.set_default_timeout(RIDE_SECONDS * 1000)
     return opened
 
 
