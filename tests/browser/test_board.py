@@ -49,7 +49,7 @@ def test_the_open_board_follows_tickets_live_and_says_why_each_waits(
     assert reason_of(page, "api-1") == "waiting for approval to depart into station staging"
     expect(page.locator(TICKET.format(name="api-1") + " .where")).to_have_text("at dev")
     expect(track.locator('svg a.train[data-ticket="api-1"]')).to_have_attribute("data-state", "AwaitingApproval")
-    expect(track.locator("svg .gate-label")).to_have_text("approval pending")
+    expect(track.locator("svg .gate-label")).to_have_text("approval pending: api-1")
     railway.ticket("api-2", "main-line", config, "2.0.2", approvedStations=["staging"])
     expect(page.locator(TICKET.format(name="api-2") + " .reason")).to_have_text(
         "waiting to board into station dev: held by ticket api-1")
@@ -88,7 +88,10 @@ def test_the_open_board_follows_tickets_live_and_says_why_each_waits(
         row = rows.nth(index)
         expect(row).to_have_attribute("data-station", env)
         expect(row).to_have_attribute("data-state", "Departed")
-        expect(row.locator(".pushed")).to_have_attribute("data-commit", railway.repo.head(f"env/{env}"))
+        commit = row.locator(".pushed").get_attribute("data-commit")
+        assert commit is not None and commit in railway.repo.git(["log", "--format=%H", f"env/{env}"]).split()
+        message = railway.repo.git(["log", "-1", "--format=%B", commit])  # api-2 pushed after it: not the head
+        assert f"K8sTA-Ticket: {railway.namespace}/api-1" in message and f"K8sTA-Station: {env}" in message
         expect(row.locator("time")).to_have_count(3)  # entered, arrived, departed
     events = page.locator("#events").inner_text()
     for reason in ("Boarded", "AwaitingApproval", "Entered", "Completed"):

@@ -134,7 +134,7 @@ def test_the_railway_shows_stations_in_order_trains_at_their_stations_and_the_co
     text = " ".join(tags.text)
     assert "waiting for approval to depart into station staging" in text  # the core's own words
     assert "held by ticket api-7" in text
-    assert "approval pending" in text and 'class="gate pending"' in html
+    assert "approval pending: api-7" in text and 'class="gate pending"' in html
     assert "failed at station prod: argocd/prod-api: Degraded" in text  # Failed stays in sight with its reason
     assert "⇒ eu" in text and 'href="#track/shop/eu"' in html  # the junction links to the Track it feeds
     assert 'href="/board/tickets/shop/api-7"' in html

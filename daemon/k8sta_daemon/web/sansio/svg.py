@@ -170,8 +170,10 @@ def render_track(track: TrackView, *, prefix: str = "/board") -> Markup:
             classes.append("station-gate")
         svg.append(f'<g class="{" ".join(classes)}" data-station="{escape(station["name"])}">')
         svg.append(_text(x, 24, _short(station["name"], 24), "station-name"))
-        notes = _notes(station)
-        if notes:
+        if gate_for:  # the gate's note names who waits at it
+            pending = "approval pending: " + ", ".join(c.name for c in gate_for)
+            svg.append(_text(x, 38, _short(pending, 30), "station-notes gate-label"))
+        elif notes := _notes(station):
             svg.append(_text(x, 38, notes, "station-notes"))
         if station["approvalRequired"]:
             pending = " pending" if gate_for else ""
@@ -191,8 +193,6 @@ def render_track(track: TrackView, *, prefix: str = "/board") -> Markup:
                 svg.append(_train(card, x, RAIL_Y, href(card.name)))
                 svg.extend(_under(card, x, RAIL_Y + 28))
                 break  # a Station holds at most one ticket
-        if gate_for:
-            svg.append(_text(x - COLUMN / 2 + 8, RAIL_Y - 20, "approval pending", "gate-label", "start"))
     for index, lost in enumerate(off_track, start=1 + len(stations)):
         x = LEFT + COLUMN * index
         svg.append(_text(x, 24, _short(lost["station"], 24), "station-name"))
