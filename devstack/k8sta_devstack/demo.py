@@ -3,7 +3,8 @@ prod is a junction to two regional Tracks (eu, us); then a shared-config change 
 
 Everything is real: Argo CD renders each app branch through our plugin in its cmp-server, the
 ``k8sta-daemon`` process (recorded with the stack, so ``make demo-down`` stops it) decides and pushes,
-and the board below is the ``k8sta tracks`` command. Re-runnable: each run gets its own namespace.
+and the board below is the ``k8sta tracks`` command; the web part (gunicorn, recorded the same way)
+serves the same board live in a browser at the URL printed first. Re-runnable: each run gets its own namespace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import requests
 from kubernetes import client as k8s
 
 from k8sta_cmp.kustomize import Kustomize
@@ -42,6 +44,23 @@ def start_daemon(running: stack.Stack, workdir: Path) -> stack.Stack:
     updated = dataclasses.replace(running, processes=(*running.processes, proc))
     updated.write_state()
     return updated
+
+
+def start_web(running: stack.Stack, workdir: Path, namespace: str) -> tuple[stack.Stack, str]:
+    """The web part under gunicorn, as the install runs it, recorded like the daemon; returns the board's URL."""
+    sup = processes.Supervisor(running.log_dir)
+    port = processes.free_port()
+    environ = {**os.environ, "K8STA_KUBECONFIG": str(running.kubeconfig), "K8STA_NAMESPACE": namespace,
+               "K8STA_LOG_LEVEL": "INFO"}
+    url = f"http://127.0.0.1:{port}"
+    proc = sup.start(
+        f"k8sta-web-{workdir.name}",
+        [Path(sys.executable).parent / "gunicorn", "-c", "python:k8sta_daemon.web.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "k8sta_daemon.web:create_app()"],
+        env=environ, cwd=workdir, ready=lambda: requests.get(f"{url}/healthz", timeout=1).status_code == 200)
+    updated = dataclasses.replace(running, processes=(*running.processes, proc))
+    updated.write_state()
+    return updated, f"{url}/board/?namespace={namespace}"
 
 
 def build_world(api: k8s.ApiClient, workdir: Path) -> tuple[railway.Railway, str]:
@@ -125,8 +144,10 @@ def run(state_dir: Path) -> int:
     railway.apply_crds(api, ROOT / "kustomize/crds")
     world, config = build_world(api, workdir)
     running = start_daemon(running, workdir)
+    running, board_url = start_web(running, workdir, world.namespace)
     board = Board(running.kubeconfig, world.namespace)
-    print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}\n", flush=True)
+    print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}\n"
+          f"departure board (live in a browser): {board_url}\n", flush=True)
 
     world.ticket("api-1", "main-line", config, "1.1.0")
     print("ticket api-1: new image ghcr.io/acme/api:1.1.0 boards main-line", flush=True)
@@ -149,6 +170,7 @@ def run(state_dir: Path) -> int:
           f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} ticket show api-1\n"
           f"  KUBECONFIG={kubeconfig} kubectl get tickets -n {world.namespace}\n"
           f"  git --git-dir {world.repo.path} log --oneline env/eu\n"
+          f"  departure board: {board_url}\n"
           f"  daemon log: {running.log_dir}/k8sta-daemon-{workdir.name}.log\n"
           "clean up with: make demo-down")
     return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import requests
 from e2e_daemon.conftest import Daemon, daemon, namespace, railway  # tests/ is the rootdir of test packages
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from k8sta_devstack import processes
 from k8sta_devstack.stack import Stack
 
 __all__ = ["Daemon", "daemon", "namespace", "railway"]  # the daemon suite's fixtures, used as they are
@@ -28,12 +28,6 @@ RIDE_SECONDS = 240  # a ride on the real stack takes tens of seconds on a busy m
 expect.set_options(timeout=RIDE_SECONDS * 1000)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -50,7 +44,7 @@ class Web:
 
 @pytest.fixture
 def web(stack: Stack, namespace: str, tmp_path: Path) -> Iterator[Web]:
-    port = free_port()
+    port = processes.free_port()
     log = tmp_path / "gunicorn.log"
     env = {**os.environ, "K8STA_KUBECONFIG": str(stack.kubeconfig), "K8STA_NAMESPACE": namespace,
            "K8STA_BOARD_KEEPALIVE_SECONDS": "1", "K8STA_LOG_LEVEL": "INFO"}

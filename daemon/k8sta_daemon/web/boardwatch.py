@@ -8,8 +8,8 @@ changed gets a new sequence number in a shared change log. Browsers never cause 
 stream waits on one condition variable and sends the fragments changed since the sequence it has seen
 (``Last-Event-ID`` on reconnect), so a slow or reconnecting client catches up without a queue of its own.
 
-The watch starts on first use, not at app creation, so a gunicorn master that preloads the app forks
-no threads, and an app that never serves the board never watches.
+The watch starts when a gunicorn worker has booted (``gunicorn_conf.post_worker_init`` calls ``start``) or
+on first use, never at app creation, so a gunicorn master that preloads the app forks no threads.
 """
 
 from __future__ import annotations
@@ -82,8 +82,12 @@ class Hub:
         """A full list of ``kind``; returns how many Tracks changed."""
         with self._cond:
             affected = self.state.replace_all(kind, items)
+            first = kind not in self._synced
             self._synced.add(kind)
-            return self._publish(affected)
+            changed = self._publish(affected)
+            if first:
+                self._cond.notify_all()  # a page may be waiting for ``ready``, even if no picture changed
+            return changed
 
     def apply(self, kind: str, event: str, obj: dict[str, Any]) -> int:
         """One watch event; returns how many Tracks changed."""
@@ -178,6 +182,12 @@ class Hub:
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Hub()
+
+
+def start(app: Flask) -> None:
+    """Start the app's watch now (gunicorn's ``post_worker_init``), so the first page finds it listed."""
+    with app.app_context():
+        hub()
 
 
 def hub() -> Hub:

@@ -27,9 +27,14 @@ control_socket_disable = True
 
 
 def post_worker_init(worker: object) -> None:
-    """JSON log lines like the controller's (configured by the server, never by importing the app)."""
+    """JSON log lines like the controller's (configured by the server, never by importing the app), and the
+    board's watch started in this worker (after the fork, so it also works with ``--preload``)."""
     import os
 
     from k8sta_daemon import logs
+    from k8sta_daemon.web import boardwatch
 
     logs.configure(os.environ.get("K8STA_LOG_LEVEL", "INFO"))
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions") and boardwatch.EXTENSION in app.extensions:
+        boardwatch.start(app)

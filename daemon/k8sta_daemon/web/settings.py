@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_CACHE_SECONDS": 10.0,  # ticket counts on /metrics are at most this old
     "MAX_CONTENT_LENGTH": 1 << 20,  # webhook bodies; Flask answers 413 beyond it
     "BOARD_WATCH": True,  # the board watches the API itself; off: an in-memory board fed by the caller (bench)
-    "BOARD_READY_SECONDS": 5.0,  # how long the first page waits for the watch's initial lists
+    "BOARD_READY_SECONDS": 10.0,  # how long the first page waits for the watch's initial lists
     "BOARD_KEEPALIVE_SECONDS": 15.0,  # an SSE comment this often keeps proxies open and finds dead clients
     "BOARD_STREAM_SECONDS": 300.0,  # an SSE stream ends after this; the browser reconnects and catches up
 }
