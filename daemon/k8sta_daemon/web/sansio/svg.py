@@ -32,7 +32,8 @@ LEFT = 90  # centre of the boarding column
 RAIL_Y = 64
 TRAIN_W, TRAIN_H = 132, 22
 WAITING_SHOWN = 3
-REASON_LINES, REASON_WIDTH = 2, 30
+REASON_LINES, REASON_WIDTH = 2, 28  # at 11px, 28 characters stay inside a column's half-width
+JUNCTION_DX, JUNCTION_LABEL = COLUMN // 2, 24  # where a junction's branch drops; longest Track name shown
 STATE_COLOURS = {  # fill of the train; the same states the CLI colours (cli.railway.STATE_COLOURS)
     "Waiting": "#8a8f98",
     "Deploying": "#d98b00",
@@ -136,6 +137,9 @@ def render_track(track: TrackView, *, prefix: str = "/board") -> Markup:
     waiting = [cards[t["name"]] for t in view["waiting"] if t["name"] in cards]
     columns = 1 + len(stations) + len(off_track)
     width = LEFT + COLUMN * (columns - 1) + COLUMN // 2 + 10
+    if stations and stations[-1]["junctionTracks"] and not off_track:  # room for the last Station's branch labels
+        longest = max(len(_short(t, JUNCTION_LABEL)) for t in stations[-1]["junctionTracks"])
+        width = max(width, LEFT + COLUMN * (columns - 1) + JUNCTION_DX + 14 + 8 * (longest + 2))
     most_junctions = max((len(s["junctionTracks"]) for s in stations), default=0)
     height = max(RAIL_Y + 62, RAIL_Y + 30 + TRAIN_H * min(len(waiting), WAITING_SHOWN + 1) + 8,
                  RAIL_Y + 62 + (18 + 15 * most_junctions if most_junctions else 0))
@@ -181,11 +185,14 @@ def render_track(track: TrackView, *, prefix: str = "/board") -> Markup:
                        f'class="gate{pending}"><title>{escape("approval gate")}</title></rect>')
         svg.append(f'<circle cx="{x}" cy="{RAIL_Y}" r="8" class="stop"/>')
         for j, target in enumerate(station["junctionTracks"]):
+            # the branch leaves the rail right of the train and drops halfway to the next column, clear of
+            # the text under both trains, to the label of the Track it feeds
             y = RAIL_Y + 78 + 15 * j
-            svg.append(f'<path d="M{x} {RAIL_Y} C{x + 20} {RAIL_Y + 40}, {x + 24} {y - 4}, {x + 44} {y - 4}" '
-                       f'class="junction"/>')
+            bx = x + JUNCTION_DX
+            svg.append(f'<path d="M{x} {RAIL_Y} L{bx - 22} {RAIL_Y} Q{bx} {RAIL_Y} {bx} {RAIL_Y + 22} L{bx} {y - 10} '
+                       f'Q{bx} {y - 4} {bx + 8} {y - 4}" class="junction"/>')
             svg.append(f'<a href="#{escape(dom_id(ns, target))}" class="junction-link">'
-                       + _text(x + 48, y, f"⇒ {_short(target, 18)}", "junction-label", "start") + "</a>")
+                       + _text(bx + 12, y, f"⇒ {_short(target, JUNCTION_LABEL)}", "junction-label", "start") + "</a>")
         svg.append("</g>")
         for ticket in station["tickets"]:
             card = cards.get(ticket["name"])
