@@ -57,9 +57,9 @@ def web(stack: Stack, namespace: str, tmp_path: Path) -> Iterator[Web]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused while binding, slow while the worker imports
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
