@@ -47,8 +47,10 @@ STATE_COLOURS = {  # fill of the train; the same states the CLI colours (cli.rai
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def escape(text: str) -> str:
-    """``&``, ``<``, ``>``, ``"`` and ``'`` as entities: safe in element text and in quoted attributes."""
+    """``&``, ``<``, ``>``, ``"`` and ``'`` as entities: safe in element text and in quoted attributes.
+    Memoised: a change re-renders a Track whose names and most messages are the ones escaped last time."""
     return html.escape(text, quote=True)
 
 
