@@ -16,10 +16,11 @@ help:
 	@echo "make bench-board - benchmark the departure board at 1,000 tracks (server render, chromium load, SSE)"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
 
-$(VENV)/.installed: pyproject.toml
+# The product (editable, with the dev extra) and the development-only devstack distribution.
+$(VENV)/.installed: pyproject.toml devstack/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e ./devstack
 	touch $@
 
 venv: $(VENV)/.installed
@@ -36,14 +37,16 @@ tools-cmp:
 tools: deps
 	toolchain/build.sh all
 
-test: venv tools browser-deps
+test: lint tools browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv tools-cmp browser-deps
+test-unit: lint tools-cmp browser-deps
 	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
 
+# ruff, then the layer contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check cmp daemon devstack tests bench
+	$(VENV)/bin/lint-imports
 
 bench-cmp: venv tools-cmp
 	$(PY) bench/bench_cmp.py

@@ -26,8 +26,8 @@ from pathlib import Path
 from kubernetes import client as k8s
 
 from k8sta_daemon import main as daemon_main
-from k8sta_daemon import settings
-from k8sta_daemon.metrics import Metrics
+from k8sta_daemon.adapters import settings
+from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_devstack import kube as devkube
 from k8sta_devstack import railway as rail
 from k8sta_devstack import stack as devstack

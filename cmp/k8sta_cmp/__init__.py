@@ -7,6 +7,12 @@ against the digest the daemon recorded. It imports nothing from the daemon.
 
 __version__ = "0.1.0"
 
-# The one kustomize release K8sTA renders with. toolchain/versions.env holds the same pin for the
-# build; tests/test_toolchain.py keeps the two equal.
-PINNED_KUSTOMIZE_VERSION = "v5.7.1"
+
+def __getattr__(name: str) -> str:
+    """``PINNED_KUSTOMIZE_VERSION``: the one kustomize release K8sTA renders with, as
+    toolchain/versions.env pins it (``pins``), read on first use rather than at import."""
+    if name == "PINNED_KUSTOMIZE_VERSION":
+        from k8sta_cmp import pins
+
+        return pins.kustomize_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

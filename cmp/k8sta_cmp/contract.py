@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from k8sta_cmp import errors
+from k8sta_cmp import errors, fields
 
 API_VERSION = "k8sta.io/branch/v1"
 KIND = "AppBranch"
@@ -114,74 +114,36 @@ def sha256_hex(data: bytes) -> str:
 # -- validation -------------------------------------------------------------------------------
 
 
-class _Fields:
-    """Reads typed fields out of a mapping, raising ContractError that names the field path."""
-
-    def __init__(self, data: Any, where: str) -> None:
-        if not isinstance(data, dict):
-            raise errors.ContractError(f"{METADATA_PATH}: {where or 'document'} must be a mapping")
-        self.data = data
-        self.where = where
-
-    def _path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def fail(self, key: str, problem: str) -> errors.ContractError:
-        return errors.ContractError(f"{METADATA_PATH}: {self._path(key)}: {problem}")
-
-    def string(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "",
-               optional: bool = False) -> str | None:
-        value = self.data.get(key)
-        if value is None:
-            if optional:
-                return None
-            raise self.fail(key, "is required")
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, got {type(value).__name__}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(key, f"must be {what}, got {value!r}")
-        return value
-
-    def required(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        value = self.string(key, pattern, what)
-        assert value is not None
-        return value
-
-    def nested(self, key: str) -> _Fields:
-        if key not in self.data:
-            raise self.fail(key, "is required")
-        return _Fields(self.data[key], self._path(key))
+def _fields(data: Any) -> fields.Fields:
+    """The metadata document; every error is a ContractError naming the field path."""
+    return fields.Fields(data, METADATA_PATH, error=errors.ContractError, root="document", blank_is_missing=False)
 
 
-def _object_ref(fields: _Fields) -> ObjectRef:
+def _object_ref(ref: fields.Fields) -> ObjectRef:
     return ObjectRef(
-        namespace=fields.required("namespace", _DNS_LABEL, "a DNS-1123 label"),
-        name=fields.required("name", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+        namespace=ref.required("namespace", _DNS_LABEL, "a DNS-1123 label"),
+        name=ref.required("name", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
     )
 
 
-def _kustomization_path(fields: _Fields) -> str:
-    value = fields.required("kustomization")
+def _kustomization_path(top: fields.Fields) -> str:
+    value = top.required("kustomization")
     parts = value.split("/")
     if value != "." and (value.startswith("/") or any(p in ("", ".", "..") for p in parts)):
-        raise fields.fail("kustomization", f"must be a relative path inside the branch, got {value!r}")
+        raise top.fail("kustomization", f"must be a relative path inside the branch, got {value!r}")
     if value == ".k8sta" or value.startswith(".k8sta/"):
-        raise fields.fail("kustomization", "must not point into .k8sta/")
+        raise top.fail("kustomization", "must not point into .k8sta/")
     return value
 
 
-def _images(fields: _Fields) -> tuple[ImagePin, ...]:
-    raw = fields.data.get("images", [])
-    if not isinstance(raw, list):
-        raise fields.fail("images", "must be a list")
+def _images(top: fields.Fields) -> tuple[ImagePin, ...]:
     pins: list[ImagePin] = []
     seen: set[str] = set()
-    for index, item in enumerate(raw):
-        image = _Fields(item, f"images[{index}]")
+    for image in top.mappings("images"):
         pin = ImagePin(
             name=image.required("name", _IMAGE_NAME, "an image name without tag or digest"),
             tag=image.required("tag", _TAG, "a valid image tag"),
-            digest=image.string("digest", _DIGEST, "sha256:<64 lowercase hex>", optional=True),
+            digest=image.string("digest", pattern=_DIGEST, what="sha256:<64 lowercase hex>"),
         )
         if pin.name in seen:
             raise image.fail("name", f"{pin.name!r} is pinned twice")
@@ -198,7 +160,7 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise errors.ContractError(f"{METADATA_PATH}: not valid YAML ({_one_line(exc)})") from None
-    top = _Fields(data, "")
+    top = _fields(data)
     api_version = top.required("apiVersion")
     if api_version != API_VERSION:
         raise top.fail("apiVersion", f"must be {API_VERSION!r} (this plugin reads contract v1), "
@@ -208,16 +170,16 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
     unknown = sorted(set(data) - _KNOWN_TOP_LEVEL)
     if unknown:
         raise top.fail(unknown[0], "is not a field of contract v1")
-    source = top.nested("source")
-    renderer = top.nested("renderer")
+    source = top.nested("source", required=True)
+    renderer = top.nested("renderer", required=True)
     scheme = renderer.data.get("scheme")
     if not isinstance(scheme, int) or isinstance(scheme, bool) or scheme < 1:
         raise renderer.fail("scheme", "must be a positive integer")
     return BranchMetadata(
-        ticket=_object_ref(top.nested("ticket")),
+        ticket=_object_ref(top.nested("ticket", required=True)),
         track=top.required("track", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
         station=top.required("station", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
-        application=_object_ref(top.nested("application")),
+        application=_object_ref(top.nested("application", required=True)),
         source=Source(
             branch=source.required("branch"),
             config_commit=source.required("configCommit", _COMMIT, "a full git commit id"),
@@ -230,7 +192,7 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
             kustomize=renderer.required("kustomize"),
             scheme=scheme,
         ),
-        rendered_sha256=top.nested("rendered").required("sha256", _SHA256, "64 lowercase hex digits"),
+        rendered_sha256=top.nested("rendered", required=True).required("sha256", _SHA256, "64 lowercase hex digits"),
     )
 
 

@@ -7,7 +7,8 @@ contract.WRAPPER_PATH) and runs every check while kustomize works; any refusal k
 output is never read. kustomize runs sandboxed either way (no PATH, so no git; proxies pointing at a
 closed port; no plugin flags), so starting it early cannot reach the network or run user code.
 
-Only ``os`` and ``select`` are imported here: this module is on the hot path of every render.
+Only ``os``, ``select`` and ``signal`` (and the package's pins) are imported here: this module is on the
+hot path of every render.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import os
 import select
 import signal
 
+from k8sta_cmp import pins
+
 WRAPPER_DIR = ".k8sta"  # contract.WRAPPER_PATH's directory; kept literal so contract is not imported
-PINNED_KUSTOMIZE_VERSION = "v5.7.1"  # == k8sta_cmp.PINNED_KUSTOMIZE_VERSION (tests keep them equal)
 _DEAD_PROXY = "http://127.0.0.1:9"
 SANDBOX_ENV = {
     "PATH": "",
@@ -42,7 +44,7 @@ def cache_dir(environ: dict[str, str] | os._Environ[str]) -> str:
 def kustomize_path(environ: dict[str, str] | os._Environ[str]) -> str:
     """``K8STA_KUSTOMIZE``, else the project's build cache; never a kustomize found on PATH."""
     return environ.get("K8STA_KUSTOMIZE") or os.path.join(
-        cache_dir(environ), "bin", f"kustomize-{PINNED_KUSTOMIZE_VERSION}", "kustomize")
+        cache_dir(environ), "bin", f"kustomize-{pins.kustomize_version()}", "kustomize")
 
 
 def build_argv(binary: str, directory: str) -> list[str]:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from k8sta_cmp import PINNED_KUSTOMIZE_VERSION, early, errors
+from k8sta_cmp import early, errors, pins
 
 
 def default_cache_dir(environ: dict[str, str]) -> Path:
@@ -40,10 +40,10 @@ class Kustomize(NamedTuple):
         if not (path.is_file() and os.access(path, os.X_OK)):
             hint = ("K8STA_KUSTOMIZE" if environ.get("K8STA_KUSTOMIZE")
                     else "run `toolchain/build.sh kustomize` or set K8STA_KUSTOMIZE")
-            raise errors.ToolMissing(f"pinned kustomize {PINNED_KUSTOMIZE_VERSION} not found at {path} ({hint})")
+            raise errors.ToolMissing(f"pinned kustomize {pins.kustomize_version()} not found at {path} ({hint})")
         # The binary's version is its pin (the image and the cache are keyed by it); it is
         # recorded next to every render, so a different binary shows up as a version mismatch.
-        version = environ.get("K8STA_KUSTOMIZE_VERSION", PINNED_KUSTOMIZE_VERSION)
+        version = environ.get("K8STA_KUSTOMIZE_VERSION") or pins.kustomize_version()
         return cls(path=path, version=version)
 
     def reported_version(self) -> str:

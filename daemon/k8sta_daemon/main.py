@@ -1,4 +1,7 @@
-"""``k8sta-daemon``: run the controller against a kubeconfig and an Argo CD API address/token."""
+"""``k8sta-daemon``: run the controller against a kubeconfig and an Argo CD API address/token.
+
+The composition root: the only module that wires adapters, reactor units and the loop together.
+"""
 
 from __future__ import annotations
 
@@ -13,37 +16,32 @@ import prometheus_client
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon import argocd, kube, logs, promoter, settings
-from k8sta_daemon.cache import Cache
-from k8sta_daemon.controller import Controller
-from k8sta_daemon.executor import Executor
-from k8sta_daemon.git import runtime
-from k8sta_daemon.git.credentials import Credentials
-from k8sta_daemon.leader import LeaderElector, LeaseSettings
-from k8sta_daemon.metrics import Metrics
+from k8sta_daemon.adapters import argocd, kube, logs, repo_credentials, settings
+from k8sta_daemon.adapters.git import runtime
+from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.reactor import units
+from k8sta_daemon.reactor.cache import Cache
+from k8sta_daemon.reactor.execution import Executor
+from k8sta_daemon.reactor.loop import Controller
 
 log = logging.getLogger("k8sta.daemon")
 
 
 def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics | None = None) -> Controller:
-    """Wire adapters, executor and controller from settings (also used by tests and the bench)."""
+    """Wire adapters, units and the loop from settings (also used by tests and the bench)."""
     runtime.apply(runtime.Libgit2Settings())
     api = kube.api_client(config.kubeconfig)
     kube_api = kube.Kube(api, config.namespace)
     argo = argocd.ArgoCD(argocd.ArgoCDSettings(url=config.argocd_url, token=config.argocd_token,
                                                verify=config.argocd_verify))
     metrics = metrics or Metrics()
-
-    def credentials(url: str) -> Credentials:
-        label = promoter.SECRET_TYPE_LABEL
-        return promoter.credentials_from_secrets(
-            kube_api.list_secrets(config.argocd_namespace, f"{label}=repository"),
-            kube_api.list_secrets(config.argocd_namespace, f"{label}=repo-creds"), url)
-
     cache = Cache()
-    push = promoter.Promoter(config.cache_dir, credentials, Kustomize.locate(environ),
-                             safety.Limits.from_environ(environ), config.default_source_branch)
-    executor = Executor(kube_api, argo, push, cache, metrics)
+    git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
+                            credentials=repo_credentials.FromArgoCDSecrets(kube_api, config.argocd_namespace),
+                            kustomize=Kustomize.locate(environ), limits=safety.Limits.from_environ(environ),
+                            default_source_branch=config.default_source_branch)
+    executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git))
     elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity))
                if config.leader_election else None)
     return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,

@@ -10,6 +10,6 @@ suite (the fixtures in ``k8sta_devstack.pytest_plugin``). Layers, bottom up:
 - ``argocd_config``, ``argocd``: Argo CD's CRDs/config/token, and its processes;
 - ``stack``: the start order and the running stack's description; ``cli``: ``up``/``down``;
 - test tooling: ``gitrepo`` (file:// config repos), ``appbranch`` (app-branch commits via the
-  plugin's own contract), ``argocd_api`` (REST client), ``pytest_plugin`` (fixtures).
+  plugin's own contract), ``pytest_plugin`` (fixtures).
 See docs/devstack.md.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from k8sta_devstack import binaries, processes
@@ -22,25 +22,18 @@ RESYNC_SECONDS = 10
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each Argo CD process keeps its files inside the state directory."""
+    """Where each Argo CD process keeps its files inside the state directory (all under ``root``)."""
 
     root: Path
+    plugin_sockets: Path = field(init=False)
+    cmp_workdir: Path = field(init=False)
+    home: Path = field(init=False)
+    tmp: Path = field(init=False)
 
-    @property
-    def plugin_sockets(self) -> Path:
-        return self.root / "plugins"
-
-    @property
-    def cmp_workdir(self) -> Path:
-        return self.root / "cmp-work"
-
-    @property
-    def home(self) -> Path:
-        return self.root / "home"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    def __post_init__(self) -> None:
+        for name, sub in (("plugin_sockets", "plugins"), ("cmp_workdir", "cmp-work"), ("home", "home"),
+                          ("tmp", "tmp")):
+            object.__setattr__(self, name, self.root / sub)  # frozen: set once, here
 
     def create(self) -> None:
         for path in (self.plugin_sockets, self.cmp_workdir, self.home, self.tmp, self.root / "tls",

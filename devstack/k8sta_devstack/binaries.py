@@ -13,6 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from k8sta_cmp import pins
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSIONS_FILE = REPO_ROOT / "toolchain" / "versions.env"
 _VERSION_KEYS = {
@@ -28,14 +30,8 @@ class MissingTool(RuntimeError):
 
 
 def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
-    """Parse the ``KEY=value`` lines of versions.env (comments and blanks ignored)."""
-    versions: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            versions[key.strip()] = value.strip().strip("'\"")
-    return versions
+    """The pins of versions.env, parsed as the plugin and the daemon parse them (``k8sta_cmp.pins``)."""
+    return pins.read(str(path))
 
 
 def cache_dir(environ: dict[str, str] | None = None) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,6 @@ import requests
 from kubernetes import client as k8s
 
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.cli import main as k8sta_cli
 from k8sta_devstack import binaries, processes, railway, stack
 from k8sta_devstack import kube as devkube
 from k8sta_devstack.gitrepo import ConfigRepo
@@ -86,10 +86,14 @@ def build_world(api: k8s.ApiClient, workdir: Path) -> tuple[railway.Railway, str
 
 
 class Board:
-    """Redraws ``k8sta tracks`` whenever a ticket moves (clears the screen on a terminal)."""
+    """Redraws ``k8sta tracks`` whenever a ticket moves (clears the screen on a terminal).
+
+    It runs the installed ``k8sta`` command, exactly as an operator would, never the CLI's internals.
+    """
 
     def __init__(self, kubeconfig: Path, namespace: str) -> None:
-        self.argv = ["--kubeconfig", str(kubeconfig), "-n", namespace, "tracks"]
+        self.argv = [str(Path(sys.executable).parent / "k8sta"), "--kubeconfig", str(kubeconfig), "-n", namespace,
+                     "tracks"]
         self.last: object = None
         self.tty = sys.stdout.isatty()
 
@@ -102,8 +106,8 @@ class Board:
         if self.tty:
             print("\033[2J\033[H", end="")
         print(f"--- {time.strftime('%H:%M:%S')} {note}", flush=True)
-        k8sta_cli.main(self.argv)
         sys.stdout.flush()
+        subprocess.run(self.argv, check=False)
 
 
 def all_completed(world: railway.Railway, ticket: str) -> bool:

@@ -3,7 +3,8 @@
 - ``stack`` (session): started once, on first use by a test (mark such tests ``@pytest.mark.stack``),
   stopped at the end of the session, also after failures. ``K8STA_DEVSTACK_REUSE=<state dir>`` runs
   the tests against a stack started by ``python -m k8sta_devstack up`` instead (faster iteration).
-- ``kube_api`` / ``argocd_api``: clients for that stack (admin kubeconfig; the k8sta account's token).
+- ``kube_api`` / ``argocd``: clients for that stack (admin kubeconfig; the k8sta account's token through
+  the daemon's own Argo CD adapter, so the tests and the controller read Argo CD the same way).
 - ``crds``: K8sTA's CRDs applied (once) to that stack.
 - ``config_repo``: a fresh bare git repository per test, reachable by Argo CD as ``file://``.
 - ``kustomize``: the pinned kustomize the plugin renders with.
@@ -21,7 +22,8 @@ import pytest
 from kubernetes import client as k8s_client
 
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_devstack import argocd_api, binaries, kube, processes, railway
+from k8sta_daemon.adapters import argocd as argocd_client
+from k8sta_devstack import binaries, kube, processes, railway
 from k8sta_devstack import stack as stack_mod
 from k8sta_devstack.gitrepo import ConfigRepo
 
@@ -53,8 +55,8 @@ def kube_api(stack: stack_mod.Stack) -> Iterator[k8s_client.ApiClient]:
 
 
 @pytest.fixture(scope="session")
-def argocd(stack: stack_mod.Stack) -> Iterator[argocd_api.ArgoCD]:
-    client = argocd_api.ArgoCD(stack.argocd_url, stack.token())
+def argocd(stack: stack_mod.Stack) -> Iterator[argocd_client.ArgoCD]:
+    client = argocd_client.ArgoCD(argocd_client.ArgoCDSettings(url=stack.argocd_url, token=stack.token()))
     yield client
     client.close()
 

@@ -2,7 +2,7 @@
 Tracks/Stations/Tickets written the way humans and the controller write them.
 
 Callers: ``tests/cli/conftest.py`` and ``tests/web/conftest.py``. Ticket statuses are written through
-the status subresource with ``resources.ticket_status_to_dict``, exactly as the controller's executor
+the status subresource with ``codec.ticket_status_to_dict``, exactly as the controller's executor
 does, so the operator surface reads what a running controller would have left behind.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
-from k8sta_daemon import resources
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model
 from k8sta_devstack import kube as devkube
 
 GROUP, VERSION = "k8sta.io", "v1alpha1"
@@ -60,15 +59,15 @@ class Cluster:
 
     def ticket(self, name: str, track: str, snapshot: model.Snapshot,
                status: model.TicketStatus | None = None, **spec: Any) -> dict[str, Any]:
-        body_spec: dict[str, Any] = {"track": track, "snapshot": resources.snapshot_to_dict(snapshot), **spec}
-        obj = self._create("Ticket", name, body_spec, {resources.CREATED_AT_ANNOTATION: resources.format_time(
+        body_spec: dict[str, Any] = {"track": track, "snapshot": codec.snapshot_to_dict(snapshot), **spec}
+        obj = self._create("Ticket", name, body_spec, {codec.CREATED_AT_ANNOTATION: codec.format_time(
             time.time())})
         if status is not None:
             obj = self.set_status(obj, status)
         return obj
 
     def set_status(self, obj: dict[str, Any], status: model.TicketStatus) -> dict[str, Any]:
-        body = {**obj, "status": resources.ticket_status_to_dict(status)}
+        body = {**obj, "status": codec.ticket_status_to_dict(status)}
         return dict(self.custom.replace_namespaced_custom_object_status(
             GROUP, VERSION, self.namespace, "tickets", obj["metadata"]["name"], body))
 

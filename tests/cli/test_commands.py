@@ -11,8 +11,8 @@ import yaml
 
 from k8sta_daemon.cli.commands import tracks
 from k8sta_daemon.cli.context import Context
-from k8sta_daemon.cli.store import Store
 from k8sta_daemon.core import model
+from k8sta_daemon.ops.store import Store
 from k8sta_devstack import kube
 from k8sta_devstack.stack import Stack
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from k8sta_daemon.cli import errors, intake
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import errors, intake
 
 D1 = "sha256:" + "a" * 64
 D2 = "sha256:" + "b" * 64
@@ -161,12 +161,12 @@ def test_ticket_body_is_a_complete_ticket_manifest() -> None:
 
 
 def test_ticket_body_reads_back_as_the_same_ticket() -> None:
-    from k8sta_daemon import resources
+    from k8sta_daemon.core import codec
 
     snapshot = model.Snapshot("c" * 40, (Pin("acme/api", "1", D1), Pin("acme/web", "2")))
     body = intake.ticket_body("k8sta", "api-3", "api", snapshot, 1764150000.25)
     body["metadata"] |= {"uid": "u1", "creationTimestamp": "2025-11-26T09:40:00Z"}
-    ticket = resources.ticket_from_dict(body)
+    ticket = codec.ticket_from_dict(body)
     assert (ticket.snapshot, ticket.track, ticket.created) == (snapshot, "api", 1764150000.25)
 
 

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from kubernetes import client as k8s_client
 
-from k8sta_daemon.cli import operations
-from k8sta_daemon.cli.store import Store
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import operations
+from k8sta_daemon.ops.store import Store
 
 from .cluster import Cluster
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from k8sta_daemon.cli import board, journey, railway
+from k8sta_daemon.cli import journey, railway
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import board
 
 TS = model.TicketState
 READY = model.Condition(model.ConditionType.READY, model.ConditionStatus.TRUE, model.ConditionReason.VALID, "")

@@ -11,7 +11,9 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,22 @@ def test_sidecar_component_patches_argo_cds_repo_server(tmp_path: Path, argocd_s
     init = spec["initContainers"][0]
     assert any(m["name"] == "var-files" for m in init["volumeMounts"])
     assert re.search(r"argocd-cmp-server|/var/run/argocd", " ".join(init["command"] + init.get("args", [])))
+
+
+def test_the_wheel_holds_the_product_and_its_pins_but_no_devstack(tmp_path: Path) -> None:
+    """What `pip wheel .` (both images build it) ships: plugin and daemon, the pins, no devstack."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "tests", "bench", "go"))
+    out = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(out), str(src)], check=True, capture_output=True, timeout=300)
+    [wheel] = out.glob("k8sta-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        packaged_pins = archive.read("k8sta_cmp/versions.env").decode()
+    assert {name.split("/")[0] for name in names if not name.startswith("k8sta-")} == {"k8sta_cmp", "k8sta_daemon"}
+    assert packaged_pins == (ROOT / "toolchain/versions.env").read_text()
+    board = {"k8sta_daemon/web/templates/board/index.html", "k8sta_daemon/web/templates/board/ticket.html",
+             "k8sta_daemon/web/static/board.js", "k8sta_daemon/web/static/board.css"}
+    assert board <= set(names)  # the departure board's page, live script and style ship with the web part

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from k8sta_cmp import PINNED_KUSTOMIZE_VERSION, early
+import pytest
+
+from k8sta_cmp import PINNED_KUSTOMIZE_VERSION, early, pins
 from k8sta_cmp.kustomize import Kustomize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +19,9 @@ def versions_env() -> dict[str, str]:
 
 
 def test_package_pin_matches_versions_env() -> None:
-    assert versions_env()["KUSTOMIZE_VERSION"] == PINNED_KUSTOMIZE_VERSION == early.PINNED_KUSTOMIZE_VERSION
+    assert versions_env()["KUSTOMIZE_VERSION"] == PINNED_KUSTOMIZE_VERSION == pins.kustomize_version()
+    # The plugin's early start looks for exactly that build in the cache.
+    assert early.kustomize_path({"K8STA_CACHE": "/c"}) == f"/c/bin/kustomize-{PINNED_KUSTOMIZE_VERSION}/kustomize"
 
 
 def test_the_binary_is_the_pinned_version(kustomize: Kustomize) -> None:
@@ -25,6 +29,17 @@ def test_the_binary_is_the_pinned_version(kustomize: Kustomize) -> None:
     assert kustomize.version == PINNED_KUSTOMIZE_VERSION
 
 
-def test_dockerfile_builds_the_pinned_version() -> None:
-    text = (ROOT / "Dockerfile.cmp").read_text()
-    assert f"ARG KUSTOMIZE_VERSION={PINNED_KUSTOMIZE_VERSION}" in text
+@pytest.mark.parametrize("name", ["Dockerfile.cmp", "Dockerfile.daemon"])
+def test_dockerfile_builds_the_pinned_version(name: str) -> None:
+    """The image builds kustomize with toolchain/build.sh (which reads versions.env) and writes no pin itself."""
+    text = (ROOT / name).read_text()
+    assert "toolchain/build.sh kustomize" in text
+    assert "COPY toolchain/versions.env toolchain/" in text  # the pins the wheel carries
+    assert PINNED_KUSTOMIZE_VERSION not in text
+    assert "KUSTOMIZE_VERSION" not in text
+
+
+def test_the_package_carries_versions_env() -> None:
+    """``k8sta_cmp/versions.env`` is toolchain/versions.env (a symlink, copied into the wheel)."""
+    assert (ROOT / "cmp/k8sta_cmp/versions.env").resolve() == (ROOT / "toolchain/versions.env").resolve()
+    assert pins.read() == versions_env()

@@ -1,9 +1,31 @@
-"""A tiny in-test simulator: applies decide's actions to a World the way the controller would, fakes
-Argo CD as plain status values, and checks the ticket invariants after every applied decision.
+"""A tiny in-test simulator: applies decide's actions to a World the way the controller would, runs a
+fake Argo CD written from Argo CD's documented behaviour, and checks the ticket invariants after every
+applied decision.
 
-Only the clock and Argo CD's state are fake here (pure-logic tests); the real adapters are tested on
-the real stack elsewhere. The git "adapter" is idempotent like the real one: a push for the same
-ticket and Station onto a branch whose head already carries them returns the head commit.
+Only the clock and Argo CD are fake here (pure-logic tests); the real adapters are tested on the real
+stack elsewhere. The git "adapter" is idempotent like the real one: a push for the same ticket and
+Station onto a branch whose head already carries them returns the head commit.
+
+The fake Argo CD (``FakeApp`` plus the ``Sim`` methods ``refresh``, ``sync``, ``finish``, ``rollout``)
+follows the documented behaviour (docs "Automated Sync Policy", controller/appcontroller.go
+``autoSync``), not decide's arrival rule:
+
+- a comparison (``refresh``: Argo CD's poll, a webhook or our hard refresh) reads the branch head,
+  sets ``sync.revision`` to it, ``Synced`` when the live state equals the head's render (an unchanged
+  render is Synced at once, no operation), ``reconciledAt`` to now, and health from the live resources;
+- automated sync starts an operation only when the comparison says OutOfSync, no operation is
+  running, and that revision was not attempted already (a failed attempt is not retried; the
+  condition ``SyncError`` says so);
+- each sync is one operation with its own revision, ``startedAt`` and (once it ends) ``finishedAt``;
+  a manual sync (``RequestSync``) while one runs is refused ("another operation is in progress");
+- a Succeeded operation applies the revision's render (the workloads then roll out: Progressing,
+  then the outcome the test chose) and asks for a refresh, which is a separate step here so the
+  tests see "Succeeded, not reconciled yet"; a Failed one changes nothing live;
+- health is what the live resources say (``Suspended`` for a paused Rollout, ``Degraded``, ...), and
+  Argo CD reports its changes without a new comparison (``reconciledAt`` stays).
+
+``truly_arrived`` is the ground truth the invariants check decide's arrivals against: the cluster
+runs the pushed commit's render, no operation is running, and the workloads are Healthy.
 """
 
 from __future__ import annotations
@@ -21,6 +43,8 @@ V = TypeVar("V")
 
 NS = "team"
 ARGO_NS = "argocd"
+INITIAL = "0" * 40
+H = model.HealthStatus
 
 
 def app(name: str) -> model.AppRef:
@@ -41,7 +65,7 @@ def snapshot(n: int) -> model.Snapshot:
 
 
 def healthy_at(commit: str, t: float) -> model.AppStatus:
-    """An Application Argo CD has synced to ``commit`` and judged Healthy at time ``t``."""
+    """An Application Argo CD has synced to ``commit`` and judged Healthy at time ``t`` (for rule tables)."""
     return model.AppStatus(
         exists=True, sync_status=model.SyncStatus.SYNCED, synced_revision=commit,
         operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=commit,
@@ -49,44 +73,91 @@ def healthy_at(commit: str, t: float) -> model.AppStatus:
         health=model.HealthStatus.HEALTHY)
 
 
-def arrived_by_definition(status: model.AppStatus | None, commit: str | None) -> bool:
-    """The arrival rule, written independently of decide.judge_app (the property tests compare)."""
-    return (status is not None and commit is not None and status.exists
-            and status.sync_status is model.SyncStatus.SYNCED and status.synced_revision == commit
-            and status.operation_phase is model.OperationPhase.SUCCEEDED
-            and status.operation_revision in (None, commit)
-            and status.operation_finished_at is not None and status.reconciled_at is not None
-            and status.reconciled_at >= status.operation_finished_at
-            and status.health is model.HealthStatus.HEALTHY)
+@dataclass
+class FakeApp:
+    """One Application: what Argo CD reports (``status``) and what is true in the cluster."""
+
+    status: model.AppStatus
+    live_render: str  # the render the cluster runs (of the last Succeeded operation)
+    outcome: model.HealthStatus = H.HEALTHY  # where the workloads end up after a rollout
+    attempted: str | None = None  # the revision of the last operation (automated sync's memory)
+
+    @property
+    def automated(self) -> bool:
+        return bool(self.status.automated)
 
 
 @dataclass
 class Sim:
     tracks: dict[model.TrackRef, model.TrackSpec]
     stations: dict[model.StationRef, model.StationSpec]
-    apps: dict[model.AppRef, model.AppStatus]
+    argo: dict[model.AppRef, FakeApp]
     now: float = 1_000_000.0
     tickets: dict[model.TicketRef, model.Ticket] = field(default_factory=dict)
     heads: dict[model.AppRef, tuple[model.TicketRef | None, str | None, str]] = field(default_factory=dict)
+    renders: dict[str, str] = field(default_factory=lambda: {INITIAL: "initial"})
+    static: frozenset[model.AppRef] = frozenset()  # Applications whose render ignores the snapshot
     events: list[actions.EmitEvent] = field(default_factory=list)
     spawned: list[actions.SpawnTicket] = field(default_factory=list)
+    sync_requests: list[actions.RequestSync] = field(default_factory=list)
     counter: int = 0
     commits: int = 0
+    fail_spawns: int = 0  # the next N child creations fail (API server unavailable)
+    malformed: dict[model.TicketRef, tuple[model.Ticket, model.MalformedTicket]] = field(default_factory=dict)
+    human: dict[model.AppRef, str] = field(default_factory=dict)  # branch heads a human pushed
+    k8sta_heads: dict[model.AppRef, str] = field(default_factory=dict)  # the newest K8sTA commit per branch
+    repairs: list[actions.RepairDrift] = field(default_factory=list)
     check: bool = True
 
     @classmethod
-    def of(cls, tracks: list[model.TrackSpec], stations: list[model.StationSpec], **kwargs: object) -> Sim:
-        apps = {a: healthy_at("0" * 40, 0.0) for s in stations for a in s.applications}
-        sim = cls({t.ref: t for t in tracks}, {s.ref: s for s in stations}, apps, **kwargs)  # type: ignore[arg-type]
-        for ref in apps:
-            sim.heads[ref] = (None, None, "0" * 40)
+    def of(cls, tracks: list[model.TrackSpec], stations: list[model.StationSpec],
+           manual: tuple[str, ...] = (), static: tuple[str, ...] = (), **kwargs: object) -> Sim:
+        """Every Application starts Synced and Healthy at ``INITIAL``; ``manual`` ones have no automated
+        sync, ``static`` ones render the same whatever the snapshot (e.g. an image they do not use)."""
+        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual), "initial")
+                for s in stations for a in s.applications}
+        sim = cls({t.ref: t for t in tracks}, {s.ref: s for s in stations}, argo,  # type: ignore[arg-type]
+                  static=frozenset(app(n) for n in static), **kwargs)  # type: ignore[arg-type]
+        for ref in argo:
+            sim.heads[ref] = (None, None, INITIAL)
         return sim
+
+    @property
+    def apps(self) -> dict[model.AppRef, model.AppStatus]:
+        return {ref: fake.status for ref, fake in self.argo.items()}
 
     # -- the world and its changes --
 
     def world(self) -> model.World:
         return model.World(now=self.now, tracks=dict(self.tracks), stations=dict(self.stations),
-                           tickets=dict(self.tickets), apps=dict(self.apps))
+                           tickets=dict(self.tickets), apps=self.apps,
+                           malformed={ref: broken for ref, (_, broken) in self.malformed.items()},
+                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()})
+
+    def hand_edit(self, ref: model.AppRef) -> str:
+        """A human pushes a commit onto the app branch (a new render; the plugin refuses it)."""
+        self.commits += 1
+        commit = hashlib.sha1(f"human-{self.commits}".encode()).hexdigest()
+        self.renders[commit] = f"human-{self.commits}"
+        head = self.heads[ref][2]
+        self.k8sta_heads.setdefault(ref, head)  # a second edit keeps the K8sTA commit under the first
+        self.heads[ref] = (None, None, commit)
+        self.human[ref] = commit
+        return commit
+
+    def corrupt(self, name: str) -> None:
+        """Someone writes a spec the decoder rejects: the object stays, decide sees a MalformedTicket."""
+        ticket = self.tickets.pop(model.TicketRef(NS, name))
+        station = ticket.status.station if not ticket.status.state.terminal else None
+        self.malformed[ticket.ref] = (ticket, model.MalformedTicket(
+            NS, name, f"Ticket {NS}/{name}: spec.snapshot.images[0].tag: is required", station,
+            ticket.status.conditions))
+
+    def uncorrupt(self, name: str) -> None:
+        """The spec is fixed; the status is what it was, plus the conditions decide set meanwhile."""
+        ticket, broken = self.malformed.pop(model.TicketRef(NS, name))
+        self.tickets[ticket.ref] = dataclasses.replace(
+            ticket, status=dataclasses.replace(ticket.status, conditions=broken.conditions))
 
     def create(self, track_name: str, name: str | None = None, created: float | None = None) -> model.Ticket:
         self.counter += 1
@@ -120,23 +191,83 @@ class Sim:
         status = self.ticket(name).status
         return status.journey[-1].pushed_commit(app(app_name)) if status.journey else None
 
-    def argo_converge(self, health: model.HealthStatus = model.HealthStatus.HEALTHY) -> None:
-        """Argo CD syncs every Application to its branch head and judges it."""
-        for ref, (_, _, commit) in self.heads.items():
-            current = self.apps.get(ref)
-            if current is not None and current.health is health and arrived_by_definition(
-                    dataclasses.replace(current, health=model.HealthStatus.HEALTHY), commit):
-                continue  # already there: keep its times, as Argo CD would
-            self.apps[ref] = dataclasses.replace(healthy_at(commit, self.now), health=health)
+    # -- the fake Argo CD (see the module docstring) --
 
-    def set_app(self, app_name: str, **changes: object) -> None:
-        ref = app(app_name)
-        self.apps[ref] = dataclasses.replace(self.apps[ref], **changes)  # type: ignore[arg-type]
+    def _report(self, ref: model.AppRef, **changes: object) -> None:
+        fake = self.argo[ref]
+        fake.status = dataclasses.replace(fake.status, **changes)  # type: ignore[arg-type]
 
-    def sync_app(self, app_name: str, health: model.HealthStatus = model.HealthStatus.HEALTHY) -> None:
-        """Argo CD syncs this Application to its branch head and reconciles with ``health``."""
-        ref = app(app_name)
-        self.apps[ref] = dataclasses.replace(healthy_at(self.heads[ref][2], self.now), health=health)
+    def refresh(self, ref: model.AppRef) -> None:
+        """A comparison against the branch head, then automated sync if it applies."""
+        fake = self.argo[ref]
+        head = self.heads[ref][2]
+        synced = fake.live_render == self.renders[head]
+        self._report(ref, sync_status=model.SyncStatus.SYNCED if synced else model.SyncStatus.OUT_OF_SYNC,
+                     synced_revision=head, reconciled_at=self.now, conditions=())
+        if fake.automated and not synced and not fake.status.operation_running:
+            if fake.attempted == head:
+                if fake.status.operation_phase is not model.OperationPhase.SUCCEEDED:
+                    self._report(ref, conditions=(model.AppCondition(
+                        "SyncError", f"Failed sync attempt to {head}: {fake.status.operation_message}"),))
+                return
+            self.sync(ref, head)
+
+    def sync(self, ref: model.AppRef, revision: str) -> bool:
+        """Start one operation for ``revision``; refused while another one runs."""
+        fake = self.argo[ref]
+        if fake.status.operation_running:
+            return False
+        fake.attempted = revision
+        self._report(ref, operation_phase=model.OperationPhase.RUNNING, operation_revision=revision,
+                     operation_started_at=self.now, operation_finished_at=None, operation_message="")
+        return True
+
+    def finish(self, ref: model.AppRef, ok: bool = True) -> None:
+        """The running operation ends; a Succeeded one applies its revision's render."""
+        fake = self.argo[ref]
+        if not fake.status.operation_running:
+            return
+        if not ok:
+            self._report(ref, operation_phase=model.OperationPhase.FAILED, operation_finished_at=self.now,
+                         operation_message="one or more objects failed to apply")
+            return
+        render = self.renders[fake.status.operation_revision or INITIAL]
+        if render != fake.live_render:
+            fake.live_render = render
+            self._report(ref, health=H.PROGRESSING)
+        self._report(ref, operation_phase=model.OperationPhase.SUCCEEDED, operation_finished_at=self.now,
+                     operation_message="successfully synced (all tasks run)")
+
+    def rollout(self, ref: model.AppRef) -> None:
+        """The workloads finish rolling out and reach their outcome (reported without a comparison)."""
+        if self.argo[ref].status.health is H.PROGRESSING:
+            self._report(ref, health=self.argo[ref].outcome)
+
+    def set_health(self, ref: model.AppRef, health: model.HealthStatus) -> None:
+        """The live resources change health (a crash, a paused Rollout, a recovery)."""
+        self._report(ref, health=health)
+
+    def comparison_error(self, ref: model.AppRef, message: str) -> None:
+        """Argo CD cannot render the head (e.g. the plugin refuses the branch): sync Unknown."""
+        self._report(ref, sync_status=model.SyncStatus.UNKNOWN, reconciled_at=self.now,
+                     conditions=(model.AppCondition("ComparisonError", message),))
+
+    def argo_converge(self, health: model.HealthStatus = H.HEALTHY) -> None:
+        """Argo CD does everything it would do on its own (compare, auto-sync, finish, roll out,
+        compare again) and the workloads end up ``health``; manual syncs stay decide's to request."""
+        for ref, fake in self.argo.items():
+            fake.outcome = health
+            self.refresh(ref)
+            self.finish(ref)
+            self.rollout(ref)
+            if not fake.status.operation_running:
+                self.set_health(ref, health)
+            self.refresh(ref)
+
+    def truly_arrived(self, ref: model.AppRef, commit: str | None) -> bool:
+        fake = self.argo.get(ref)
+        return (fake is not None and commit is not None and fake.live_render == self.renders.get(commit)
+                and not fake.status.operation_running and fake.status.health is H.HEALTHY)
 
     # -- deciding and applying --
 
@@ -148,8 +279,11 @@ class Sim:
             assert decide.decide(world) == result, "decide is not deterministic"
             shuffled = model.World(now=world.now, tracks=_reversed(world.tracks),
                                    stations=_reversed(world.stations), tickets=_reversed(world.tickets),
-                                   apps=_reversed(world.apps))
+                                   apps=_reversed(world.apps), malformed=_reversed(world.malformed),
+                                   drift=_reversed(world.drift))
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
+        if self.check:
+            check_order(result)
         before = dict(self.tickets)
         for action in result:
             self.apply(action)
@@ -177,6 +311,9 @@ class Sim:
             case actions.SpawnTicket(parent=parent, name=name, track=track_name, snapshot=snap,
                                      created_at=created):
                 ref = model.TicketRef(parent.namespace, name)
+                if self.fail_spawns:
+                    self.fail_spawns -= 1
+                    return
                 assert ref not in self.tickets, f"spawned {name} twice"
                 self.check_spawn(action)
                 self.tickets[ref] = model.Ticket(parent.namespace, name, uid=f"uid-{name}", created=created,
@@ -186,8 +323,19 @@ class Sim:
                 spec = self.tracks[ref]
                 conditions = (*(c for c in spec.conditions if c.type is not condition.type), condition)
                 self.tracks[ref] = dataclasses.replace(spec, conditions=conditions)
+            case actions.SetTicketCondition(ticket=ref, condition=condition):
+                ticket, broken = self.malformed[ref]
+                kept = tuple(c for c in broken.conditions if c.type is not condition.type)
+                if condition.status is model.ConditionStatus.TRUE:
+                    kept = (*kept, condition)
+                self.malformed[ref] = (ticket, dataclasses.replace(broken, conditions=kept))
+            case actions.RepairDrift():
+                self.repair(action)
             case actions.EmitEvent():
                 self.events.append(action)
+            case actions.RequestSync(app=ref, revision=revision):
+                self.sync_requests.append(action)
+                self.sync(ref, revision)  # refused while another runs: decide asks again
             case _:
                 raise AssertionError(f"unknown action {action!r}")
 
@@ -196,9 +344,14 @@ class Sim:
         for ref in action.applications:
             owner, station_name, commit = self.heads.get(ref, (None, None, "0" * 40))
             if (owner, station_name) != (action.ticket, action.station):
+                self.human.pop(ref, None)  # a K8sTA push on top ends a drift
+                self.k8sta_heads.pop(ref, None)
                 self.commits += 1
                 commit = hashlib.sha1(f"commit-{self.commits}".encode()).hexdigest()
                 self.heads[ref] = (action.ticket, action.station, commit)
+                snap = action.snapshot
+                render = self.renders[INITIAL] if ref in self.static else f"{snap.config_commit}/{snap.images}"
+                self.renders[commit] = render
             pushed.append(model.PushedCommit(ref, "file:///config.git", f"env/{ref.name}", commit))
         ticket = self.tickets[action.ticket]
         status = ticket.status
@@ -210,6 +363,31 @@ class Sim:
         record = dataclasses.replace(record, pushed=merged)
         status = dataclasses.replace(status, journey=(*status.journey[:-1], record))
         self.tickets[action.ticket] = dataclasses.replace(ticket, status=status)
+
+    def repair(self, action: actions.RepairDrift) -> None:
+        """K8sTA's content restored on top of the human commit, only if that is still the head."""
+        self.repairs.append(action)
+        ref = action.app
+        if self.heads[ref][2] != action.head:
+            return
+        restore = action.restore or self.k8sta_heads.get(ref, INITIAL)
+        self.commits += 1
+        commit = hashlib.sha1(f"repair-{self.commits}".encode()).hexdigest()
+        self.renders[commit] = self.renders[restore]
+        owner = action.ticket
+        self.heads[ref] = (owner, action.station if owner else None, commit)
+        del self.human[ref]
+        self.k8sta_heads.pop(ref, None)
+        if owner is None or owner not in self.tickets:
+            return
+        ticket = self.tickets[owner]
+        record = ticket.status.current
+        if record is None or record.station != action.station:
+            return
+        pushed = tuple(dataclasses.replace(p, commit=commit) if p.app == ref else p for p in record.pushed)
+        status = dataclasses.replace(ticket.status, journey=(*ticket.status.journey[:-1],
+                                                             dataclasses.replace(record, pushed=pushed)))
+        self.tickets[owner] = dataclasses.replace(ticket, status=status)
 
     # -- invariants --
 
@@ -223,7 +401,8 @@ class Sim:
     def check_invariants(self, before: dict[model.TicketRef, model.Ticket]) -> None:
         # never a lost ticket
         assert set(before) <= set(self.tickets), "a ticket disappeared"
-        holders: dict[str, str] = {}
+        holders: dict[str, str] = {broken.station: ref.name for ref, (_, broken) in self.malformed.items()
+                                   if broken.station is not None}
         for ticket in self.tickets.values():
             status = ticket.status
             if status.state.terminal:
@@ -262,13 +441,41 @@ class Sim:
             if record.healthy_since is None or (previous is not None
                                                 and previous.healthy_since == record.healthy_since):
                 continue
-            # a ticket is never marked arrived unless every app was Synced+Healthy at its pushed commit
+            # a ticket is never marked arrived unless every app truly runs its pushed commit, Healthy
             spec = self.stations[model.StationRef(NS, record.station)]
             for ref in spec.active_applications:
                 commit = record.pushed_commit(ref)
-                assert arrived_by_definition(self.apps.get(ref), commit), (
-                    f"{new.name} marked arrived at {record.station} but {ref} is {self.apps.get(ref)} "
-                    f"(pushed {commit})")
+                assert self.truly_arrived(ref, commit), (
+                    f"{new.name} marked arrived at {record.station} but {ref} is {self.argo.get(ref)} "
+                    f"(pushed {commit}, render {self.renders.get(commit or '')})")
+
+
+STATUS_CHANGES = (actions.UpdateTicketStatus, actions.SetTicketCondition)
+DEFERRABLE = (actions.PushStation, actions.RequestSync, actions.RepairDrift)
+
+
+def _key(action: actions.Action) -> object:
+    return getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
+
+
+def check_order(result: list[actions.Action]) -> None:
+    """The actions contract: per ticket, status change, then its Events, then spawns, then the deferrable
+    actions; an Event only ever comes with a status change of its ticket."""
+    rank = {**dict.fromkeys(STATUS_CHANGES, 0), actions.EmitEvent: 1, actions.SpawnTicket: 2,
+            **dict.fromkeys(DEFERRABLE, 3), actions.SetTrackCondition: -1}
+    groups: dict[object, list[actions.Action]] = {}
+    for action in result:
+        groups.setdefault(_key(action), []).append(action)
+    for group in groups.values():
+        ranks = [rank[type(a)] for a in group]
+        assert ranks == sorted(ranks), f"actions out of contract order: {group}"
+        if any(isinstance(a, actions.EmitEvent) for a in group):
+            assert any(isinstance(a, STATUS_CHANGES) for a in group), f"Event without its status change: {group}"
+
+
+def _initial_status() -> model.AppStatus:
+    return model.AppStatus(exists=True, sync_status=model.SyncStatus.SYNCED, synced_revision=INITIAL,
+                           reconciled_at=0.0, health=H.HEALTHY)
 
 
 def _reversed(mapping: Mapping[K, V]) -> dict[K, V]:

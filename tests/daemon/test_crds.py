@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sta_daemon import resources
 from k8sta_daemon.core import actions, model
+from k8sta_daemon.core import codec as resources
 
 from .test_resources import _journey_statuses, station_obj, ticket_obj, track_obj
 
@@ -161,13 +161,14 @@ def _enum_at(kind: str, path: str) -> set[str]:
 
 TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, model.ConditionReason.CYCLE_DETECTED,
                  model.ConditionReason.STATION_NOT_FOUND, model.ConditionReason.JUNCTION_TRACK_NOT_FOUND,
-                 model.ConditionReason.DUPLICATE_STATION}
+                 model.ConditionReason.DUPLICATE_STATION, model.ConditionReason.STATION_ORDER_CONFLICT,
+                 model.ConditionReason.JUNCTION_SHARES_STATION}
 
 
 @pytest.mark.parametrize("kind, path, values", [
     ("Ticket", "status.state", {s.value for s in model.TicketState}),
     ("Ticket", "status.journey.[].state", {s.value for s in model.JourneyState}),
-    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value}),
+    ("Ticket", "status.conditions.[].type", {model.ConditionType.BLOCKED.value, model.ConditionType.MALFORMED.value}),
     ("Ticket", "status.conditions.[].reason", {r.value for r in set(model.ConditionReason) - TRACK_REASONS}),
     ("Track", "status.conditions.[].type", {model.ConditionType.READY.value}),
     ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}),

@@ -42,9 +42,15 @@ V = decide.AppVerdict
     pytest.param(_ok(synced_revision=None), V.PENDING, id="no-synced-revision"),
     pytest.param(_ok(operation_phase=P.RUNNING, operation_finished_at=None), V.PENDING, id="operation-running"),
     pytest.param(_ok(operation_phase=P.TERMINATING), V.PENDING, id="operation-terminating"),
-    pytest.param(_ok(operation_phase=None), V.PENDING, id="no-operation-yet"),
+    pytest.param(_ok(operation_phase=None, operation_revision=None, operation_started_at=None,
+                     operation_finished_at=None), V.HEALTHY, id="synced-at-ours-without-any-operation-arrives"),
     pytest.param(_ok(operation_finished_at=None), V.PENDING, id="succeeded-but-not-finished"),
-    pytest.param(_ok(operation_revision=OTHER), V.PENDING, id="last-operation-was-for-another-revision"),
+    pytest.param(_ok(operation_revision=OTHER), V.HEALTHY,
+                 id="unchanged-render-last-operation-for-the-previous-commit-arrives"),
+    pytest.param(_ok(operation_revision=OTHER, operation_phase=P.RUNNING, operation_finished_at=None),
+                 V.PENDING, id="an-operation-for-another-commit-running-waits"),
+    pytest.param(_ok(operation_revision=OTHER, operation_phase=P.FAILED), V.HEALTHY,
+                 id="failed-operation-of-the-previous-commit-is-not-ours"),
     pytest.param(_ok(reconciled_at=T0 - 1), V.PENDING, id="healthy-but-reconciled-before-the-sync"),
     pytest.param(_ok(reconciled_at=None), V.PENDING, id="never-reconciled"),
     pytest.param(_ok(reconciled_at=T0 - 1, health=H.DEGRADED), V.PENDING, id="degraded-before-reconcile-not-judged"),
@@ -62,6 +68,58 @@ V = decide.AppVerdict
 ])
 def test_judge_app(status: model.AppStatus | None, verdict: decide.AppVerdict) -> None:
     assert decide.judge_app(status, C)[0] is verdict
+
+
+NO_OP = dict(operation_phase=None, operation_revision=None, operation_started_at=None, operation_finished_at=None)
+
+
+@pytest.mark.parametrize("status, since, verdict", [
+    pytest.param(_ok(**NO_OP), T0 - 30, V.HEALTHY, id="reconciled-after-the-visit-began"),
+    pytest.param(_ok(**NO_OP), T0 + 0.4, V.HEALTHY, id="reconciled-in-the-same-second-as-entry"),
+    pytest.param(_ok(**NO_OP), T0 + 5, V.PENDING, id="reconciled-before-the-visit-began"),
+    pytest.param(_ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER), T0 + 5,
+                 V.PENDING, id="failed-operation-before-a-retry-is-history"),
+    pytest.param(_ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER), T0 - 5,
+                 V.SYNC_FAILED, id="failed-operation-during-the-visit-fails"),
+    pytest.param(_ok(operation_phase=P.FAILED, reconciled_at=T0 + 20), T0 + 10, V.HEALTHY,
+                 id="old-failure-then-synced-at-ours-and-reconciled-arrives"),
+])
+def test_judge_app_within_a_visit(status: model.AppStatus, since: float, verdict: decide.AppVerdict) -> None:
+    assert decide.judge_app(status, C, since)[0] is verdict
+
+
+def test_operation_message_names_the_commit_it_was_really_for() -> None:
+    status = _ok(operation_revision=OTHER, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER)
+    verdict, why = decide.judge_app(status, C, T0 - 5)
+    assert verdict is V.PENDING
+    assert f"waiting for {C[:12]}" in why and f"last sync operation was for {OTHER[:12]} (Succeeded)" in why
+    running = _ok(operation_revision=OTHER, operation_phase=P.RUNNING, operation_finished_at=None)
+    assert f"sync operation for {OTHER[:12]} Running" in decide.judge_app(running, C, T0 - 5)[1]
+
+
+def test_argo_cd_error_conditions_are_in_the_reason() -> None:
+    status = _ok(sync_status=S.UNKNOWN, conditions=(model.AppCondition(
+        "ComparisonError", "rendered sha256 abc does not match recorded def"),))
+    verdict, why = decide.judge_app(status, C, T0 - 5)
+    assert verdict is V.PENDING and "ComparisonError: rendered sha256 abc does not match recorded def" in why
+
+
+@pytest.mark.parametrize("status, since, wanted", [
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=False, **NO_OP), T0,
+                 True, id="manual-sync-app-out-of-sync"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=True, **NO_OP), T0,
+                 False, id="automated-app-syncs-itself"),
+    pytest.param(_ok(automated=False, **NO_OP), T0, False, id="synced-at-ours-needs-no-sync"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.RUNNING,
+                     operation_revision=OTHER, operation_finished_at=None), T0, False,
+                 id="another-operation-running"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.FAILED), T0 - 5,
+                 False, id="operation-for-ours-in-this-visit-exists"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=True, operation_phase=P.FAILED), T0 + 5,
+                 True, id="retry-of-a-revision-automated-sync-already-attempted"),
+])
+def test_needs_sync(status: model.AppStatus, since: float, wanted: bool) -> None:
+    assert decide.needs_sync(status, C, since) is wanted
 
 
 # -- one ticket at Station s1 of s1 -> s2 -> s3 -------------------------------------------------
@@ -130,8 +188,10 @@ B_HELD = model.Ticket(NS, "t0", "uid-0", created=0.5, track="line", snapshot=sna
                  {"degraded_since": T0 + 39}, {}, St.FAILED, None, id="degraded-past-grace-fails"),
     pytest.param({"degraded_grace_seconds": 60}, {"a1": Healthy}, 100, {"degraded_since": T0 + 1},
                  {}, St.DEPLOYING, "s2", id="degraded-recovered-arrives"),
+    pytest.param({}, {"a1": _ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC, operation_started_at=T0)},
+                 1, {}, {}, St.FAILED, None, id="sync-failed-fails"),
     pytest.param({}, {"a1": _ok(operation_phase=P.FAILED, sync_status=S.OUT_OF_SYNC)}, 1, {}, {},
-                 St.FAILED, None, id="sync-failed-fails"),
+                 St.DEPLOYING, "s1", id="failed-operation-from-before-the-visit-waits"),
     pytest.param({}, {"a1": _ok(operation_phase=P.ERROR, operation_revision=OTHER, synced_revision=OTHER)},
                  1, {}, {}, St.DEPLOYING, "s1", id="sync-error-of-other-revision-waits"),
     pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 299, {}, {},
@@ -142,7 +202,13 @@ B_HELD = model.Ticket(NS, "t0", "uid-0", created=0.5, track="line", snapshot=sna
                  St.FAILED, None, id="timeout-counts-while-suspended"),
     pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 900,
                  {"arrived_at": T0 + 10, "state": model.JourneyState.ARRIVED}, {}, St.DEPLOYING, "s1",
-                 id="timeout-ignored-after-arrival"),
+                 id="timeout-restarts-when-arrival-is-lost"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 900,
+                 {"arrived_at": T0 + 10, "arrival_lost_at": T0 + 600, "state": model.JourneyState.ARRIVED}, {},
+                 St.FAILED, None, id="lost-arrival-not-recovered-within-the-timeout-fails"),
+    pytest.param({"timeout_seconds": 300}, {"a1": _ok(health=H.PROGRESSING)}, 899,
+                 {"arrived_at": T0 + 10, "arrival_lost_at": T0 + 600, "state": model.JourneyState.ARRIVED}, {},
+                 St.DEPLOYING, "s1", id="lost-arrival-within-the-timeout-waits"),
     pytest.param({"timeout_seconds": 300}, {"a1": Healthy}, 400, {"unpushed": ("a1",)}, {},
                  St.FAILED, None, id="push-never-reported-times-out"),
     pytest.param({}, {}, 1, {}, {}, St.DEPLOYING, "s1", id="missing-application-waits"),
@@ -225,8 +291,8 @@ def test_arrival_records_times_and_events_on_each_application() -> None:
 
 def test_last_station_completes_and_vacates() -> None:
     world, ticket = _at_s1({}, {"a1": Healthy}, T0 + 1, {})
-    moved = dataclasses.replace(ticket.status, station="s3", journey=(dataclasses.replace(
-        ticket.status.journey[0], station="s3", pushed=(model.PushedCommit(app("c1"), "u", "b", C),)),))
+    moved = dataclasses.replace(ticket.status, station="s3", journey=(*_visited("line", "s3"), dataclasses.replace(
+        ticket.status.journey[0], station="s3", pushed=(model.PushedCommit(app("c1"), "u", "b", C),))))
     world = dataclasses.replace(world, tickets={ticket.ref: dataclasses.replace(ticket, status=moved)},
                                 apps={app("c1"): Healthy})
     result = decide.decide(world)
@@ -284,6 +350,15 @@ def test_boarding(tickets: list[model.Ticket], boarding: model.Boarding, s1: dic
     assert got == expected
 
 
+def test_events_go_out_with_their_status_change_before_the_deferrable_push() -> None:
+    """A deferred push must not hold back the Boarded/Entered Events: they come right after the status."""
+    result = decide.decide(_board_world([_waiting("a", 1)]))
+    kinds = [type(a) for a in result if not isinstance(a, actions.SetTrackCondition)]
+    assert kinds[0] is actions.UpdateTicketStatus and kinds[-1] is actions.PushStation
+    assert set(kinds[1:-1]) == {actions.EmitEvent}
+    assert {actions.EventReason.BOARDED, actions.EventReason.ENTERED} <= _reasons(result, "a")
+
+
 def test_first_station_occupied_nobody_boards_nobody_superseded() -> None:
     holder = model.Ticket(NS, "h", "uid-h", 0.5, "line", snapshot(0), status=model.TicketStatus(
         St.DEPLOYING, "s1", (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0),)))
@@ -312,6 +387,17 @@ def test_late_older_ticket_never_rides_behind_a_newer_one(boarding: model.Boardi
 # -- occupancy and no overtaking ----------------------------------------------------------------
 
 
+PATHS = {"line": ("s1", "s2", "s3"), "other": ("o1", "s2")}
+
+
+def _visited(track_name: str, at: str) -> tuple[model.JourneyRecord, ...]:
+    """Departed records for the Stations before ``at`` (a real ticket there has visited them)."""
+    path = PATHS.get(track_name, ())
+    before = path[:path.index(at)] if at in path else ()
+    return tuple(model.JourneyRecord(s, model.JourneyState.DEPARTED, entered_at=T0 - 100, arrived_at=T0 - 90,
+                                     departed_at=T0 - 50) for s in before)
+
+
 def _travelling(name: str, created: float, at: str, arrived: bool = True, commit: str = C,
                 track_name: str = "line", app_name: str | None = None, **kwargs: object) -> model.Ticket:
     record = model.JourneyRecord(
@@ -319,7 +405,8 @@ def _travelling(name: str, created: float, at: str, arrived: bool = True, commit
         arrived_at=T0 if arrived else None, healthy_since=T0 if arrived else None,
         pushed=(model.PushedCommit(app(app_name or f"{at}-app"), "u", "b", commit),))
     return model.Ticket(NS, name, f"uid-{name}", created, track_name, snapshot(int(created)),
-                        status=model.TicketStatus(St.SOAKING, at, (record,)), **kwargs)  # type: ignore[arg-type]
+                        status=model.TicketStatus(St.SOAKING, at, (*_visited(track_name, at), record)),
+                        **kwargs)  # type: ignore[arg-type]
 
 
 def _line_world(tickets: list[model.Ticket], stations: tuple[str, ...] = ("s1", "s2", "s3"),
@@ -421,6 +508,49 @@ def test_junction_does_not_respawn_existing_children_but_records_them() -> None:
     assert sim.ticket("rel").status.children == ("rel-eu", "rel-us")
 
 
+def test_a_failed_child_create_is_retried_until_the_child_exists() -> None:
+    """The parent records its children before it departs; one whose create failed is created again,
+    even though the parent has completed meanwhile, with the creation time of the original spawn."""
+    sim = _junction_sim()
+    original = sim.apply
+    failures = {"rel-eu": 2}
+
+    def apply(action: actions.Action) -> None:
+        if isinstance(action, actions.SpawnTicket) and failures.get(action.name):
+            failures[action.name] -= 1  # e.g. the API server was unavailable
+            return
+        original(action)
+
+    sim.apply = apply  # type: ignore[method-assign]
+    sim.create("main", name="rel")
+    for _ in range(3):
+        sim.settle()
+        sim.argo_converge()
+    sim.settle()
+    parent = sim.ticket("rel").status
+    assert parent.state is St.COMPLETED and parent.children == ("rel-eu", "rel-us")
+    assert {model.TicketRef(NS, "rel-eu"), model.TicketRef(NS, "rel-us")} <= set(sim.tickets)
+    assert set(parent.spawned) == {"rel-eu", "rel-us"}
+    (first, *_) = [s for s in sim.spawned if s.name == "rel-eu"]
+    assert first.created_at == parent.journey[-1].departed_at
+    assert failures["rel-eu"] == 0
+
+
+def test_a_child_deleted_by_a_human_after_it_existed_stays_deleted() -> None:
+    sim = _junction_sim()
+    sim.create("main", name="rel")
+    for _ in range(3):
+        sim.settle()
+        sim.argo_converge()
+    sim.settle()
+    assert set(sim.ticket("rel").status.spawned) == {"rel-eu", "rel-us"}
+    del sim.tickets[model.TicketRef(NS, "rel-eu")]  # kubectl delete ticket rel-eu
+    sim.now += 60
+    sim.settle()
+    assert model.TicketRef(NS, "rel-eu") not in sim.tickets
+    assert [s.name for s in sim.spawned].count("rel-eu") == 1
+
+
 @pytest.mark.parametrize("parent, track_name", [
     pytest.param("rel", "eu", id="short"),
     pytest.param("r" * 60, "eu", id="long-parent"),
@@ -450,6 +580,22 @@ def test_cycle_is_refused_and_nothing_moves() -> None:
     assert status is not None and status.station is None and status.state is St.WAITING
     blocked = status.conditions[0]
     assert (blocked.type, blocked.reason) == (model.ConditionType.BLOCKED, model.ConditionReason.TRACK_NOT_READY)
+    assert not [a for a in result if isinstance(a, actions.PushStation)]
+
+
+def test_tracks_sharing_stations_in_opposite_order_are_refused_and_nobody_boards() -> None:
+    """a: (x, y) and b: (y, x) would deadlock (each ticket holding the Station the other waits for)."""
+    world = model.World.build(
+        T0, [track("a", ("x", "y")), track("b", ("y", "x"))], [station("x", ("x",)), station("y", ("y",))],
+        [_waiting("ta", 1, track_name="a"), _waiting("tb", 2, track_name="b")])
+    result = decide.decide(world)
+    conditions = {a.track.name: a.condition for a in result if isinstance(a, actions.SetTrackCondition)}
+    assert {c.reason for c in conditions.values()} == {model.ConditionReason.STATION_ORDER_CONFLICT}
+    assert all(c.status is model.ConditionStatus.FALSE for c in conditions.values())
+    for name in ("ta", "tb"):
+        status = _status_of(result, name)
+        assert status is not None and status.station is None and not status.boarded
+        assert "a: x -> y; b: y -> x" in status.message
     assert not [a for a in result if isinstance(a, actions.PushStation)]
 
 
@@ -503,6 +649,80 @@ def test_track_condition_not_rewritten_when_unchanged() -> None:
     first = sim.step()
     assert [type(a) for a in first] == [actions.SetTrackCondition]
     assert sim.step() == []
+
+
+def test_reorder_mid_journey_never_skips_an_unvisited_station_in_silence() -> None:
+    """(d1, d2, d3) -> (d1, d3, d2) while the ticket is at d2: d3 is now behind it and was never
+    deployed, so the ticket fails naming d3 instead of completing."""
+    sim = Sim.of([track("track-d", ("d1", "d2", "d3"))],
+                 [station("d1", ("d1",)), station("d2", ("d2",), soak_seconds=60), station("d3", ("d3",))])
+    sim.create("track-d", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert (sim.ticket("t").status.station, sim.ticket("t").status.state) == ("d2", St.SOAKING)
+    spec = sim.tracks[model.TrackRef(NS, "track-d")]
+    sim.tracks[spec.ref] = dataclasses.replace(spec, stations=("d1", "d3", "d2"))
+    sim.now += 60
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED, status.message
+    assert "d3" in status.message and "never visited" in status.message
+    assert [r.station for r in status.journey] == ["d1", "d2"]
+    assert sim.heads[app("d3")][2] == "0" * 40  # d3 was never deployed
+    sim.create("track-d", name="fix")  # a new ticket visits every Station in the new order
+    for _ in range(4):
+        sim.settle()
+        sim.now += 60
+        sim.argo_converge()
+    sim.settle()
+    assert [r.station for r in sim.ticket("fix").status.journey] == ["d1", "d3", "d2"]
+    assert sim.ticket("fix").status.state is St.COMPLETED
+
+
+def test_reorder_of_stations_ahead_visits_them_in_the_new_order() -> None:
+    sim = Sim.of([track("line", ("d1", "d2", "d3", "d4"))],
+                 [station(n, (n,)) for n in ("d1", "d2", "d3", "d4")])
+    sim.create("line", name="t")
+    sim.settle()
+    spec = sim.tracks[model.TrackRef(NS, "line")]
+    sim.tracks[spec.ref] = dataclasses.replace(spec, stations=("d1", "d2", "d4", "d3"))
+    for _ in range(5):
+        sim.argo_converge()
+        sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED and [r.station for r in status.journey] == ["d1", "d2", "d4", "d3"]
+
+
+def test_a_malformed_ticket_keeps_its_station_and_says_which_field_once() -> None:
+    error = "Ticket team/broken: spec.snapshot.images[0].tag: is required"
+    broken = model.MalformedTicket(NS, "broken", error, station="s1")
+    world = model.World.build(T0, [track("line", ("s1", "s2"))], [station("s1", ("a1",)), station("s2", ("b1",))],
+                              [_waiting("new", 5)], malformed=[broken])
+    result = decide.decide(world)
+    status = _status_of(result, "new")
+    assert status is not None and status.station is None and not status.boarded
+    assert "held by ticket broken, which cannot be read" in status.message and "images[0].tag" in status.message
+    (condition,) = [a for a in result if isinstance(a, actions.SetTicketCondition)]
+    assert condition.ticket == broken.ref and condition.condition.message == error
+    assert (condition.condition.type, condition.condition.reason) == (model.ConditionType.MALFORMED,
+                                                                      model.ConditionReason.INVALID_SPEC)
+    (event,) = [a for a in result if isinstance(a, actions.EmitEvent) and a.ticket == broken.ref]
+    assert event.type is actions.EventType.WARNING and "images[0].tag" in event.message and "s1" in event.message
+    observed = dataclasses.replace(broken, conditions=(condition.condition,))
+    world = dataclasses.replace(world, malformed={broken.ref: observed})
+    again = decide.decide(world)
+    assert not [a for a in again if getattr(a, "ticket", None) == broken.ref]  # once per change
+
+
+def test_a_ticket_that_reads_again_loses_its_malformed_condition() -> None:
+    condition = model.Condition(model.ConditionType.MALFORMED, model.ConditionStatus.TRUE,
+                                model.ConditionReason.INVALID_SPEC, "spec.track: is required", T0)
+    ticket = dataclasses.replace(_waiting("t", 1), status=model.TicketStatus(conditions=(condition,)))
+    status = _status_of(decide.decide(_line_world([ticket])), "t")
+    assert status is not None and not [c for c in status.conditions if c.type is model.ConditionType.MALFORMED]
 
 
 def test_inconsistent_status_fails_the_ticket() -> None:
@@ -681,17 +901,201 @@ def test_suspended_holds_then_resumes() -> None:
 
 
 def test_retry_after_failure_pushes_again_idempotently_and_can_arrive() -> None:
+    """A Degraded report from before the retry is history: the retry waits for a fresh reconciliation."""
     sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
     sim.create("line", name="t")
     sim.settle()
     sim.argo_converge(model.HealthStatus.DEGRADED)
     sim.settle()
+    assert sim.ticket("t").status.state is St.FAILED
     failed_commit = sim.ticket("t").status.journey[-1].pushed[0].commit
-    sim.argo_converge(model.HealthStatus.PROGRESSING)  # still Degraded would fail the retry at once
+    sim.now += 60
     sim.retry("t")
     sim.settle()
     status = sim.ticket("t").status
     assert status.state is St.DEPLOYING and status.journey[-1].pushed[0].commit == failed_commit
+    assert "reconcile" in status.message  # the old Degraded verdict is not judged
+    sim.argo_converge()  # the cause was fixed meanwhile: Argo CD finds it Healthy
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED
+
+
+def test_retry_after_a_sync_failure_arrives_once_the_cause_is_fixed() -> None:
+    """Only operations that started after the retry count; automated sync never retries a revision it
+    attempted, so decide requests the sync itself."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    ref = app("dev")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.refresh(ref)  # OutOfSync at our commit: automated sync starts an operation
+    sim.now += 5
+    sim.finish(ref, ok=False)  # e.g. a missing namespace
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "Failed" in status.message
+    sim.now += 120  # an operator creates the namespace, then retries
+    sim.retry("t")
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.DEPLOYING, status.message
+    retried = status.journey[-1]  # the retry's visit, and so what it judges, starts now
+    assert retried.entered_at == sim.now and "retry #1" in retried.message
+    assert sim.sync_requests and sim.sync_requests[-1].revision == sim.pushed("t", "dev")
+    assert sim.argo[ref].status.operation_running and sim.argo[ref].status.operation_started_at == sim.now
+    sim.now += 5
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED, sim.ticket("t").status.message
+
+
+def test_unchanged_render_at_one_of_two_applications_arrives_without_an_operation() -> None:
+    """The issue's case: the new pins leave one Application's render unchanged, so Argo CD finds it
+    Synced at our commit and never starts an operation for it; the ticket still completes."""
+    sim = Sim.of([track("line", ("dev", "prod"))],
+                 [station("dev", ("api", "worker")), station("prod", ("papi", "pworker"))],
+                 static=("worker", "pworker"))
+    sim.create("line", name="t")
+    for _ in range(4):
+        sim.settle()
+        sim.now += 10
+        sim.argo_converge()
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED, status.message
+    worker = sim.argo[app("worker")].status
+    assert worker.synced_revision == status.journey[0].pushed_commit(app("worker"))
+    assert worker.operation_phase is None  # Argo CD never ran an operation for it
+
+
+def test_manual_sync_is_requested_until_an_operation_for_our_commit_exists() -> None:
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))], manual=("dev",))
+    ref = app("dev")
+    sim.sync(ref, "e" * 40)  # someone else's operation is in progress
+    sim.renders["e" * 40] = "initial"
+    sim.create("line", name="t")
+    sim.settle()
+    sim.refresh(ref)
+    sim.settle()
+    assert "sync operation for eeeeeeeeeeee Running" in sim.ticket("t").status.message
+    assert not sim.sync_requests  # one operation at a time: asking now would be refused
+    sim.finish(ref)  # the other operation ends; now nothing runs and ours does not exist
+    result = sim.step()
+    ours = sim.pushed("t", "dev")
+    assert [a for a in result if isinstance(a, actions.RequestSync)] == [
+        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, ours or "")]
+    assert sim.argo[ref].status.operation_revision == ours and sim.argo[ref].status.operation_running
+    assert not [a for a in sim.step() if isinstance(a, actions.RequestSync)]  # it exists: no more requests
+    sim.now += 5
     sim.argo_converge()
     sim.settle()
     assert sim.ticket("t").status.state is St.COMPLETED
+
+
+def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_error() -> None:
+    """A hand edit makes Argo CD's render fail while the ticket soaks: the timeout counts again from
+    the lost arrival, and the message carries Argo CD's ComparisonError instead of 'Unknown at ...'."""
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
+                                                         timeout_seconds=300)])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.SOAKING
+    sim.now += 100
+    sim.comparison_error(ref, "rendered sha256 abc does not match recorded def")
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.DEPLOYING
+    assert "ComparisonError: rendered sha256 abc does not match recorded def" in status.message
+    assert status.journey[-1].arrival_lost_at == sim.now and "unless it recovers" in status.message
+    sim.now += 299
+    sim.settle()
+    assert sim.ticket("t").status.state is St.DEPLOYING
+    sim.now += 1
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "not recovered within the 300s timeout" in status.message
+    assert "ComparisonError" in status.message
+
+
+def test_hand_edit_while_soaking_is_recorded_repaired_on_top_and_the_ticket_completes() -> None:
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=60)])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    ours = sim.pushed("t", "staging")
+    assert sim.ticket("t").status.state is St.SOAKING
+    sim.now += 30
+    human = sim.hand_edit(ref)
+    result = sim.step()
+    status = sim.ticket("t").status
+    assert status.journey[-1].drift == (model.Drift(ref, "env/staging", human),)
+    warnings = [a for a in result if isinstance(a, actions.EmitEvent) and a.reason is actions.EventReason.DRIFT]
+    assert {w.app for w in warnings} == {None, ref} and all(w.type is actions.EventType.WARNING for w in warnings)
+    assert all(human[:12] in w.message and "restoring" in w.message for w in warnings)
+    (repair,) = [a for a in result if isinstance(a, actions.RepairDrift)]
+    assert repair == actions.RepairDrift(model.TicketRef(NS, "t"), "staging", ref, "env/staging", human, ours)
+    assert status.state is St.DEPLOYING and "edited by hand" in status.message  # not arrived meanwhile
+    repaired = sim.pushed("t", "staging")
+    assert repaired not in (ours, human) and sim.renders[repaired or ""] == sim.renders[ours or ""]
+    sim.settle()
+    assert not sim.human and len(sim.repairs) == 1  # drift gone: no more repairs
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 60
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED, status.message
+    assert status.journey[-1].drift == (model.Drift(ref, "env/staging", human),)  # history keeps it
+
+
+def test_hand_edit_with_self_heal_off_is_not_repaired_and_fails_at_the_timeout() -> None:
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
+                                                         timeout_seconds=300, self_heal=False)])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 30
+    human = sim.hand_edit(ref)
+    sim.settle()
+    sim.argo_converge()  # Argo CD syncs the human commit
+    sim.settle()
+    status = sim.ticket("t").status
+    assert not sim.repairs and status.state is St.DEPLOYING
+    assert "edited by hand" in status.message and "selfHeal is off" in status.message and human[:12] in status.message
+    sim.now += 300
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "not recovered within the 300s timeout" in status.message
+
+
+def test_hand_edit_of_a_branch_nobody_deploys_is_repaired_to_the_newest_k8sta_commit() -> None:
+    sim = Sim.of([track("line", ("dev", "prod"))], [station("dev", ("dev",)), station("prod", ("prod",))])
+    human = sim.hand_edit(app("prod"))
+    result = sim.step()
+    assert [a for a in result if isinstance(a, actions.RepairDrift)] == [
+        actions.RepairDrift(None, "prod", app("prod"), "env/prod", human, None)]
+    assert not sim.human and sim.renders[sim.heads[app("prod")][2]] == "initial"
+
+
+def test_recovered_arrival_clears_the_lost_clock() -> None:
+    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
+                                                         timeout_seconds=300)])
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 100
+    sim.comparison_error(app("staging"), "boom")
+    sim.settle()
+    sim.now += 200
+    sim.argo_converge()
+    sim.settle()
+    record = sim.ticket("t").status.journey[-1]
+    assert sim.ticket("t").status.state is St.SOAKING and record.arrival_lost_at is None
+    assert record.healthy_since == sim.now

@@ -43,6 +43,28 @@ def _t(name: str) -> model.TrackRef:
     pytest.param([track("a", ("s1",), disabled=True)], [station("s1")], {"a": R.DISABLED}, id="disabled"),
     pytest.param([track("a", ("nope",), disabled=True)], [], {"a": R.STATION_NOT_FOUND},
                  id="structure-reported-before-disabled"),
+    pytest.param([track("a", ("x", "y")), track("b", ("y", "x"))], [station("x"), station("y")],
+                 {"a": R.STATION_ORDER_CONFLICT, "b": R.STATION_ORDER_CONFLICT}, id="shared-in-opposite-order"),
+    pytest.param([track("a", ("x", "m", "y")), track("b", ("y", "x"))],
+                 [station("x"), station("m"), station("y")],
+                 {"a": R.STATION_ORDER_CONFLICT, "b": R.STATION_ORDER_CONFLICT},
+                 id="opposite-order-with-a-station-between"),
+    pytest.param([track("a", ("x", "y")), track("b", ("y", "z")), track("c", ("z", "x")), track("d", ("x",))],
+                 [station("x"), station("y"), station("z")],
+                 {"a": R.STATION_ORDER_CONFLICT, "b": R.STATION_ORDER_CONFLICT, "c": R.STATION_ORDER_CONFLICT,
+                  "d": R.VALID}, id="three-tracks-rotating"),
+    pytest.param([track("a", ("x", "y", "z")), track("b", ("w", "x", "z"))],
+                 [station("w"), station("x"), station("y"), station("z")],
+                 {"a": R.VALID, "b": R.VALID}, id="shared-in-the-same-order"),
+    pytest.param([track("a", ("x", "j")), track("b", ("x2",))], [station("x"), station("j", tracks=("b",)),
+                                                               station("x2")],
+                 {"a": R.VALID, "b": R.VALID}, id="junction-to-own-stations"),
+    pytest.param([track("a", ("x", "j")), track("b", ("x",))], [station("x"), station("j", tracks=("b",))],
+                 {"a": R.JUNCTION_SHARES_STATION, "b": R.VALID}, id="junction-child-shares-parent-station"),
+    pytest.param([track("a", ("x", "j")), track("b", ("k",)), track("c", ("x",))],
+                 [station("x"), station("j", tracks=("b",)), station("k", tracks=("c",))],
+                 {"a": R.JUNCTION_SHARES_STATION, "b": R.VALID, "c": R.VALID},
+                 id="grandchild-shares-parent-station"),
 ])
 def test_check_tracks(tracks: list[model.TrackSpec], stations: list[model.StationSpec],
                       expected: dict[str, model.ConditionReason]) -> None:
@@ -52,6 +74,24 @@ def test_check_tracks(tracks: list[model.TrackSpec], stations: list[model.Statio
         assert verdict.message
         assert verdict.condition().status is (
             model.ConditionStatus.TRUE if verdict.ok else model.ConditionStatus.FALSE)
+
+
+def test_opposite_order_names_the_tracks_and_stations() -> None:
+    tracks = [track("a", ("x", "y")), track("b", ("y", "x")), track("c", ("q",))]
+    verdicts = graph.check_tracks({t.ref: t for t in tracks}, {s.ref: s for s in (station("x"), station("y"),
+                                                                                  station("q"))})
+    message = verdicts[_t("a")].message
+    assert verdicts[_t("b")].message == message
+    assert "tracks a, b" in message and "stations x, y" in message
+    assert "a: x -> y" in message and "b: y -> x" in message and "deadlock" in message
+    assert verdicts[_t("c")].ok
+
+
+def test_junction_sharing_names_the_child_track_and_station() -> None:
+    tracks = [track("a", ("x", "j")), track("b", ("x",))]
+    verdicts = graph.check_tracks({t.ref: t for t in tracks},
+                                  {s.ref: s for s in (station("x"), station("j", tracks=("b",)))})
+    assert "track b" in verdicts[_t("a")].message and "station(s) x" in verdicts[_t("a")].message
 
 
 def test_cycle_path_names_the_tracks_in_order() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from k8sta_daemon import resources
 from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.core import codec as resources
 
 from .sim import Sim, station, track
 
@@ -89,6 +89,17 @@ def test_station_defaults() -> None:
     obj = station_obj()
     obj["spec"] = {}
     assert resources.station_from_dict(obj) == model.StationSpec("team", "prod")
+
+
+@pytest.mark.parametrize("value, expected", [(None, True), (True, True), (False, False)])
+def test_station_self_heal_defaults_to_on(value: bool | None, expected: bool) -> None:
+    obj = station_obj()
+    if value is not None:
+        obj["spec"]["selfHeal"] = value
+    assert resources.station_from_dict(obj).self_heal is expected
+    obj["spec"]["selfHeal"] = "yes"
+    with pytest.raises(resources.MalformedObject, match=r"spec\.selfHeal"):
+        resources.station_from_dict(obj)
 
 
 def test_track_from_dict() -> None:
@@ -267,6 +278,58 @@ def test_every_status_decide_writes_round_trips() -> None:
         assert resources.ticket_status_to_dict(resources.ticket_status_from_dict(body)) == body
 
 
+def test_a_malformed_ticket_is_kept_with_its_station_and_the_field_error() -> None:
+    obj = ticket_obj()
+    obj["spec"]["snapshot"]["images"][0]["tag"] = 7
+    obj["status"]["conditions"] = [{"type": "Malformed", "status": "True", "reason": "InvalidSpec",
+                                    "message": "old"}, {"type": "Nonsense"}]
+    broken = resources.ticket_or_malformed(obj)
+    assert isinstance(broken, model.MalformedTicket)
+    assert (broken.ref, broken.station) == (model.TicketRef("team", "api-7"), "staging")
+    assert "spec.snapshot.images[0].tag" in broken.error
+    assert [c.message for c in broken.conditions] == ["old"]
+    obj["status"]["state"] = "Completed"
+    assert resources.ticket_or_malformed(obj).station is None  # type: ignore[union-attr]
+    assert isinstance(resources.ticket_or_malformed(ticket_obj()), model.Ticket)
+    del obj["metadata"]["name"]
+    with pytest.raises(resources.MalformedObject, match=r"metadata\.name"):
+        resources.ticket_or_malformed(obj)
+
+
+def test_ticket_status_with_condition_sets_and_removes_one_type() -> None:
+    obj = ticket_obj()
+    obj["status"]["conditions"] = [{"type": "Blocked", "status": "True", "reason": "TrackNotFound"}]
+    condition = model.Condition(model.ConditionType.MALFORMED, model.ConditionStatus.TRUE,
+                                model.ConditionReason.INVALID_SPEC, "spec.track: is required", 5.0)
+    status = resources.ticket_status_with_condition(obj, condition)
+    assert [c["type"] for c in status["conditions"]] == ["Blocked", "Malformed"]
+    assert status["journey"] == obj["status"]["journey"] and status["station"] == "staging"
+    obj["status"] = status
+    removed = dataclasses.replace(condition, status=model.ConditionStatus.FALSE)
+    assert [c["type"] for c in resources.ticket_status_with_condition(obj, removed)["conditions"]] == ["Blocked"]
+
+
+def test_drift_and_spawned_children_round_trip() -> None:
+    drift = model.Drift(model.AppRef("argocd", "api-staging"), "env/api-staging", "e" * 40)
+    status = model.TicketStatus(model.TicketState.COMPLETED, None, (model.JourneyRecord(
+        "staging", model.JourneyState.DEPARTED, entered_at=T("2026-11-26T10:00:00Z"), drift=(drift,)),),
+        children=("a-eu", "a-us"), spawned=("a-eu",))
+    body = resources.ticket_status_to_dict(status)
+    assert body["journey"][0]["drift"] == [{"application": {"namespace": "argocd", "name": "api-staging"},
+                                             "branch": "env/api-staging", "head": "e" * 40}]
+    assert body["spawned"] == ["a-eu"]
+    assert resources.ticket_status_from_dict(body) == status
+
+
+def test_lost_arrival_clock_round_trips() -> None:
+    status = model.TicketStatus(model.TicketState.DEPLOYING, "dev", (model.JourneyRecord(
+        "dev", model.JourneyState.ARRIVED, entered_at=T("2026-11-26T10:00:00Z"),
+        arrived_at=T("2026-11-26T10:01:00Z"), arrival_lost_at=T("2026-11-26T10:05:00Z")),))
+    body = resources.ticket_status_to_dict(status)
+    assert body["journey"][0]["arrivalLostAt"] == "2026-11-26T10:05:00Z"
+    assert resources.ticket_status_from_dict(body) == status
+
+
 def test_status_times_are_rfc3339() -> None:
     body = resources.ticket_status_to_dict(model.TicketStatus(
         model.TicketState.DEPLOYING, "dev", (model.JourneyRecord(
@@ -336,6 +399,25 @@ def argo_app(**status_changes: Any) -> dict[str, Any]:
     return app
 
 
+def test_argo_app_status_reads_error_conditions_and_the_sync_policy() -> None:
+    app = argo_app(sync={"status": "Unknown", "revision": COMMIT}, conditions=[
+        {"type": "ComparisonError", "message": "rpc error: k8sta: rendered sha256 X does not match recorded Y",
+         "lastTransitionTime": "2026-11-26T10:01:03Z"},
+        {"type": "OrphanedResourceWarning", "message": "1 orphaned resource"},
+        {"type": "SyncError", "message": "Failed sync attempt to abc: one or more objects failed to apply"},
+        "garbage"])
+    app["spec"]["syncPolicy"] = {}
+    status = resources.argo_app_status(app)
+    assert status.automated is False
+    assert status.conditions == (
+        model.AppCondition("ComparisonError", "rpc error: k8sta: rendered sha256 X does not match recorded Y"),
+        model.AppCondition("SyncError", "Failed sync attempt to abc: one or more objects failed to apply"))
+    app["spec"]["syncPolicy"] = {"automated": {"enabled": False}}
+    assert resources.argo_app_status(app).automated is False
+    del app["spec"]
+    assert resources.argo_app_status(app).automated is None
+
+
 def test_argo_app_status_of_a_synced_healthy_application() -> None:
     status = resources.argo_app_status(argo_app())
     assert status == model.AppStatus(
@@ -343,7 +425,7 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
         operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=COMMIT,
         operation_started_at=T("2026-11-26T10:01:00Z"), operation_finished_at=T("2026-11-26T10:01:01Z"),
         operation_message="successfully synced (all tasks run)", reconciled_at=T("2026-11-26T10:01:03Z"),
-        health=model.HealthStatus.HEALTHY)
+        health=model.HealthStatus.HEALTHY, automated=True)
     assert decide.judge_app(status, COMMIT)[0] is decide.AppVerdict.HEALTHY
     assert resources.app_ref_from_dict(argo_app()) == model.AppRef("argocd", "api-dev")
 
@@ -367,7 +449,7 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
                                      "finishedAt": "2026-11-26T10:01:01Z"}},
                  decide.AppVerdict.HEALTHY, id="multi-source-first-revision"),
     pytest.param({"health": {"status": "SomethingNew"}}, decide.AppVerdict.PROGRESSING, id="unknown-health"),
-    pytest.param({"operationState": None}, decide.AppVerdict.PENDING, id="never-synced"),
+    pytest.param({"operationState": None}, decide.AppVerdict.HEALTHY, id="synced-without-any-operation"),
 ])
 def test_argo_app_status_variants(changes: dict[str, Any], verdict: decide.AppVerdict) -> None:
     assert decide.judge_app(resources.argo_app_status(argo_app(**changes)), COMMIT)[0] is verdict

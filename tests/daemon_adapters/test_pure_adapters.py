@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from k8sta_daemon import argocd, logs, promoter, settings
-from k8sta_daemon.core import model
-from k8sta_daemon.git import errors as git_errors
-from k8sta_daemon.git.credentials import ANONYMOUS, Credentials
+from k8sta_daemon.adapters import argocd, logs, repo_credentials, settings
+from k8sta_daemon.adapters.git.credentials import ANONYMOUS, Credentials
+from k8sta_daemon.core import model, sources
 
 APP = model.AppRef("argocd", "dev")
 
@@ -65,7 +64,7 @@ CREDS = [{"url": "https://git.example.com/", "username": "u", "password": "short
     pytest.param("file:///srv/repo.git", ANONYMOUS, id="none"),
 ])
 def test_credentials_follow_argo_cds_rule(url: str, expected: Credentials) -> None:
-    assert promoter.credentials_from_secrets(REPOS, CREDS, url) == expected
+    assert repo_credentials.credentials_from_secrets(REPOS, CREDS, url) == expected
 
 
 def application(**source: str) -> dict:
@@ -73,23 +72,23 @@ def application(**source: str) -> dict:
 
 
 def test_app_source_by_convention() -> None:
-    src = promoter.AppSource.from_application(APP, application(repoURL="file:///r", targetRevision="env/dev"), "main")
+    src = sources.AppSource.from_application(APP, application(repoURL="file:///r", targetRevision="env/dev"), "main")
     assert (src.repo_url, src.branch, src.overlay_dir, src.source_branch) == ("file:///r", "env/dev", "env/dev", "main")
 
 
 def test_app_source_overrides_by_annotation() -> None:
     app = application(repoURL="file:///r", targetRevision="env/eu")
-    app["metadata"]["annotations"] = {promoter.OVERLAY_ANNOTATION: "env/prod-eu",
-                                      promoter.SOURCE_BRANCH_ANNOTATION: "trunk"}
-    src = promoter.AppSource.from_application(APP, app, "main")
+    app["metadata"]["annotations"] = {sources.OVERLAY_ANNOTATION: "env/prod-eu",
+                                      sources.SOURCE_BRANCH_ANNOTATION: "trunk"}
+    src = sources.AppSource.from_application(APP, app, "main")
     assert (src.overlay_dir, src.source_branch) == ("env/prod-eu", "trunk")
 
 
 @pytest.mark.parametrize("source", [{}, {"repoURL": "file:///r"}, {"repoURL": "file:///r", "targetRevision": "HEAD"}],
                          ids=["empty", "no-branch", "head"])
 def test_app_source_needs_an_app_branch(source: dict[str, str]) -> None:
-    with pytest.raises(git_errors.InvalidRequest, match="must name a repoURL and an app branch"):
-        promoter.AppSource.from_application(APP, application(**source), "main")
+    with pytest.raises(sources.InvalidSource, match="must name a repoURL and an app branch"):
+        sources.AppSource.from_application(APP, application(**source), "main")
 
 
 def test_stream_parsing_skips_noise() -> None:

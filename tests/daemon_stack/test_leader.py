@@ -8,7 +8,7 @@ import secrets
 import pytest
 from kubernetes import client as k8s
 
-from k8sta_daemon.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
 
 pytestmark = pytest.mark.stack
 

@@ -11,8 +11,8 @@ import yaml
 
 from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_devstack import appbranch
-from k8sta_devstack.argocd_api import ArgoCD
 from k8sta_devstack.gitrepo import ConfigRepo
 
 ARGOCD_NS = "argocd"
@@ -84,7 +84,7 @@ def wait_for_app(argocd: ArgoCD, name: str, check: Callable[[dict[str, Any]], bo
     deadline = time.monotonic() + timeout
     app: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        app = argocd.application(name)
+        app = argocd.get_application(contract.ObjectRef(ARGOCD_NS, name))
         if check(app):
             return app
         time.sleep(1.0)

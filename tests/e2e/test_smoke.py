@@ -12,8 +12,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s_client
 
+from k8sta_cmp import contract
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_devstack.argocd_api import ArgoCD
+from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_devstack.gitrepo import ConfigRepo
 
 from .helpers import (
@@ -112,7 +113,7 @@ def test_event_with_application_uid_is_listed_by_argocd(
     # Same name, another (e.g. a deleted and recreated) Application: must not show up.
     core.create_namespaced_event(ARGOCD_NS, event(f"{name}.{marker}-stale", "00000000-0000-0000-0000-000000000000"))
 
-    ours = [e for e in argocd.application_events(name) if marker in e.get("message", "")]
+    ours = [e for e in argocd.application_events(contract.ObjectRef(ARGOCD_NS, name)) if marker in e.get("message", "")]
 
     assert [e["metadata"]["name"] for e in ours] == [f"{name}.{marker}"]
     assert ours[0]["involvedObject"]["uid"] == uid
@@ -130,7 +131,7 @@ def test_new_commit_and_hard_refresh_sync_the_new_revision(
 
     second = push_app_branch(app, app_inputs("second"), kustomize)
     assert second != first
-    argocd.application(name, refresh="hard")
+    argocd.get_application(contract.ObjectRef(ARGOCD_NS, name), refresh="hard")
 
     status = wait_for_app(argocd, name, synced_healthy_at(second), f"Synced+Healthy at {second}")["status"]
 

@@ -3,13 +3,15 @@ Stations reference real Argo CD Applications rendered by our plugin in the real 
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
-from k8sta_daemon.resources import parse_time
-from k8sta_devstack.argocd_api import ArgoCD
-from k8sta_devstack.railway import IMAGE, Railway, base, overlay
+from k8sta_daemon.adapters.argocd import ArgoCD
+from k8sta_daemon.core import model
+from k8sta_daemon.core.codec import parse_time
+from k8sta_devstack.railway import ARGOCD_NS, IMAGE, Railway, base, overlay
 
 from .conftest import Daemon
 
@@ -44,9 +46,13 @@ def test_ticket_reaches_prod_synced_and_healthy_at_the_pushed_commits(railway: R
         (pushed,) = record["pushed"]
         head = railway.repo.head(f"env/{env}")
         assert pushed["commit"] == head and pushed["branch"] == f"env/{env}"
-        app = argocd.application(railway.apps[env])
+        app = argocd.get_application(model.AppRef(ARGOCD_NS, railway.apps[env]))
         assert app["status"]["sync"] == {**app["status"]["sync"], "status": "Synced", "revision": head}
         assert app["status"]["health"]["status"] == "Healthy"
+        # judged arrived only after Argo CD had deployed our commit (its history records when), so
+        # this holds only if the daemon waited, not merely because the app is Healthy by now
+        (deployed,) = [h for h in app["status"].get("history") or [] if h.get("revision") == head]
+        assert parse_time(record["arrivedAt"]) >= parse_time(deployed["deployedAt"]), (record, deployed)
         message = railway.repo.git(["log", "-1", "--format=%B", head])
         assert f"K8sTA-Ticket: {railway.namespace}/api-1" in message and f"K8sTA-Station: {env}" in message
         rendered = railway.repo.git(["show", f"{head}:.k8sta/rendered.yaml"])
@@ -106,7 +112,12 @@ def test_junction_spawns_children_onto_regional_tracks_after_arrival(railway: Ra
                             .get("children"))
     assert len(children) == 2
     parent = railway.get("tickets", "api-1")["status"]
-    assert parent["journey"][0].get("arrivedAt")  # spawned only after arrival
+    arrived = parse_time(parent["journey"][0]["arrivedAt"])
+    railway.wait("children created", lambda: set(children) <= {t["metadata"]["name"] for t in railway.tickets()})
+    for child in children:  # spawned only after arrival: each child was created after the parent arrived
+        meta = railway.get("tickets", child)["metadata"]
+        assert parse_time(meta["annotations"]["k8sta.io/created-at"]) >= arrived, (meta, parent)
+        assert parse_time(meta["creationTimestamp"]) >= math.floor(arrived), (meta, parent)  # 1 s resolution
     for child in children:
         railway.wait(f"{child} Completed", lambda c=child: railway.state(c) == "Completed")
         spec = railway.get("tickets", child)["spec"]
@@ -153,12 +164,12 @@ def test_events_show_in_argo_cds_events_tab(railway: Railway, argocd: ArgoCD) ->
     config = three_stations(railway)
     railway.ticket("api-1", "main-line", config, "6.0.0")
     railway.wait("Completed", lambda: railway.state("api-1") == "Completed")
-    events = argocd.application_events(railway.apps["staging"])
+    staging = model.AppRef(ARGOCD_NS, railway.apps["staging"])
+    events = argocd.application_events(staging)
     ours = [e for e in events if e.get("source", {}).get("component") == "k8sta-controller"]
     assert ours, events
     assert any(f"{railway.namespace}/api-1" in e["message"] for e in ours)
-    assert {e["involvedObject"]["uid"] for e in ours} == {argocd.application(railway.apps["staging"])
-                                                          ["metadata"]["uid"]}
+    assert {e["involvedObject"]["uid"] for e in ours} == {argocd.get_application(staging)["metadata"]["uid"]}
 
 
 def test_application_without_automated_sync_is_synced_by_the_daemon(railway: Railway, argocd: ArgoCD) -> None:
@@ -168,7 +179,7 @@ def test_application_without_automated_sync_is_synced_by_the_daemon(railway: Rai
     railway.track("manual-line", ["manual"])
     railway.ticket("api-1", "manual-line", config, "7.0.0")
     railway.wait("Completed", lambda: railway.state("api-1") == "Completed")
-    app = argocd.application(railway.apps["manual"])
+    app = argocd.get_application(model.AppRef(ARGOCD_NS, railway.apps["manual"]))
     assert "automated" not in (app["spec"].get("syncPolicy") or {})
     assert app["status"]["operationState"]["syncResult"]["revision"] == railway.repo.head("env/manual")
 

@@ -12,7 +12,7 @@ import pytest
 from gitrepos import BASE_FILES, Human, Remote, git
 
 from k8sta_cmp import safety
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 
 @pytest.fixture

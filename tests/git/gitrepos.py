@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from k8sta_cmp import contract
-from k8sta_daemon.git import appbranch
+from k8sta_daemon.adapters.git import appbranch
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8sta_daemon.git import changes
+from k8sta_daemon.adapters.git import changes
 
 K = changes.ChangeKind
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from k8sta_daemon.git import credentials
+from k8sta_daemon.adapters.git import credentials
 
 
 def test_password_goes_through_the_environment_not_argv() -> None:

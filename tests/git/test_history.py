@@ -11,8 +11,8 @@ from gitrepos import DEV, PROD, Human, Remote, git, pin, ticket
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.git import appbranch, errors, history, runtime, trees
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git import appbranch, errors, history, runtime, trees
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 
 def test_newest_touching_follows_the_first_parent_line(mirror: Mirror, remote: Remote, human: Human) -> None:

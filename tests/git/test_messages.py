@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from k8sta_cmp import contract
-from k8sta_daemon.git import messages
+from k8sta_daemon.adapters.git import messages
 
 META = contract.BranchMetadata(
     ticket=contract.ObjectRef("k8sta", "api-42"), track="main", station="dev",

@@ -11,8 +11,8 @@ from gitrepos import DEV, Human, Remote, pin, ticket
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.git import appbranch, credentials, errors, push
-from k8sta_daemon.git.mirror import Mirror, cache_key
+from k8sta_daemon.adapters.git import appbranch, credentials, errors, push
+from k8sta_daemon.adapters.git.mirror import Mirror, cache_key
 
 USER = "k8sta-bot"
 PASSWORD = "s3cret-Passw0rd-42"

@@ -12,8 +12,8 @@ from gitrepos import API, BASE_FILES, DEV, PROD, Human, Remote, git, pin, ticket
 
 from k8sta_cmp import contract, safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.git import appbranch, errors, messages
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git import appbranch, errors, messages
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 CMP = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "k8sta-cmp"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8sta_daemon.git import credentials, redact
+from k8sta_daemon.adapters.git import credentials, redact
 
 
 @pytest.mark.parametrize(("url", "shown", "identity"), [

@@ -9,8 +9,8 @@ from gitrepos import BASE_FILES, DEV, PROD, Human, Remote, pin, ticket
 
 from k8sta_cmp import contract, safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.git import appbranch, changes, history, messages
-from k8sta_daemon.git.mirror import Mirror
+from k8sta_daemon.adapters.git import appbranch, changes, history, messages
+from k8sta_daemon.adapters.git.mirror import Mirror
 
 
 def test_rerender_keeps_ticket_and_pins_and_takes_the_new_overlay(

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from k8sta_daemon import kube, resources
-from k8sta_daemon.core import model
-from k8sta_daemon.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.adapters import kube
+from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
+from k8sta_daemon.core import codec, model
 from k8sta_daemon.web import boardwatch, create_app
 from k8sta_daemon.web.sansio import auth
 from k8sta_devstack.stack import Stack
@@ -111,7 +111,7 @@ def test_the_controller_account_is_enough_for_the_controller(controller_api: k8s
     finally:
         stop.set()
     # Status writes, as the executor does them.
-    status = resources.ticket_status_to_dict(model.TicketStatus(message="checked by the install tests"))
+    status = codec.ticket_status_to_dict(model.TicketStatus(message="checked by the install tests"))
     written = retrying_conflicts(lambda: adapter.replace_status(
         "Ticket", adapter.get("Ticket", namespace, "line-1"), status))
     assert written["status"]["message"] == "checked by the install tests"
@@ -120,7 +120,7 @@ def test_the_controller_account_is_enough_for_the_controller(controller_api: k8s
 
     def write_track() -> dict[str, Any]:
         obj = adapter.get("Track", namespace, "line")
-        return adapter.replace_status("Track", obj, resources.track_status_with_condition(obj, condition))
+        return adapter.replace_status("Track", obj, codec.track_status_with_condition(obj, condition))
 
     track = retrying_conflicts(write_track)
     assert track["status"]["conditions"][-1]["reason"] == "StationNotFound"

@@ -82,14 +82,21 @@ def test_deployments_run_commands_the_image_has(base: Built, name: str) -> None:
 
 def test_has_the_pinned_kustomize_built_by_the_project_script() -> None:
     built = stage("kustomize")
-    assert ("ARG", f"KUSTOMIZE_VERSION={PINNED_KUSTOMIZE_VERSION}") in built
+    # toolchain/build.sh builds the version toolchain/versions.env pins; the Dockerfile repeats no pin.
+    assert ("COPY", "toolchain/ toolchain/") in built
     assert any(op == "RUN" and "toolchain/build.sh kustomize" in args for op, args in built)
+    assert not any(PINNED_KUSTOMIZE_VERSION in args or "KUSTOMIZE_VERSION" in args for _, args in instructions())
+    # The package records that same pin next to every render (k8sta_cmp/versions.env in the wheel).
+    assert ("COPY", "toolchain/versions.env toolchain/") in stage("wheel")
     final = final_stage()
     assert ("COPY", "--from=kustomize /kustomize /usr/local/bin/kustomize") in final
-    assert ("ARG", f"KUSTOMIZE_VERSION={PINNED_KUSTOMIZE_VERSION}") in final
     variables = env(final)
     assert variables["K8STA_KUSTOMIZE"] == "/usr/local/bin/kustomize"
-    assert variables["K8STA_KUSTOMIZE_VERSION"] == "${KUSTOMIZE_VERSION}"
+    assert "K8STA_KUSTOMIZE_VERSION" not in variables  # the package's pin, not a second copy
+
+
+def test_ships_no_devstack() -> None:
+    assert not any(op == "COPY" and "devstack" in args for op, args in instructions())
 
 
 def test_has_git_for_atomic_pushes() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sta_daemon import leader, settings
+from k8sta_daemon.adapters import leader, settings
 from k8sta_daemon.web import create_app, gunicorn_conf
 from k8sta_daemon.web import settings as web_settings
 

@@ -1,6 +1,7 @@
-"""The ``k8sta`` operator CLI, plus the operator-facing pieces the web part shares with it.
+"""The ``k8sta`` operator CLI (a front end over ``ops``, the service layer it shares with the web part).
 
 Layout (pipx style): ``main`` builds argparse and dispatches to one module per command in
-``commands/``; ``intake`` (pins and ticket bodies), ``board`` (JSON views) and ``railway``/``journey``
-(terminal pictures) are pure; ``store`` is the only module here that talks to Kubernetes.
+``commands/``; ``context`` carries the store and output settings; ``exit`` holds the exit codes;
+``output`` keeps the format (human or JSON) apart from the work; ``railway``/``journey`` draw the
+terminal pictures and ``requested`` is the operator actions' machine-readable answer.
 """

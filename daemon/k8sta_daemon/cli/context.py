@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .store import Store
+from k8sta_daemon.ops.store import Store
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ExitCode, K8staError
+from k8sta_daemon.ops.errors import K8staError
+
+from .exit import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ExitCode
 
 if TYPE_CHECKING:  # the kubernetes client is imported only once a command runs (fast --help)
     from .context import Context
@@ -127,7 +129,8 @@ def _context_namespace(path: Path) -> str | None:
 def _build_context(args: argparse.Namespace, environ: Mapping[str, str], stdout: TextIO) -> Context:
     from kubernetes import config as k8s_config
 
-    from . import store
+    from k8sta_daemon.ops import store
+
     from .context import Context, wants_colour
 
     path = _kubeconfig(getattr(args, "kubeconfig", None), environ)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .board import BOARDING
+from k8sta_daemon.ops.board import BOARDING
 
 _RESET = "\x1b[0m"
 STATE_COLOURS = {

@@ -22,14 +22,20 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Boarding: tickets wait before the first enabled Station; when it is free the newest waiting ticket
   boards (``NEWEST_SUPERSEDES``) or the oldest (``EVERY_TICKET_RIDES``). A waiting ticket older than
   any ticket that has boarded the Track is Superseded (so a late, older ticket never rides behind).
-- Arrival: for every enabled Application: it exists, sync Synced, synced revision == our pushed
-  commit, last operation Succeeded, finished and for our commit, reconciled at/after it finished,
-  health Healthy. Health is never judged before that reconciliation.
+- Arrival (``judge_app``): for every enabled Application: it exists, Synced at our pushed commit, no
+  operation running, any operation for our commit since the visit began Succeeded and finished,
+  reconciled at/after the visit began and after that operation, health Healthy. Whether an
+  operation exists at all does not matter (automated sync starts none when the render did not
+  change). Health is never judged before that reconciliation. Messages name the commit an operation
+  was really for and carry Argo CD's error conditions (ComparisonError, SyncError).
+- Sync requests (``needs_sync``): ``RequestSync`` on every pass while an Application is not Synced at
+  our commit, nothing runs, no operation for our commit started in this visit, and either it has no
+  automated sync or automated sync already attempted our commit before this visit (it never retries).
 - Suspended (at our reconciled revision): state Suspended, the ticket waits.
-- Failure (ticket Failed, Station vacated): the last operation Failed/Error for our commit; an
-  Application Degraded at our revision for ``degraded_grace_seconds`` (0 = at once); not arrived
-  within ``timeout_seconds`` of entry (the timeout stops counting once the visit has arrived;
-  time spent Suspended counts).
+- Failure (ticket Failed, Station vacated): an operation for our commit in this visit Failed/Error;
+  an Application Degraded at our revision for ``degraded_grace_seconds`` (0 = at once); not arrived
+  within ``timeout_seconds`` of entry, or, after arriving, not arrived again within
+  ``timeout_seconds`` of losing it (``arrival_lost_at``; time spent Suspended counts).
 - Soak: the ticket departs only while arrived and after ``soak_seconds`` of continuous arrival
   (``healthy_since``). Losing arrival restarts the soak; Degraded fails it after the grace.
 - Approval: entering a Station with ``approval_required`` needs its name in ``approved_stations``;
@@ -38,13 +44,36 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Disabled Stations are passed (a Skipped journey record); disabled Applications are neither pushed
   nor judged (recorded in ``skipped_applications``). A ticket whose Station is disabled while it is
   there departs without judging and without spawning. If every Station is disabled, nobody boards.
-- Junctions: when a ticket is ready to depart a junction Station (arrived and soaked), one child
-  per junction Track is spawned (name: ``child_ticket_name``), unless a ticket of that name exists.
+- Junctions: when a ticket is ready to depart a junction Station (arrived and soaked), it records
+  one child per junction Track (name: ``child_ticket_name``) in ``status.children``, in the same
+  status write that departs; then every recorded child that does not exist is created
+  (``SpawnTicket``), on every pass, until it exists, also for a parent that has since completed. A
+  child seen to exist is added to ``status.spawned``; a spawned child that later disappears was
+  deleted by a human on purpose and is not created again. (A child deleted before the parent ever
+  saw it, within one pass, is created again once.)
 - Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
   of them moves (abandon still works). A disabled Track likewise.
 - Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
-  failed at, unless a newer ticket already entered that Station or a later one (refused: create a
-  new ticket instead); if the Station is held it waits.
+  failed at (a new visit: its ``entered_at`` is the retry time, so the operation or verdict that
+  failed it is history and only what Argo CD does after the retry is judged), unless a newer
+  ticket already entered that Station or a later one (refused: create a new ticket instead); if
+  the Station is held it waits.
+- Track edits mid-journey: a Station is never skipped in silence. When a ticket is ready to depart
+  and an enabled Station before its current one on the (edited) Track has no journey record (a
+  reorder such as (d1, d2, d3) -> (d1, d3, d2) while at d2, or a Station inserted behind it), the
+  ticket fails with a message naming those Stations; a new ticket deploys them. Stations after the
+  current one are visited in the new order; a removed current Station blocks (``StationOffTrack``).
+- Malformed Tickets (``world.malformed``: objects the decoder rejects) still exist: one whose status
+  names a Station keeps it, so nobody enters it ("held by ticket X, which cannot be read (...)").
+  It gets a ``Malformed`` condition naming the field and a Warning Event, once per change (only when
+  the observed condition differs); once it reads again the condition is removed.
+- Drift (``world.drift``, from the git adapter: an app branch head that is not K8sTA's commit): at a
+  held Station the visit records it (``JourneyRecord.drift``, Warning Events on the ticket and the
+  Application, once per new head), the Application counts as not arrived, and with the Station's
+  ``self_heal`` (default on) ``RepairDrift`` restores the visit's commit on top of the human one,
+  re-emitted until the drift is gone; the timeout clock runs as usual (a lost arrival restarts it).
+  With ``self_heal`` off the ticket waits (message says why) and fails at its timeout. A drifted
+  branch of a Station nobody holds is repaired to the newest K8sTA commit (``ticket`` None).
 - A non-terminal status that contradicts itself (boarded but holding no Station, or holding a
   Station its last journey record is not about) fails the ticket, so a human can look and retry.
 """
@@ -55,6 +84,7 @@ import dataclasses
 import enum
 import functools
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +106,10 @@ def decide(world: model.World) -> list[actions.Action]:
     decision = _Decision(world, verdicts)
     for track_ref in sorted({t.track_ref for t in world.tickets.values()}):
         decision.run_track(track_ref)
+    for ref in sorted(world.tickets):
+        decision.ensure_children(world.tickets[ref])
+    decision.report_malformed()
+    decision.repair_unheld_drift()
     result.extend(decision.actions())
     return result
 
@@ -104,33 +138,71 @@ class AppVerdict(enum.Enum):
     MISSING = "Missing"  # no such Application
 
 
-def judge_app(status: model.AppStatus | None, commit: str) -> tuple[AppVerdict, str]:
-    """The arrival rule for one Application, with a one-line reason a human reads."""
+def judge_app(status: model.AppStatus | None, commit: str,
+              since: float | None = None) -> tuple[AppVerdict, str]:
+    """The arrival rule for one Application, with a one-line reason a human reads.
+
+    ``since`` is the start of the visit (the journey record's ``entered_at``): operations that started
+    before it are history, and Argo CD must have reconciled at or after it (compared at whole seconds,
+    the resolution of Argo CD's timestamps). Arrived means: Synced at ``commit``; no operation
+    running; any operation for ``commit`` in this visit Succeeded and finished; reconciled after the
+    visit began and after that operation; Healthy. Whether an operation exists at all does not matter
+    (Argo CD's automated sync starts none for an Application whose render did not change).
+    """
     if status is None or not status.exists:
         return AppVerdict.MISSING, "Application not found"
     phase = status.operation_phase
-    if phase in (model.OperationPhase.FAILED, model.OperationPhase.ERROR) \
-            and status.operation_revision == commit:
+    ours = status.operation_revision == commit and _in_visit(status.operation_started_at, since)
+    errors = "".join(f"; {c.type}: {c.message}" for c in status.conditions)
+    if status.operation_running:
+        assert phase is not None
+        return AppVerdict.PENDING, f"sync operation for {_short(status.operation_revision)} {phase.value}{errors}"
+    if ours and phase in (model.OperationPhase.FAILED, model.OperationPhase.ERROR):
+        assert phase is not None
         detail = f": {status.operation_message}" if status.operation_message else ""
-        return AppVerdict.SYNC_FAILED, f"sync of {_short(commit)} {phase.value}{detail}"
+        return AppVerdict.SYNC_FAILED, f"sync of {_short(commit)} {phase.value}{detail}{errors}"
     if status.sync_status is not model.SyncStatus.SYNCED or status.synced_revision != commit:
+        last = ""
+        if phase is not None and not ours:
+            last = f"; last sync operation was for {_short(status.operation_revision)} ({phase.value})"
         return AppVerdict.PENDING, (f"{status.sync_status.value} at {_short(status.synced_revision)}, "
-                                    f"waiting for {_short(commit)}")
-    if phase is not model.OperationPhase.SUCCEEDED or status.operation_finished_at is None \
-            or status.operation_revision not in (None, commit):
-        state = phase.value if phase else "no operation"
-        return AppVerdict.PENDING, f"sync operation of {_short(commit)}: {state}"
-    if status.reconciled_at is None or status.reconciled_at < status.operation_finished_at:
-        return AppVerdict.PENDING, "waiting for Argo CD to reconcile after the sync"
+                                    f"waiting for {_short(commit)}{last}{errors}")
+    if ours and status.operation_finished_at is None:
+        assert phase is not None
+        return AppVerdict.PENDING, f"sync operation for {_short(commit)} {phase.value}, not finished{errors}"
+    reconciled = status.reconciled_at
+    if reconciled is None or not _in_visit(reconciled, since):
+        return AppVerdict.PENDING, f"waiting for Argo CD to reconcile {_short(commit)}{errors}"
+    finished = status.operation_finished_at
+    if finished is not None and _in_visit(finished, since) and reconciled < finished:
+        return AppVerdict.PENDING, (f"waiting for Argo CD to reconcile after the sync operation for "
+                                    f"{_short(status.operation_revision)}{errors}")
     health = status.health
     detail = f" ({status.health_message})" if status.health_message else ""
     if health is model.HealthStatus.HEALTHY:
         return AppVerdict.HEALTHY, "Synced and Healthy"
     if health is model.HealthStatus.SUSPENDED:
-        return AppVerdict.SUSPENDED, f"Suspended{detail}"
+        return AppVerdict.SUSPENDED, f"Suspended{detail}{errors}"
     if health is model.HealthStatus.DEGRADED:
-        return AppVerdict.DEGRADED, f"Degraded{detail}"
-    return AppVerdict.PROGRESSING, f"{health.value}{detail}"
+        return AppVerdict.DEGRADED, f"Degraded{detail}{errors}"
+    return AppVerdict.PROGRESSING, f"{health.value}{detail}{errors}"
+
+
+def needs_sync(status: model.AppStatus | None, commit: str, since: float | None) -> bool:
+    """Whether decide must ask Argo CD to sync ``commit`` (see ``actions.RequestSync``)."""
+    if status is None or not status.exists or status.operation_running:
+        return False
+    if status.sync_status is model.SyncStatus.SYNCED and status.synced_revision == commit:
+        return False
+    if status.operation_revision == commit and _in_visit(status.operation_started_at, since):
+        return False  # there is an operation for our commit in this visit: judge it instead
+    attempted_before = status.operation_revision == commit
+    return status.automated is not True or attempted_before
+
+
+def _in_visit(moment: float | None, since: float | None) -> bool:
+    """At or after the visit began, at whole seconds (Argo CD's timestamps have no fraction)."""
+    return since is None or (moment is not None and moment >= math.floor(since))
 
 
 # -- the decision pass --------------------------------------------------------------------------
@@ -141,6 +213,8 @@ class _Outcome:
     """What one ticket's evaluation produced, kept in the order the actions contract wants."""
 
     pushes: list[actions.PushStation] = field(default_factory=list)
+    syncs: list[actions.RequestSync] = field(default_factory=list)
+    repairs: list[actions.RepairDrift] = field(default_factory=list)
     spawns: list[actions.SpawnTicket] = field(default_factory=list)
     events: list[actions.EmitEvent] = field(default_factory=list)
 
@@ -164,9 +238,15 @@ class _Decision:
             self.by_track.setdefault(ticket.track_ref, []).append(ticket)
             if not ticket.status.state.terminal and ticket.status.station is not None:
                 self.holders.setdefault(model.StationRef(ticket.namespace, ticket.status.station), ref)
+        for ref in sorted(world.malformed):
+            broken = world.malformed[ref]
+            if broken.station is not None and ref not in world.tickets:
+                self.holders.setdefault(model.StationRef(ref.namespace, broken.station), ref)
         for tickets in self.by_track.values():
             tickets.sort(key=lambda t: t.order_key)
-        self.names = {(t.namespace, t.name) for t in world.tickets.values()}
+        self.names = {(t.namespace, t.name) for t in world.tickets.values()} | {
+            (ref.namespace, ref.name) for ref in world.malformed}
+        self.extra: list[actions.Action] = []  # for objects that are not readable Tickets
 
     # -- bookkeeping --
 
@@ -193,22 +273,50 @@ class _Decision:
         self.statuses[ticket.ref] = status
         self.outcome(ticket)
 
+    def report_malformed(self) -> None:
+        """A Ticket the decoder rejects keeps its Station (see ``__init__``) and says why, once per
+        change: a Malformed condition naming the field, and a Warning Event with it."""
+        for ref in sorted(self.world.malformed):
+            broken = self.world.malformed[ref]
+            if ref in self.world.tickets:
+                continue
+            holds = f"; it keeps station {broken.station} until fixed or deleted" if broken.station else ""
+            condition = model.Condition(model.ConditionType.MALFORMED, model.ConditionStatus.TRUE,
+                                        model.ConditionReason.INVALID_SPEC, broken.error)
+            current = _find_condition(broken.conditions, model.ConditionType.MALFORMED)
+            if current == condition:
+                continue
+            self.extra.append(actions.SetTicketCondition(ref, _stamp(condition, current, self.now)))
+            self.extra.append(actions.EmitEvent(ref, None, actions.EventType.WARNING, actions.EventReason.MALFORMED,
+                                                f"ticket cannot be read: {broken.error}{holds}"))
+
+    def clear_malformed(self, ticket: model.Ticket) -> None:
+        """A Ticket that reads again loses its Malformed condition."""
+        status = self.statuses[ticket.ref]
+        if _find_condition(status.conditions, model.ConditionType.MALFORMED) is not None:
+            conditions = tuple(c for c in status.conditions if c.type is not model.ConditionType.MALFORMED)
+            self.set(ticket, dataclasses.replace(status, conditions=conditions))
+
     def actions(self) -> list[actions.Action]:
-        result: list[actions.Action] = []
+        result: list[actions.Action] = list(self.extra)
         for ref in self.order:
             outcome = self.outcomes[ref]
             status = self.statuses[ref]
             if status != self.world.tickets[ref].status:
                 result.append(actions.UpdateTicketStatus(ref, status))
-            result.extend(outcome.pushes)
+            result.extend(outcome.events)  # before anything deferrable: see the actions contract
             result.extend(outcome.spawns)
-            result.extend(outcome.events)
+            result.extend(outcome.pushes)
+            result.extend(outcome.repairs)
+            result.extend(outcome.syncs)
         return result
 
     # -- per Track --
 
     def run_track(self, track_ref: model.TrackRef) -> None:
         tickets = self.by_track[track_ref]
+        for ticket in tickets:
+            self.clear_malformed(ticket)
         for ticket in tickets:
             if ticket.abandon and not self.statuses[ticket.ref].state.terminal:
                 self.abandon(ticket)
@@ -323,9 +431,10 @@ class _Decision:
         active = station.active_applications
         skipped = tuple(sorted(set(record.skipped_applications) | set(station.skipped_applications)))
         record = dataclasses.replace(record, skipped_applications=skipped)
-        timed_out = (station.timeout_seconds is not None and record.arrived_at is None
-                     and record.entered_at is not None
-                     and self.now - record.entered_at >= station.timeout_seconds)
+        # the timeout counts from entry until the first arrival, and again from a lost arrival
+        clock = record.entered_at if record.arrived_at is None else record.arrival_lost_at
+        timed_out = (station.timeout_seconds is not None and clock is not None
+                     and self.now - clock >= station.timeout_seconds)
         unpushed = [a for a in active if record.pushed_commit(a) is None]
         if unpushed:
             if timed_out:
@@ -339,8 +448,10 @@ class _Decision:
             self.outcome(ticket).pushes.append(actions.PushStation(
                 ticket.ref, line.track.name, station.name, active, ticket.snapshot))
             return
-        judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or ""))
+        record = self.note_drift(ticket, record, station)
+        judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or "", record.entered_at))
                   for app in active]
+        judged = [self.drifted(station, record, judgement) for judgement in judged]
         failed = [(a, why) for a, v, why in judged if v is AppVerdict.SYNC_FAILED]
         if failed:
             self.fail(ticket, _with_record(status, record), _explain(failed), [a for a, _ in failed])
@@ -357,10 +468,16 @@ class _Decision:
         not_ready = [(a, v, why) for a, v, why in judged if v is not AppVerdict.HEALTHY]
         if not_ready:
             if timed_out:
+                within = "arrived" if record.arrived_at is None else "recovered"
                 self.fail(ticket, _with_record(status, record),
-                          f"not arrived within the {station.timeout_seconds:g}s timeout: "
+                          f"not {within} within the {station.timeout_seconds:g}s timeout: "
                           + _explain([(a, why) for a, _, why in not_ready]), [a for a, _, _ in not_ready])
                 return
+            drifted = {d.app for d in self.current_drift(station, record)}
+            for app, _, _ in not_ready:
+                commit = record.pushed_commit(app) or ""
+                if app not in drifted and needs_sync(self.world.apps.get(app), commit, record.entered_at):
+                    self.outcome(ticket).syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit))
             suspended = any(v is AppVerdict.SUSPENDED for _, v, _ in not_ready)
             state = model.TicketState.SUSPENDED if suspended else model.TicketState.DEPLOYING
             if degraded:
@@ -371,7 +488,12 @@ class _Decision:
                     [(a, why) for a, _, why in not_ready])
             if record.healthy_since is not None:
                 message += " (arrival lost; soak restarts)"
-            record = dataclasses.replace(record, healthy_since=None)
+            lost = record.arrival_lost_at
+            if record.arrived_at is not None and lost is None:
+                lost = self.now
+            if lost is not None and station.timeout_seconds is not None:
+                message += f"; fails at {_iso(lost + station.timeout_seconds)} unless it recovers"
+            record = dataclasses.replace(record, healthy_since=None, arrival_lost_at=lost)
             new = dataclasses.replace(_with_record(status, record), state=state, message=message)
             if state is model.TicketState.SUSPENDED and status.state is not model.TicketState.SUSPENDED:
                 self.event(ticket, actions.EventReason.SUSPENDED, message)
@@ -379,7 +501,7 @@ class _Decision:
             return
         if record.healthy_since is None:
             first = record.arrived_at is None
-            record = dataclasses.replace(record, healthy_since=self.now,
+            record = dataclasses.replace(record, healthy_since=self.now, arrival_lost_at=None,
                                          arrived_at=record.arrived_at if not first else self.now,
                                          state=model.JourneyState.ARRIVED)
             if first:
@@ -399,26 +521,115 @@ class _Decision:
             status = self.spawn_children(ticket, status, station)
         self.depart(ticket, status, line, index)
 
+    def current_drift(self, station: model.StationSpec, record: model.JourneyRecord) -> list[model.Drift]:
+        """Hand edits of this Station's app branches over the commits this visit pushed."""
+        return [d for a in station.active_applications if (d := self.world.drift.get(a)) is not None
+                and record.pushed_commit(a) not in (None, d.head)]
+
+    def note_drift(self, ticket: model.Ticket, record: model.JourneyRecord,
+                   station: model.StationSpec) -> model.JourneyRecord:
+        """Record each new hand edit in the visit (with Warning Events) and ask for the repair."""
+        drifts = self.current_drift(station, record)
+        known = {(d.app, d.head) for d in record.drift}
+        for drift in drifts:
+            if (drift.app, drift.head) not in known:
+                record = dataclasses.replace(record, drift=(*record.drift, drift))
+                what = (f"branch {drift.branch} was edited by hand (head {_short(drift.head)} is not K8sTA's "
+                        f"commit {_short(record.pushed_commit(drift.app))})")
+                then = ("restoring K8sTA's content on top of it" if station.self_heal
+                        else "selfHeal is off for this station: revert the branch or abandon the ticket")
+                self.event(ticket, actions.EventReason.DRIFT, f"{what}; {then}", app=drift.app, warning=True)
+                self.event(ticket, actions.EventReason.DRIFT, f"station {station.name}: {drift.app}: {what}; {then}",
+                           warning=True)
+            if station.self_heal:
+                self.outcome(ticket).repairs.append(actions.RepairDrift(
+                    ticket.ref, station.name, drift.app, drift.branch, drift.head, record.pushed_commit(drift.app)))
+        return record
+
+    def drifted(self, station: model.StationSpec, record: model.JourneyRecord,
+                judgement: tuple[model.AppRef, AppVerdict, str]) -> tuple[model.AppRef, AppVerdict, str]:
+        """An Application whose branch was edited by hand has not arrived, whatever Argo CD says."""
+        app, verdict, why = judgement
+        drift = self.world.drift.get(app)
+        if drift is None or record.pushed_commit(app) in (None, drift.head) \
+                or verdict in (AppVerdict.SYNC_FAILED, AppVerdict.DEGRADED):
+            return judgement
+        then = "repairing" if station.self_heal else "selfHeal is off"
+        return app, AppVerdict.PENDING, f"{drift.branch} edited by hand (head {_short(drift.head)}; {then}); {why}"
+
+    def repair_unheld_drift(self) -> None:
+        """A hand edit of a branch no ticket is deploying: restore the newest K8sTA commit on top."""
+        done: set[model.AppRef] = set()
+        for ref in sorted(self.world.stations):
+            spec = self.world.stations[ref]
+            if not spec.self_heal or ref in self.holders:
+                continue
+            for app in spec.active_applications:
+                drift = self.world.drift.get(app)
+                if drift is not None and app not in done and not self.held_elsewhere(app):
+                    done.add(app)
+                    self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head, None))
+
+    def held_elsewhere(self, app: model.AppRef) -> bool:
+        return any(app in self.world.stations[held].active_applications
+                   for held in self.holders if held in self.world.stations)
+
     def spawn_children(self, ticket: model.Ticket, status: model.TicketStatus,
                        station: model.StationSpec) -> model.TicketStatus:
-        """Junction: one child per junction Track, named deterministically, recorded in the parent."""
+        """Junction: record one child per junction Track (deterministic names) in the status that
+        departs; ``ensure_children`` then creates every recorded child that does not exist."""
         children = list(status.children)
         for track in station.tracks:
             name = child_ticket_name(ticket.name, track)
-            if (ticket.namespace, name) not in self.names:
-                self.outcome(ticket).spawns.append(actions.SpawnTicket(
-                    ticket.ref, name, track, ticket.snapshot, self.now))
-                self.names.add((ticket.namespace, name))
-                self.event(ticket, actions.EventReason.SPAWNED,
-                           f"junction {station.name}: spawned ticket {name} onto track {track}")
             if name not in children:
                 children.append(name)
+                self.event(ticket, actions.EventReason.SPAWNED,
+                           f"junction {station.name}: spawned ticket {name} onto track {track}")
         return dataclasses.replace(status, children=tuple(children))
+
+    def ensure_children(self, ticket: model.Ticket) -> None:
+        """Every recorded child exists: created again until it does, unless it was seen once (then a
+        human deleted it on purpose). Runs for terminal parents too (a Completed parent's create may
+        have failed)."""
+        status = self.statuses[ticket.ref]
+        seen = [name for name in status.children
+                if (ticket.namespace, name) in self.names and name not in status.spawned]
+        if seen:
+            self.set(ticket, dataclasses.replace(status, spawned=(*status.spawned, *seen)))
+        for name in status.children:
+            if (ticket.namespace, name) in self.names or name in status.spawned:
+                continue
+            track, created = self.child_origin(ticket, status, name)
+            if track is not None:
+                self.outcome(ticket).spawns.append(actions.SpawnTicket(
+                    ticket.ref, name, track, ticket.snapshot, created))
+
+    def child_origin(self, ticket: model.Ticket, status: model.TicketStatus,
+                     name: str) -> tuple[str | None, float]:
+        """The Track a recorded child goes onto and its creation time (when the parent departed the
+        junction, so a re-created child keeps its place on its Track). None: no such Track any more."""
+        track = next((ref.name for ref in sorted(self.world.tracks) if ref.namespace == ticket.namespace
+                      and child_ticket_name(ticket.name, ref.name) == name), None)
+        created = self.now
+        for record in status.journey:
+            spec = self.world.stations.get(model.StationRef(ticket.namespace, record.station))
+            if spec is not None and track in spec.tracks and record.departed_at is not None:
+                created = record.departed_at
+        return track, created
 
     def depart(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int) -> None:
         """Ready to leave Station ``index``: complete, or enter the next enabled Station if allowed."""
-        target, skipped = line.next_enabled(index)
         here = line.stations[index].name
+        visited = {record.station for record in status.journey}
+        missed = [s.name for s in line.stations[:index] if not s.disabled and s.name not in visited]
+        if missed:
+            names = ", ".join(missed)
+            self.fail(ticket, status, f"track {line.track.name} was edited while this ticket was on it: "
+                                      f"station(s) {names} now come before {here} and were never visited; "
+                                      "failing instead of skipping them in silence (create a new ticket "
+                                      "to deploy them)")
+            return
+        target, skipped = line.next_enabled(index)
         if target is None:
             journey = _depart_record(status.journey, self.now) + tuple(
                 _skipped_record(name, self.now) for name in skipped)
@@ -456,6 +667,8 @@ class _Decision:
         station = line.stations[target]
         holder = self.holders.get(station.ref)
         if holder is not None and holder != ticket.ref:
+            if holder in self.world.malformed and holder not in self.world.tickets:
+                return f"held by ticket {holder.name}, which cannot be read ({self.world.malformed[holder].error})"
             return f"held by ticket {holder.name}"
         for other in self.by_track[line.track.ref]:
             other_status = self.statuses[other.ref]
@@ -464,16 +677,22 @@ class _Decision:
             position = line.index.get(other_status.station)
             if position is not None and index < position <= target:
                 return f"ticket {other.name} is at station {other_status.station}"
+        for ref in sorted(self.world.malformed):  # its Track is unknown: never pass it either
+            broken = self.world.malformed[ref]
+            position = line.index.get(broken.station or "")
+            if ref.namespace == line.track.namespace and ref not in self.world.tickets \
+                    and position is not None and index < position <= target:
+                return f"ticket {ref.name}, which cannot be read, is at station {broken.station}"
         return None
 
     def enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, target: int,
-              skipped: tuple[str, ...], why: str) -> None:
+              skipped: tuple[str, ...], why: str, note: str = "") -> None:
         station = line.stations[target]
         journey = _depart_record(status.journey, self.now) + tuple(
             _skipped_record(name, self.now) for name in skipped)
         journey += (model.JourneyRecord(
             station=station.name, state=model.JourneyState.ENTERED, entered_at=self.now,
-            skipped_applications=station.skipped_applications),)
+            skipped_applications=station.skipped_applications, message=note),)
         active = station.active_applications
         message = f"deploying at station {station.name}"
         self.set(ticket, dataclasses.replace(status, state=model.TicketState.DEPLOYING, station=station.name,
@@ -558,7 +777,8 @@ class _Decision:
             if status.message != message:
                 self.set(ticket, dataclasses.replace(status, message=message))
             return
-        self.enter(ticket, acknowledged, line, target, (), f"retry #{ticket.retry_count}")
+        self.enter(ticket, acknowledged, line, target, (), f"retry #{ticket.retry_count}",
+                   note=f"retry #{ticket.retry_count}: only what Argo CD does from enteredAt on is judged")
         self.event(ticket, actions.EventReason.RETRIED, f"retry #{ticket.retry_count}: re-entered "
                                                         f"station {line.stations[target].name}")
 

@@ -1,17 +1,35 @@
-"""Checks of the Track graph: missing references, duplicate Stations and junction cycles.
+"""Checks of the Track graph: missing references, duplicate Stations, junction cycles and deadlocks.
 
 Caller: ``decide.decide`` asks ``check_tracks`` once per decision; a Track whose verdict is not ``ok``
-gets a ``Ready=False`` condition and no ticket moves on it. Junction Stations make a directed graph
-of Tracks (Track T -> Track U when a Station on T names U); a cycle there would spawn tickets forever,
-so every Track on a cycle is refused. Pure and deterministic (sorted iteration, iterative Tarjan).
+gets a ``Ready=False`` condition and no ticket moves on it. Pure and deterministic (sorted iteration,
+iterative Tarjan). Three graph rules:
+
+- Junction cycles: junction Stations make a directed graph of Tracks (Track T -> Track U when a
+  Station on T names U); a cycle there would spawn tickets forever, so every Track on a cycle is
+  refused (``CycleDetected``).
+- Station order (deadlocks): a ticket keeps its Station until it has entered the next one, and a
+  Station holds one ticket across all Tracks. Two Tracks that share Stations in opposite order
+  (a: (x, y), b: (y, x)) can each hold the Station the other waits for, forever; so can three Tracks
+  rotating (a: (x, y), b: (y, z), c: (z, x)). Every Track contributes "x before y" for every pair of
+  its Stations (not only neighbours: disabling the Station between them makes them neighbours); if
+  these orders contradict each other (a cycle in the Station order graph), every Track with two
+  Stations in that cycle is refused (``StationOrderConflict``), naming the Tracks and Stations.
+- Junction sharing: a Track whose junctions lead (directly or through further junctions) to a Track
+  that shares a Station with it is refused (``JunctionSharesStation``): the child would redeploy the
+  parent's Station with the parent's snapshot, possibly after a newer ticket of the parent's Track
+  had been there, and the two tickets could wait for each other. Only the parent Track is refused;
+  tickets created directly on the child Track are not affected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from k8sta_daemon.core import model
+
+N = TypeVar("N", model.TrackRef, model.StationRef)
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,10 @@ def check_tracks(tracks: Mapping[model.TrackRef, model.TrackSpec],
                  stations: Mapping[model.StationRef, model.StationSpec],
                  ) -> dict[model.TrackRef, TrackVerdict]:
     """A verdict per Track. Structural problems are reported before ``Disabled`` (more useful)."""
-    cycles = find_cycles(junction_edges(tracks, stations))
+    edges = junction_edges(tracks, stations)
+    cycles = find_cycles(edges)
+    conflicts = station_order_conflicts(tracks)
+    sharing = junction_sharing(tracks, edges)
     verdicts: dict[model.TrackRef, TrackVerdict] = {}
     reason = model.ConditionReason
     for ref in sorted(tracks):
@@ -99,6 +120,10 @@ def check_tracks(tracks: Mapping[model.TrackRef, model.TrackSpec],
             verdict = TrackVerdict(reason.CYCLE_DETECTED,
                                    f"junction stations form a cycle of tracks ({path}); "
                                    "tickets on these tracks do not move")
+        elif ref in conflicts:
+            verdict = TrackVerdict(reason.STATION_ORDER_CONFLICT, conflicts[ref])
+        elif ref in sharing:
+            verdict = TrackVerdict(reason.JUNCTION_SHARES_STATION, sharing[ref])
         elif track.disabled:
             verdict = TrackVerdict(reason.DISABLED, "track is disabled; no ticket moves on it")
         else:
@@ -107,19 +132,77 @@ def check_tracks(tracks: Mapping[model.TrackRef, model.TrackSpec],
     return verdicts
 
 
-def _strongly_connected(edges: Mapping[model.TrackRef, tuple[model.TrackRef, ...]],
-                        ) -> list[list[model.TrackRef]]:
+def station_order_conflicts(tracks: Mapping[model.TrackRef, model.TrackSpec]) -> dict[model.TrackRef, str]:
+    """Tracks whose Station orders contradict each other's (see the module docstring) -> why.
+
+    Tracks are compared within their namespace (Stations are namespaced like them)."""
+    edges: dict[model.StationRef, list[model.StationRef]] = {}
+    for ref in sorted(tracks):
+        names = tracks[ref].stations
+        for i, first in enumerate(names):
+            source = model.StationRef(ref.namespace, first)
+            targets = edges.setdefault(source, [])
+            for later in names[i + 1:]:
+                target = model.StationRef(ref.namespace, later)
+                edges.setdefault(target, [])
+                if target != source and target not in targets:
+                    targets.append(target)
+    graph = {node: tuple(sorted(targets)) for node, targets in edges.items()}
+    result: dict[model.TrackRef, str] = {}
+    for component in _strongly_connected(graph):
+        if len(component) < 2:
+            continue
+        members = set(component)
+        involved = {ref: [s for s in tracks[ref].stations if model.StationRef(ref.namespace, s) in members]
+                    for ref in sorted(tracks) if ref.namespace == component[0].namespace}
+        involved = {ref: order for ref, order in involved.items() if len(order) >= 2}
+        orders = "; ".join(f"{ref.name}: {' -> '.join(order)}" for ref, order in involved.items())
+        message = (f"tracks {', '.join(ref.name for ref in involved)} share stations "
+                   f"{', '.join(sorted(s.name for s in members))} in contradicting order ({orders}); "
+                   "their tickets could each hold the station the other waits for (deadlock); "
+                   "list shared stations in the same order on every track")
+        for ref in involved:
+            result.setdefault(ref, message)
+    return result
+
+
+def junction_sharing(tracks: Mapping[model.TrackRef, model.TrackSpec],
+                     edges: Mapping[model.TrackRef, tuple[model.TrackRef, ...]]) -> dict[model.TrackRef, str]:
+    """Tracks whose junctions lead (transitively) to a Track sharing a Station with them -> why."""
+    result: dict[model.TrackRef, str] = {}
+    for ref in sorted(tracks):
+        seen: list[model.TrackRef] = []
+        frontier = list(edges.get(ref, ()))
+        while frontier:
+            node = frontier.pop(0)
+            if node in seen or node == ref:
+                continue
+            seen.append(node)
+            frontier.extend(edges.get(node, ()))
+        mine = set(tracks[ref].stations)
+        for target in seen:
+            shared = sorted(mine & set(tracks[target].stations))
+            if shared:
+                result[ref] = (f"a junction of this track leads to track {target.name}, which shares "
+                               f"station(s) {', '.join(shared)} with track {ref.name}; a child ticket would "
+                               "redeploy them with the parent's snapshot (and the two could wait for each "
+                               "other); give the junction track its own stations")
+                break
+    return result
+
+
+def _strongly_connected(edges: Mapping[N, tuple[N, ...]]) -> list[list[N]]:
     """Tarjan's algorithm without recursion (deep graphs must not hit the recursion limit)."""
-    index: dict[model.TrackRef, int] = {}
-    low: dict[model.TrackRef, int] = {}
-    on_stack: set[model.TrackRef] = set()
-    stack: list[model.TrackRef] = []
-    components: list[list[model.TrackRef]] = []
+    index: dict[N, int] = {}
+    low: dict[N, int] = {}
+    on_stack: set[N] = set()
+    stack: list[N] = []
+    components: list[list[N]] = []
     counter = 0
     for root in sorted(edges):
         if root in index:
             continue
-        work: list[tuple[model.TrackRef, int]] = [(root, 0)]
+        work: list[tuple[N, int]] = [(root, 0)]
         while work:
             node, child_index = work.pop()
             if child_index == 0:
@@ -137,7 +220,7 @@ def _strongly_connected(edges: Mapping[model.TrackRef, tuple[model.TrackRef, ...
                     low[node] = min(low[node], index[succ])
                 continue
             if low[node] == index[node]:
-                component: list[model.TrackRef] = []
+                component: list[N] = []
                 while True:
                     member = stack.pop()
                     on_stack.discard(member)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from k8sta_cmp.contract import ImagePin
 
 __all__ = [
-    "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
-    "ConditionType", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "OperationPhase",
-    "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
+    "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
+    "ConditionType", "Drift", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "MalformedTicket",
+    "OperationPhase", "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
     "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
 ]
 
@@ -86,11 +86,22 @@ class HealthStatus(enum.Enum):
 
 
 @dataclass(frozen=True)
+class AppCondition:
+    """One of Argo CD's error conditions on an Application (``ComparisonError``, ``SyncError``, ...)."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
 class AppStatus:
     """What Argo CD reports for one Application; only the fields the arrival rule needs.
 
-    ``operation_revision`` is the revision the last operation synced (``syncResult.revision``): a
-    failed operation only fails a ticket when it was for the ticket's own commit.
+    ``synced_revision`` is the revision of Argo CD's last comparison (``status.sync.revision``) and
+    ``sync_status`` its verdict; ``operation_revision`` is the revision the last operation synced
+    (``syncResult.revision``): an operation only counts for a ticket when it was for the ticket's own
+    commit. ``automated`` is whether the Application has automated sync (None: unknown), and
+    ``conditions`` are Argo CD's error conditions, shown in the ticket's message while it waits.
     """
 
     exists: bool = True
@@ -104,6 +115,12 @@ class AppStatus:
     reconciled_at: float | None = None
     health: HealthStatus = HealthStatus.UNKNOWN
     health_message: str = ""
+    automated: bool | None = None
+    conditions: tuple[AppCondition, ...] = ()
+
+    @property
+    def operation_running(self) -> bool:
+        return self.operation_phase in (OperationPhase.RUNNING, OperationPhase.TERMINATING)
 
     @classmethod
     def missing(cls) -> AppStatus:
@@ -132,6 +149,17 @@ class PushedCommit:
     commit: str
 
 
+@dataclass(frozen=True)
+class Drift:
+    """An app branch whose head is not a K8sTA commit: someone pushed to ``env/<name>`` by hand.
+
+    Reported by the git adapter (the head has no K8sTA trailers); ``head`` is the human commit."""
+
+    app: AppRef
+    branch: str
+    head: str
+
+
 # -- specs --------------------------------------------------------------------------------------
 
 
@@ -151,6 +179,7 @@ class ConditionStatus(enum.Enum):
 class ConditionType(enum.Enum):
     READY = "Ready"  # on a Track: its graph is valid and tickets may move on it
     BLOCKED = "Blocked"  # on a Ticket: present (True) only while something outside it stops it
+    MALFORMED = "Malformed"  # on a Ticket: present (True) only while its spec cannot be read
 
 
 class ConditionReason(enum.Enum):
@@ -160,10 +189,13 @@ class ConditionReason(enum.Enum):
     STATION_NOT_FOUND = "StationNotFound"
     JUNCTION_TRACK_NOT_FOUND = "JunctionTrackNotFound"
     DUPLICATE_STATION = "DuplicateStation"
+    STATION_ORDER_CONFLICT = "StationOrderConflict"
+    JUNCTION_SHARES_STATION = "JunctionSharesStation"
     TRACK_NOT_FOUND = "TrackNotFound"
     TRACK_NOT_READY = "TrackNotReady"
     TRACK_DISABLED = "TrackDisabled"
     STATION_OFF_TRACK = "StationOffTrack"
+    INVALID_SPEC = "InvalidSpec"
 
 
 @dataclass(frozen=True)
@@ -183,7 +215,8 @@ class StationSpec:
     """A stop on a line: Applications deployed and judged together, plus junction Tracks.
 
     ``degraded_grace_seconds``: how long an Application may stay Degraded (at our revision) before
-    the ticket fails; ``timeout_seconds``: how long after entry the Station must be arrived.
+    the ticket fails; ``timeout_seconds``: how long after entry the Station must be arrived;
+    ``self_heal``: restore K8sTA's content on top of a hand edit of one of its app branches.
     """
 
     namespace: str
@@ -196,6 +229,7 @@ class StationSpec:
     degraded_grace_seconds: float = 0
     disabled: bool = False
     disabled_applications: frozenset[AppRef] = frozenset()
+    self_heal: bool = True
 
     @property
     def ref(self) -> StationRef:
@@ -268,7 +302,12 @@ class JourneyRecord:
     Station without a PushedCommit here means its push is still pending. The three clocks of a visit:
     ``arrived_at`` is the first arrival (after it the timeout no longer applies), ``healthy_since``
     the start of the current uninterrupted arrival (the soak clock, None while not arrived) and
-    ``degraded_since`` when an Application was first seen Degraded at our revision (the grace clock).
+    ``degraded_since`` when an Application was first seen Degraded at our revision (the grace clock),
+    and ``arrival_lost_at`` when an arrived visit stopped being arrived (the timeout counts again from
+    there, so a visit that never recovers fails instead of waiting forever). ``entered_at`` is also the
+    start of what the visit judges: Argo CD operations that started before it (e.g. the Failed one a
+    retry is about) and reconciliations before it are history and never count. ``drift`` lists the
+    hand edits of this Station's app branches seen during the visit.
     """
 
     station: str
@@ -280,6 +319,8 @@ class JourneyRecord:
     skipped_applications: tuple[AppRef, ...] = ()
     healthy_since: float | None = None
     degraded_since: float | None = None
+    arrival_lost_at: float | None = None
+    drift: tuple[Drift, ...] = ()
     message: str = ""
 
     def pushed_commit(self, app: AppRef) -> str | None:
@@ -291,12 +332,19 @@ class JourneyRecord:
 
 @dataclass(frozen=True)
 class TicketStatus:
-    """The ticket's status subresource: where it is, and everything it did on the way."""
+    """The ticket's status subresource: where it is, and everything it did on the way.
+
+    ``children`` are the junction children the ticket intends to have (recorded before it departs
+    the junction); ``spawned`` those it has seen exist at least once. A child in ``children`` that
+    does not exist is created again until it does, unless it is in ``spawned``: then a human deleted
+    it on purpose and it stays deleted.
+    """
 
     state: TicketState = TicketState.WAITING
     station: str | None = None
     journey: tuple[JourneyRecord, ...] = ()
     children: tuple[str, ...] = ()
+    spawned: tuple[str, ...] = ()
     observed_retry: int = 0
     conditions: tuple[Condition, ...] = ()
     message: str = ""
@@ -348,6 +396,24 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class MalformedTicket:
+    """A Ticket object the decoder rejects (``error`` names the field). It still exists, so it keeps
+    the Station its status names (``station``, when readable) unless its status says it is terminal:
+    nobody may enter that Station until a human fixes or deletes it. ``conditions`` are the conditions
+    its status shows (read leniently), so the Malformed condition is written once per change."""
+
+    namespace: str
+    name: str
+    error: str
+    station: str | None = None
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def ref(self) -> TicketRef:
+        return TicketRef(self.namespace, self.name)
+
+
+@dataclass(frozen=True)
 class World:
     """Everything ``decide`` may look at. Built fresh by the controller for each decision."""
 
@@ -356,12 +422,16 @@ class World:
     stations: Mapping[StationRef, StationSpec] = field(default_factory=dict)
     tickets: Mapping[TicketRef, Ticket] = field(default_factory=dict)
     apps: Mapping[AppRef, AppStatus] = field(default_factory=dict)
+    malformed: Mapping[TicketRef, MalformedTicket] = field(default_factory=dict)
+    drift: Mapping[AppRef, Drift] = field(default_factory=dict)
 
     @classmethod
     def build(cls, now: float, tracks: tuple[TrackSpec, ...] | list[TrackSpec] = (),
               stations: tuple[StationSpec, ...] | list[StationSpec] = (),
               tickets: tuple[Ticket, ...] | list[Ticket] = (),
-              apps: Mapping[AppRef, AppStatus] | None = None) -> World:
+              apps: Mapping[AppRef, AppStatus] | None = None,
+              malformed: tuple[MalformedTicket, ...] | list[MalformedTicket] = (),
+              drift: tuple[Drift, ...] | list[Drift] = ()) -> World:
         """Index lists of objects by reference (convenient for adapters and tests)."""
         return cls(
             now=now,
@@ -369,4 +439,6 @@ class World:
             stations={s.ref: s for s in stations},
             tickets={t.ref: t for t in tickets},
             apps=dict(apps or {}),
+            malformed={m.ref: m for m in malformed},
+            drift={d.app: d for d in drift},
         )

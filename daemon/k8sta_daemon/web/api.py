@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from k8sta_daemon.cli import board
+from k8sta_daemon.ops import board
 
 from . import kubeclient
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
 
-from k8sta_daemon.cli import board as views
-from k8sta_daemon.cli import errors
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import board as views
+from k8sta_daemon.ops import errors
 
 from . import boardwatch, kubeclient
 from .errors import status_of

@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask, current_app
 from markupsafe import Markup
 
-from k8sta_daemon import kube
+from k8sta_daemon.adapters import kube
 from k8sta_daemon.core import model
 
 from . import kubeclient

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from k8sta_daemon.cli import errors
+from k8sta_daemon.ops import errors
 
 STATUS = {errors.NotFound: 404, errors.Invalid: 400, errors.Refused: 409, errors.Unavailable: 503}
 

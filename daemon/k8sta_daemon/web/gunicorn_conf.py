@@ -31,7 +31,7 @@ def post_worker_init(worker: object) -> None:
     board's watch started in this worker (after the fork, so it also works with ``--preload``)."""
     import os
 
-    from k8sta_daemon import logs
+    from k8sta_daemon.adapters import logs
     from k8sta_daemon.web import boardwatch
 
     logs.configure(os.environ.get("K8STA_LOG_LEVEL", "INFO"))

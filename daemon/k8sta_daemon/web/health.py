@@ -10,7 +10,7 @@ import requests
 from flask import Blueprint, Response, current_app, jsonify
 from kubernetes import client as k8s_client
 
-from k8sta_daemon.cli import errors
+from k8sta_daemon.ops import errors
 
 from . import kubeclient
 

@@ -12,9 +12,9 @@ import threading
 from flask import Flask, current_app
 from kubernetes import client as k8s_client
 
-from k8sta_daemon import kube
-from k8sta_daemon.cli import errors
-from k8sta_daemon.cli.store import Store
+from k8sta_daemon.adapters import kube
+from k8sta_daemon.ops import errors
+from k8sta_daemon.ops.store import Store
 
 EXTENSION = "k8sta.kube"
 

@@ -3,7 +3,7 @@
 Ticket counts by state are computed from the Kubernetes API when scraped, cached for
 ``K8STA_METRICS_CACHE_SECONDS`` so several scrapers cost one list. Webhook requests are counted by
 source and outcome. The controller's own metrics (promotions, decision latency, git and Argo CD
-errors) belong to the controller process (``k8sta_daemon.metrics``).
+errors) belong to the controller process (``k8sta_daemon.adapters.metrics``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from k8sta_daemon.cli import errors
-from k8sta_daemon.cli.store import Store
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import errors
+from k8sta_daemon.ops.store import Store
 
 from . import kubeclient
 

@@ -12,7 +12,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from k8sta_daemon.cli import board, errors, operations
+from k8sta_daemon.ops import board, errors, operations
 
 from . import kubeclient, metrics
 from .errors import status_of

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from k8sta_daemon.core import model
+from k8sta_daemon.ops.errors import Refused
 
 from ..context import Context
-from ..errors import EXIT_OK, ExitCode, Refused
+from ..exit import EXIT_OK, ExitCode
 from ..output import emit
 from ..requested import requested
 

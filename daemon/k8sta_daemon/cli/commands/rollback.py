@@ -5,9 +5,10 @@ Tickets never travel backwards; rolling back is riding forward with old pins.
 
 from __future__ import annotations
 
-from .. import board, operations
+from k8sta_daemon.ops import board, operations
+
 from ..context import Context
-from ..errors import EXIT_OK, ExitCode
+from ..exit import EXIT_OK, ExitCode
 from ..output import emit
 from .ticket_create import created_message
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import board, intake, operations
+from k8sta_daemon.ops import board, intake, operations
+
 from ..context import Context
-from ..errors import EXIT_OK, ExitCode
+from ..exit import EXIT_OK, ExitCode
 from ..output import emit
 
 

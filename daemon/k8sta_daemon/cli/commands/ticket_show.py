@@ -3,9 +3,11 @@ then its recent Events (operator actions and the controller's moves)."""
 
 from __future__ import annotations
 
-from .. import board, journey
+from k8sta_daemon.ops import board
+
+from .. import journey
 from ..context import Context
-from ..errors import EXIT_OK, ExitCode
+from ..exit import EXIT_OK, ExitCode
 from ..output import emit
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import board
 
-from .. import board, railway
+from .. import railway
 from ..context import Context
-from ..errors import EXIT_OK, ExitCode
+from ..exit import EXIT_OK, ExitCode
 from ..output import emit
 
 CLEAR = "\x1b[H\x1b[2J"

@@ -4,9 +4,9 @@ Callers: ``web.boardwatch`` (its watch threads call ``replace_all``/``apply`` an
 these return), the board's views (``track_views``, ``ticket``) and the board benchmark, which feeds the
 same dicts a watch would. No I/O, no clock, no lock: the caller serialises access.
 
-Objects arrive as the API returns them and are parsed once (``k8sta_daemon.resources``, as the controller
+Objects arrive as the API returns them and are parsed once (``k8sta_daemon.core.codec``, as the controller
 and the CLI read them); each change answers *which Tracks look different now*, so only those are
-re-rendered and pushed to browsers. The picture of a Track is ``cli.board.track_json`` (the one shape the
+re-rendered and pushed to browsers. The picture of a Track is ``ops.board.track_json`` (the one shape the
 CLI and ``/api/v1`` show) plus, per ticket, the reason the core already wrote (``status.message``).
 """
 
@@ -17,15 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from k8sta_daemon import resources
-from k8sta_daemon.cli import board
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model
+from k8sta_daemon.ops import board
 
 log = logging.getLogger(__name__)
 
 KINDS = ("Track", "Station", "Ticket")
-_PARSE = {"Track": resources.track_from_dict, "Station": resources.station_from_dict,
-          "Ticket": resources.ticket_from_dict}
+_PARSE = {"Track": codec.track_from_dict, "Station": codec.station_from_dict, "Ticket": codec.ticket_from_dict}
 
 
 def track_hold(track: model.TrackSpec) -> str | None:
@@ -50,7 +48,7 @@ class TicketCard:
 
 @dataclass(frozen=True)
 class TrackView:
-    """Everything the SVG renderer needs for one Track (``view`` is ``cli.board.track_json``)."""
+    """Everything the SVG renderer needs for one Track (``view`` is ``ops.board.track_json``)."""
 
     ref: model.TrackRef
     view: Mapping[str, Any]
@@ -117,7 +115,7 @@ class BoardState:
             return self._remove(kind, key[1], key[2])
         try:
             parsed = _PARSE[kind](obj)
-        except resources.MalformedObject as exc:
+        except codec.MalformedObject as exc:
             log.warning("board skips malformed %s %s/%s: %s", kind, key[1], key[2], exc)
             self._versions.pop(key, None)
             return self._remove(kind, key[1], key[2])

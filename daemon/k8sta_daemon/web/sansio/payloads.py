@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from k8sta_daemon.cli import intake
-from k8sta_daemon.cli.errors import Invalid
 from k8sta_daemon.core import model
+from k8sta_daemon.ops import intake
+from k8sta_daemon.ops.errors import Invalid
 
 MAX_BODY_BYTES = 1 << 20
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from k8sta_daemon.cli.board import BOARDING
+from k8sta_daemon.ops.board import BOARDING
 
 from .boardstate import TicketCard, TrackView
 

@@ -1,0 +1,168 @@
+"""The daemon's thin Argo CD adapter: its REST API with a bearer token (never logged).
+
+Callers: the reactor's loop (application statuses and the watch stream that wakes it) and its push
+unit (hard refresh right after a push, sync when an Application has no automated sync); the devstack
+and the stack tests use the same client (``application_events``, ``user_info``: what an operator sees
+in Argo CD's UI). Errors are named by what should happen next: ``ArgoCDUnavailable`` (retry later) vs
+``ArgoCDRefused`` (give up). Like every adapter it knows nothing of the core: an Application is
+anything with a ``namespace`` and a ``name`` (``AppName``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+class AppName(Protocol):
+    """An Application's identity (``core.model.AppRef`` is one)."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class ArgoCDError(Exception):
+    """Base of this adapter's errors; messages never contain the token."""
+
+
+class ArgoCDUnavailable(ArgoCDError):
+    """Network trouble or a 5xx: the same request may work later."""
+
+
+class ArgoCDRefused(ArgoCDError):
+    """A 4xx: bad token, no permission, unknown Application."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ArgoCDSettings:
+    url: str
+    token: str
+    verify: bool | str = True
+    timeout: float = 15.0
+
+    def __repr__(self) -> str:  # the token must never reach a log line
+        return f"ArgoCDSettings(url={self.url!r}, verify={self.verify!r})"
+
+
+class ArgoCD:
+    """A small client for the parts of Argo CD's API K8sTA uses."""
+
+    def __init__(self, settings: ArgoCDSettings) -> None:
+        self.settings = settings
+        self.base = settings.url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {settings.token}"
+        self.session.verify = settings.verify
+
+    def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                 body: dict[str, Any] | None = None, stream: bool = False,
+                 timeout: float | tuple[float, float | None] | None = None) -> requests.Response:
+        url = f"{self.base}{path}"
+        try:
+            response = self.session.request(method, url, params=params, json=body, stream=stream,
+                                            timeout=timeout or self.settings.timeout)
+        except requests.RequestException as exc:
+            raise ArgoCDUnavailable(f"Argo CD API {method} {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ArgoCDUnavailable(f"Argo CD API {method} {path}: HTTP {response.status_code} "
+                                    f"{_message(response)}")
+        if response.status_code >= 400:
+            raise ArgoCDRefused(f"Argo CD API {method} {path}: HTTP {response.status_code} {_message(response)}",
+                                response.status_code)
+        return response
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get_application(self, app: AppName, refresh: str | None = None) -> dict[str, Any]:
+        params = {"appNamespace": app.namespace}
+        if refresh:
+            params["refresh"] = refresh
+        return self._request("GET", f"/api/v1/applications/{app.name}", params=params).json()
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/api/v1/applications").json().get("items") or []
+
+    def application_events(self, app: AppName) -> list[dict[str, Any]]:
+        params = {"appNamespace": app.namespace}
+        return self._request("GET", f"/api/v1/applications/{app.name}/events", params=params).json().get(
+            "items") or []
+
+    def user_info(self) -> dict[str, Any]:
+        """Who the token logs in as (``loggedIn``, ``username``)."""
+        return self._request("GET", "/api/v1/session/userinfo").json()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def refresh(self, app: AppName, hard: bool = True) -> dict[str, Any]:
+        """Ask Argo CD to look at the app branch now instead of at its next poll."""
+        return self.get_application(app, refresh="hard" if hard else "normal")
+
+    def sync(self, app: AppName, revision: str) -> None:
+        """Start a sync of exactly ``revision``. A refusal raises ``ArgoCDRefused`` with Argo CD's
+        message, "another operation is already in progress" included: that operation may be for an
+        older commit, so it is never taken as ours (the caller retries later)."""
+        body = {"revision": revision, "prune": True, "appNamespace": app.namespace}
+        self._request("POST", f"/api/v1/applications/{app.name}/sync", body=body)
+
+    # -- watch ----------------------------------------------------------------------------------
+
+    def watch(self, on_event: Callable[[str, dict[str, Any]], None], stop: threading.Event) -> None:
+        """Stream Application events (``ADDED``/``MODIFIED``/``DELETED``) until ``stop`` is set.
+
+        Reconnects after errors with a short pause; the caller resyncs on reconnect anyway, so a
+        missed event only delays a decision until the next resync.
+        """
+        while not stop.is_set():
+            try:
+                response = self._request("GET", "/api/v1/stream/applications", stream=True, timeout=(10, 90))
+                with response:
+                    for kind, app in _stream_events(response.iter_lines()):
+                        on_event(kind, app)
+                        if stop.is_set():
+                            return
+            except (ArgoCDError, requests.RequestException) as exc:
+                if stop.is_set():
+                    return  # shutting down: the broken stream is expected
+                log.warning("argocd watch interrupted: %s",
+                            exc if isinstance(exc, ArgoCDError) else type(exc).__name__)
+            stop.wait(1.0)
+
+
+def _stream_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for line in lines:
+        if not line:
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        result = doc.get("result") or {}
+        app = result.get("application")
+        if isinstance(app, dict):
+            yield str(result.get("type", "MODIFIED")), app
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        doc = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(doc.get("message") or doc.get("error") or "")[:300]

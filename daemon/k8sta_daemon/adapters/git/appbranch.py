@@ -1,0 +1,274 @@
+"""Write app branches: bring a ticket's pinned snapshot to a Station's branches, or re-render one.
+
+The caller is the daemon's action layer, once the decision core has said which commit should
+exist. Each app-branch commit holds shared config at the ticket's pinned config commit, the
+Application's overlay from the newest source commit that touched it, and ``.k8sta/metadata.yaml`` +
+``.k8sta/rendered.yaml`` (via the contract module); the first commit of a branch has no parent, so
+an app branch never shares history with the source branch, which is never written.
+
+A restarted daemon never makes a second commit: a head whose trailers name the same ticket and
+Station and whose metadata holds the same pins is "already pushed", and its SHA is returned.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import pygit2
+
+from k8sta_cmp import contract, generate, render, safety
+from k8sta_cmp import errors as cmp_errors
+from k8sta_cmp.kustomize import Kustomize
+from k8sta_daemon.adapters.git import changes, errors, history, messages, push, trees
+from k8sta_daemon.adapters.git.mirror import Mirror
+
+DEFAULT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    """One Argo CD Application: its app branch and the overlay directory it renders."""
+
+    application: contract.ObjectRef
+    branch: str
+    overlay_dir: str
+
+    @classmethod
+    def by_convention(cls, application: contract.ObjectRef, branch: str) -> AppTarget:
+        """The convention: the branch ``env/<name>`` renders the overlay ``env/<name>/``."""
+        return cls(application=application, branch=branch, overlay_dir=branch)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Author and committer of app-branch commits."""
+
+    name: str = "K8sTA"
+    email: str = "k8sta@users.noreply.k8sta.io"
+
+    def signature(self) -> pygit2.Signature:
+        return pygit2.Signature(self.name, self.email)
+
+
+DEFAULT_IDENTITY = Identity()
+
+
+class Head(NamedTuple):
+    """An app branch's head commit (None if the branch does not exist) and its metadata."""
+
+    sha: str | None
+    metadata: contract.BranchMetadata | None
+
+
+def read_head(mirror: Mirror, branch: str, *, fetch: bool = True) -> Head:
+    """The head of ``branch`` and its parsed metadata (None: not a K8sTA commit).
+
+    NotAnAppBranch if the metadata exists but does not parse (e.g. a newer contract version).
+    """
+    if fetch:
+        mirror.fetch()
+    sha = mirror.branch_head(branch)
+    if sha is None:
+        return Head(None, None)
+    blob = trees.entry(history.commit(mirror.repo, sha, f"head of {branch}").tree, contract.METADATA_PATH)
+    if not isinstance(blob, pygit2.Blob):
+        return Head(sha, None)
+    try:
+        return Head(sha, contract.parse_metadata(blob.data))
+    except cmp_errors.ContractError as exc:
+        raise errors.NotAnAppBranch(f"branch {branch} at {sha}: {exc}") from None
+
+
+def promote(mirror: Mirror, *, source_branch: str, config_commit: str | None, targets: Sequence[AppTarget],
+            ticket: contract.ObjectRef, track: str, station: str, images: Sequence[contract.ImagePin],
+            kustomize: Kustomize, limits: safety.Limits, note: str = "",
+            identity: Identity = DEFAULT_IDENTITY, max_attempts: int = DEFAULT_ATTEMPTS) -> dict[str, str]:
+    """Bring the ticket's snapshot to every target branch in one atomic push; return branch -> SHA.
+
+    ``config_commit`` None pins the source branch's tip. Targets already at this ticket and Station
+    with the same pins are returned as they are; if all are, nothing is pushed.
+    """
+    _check_targets(targets, source_branch)
+    pins = tuple(images)
+    renders = _RenderCache(kustomize, limits)
+
+    def plan(tip: pygit2.Commit, target: AppTarget) -> _Planned:
+        repo = mirror.repo
+        config = history.commit(repo, config_commit or str(tip.id), "config commit")
+        if not history.contains(repo, tip, config):
+            raise errors.NotFound(f"config commit {config.id} is not on branch {source_branch}")
+        head = read_head(mirror, target.branch, fetch=False)
+        if head.sha is not None and head.metadata is None:
+            raise _foreign(target.branch, head.sha)
+        if head.sha is not None and _already_there(mirror.repo, head, target, ticket, station, str(config.id),
+                                                   pins):
+            return _Planned(target.branch, head.sha, None)
+        return _commit(mirror, renders, identity, target=target, tip=tip, config=config, head=head,
+                       source_branch=source_branch, ticket=ticket, track=track, station=station, images=pins,
+                       message=lambda meta: messages.promotion(meta, head.metadata, note))
+
+    return _write(mirror, source_branch, targets, plan, max_attempts)
+
+
+def rerender(mirror: Mirror, *, source_branch: str, target: AppTarget, kustomize: Kustomize,
+             limits: safety.Limits, identity: Identity = DEFAULT_IDENTITY,
+             max_attempts: int = DEFAULT_ATTEMPTS) -> str | None:
+    """Re-render one app branch for an overlay-only source change, keeping its ticket and pins.
+
+    Returns the branch's SHA afterwards (unchanged when its overlay is already the newest), or None
+    when the branch has no K8sTA commit yet (nothing to re-render: the first ticket will write it).
+    """
+    _check_targets([target], source_branch)
+    renders = _RenderCache(kustomize, limits)
+
+    def plan(tip: pygit2.Commit, target: AppTarget) -> _Planned | None:
+        head = read_head(mirror, target.branch, fetch=False)
+        if head.sha is None:
+            return None
+        meta = head.metadata
+        if meta is None:
+            raise _foreign(target.branch, head.sha)
+        overlay_commit = history.newest_touching(tip, target.overlay_dir)
+        if str(overlay_commit.id) == meta.source.overlay_commit:
+            return _Planned(target.branch, head.sha, None)
+        config = history.commit(mirror.repo, meta.source.config_commit, "pinned config commit")
+        previous = meta
+        return _commit(mirror, renders, identity, target=target, tip=tip, config=config, head=head,
+                       source_branch=source_branch, ticket=meta.ticket, track=meta.track, station=meta.station,
+                       images=meta.images, message=lambda new: messages.rerender(new, previous))
+
+    result = _write(mirror, source_branch, [target], plan, max_attempts)
+    return result.get(target.branch)
+
+
+# -- shared machinery ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Planned:
+    branch: str
+    sha: str
+    update: push.RefUpdate | None  # None: the branch already holds ``sha``
+
+
+def _write(mirror: Mirror, source_branch: str, targets: Sequence[AppTarget],
+           plan: Callable[[pygit2.Commit, AppTarget], _Planned | None], max_attempts: int) -> dict[str, str]:
+    """Fetch, plan every target, push the new commits at once; re-plan when another writer won."""
+    with mirror.lock():
+        fetched = False
+        last: push.Rejected | None = None
+        for _ in range(max(1, max_attempts)):
+            if not fetched:
+                mirror.fetch()
+            tip = history.commit(mirror.repo, history.source_head(mirror, source_branch, fetch=False),
+                                 f"head of {source_branch}")
+            planned = [p for p in (plan(tip, t) for t in targets) if p is not None]
+            updates = [p.update for p in planned if p.update is not None]
+            try:
+                push.push(mirror, updates)
+            except push.Rejected as exc:
+                mirror.fetch()
+                fetched = True
+                if not any(mirror.branch_head(u.branch) != u.expected for u in updates):
+                    raise  # nothing moved: the server refuses this push itself
+                last = exc
+                continue
+            for update in updates:
+                mirror.record_push(update.branch, update.new)
+            return {p.branch: p.sha for p in planned}
+        raise errors.BranchMoved(f"{', '.join(t.branch for t in targets)} in {mirror.shown_url} moved under us "
+                                 f"{max_attempts} times in a row (last: {last}); will try again")
+
+
+def _commit(mirror: Mirror, renders: _RenderCache, identity: Identity, *, target: AppTarget,
+            tip: pygit2.Commit, config: pygit2.Commit, head: Head, source_branch: str,
+            ticket: contract.ObjectRef, track: str, station: str, images: Sequence[contract.ImagePin],
+            message: Callable[[contract.BranchMetadata], str]) -> _Planned:
+    """Build (without a work tree) and store one app-branch commit on top of ``head``."""
+    repo = mirror.repo
+    overlay_commit = history.newest_touching(tip, target.overlay_dir)
+    overlay = trees.entry(overlay_commit.tree, target.overlay_dir)
+    if not isinstance(overlay, pygit2.Tree):
+        raise errors.NotFound(f"{target.overlay_dir} is not a directory at source commit {overlay_commit.id}")
+    inputs = trees.input_tree(repo, config.tree, overlay, target.overlay_dir, changes.OVERLAYS_ROOT)
+    rendered = renders.get(repo, inputs, target, tuple(images))
+    try:
+        meta = contract.BranchMetadata(
+            ticket=ticket, track=track, station=station, application=target.application,
+            source=contract.Source(branch=source_branch, config_commit=str(config.id),
+                                   overlay_commit=str(overlay_commit.id)),
+            kustomization=target.overlay_dir, images=tuple(images),
+            renderer=generate.running_versions(renders.kustomize), rendered_sha256=rendered.sha256,
+        )
+        files = contract.branch_files(meta, rendered.manifests)
+    except cmp_errors.K8staError as exc:
+        raise errors.RenderFailed(f"{target.branch}: {exc}") from None
+    tree = trees.with_files(repo, inputs, files)
+    signature = identity.signature()
+    parents = [pygit2.Oid(hex=head.sha)] if head.sha else []
+    sha = str(repo.create_commit(None, signature, signature, message(meta), tree, parents))
+    return _Planned(target.branch, sha, push.RefUpdate(branch=target.branch, new=sha, expected=head.sha))
+
+
+class _RenderCache:
+    """Renders of one request, keyed by input tree and pins, so a retry after a lost race is cheap."""
+
+    def __init__(self, kustomize: Kustomize, limits: safety.Limits) -> None:
+        self.kustomize = kustomize
+        self.limits = limits
+        self._done: dict[tuple[str, str, tuple[contract.ImagePin, ...]], render.Rendered] = {}
+
+    def get(self, repo: pygit2.Repository, inputs: pygit2.Oid, target: AppTarget,
+            images: tuple[contract.ImagePin, ...]) -> render.Rendered:
+        key = (str(inputs), target.overlay_dir, images)
+        if key not in self._done:
+            with tempfile.TemporaryDirectory(prefix="k8sta-render-") as tmp:
+                root = Path(tmp) / "branch"
+                trees.materialise(repo, repo[inputs], root)  # type: ignore[arg-type]
+                try:
+                    self._done[key] = render.render(root, target.overlay_dir, images, self.kustomize,
+                                                    self.limits)
+                except cmp_errors.K8staError as exc:
+                    raise errors.RenderFailed(f"{target.branch}: {exc}") from None
+        return self._done[key]
+
+
+def _already_there(repo: pygit2.Repository, head: Head, target: AppTarget, ticket: contract.ObjectRef,
+                   station: str, config_commit: str, images: Sequence[contract.ImagePin]) -> bool:
+    """The head already carries this ticket at this Station with these pins (a push we made before)."""
+    meta = head.metadata
+    if meta is None or head.sha is None:
+        return False
+    said = messages.trailers(history.commit(repo, head.sha, f"head of {target.branch}").message)
+    return (said.ticket == str(ticket) and said.station == station
+            and meta.ticket == ticket and meta.station == station and meta.application == target.application
+            and meta.source.config_commit == config_commit and frozenset(meta.images) == frozenset(images))
+
+
+def _check_targets(targets: Sequence[AppTarget], source_branch: str) -> None:
+    """Refuse requests that could write the source branch, or one branch twice."""
+    if not targets:
+        raise errors.InvalidRequest("no target Applications")
+    branches = [t.branch for t in targets]
+    if len(set(branches)) != len(branches):
+        raise errors.InvalidRequest(f"a branch is targeted twice: {sorted(branches)}")
+    for target in targets:
+        if target.branch == source_branch:
+            raise errors.InvalidRequest(f"{target.application}: its branch {target.branch} is the source branch, "
+                                        "which K8sTA never writes; point targetRevision at an app branch")
+        if not pygit2.reference_is_valid_name(f"refs/heads/{target.branch}"):
+            raise errors.InvalidRequest(f"{target.application}: {target.branch!r} is not a valid branch name")
+        parts = trees.split(target.overlay_dir)
+        if parts[0] != changes.OVERLAYS_ROOT or len(parts) < 2:
+            raise errors.InvalidRequest(f"{target.application}: overlay {target.overlay_dir!r} must be a "
+                                        "directory under env/ (everything outside env/ is shared config)")
+
+
+def _foreign(branch: str, sha: str) -> errors.NotAnAppBranch:
+    return errors.NotAnAppBranch(f"branch {branch} exists at {sha} but was not written by K8sTA (no "
+                                 f"{contract.METADATA_PATH}); app branches are orphan branches K8sTA owns: "
+                                 "delete it, or point the Application at another branch")

@@ -1,0 +1,116 @@
+"""Daemon settings: one dataclass tree, loaded from flags or ``K8STA_*`` environment variables once.
+
+Callers: the ``k8sta-daemon`` entry point builds it and passes it down explicitly; nothing reads
+``os.environ`` elsewhere in the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from k8sta_cmp.kustomize import default_cache_dir
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message names the flag and the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None
+    namespace: str | None
+    argocd_url: str
+    argocd_token: str = field(repr=False)
+    argocd_verify: bool | str
+    argocd_namespace: str
+    cache_dir: Path
+    resync_seconds: float
+    lease_namespace: str
+    identity: str
+    default_source_branch: str
+    leader_election: bool
+    metrics_port: int | None = None
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
+    parser.add_argument(name, dest=env, help=f"{help_} (env {env})", **kw)  # type: ignore[arg-type]
+
+
+# (flag, environment variable, help[, "switch"]): a switch takes no value.
+_FLAGS: tuple[tuple[str, ...], ...] = (
+    ("--kubeconfig", "K8STA_KUBECONFIG", "kubeconfig file; default: in-cluster service account"),
+    ("--namespace", "K8STA_NAMESPACE", "watch Tracks/Stations/Tickets only here; default: all"),
+    ("--argocd-url", "K8STA_ARGOCD_URL", "Argo CD API server URL"),
+    ("--argocd-token-file", "K8STA_ARGOCD_TOKEN_FILE", "file holding an Argo CD API token"),
+    ("--argocd-insecure", "K8STA_ARGOCD_INSECURE", "skip TLS verification of Argo CD's API", "switch"),
+    ("--argocd-ca-file", "K8STA_ARGOCD_CA_FILE", "CA bundle for Argo CD's API"),
+    ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD (repository secrets)"),
+    ("--cache-dir", "K8STA_CACHE", "git mirrors live under <cache>/mirrors"),
+    ("--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)"),
+    ("--lease-namespace", "K8STA_LEASE_NAMESPACE", "namespace of the leader-election Lease"),
+    ("--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos"),
+    ("--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here"),
+    ("--no-leader-election", "K8STA_NO_LEADER_ELECTION", "act without a Lease (one replica only)", "switch"),
+)
+
+
+def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
+    parser = argparse.ArgumentParser(prog="k8sta-daemon", description="K8sTA controller")
+    for name, env, help_, *flag in _FLAGS:
+        _flag(parser, name, env, help_, **({"action": "store_const", "const": "true"} if flag else {}))
+    args = vars(parser.parse_args(argv))
+
+    def get(env: str, default: str | None = None) -> str | None:
+        value = args.get(env)
+        return value if value is not None else environ.get(env, default)
+
+    url = get("K8STA_ARGOCD_URL")
+    if not url:
+        raise SettingsError("the Argo CD API URL is required: --argocd-url or K8STA_ARGOCD_URL")
+    token = environ.get("K8STA_ARGOCD_TOKEN")
+    token_file = get("K8STA_ARGOCD_TOKEN_FILE")
+    if token_file:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"cannot read the Argo CD token file {token_file}: {exc.strerror}") from None
+    if not token:
+        raise SettingsError("an Argo CD API token is required: --argocd-token-file, K8STA_ARGOCD_TOKEN_FILE "
+                            "or K8STA_ARGOCD_TOKEN")
+    resync_raw = get("K8STA_RESYNC_SECONDS", "5")
+    try:
+        resync = float(resync_raw or "")
+    except ValueError:
+        resync = -1
+    if resync <= 0:
+        raise SettingsError(f"--resync-seconds / K8STA_RESYNC_SECONDS must be a positive number, got {resync_raw!r}")
+    verify: bool | str = True
+    if (get("K8STA_ARGOCD_INSECURE") or "").lower() in ("1", "true", "yes"):
+        verify = False
+    elif get("K8STA_ARGOCD_CA_FILE"):
+        verify = str(get("K8STA_ARGOCD_CA_FILE"))
+    metrics_raw = get("K8STA_METRICS_PORT")
+    if metrics_raw is not None and not (metrics_raw.isdigit() and 0 < int(metrics_raw) < 65536):
+        raise SettingsError(f"--metrics-port / K8STA_METRICS_PORT must be a TCP port, got {metrics_raw!r}")
+    cache = get("K8STA_CACHE")
+    namespace = get("K8STA_NAMESPACE")
+    return Settings(
+        kubeconfig=get("K8STA_KUBECONFIG") or environ.get("KUBECONFIG"),
+        namespace=namespace,
+        argocd_url=url,
+        argocd_token=token,
+        argocd_verify=verify,
+        argocd_namespace=get("K8STA_ARGOCD_NAMESPACE", "argocd") or "argocd",
+        cache_dir=Path(cache) if cache else default_cache_dir(dict(environ)),
+        resync_seconds=resync,
+        lease_namespace=get("K8STA_LEASE_NAMESPACE") or namespace or "k8sta",
+        identity=environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}",
+        default_source_branch=get("K8STA_SOURCE_BRANCH", "main") or "main",
+        leader_election=(get("K8STA_NO_LEADER_ELECTION") or "").lower() not in ("1", "true", "yes"),
+        metrics_port=int(metrics_raw) if metrics_raw else None,
+    )

@@ -1,0 +1,100 @@
+"""What an action unit reports back, and what that result means for the ticket (pure).
+
+Callers: the reactor's units return these values (``reactor/execution.py`` is the one place that turns
+an adapter's exception into one); the reactor asks ``follow_up`` what a push's result means and carries
+out the actions it returns like any other. So the rules "a push that cannot succeed fails the ticket
+and vacates its Station" and "pushed commits are recorded in the current journey record" live here, in
+the core, next to ``decide``; the reactor only does what they say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from k8sta_daemon.core import actions, model
+
+
+@dataclass(frozen=True)
+class Done:
+    """The action took effect."""
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A Station's app branches point at these commits (new, or already there: pushes are idempotent)."""
+
+    commits: tuple[model.PushedCommit, ...]
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Not now: the same action may work after ``delay`` seconds (a busy remote, an unknown Application)."""
+
+    reason: str
+    delay: float
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Not attempted: an earlier ``RetryLater`` for this ticket has not expired."""
+
+
+@dataclass(frozen=True)
+class PushFailed:
+    """Retrying the same push cannot help (inputs that do not render, a refused push)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stale:
+    """The object changed under us (a resourceVersion conflict): decide again from the fresh one."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """An API call failed (Kubernetes, Argo CD, an object not in the cache); the next pass retries."""
+
+    reason: str
+
+
+Outcome = Done | Pushed | RetryLater | Waiting | PushFailed | Stale | Unavailable
+
+
+def took_effect(outcome: Outcome) -> bool:
+    """Whether the batch goes on to the ticket's next action (otherwise the rest waits for a new decision)."""
+    return isinstance(outcome, Done | Pushed)
+
+
+def follow_up(ticket: model.Ticket, action: actions.PushStation, outcome: Outcome) -> list[actions.Action]:
+    """What a push's outcome means for ``ticket`` (as last observed): the actions that record it.
+
+    - ``Pushed``: the commits go into the current journey record, replacing earlier ones of the same
+      Applications, unless the ticket has moved on meanwhile (then the trailers make the next push a
+      no-op and nothing is recorded).
+    - ``PushFailed``: the ticket is Failed and vacates its Station, the journey record says why, and a
+      Warning Event on the Ticket repeats it.
+    - anything else: nothing; ``decide`` emits the push again on a later pass.
+    """
+    current = ticket.status.current
+    if isinstance(outcome, Pushed):
+        if current is None or current.station != action.station:
+            return []
+        known = {p.app for p in outcome.commits}
+        merged = tuple(p for p in current.pushed if p.app not in known) + outcome.commits
+        journey = (*ticket.status.journey[:-1], dataclasses.replace(current, pushed=merged))
+        return [actions.UpdateTicketStatus(action.ticket, dataclasses.replace(ticket.status, journey=journey))]
+    if isinstance(outcome, PushFailed):
+        if current is None:
+            return []
+        failed = dataclasses.replace(current, state=model.JourneyState.FAILED, message=outcome.reason)
+        message = f"push to station {action.station} failed: {outcome.reason}"
+        status = dataclasses.replace(ticket.status, state=model.TicketState.FAILED, station=None,
+                                     journey=(*ticket.status.journey[:-1], failed), message=message)
+        return [actions.UpdateTicketStatus(action.ticket, status),
+                actions.EmitEvent(ticket=action.ticket, app=None, type=actions.EventType.WARNING,
+                                  reason=actions.EventReason.FAILED, message=message)]
+    return []

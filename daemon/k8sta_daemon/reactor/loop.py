@@ -1,0 +1,146 @@
+"""The controller loop: watches fill the cache, each pass builds a World, decides, and acts.
+
+watch (threads) -> cache -> World (``core.codec``) -> ``core.decide`` (pure) -> ``execution`` (units).
+A pass runs when a watch event arrives (event-driven, no polling delay in the happy path) and at least
+every ``resync_seconds`` (time-based rules: soak, timeout, grace). Only the Lease holder acts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from k8sta_daemon.adapters import argocd, kube
+from k8sta_daemon.adapters.leader import LeaderElector
+from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.core import actions, codec, decide, model
+from k8sta_daemon.reactor.cache import KINDS, Cache
+from k8sta_daemon.reactor.execution import Executor
+
+log = logging.getLogger("k8sta.controller")
+MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
+
+
+@dataclass
+class Controller:
+    kube: kube.Kube
+    argo: argocd.ArgoCD
+    executor: Executor
+    cache: Cache
+    metrics: Metrics
+    resync_seconds: float = 5.0
+    elector: LeaderElector | None = None
+    clock: Callable[[], float] = time.time
+    threads: list[threading.Thread] = field(default_factory=list)
+    warned: set[tuple[object, ...]] = field(default_factory=set)
+
+    # -- world ----------------------------------------------------------------------------------
+
+    def world(self) -> model.World:
+        """A consistent snapshot. A malformed Ticket stays in it (it keeps its Station and says why);
+        other malformed objects are logged once and left out."""
+        objects, apps = self.cache.copy()
+        tracks, stations, tickets, malformed = [], [], [], []
+        for kind, parse, into in (("Track", codec.track_from_dict, tracks),
+                                  ("Station", codec.station_from_dict, stations),
+                                  ("Ticket", codec.ticket_or_malformed, tickets)):
+            for (namespace, name), obj in objects[kind].items():
+                try:
+                    parsed = parse(obj)
+                except codec.MalformedObject as exc:
+                    self._warn_once(kind, obj, f"ignoring malformed {kind} {namespace}/{name}: {exc}")
+                    continue
+                (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
+        statuses = {ref: codec.app_status_from_dict(app) for ref, app in apps.items()}
+        return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed)
+
+    def _warn_once(self, kind: str, obj: dict, message: str) -> None:
+        """Log a malformed object once per resourceVersion, not on every pass."""
+        meta = obj.get("metadata") or {}
+        key = (kind, meta.get("namespace"), meta.get("name"), meta.get("resourceVersion"))
+        if key not in self.warned:
+            self.warned.add(key)
+            log.warning(message)
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    def reconcile(self) -> int:
+        """Decide and act until nothing more happens (bounded); returns actions that took effect."""
+        total = 0
+        for _ in range(MAX_PASSES_PER_WAKE):
+            started = time.monotonic()
+            world = self.world()
+            planned = decide.decide(world)
+            done = sum(self.executor.run(batch, world) for batch in _batches(planned))
+            self.metrics.reconcile_seconds.observe(time.monotonic() - started)
+            self._count(world)
+            total += done
+            if done == 0:
+                break
+        return total
+
+    def _count(self, world: model.World) -> None:
+        counts = dict.fromkeys(model.TicketState, 0)
+        for ticket in world.tickets.values():
+            counts[ticket.status.state] += 1
+        for state, count in counts.items():
+            self.metrics.tickets.labels(state=state.value).set(count)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def start_watches(self, stop: threading.Event) -> None:
+        for kind in KINDS:
+            self._thread(f"watch-{kind}", self.kube.watch, kind,
+                         lambda event, obj, k=kind: self.cache.apply(k, event, obj),
+                         lambda items, k=kind: self.cache.replace_all(k, items), stop)
+        self._thread("watch-applications", self._watch_apps, stop)
+        if self.elector is not None:
+            self._thread("leader-election", self.elector.run, stop)
+
+    def _watch_apps(self, stop: threading.Event) -> None:
+        try:
+            self.cache.set_apps(self.argo.list_applications())
+        except argocd.ArgoCDError as exc:
+            self.metrics.argocd_errors.labels(call="list").inc()
+            log.warning("listing Applications failed: %s", exc)
+        self.argo.watch(self.cache.apply_app, stop)
+
+    def _thread(self, name: str, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop``: wait for a wake-up or the resync interval, then reconcile if leading."""
+        self.start_watches(stop)
+        last_app_list = time.monotonic()
+        while not stop.is_set():
+            self.cache.wake.wait(self.resync_seconds)
+            self.cache.wake.clear()
+            if stop.is_set():
+                break
+            if self.elector is not None and not self.elector.is_leader.is_set():
+                continue
+            if time.monotonic() - last_app_list > 60:  # heal a silently stalled stream
+                last_app_list = time.monotonic()
+                try:
+                    self.cache.set_apps(self.argo.list_applications())
+                except argocd.ArgoCDError as exc:
+                    self.metrics.argocd_errors.labels(call="list").inc()
+                    log.warning("listing Applications failed: %s", exc)
+            try:
+                self.reconcile()
+            except Exception:  # one bad pass must not stop the controller; the next pass retries
+                log.exception("reconcile pass failed")
+
+
+def _batches(planned: list[actions.Action]) -> list[list[actions.Action]]:
+    """Group actions per ticket (or track), keeping the core's order within each group."""
+    groups: dict[object, list[actions.Action]] = {}
+    for action in planned:
+        key = getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
+        groups.setdefault(key, []).append(action)
+    return list(groups.values())
