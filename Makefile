@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps browser-deps test test-unit lint bench-cmp bench-daemon bench-board stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit lint bench-cmp bench-daemon bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
+	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize"
 	@echo "make bench-board - benchmark the departure board at 1,000 tracks (server render, chromium load, SSE)"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
@@ -27,6 +28,7 @@ venv: $(VENV)/.installed
 
 deps:
 	toolchain/debian-deps.sh
+	toolchain/image-deps.sh
 
 browser-deps:
 	toolchain/browser-deps.sh
@@ -37,7 +39,12 @@ tools-cmp:
 tools: deps
 	toolchain/build.sh all
 
-test: lint tools browser-deps
+# Base images from Debian packages (mmdebstrap, cached under $(K8STA_CACHE)/images), then
+# Dockerfile.cmp and Dockerfile.daemon with buildah; see docs/images.md.
+images: deps tools-cmp
+	toolchain/images.sh
+
+test: lint tools images browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: lint tools-cmp browser-deps

@@ -22,6 +22,7 @@ from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
+from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.loop import Controller
 
@@ -44,8 +45,10 @@ def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics |
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git))
     elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity))
                if config.leader_election else None)
+    drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.wake.set)
+    executor.repairs.on_repaired = drift.settled
     return Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
-                      resync_seconds=config.resync_seconds, elector=elector)
+                      resync_seconds=config.resync_seconds, elector=elector, drift=drift)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

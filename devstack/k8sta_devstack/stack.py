@@ -46,6 +46,11 @@ class Stack:
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    @property
+    def plugin_sockets(self) -> Path:
+        """The directory where repo-server looks for plugin sockets (``ARGOCD_PLUGINSOCKFILEPATH``)."""
+        return argocd.Layout(self.state_dir / "argocd").plugin_sockets
+
     def token(self) -> str:
         return self.token_file.read_text().strip()
 
@@ -80,8 +85,12 @@ def _search_path() -> str:
     return os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
 
 
-def start(state_dir: Path, sup: processes.Supervisor) -> Stack:
-    """Start every process into ``sup`` (the caller stops it, also when this raises)."""
+def start(state_dir: Path, sup: processes.Supervisor, *, sidecar_uid: int | None = None) -> Stack:
+    """Start every process into ``sup`` (the caller stops it, also when this raises).
+
+    ``sidecar_uid``: start no cmp-server of our own; the plugin socket directory is handed to that uid
+    instead, for a cmp-server running elsewhere (our image, as a repo-server sidecar would) to serve in.
+    """
     began = time.monotonic()
     tools = binaries.locate()
     module_dir = binaries.argocd_module_dir(tools.versions["ARGOCD_VERSION"])
@@ -110,7 +119,10 @@ def start(state_dir: Path, sup: processes.Supervisor) -> Stack:
     layout.create()
     env = argocd.common_env(layout, apiserver.kubeconfig, path)
     redis = argocd.start_redis(sup, tools.redis_server, layout, env)
-    argocd.start_cmp_server(sup, tools, layout, env)
+    if sidecar_uid is None:
+        argocd.start_cmp_server(sup, tools, layout, env)
+    else:
+        os.chown(layout.plugin_sockets, sidecar_uid, sidecar_uid)
     repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)
     argocd.start_controller(sup, tools, layout, env, redis, repo_server)
     server_url = argocd.start_server(sup, tools, layout, env, redis, repo_server)
@@ -128,13 +140,13 @@ def _raise_exit(signum: int, _frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def running(state_dir: Path) -> Iterator[Stack]:
+def running(state_dir: Path, *, sidecar_uid: int | None = None) -> Iterator[Stack]:
     """A started stack that is stopped on every way out, including SIGTERM and interpreter exit."""
     sup = processes.Supervisor(state_dir / "logs")
     atexit.register(sup.stop_all)
     previous = {sig: signal.signal(sig, _raise_exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        yield start(state_dir, sup)
+        yield start(state_dir, sup, sidecar_uid=sidecar_uid)
     finally:
         sup.stop_all()
         atexit.unregister(sup.stop_all)

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from k8sta_daemon.web import boardwatch, create_app
+from k8sta_daemon.web import board, boardwatch, create_app
 from k8sta_devstack import boardworld as bw
 
 NS = "shop"
@@ -23,6 +23,8 @@ EVIL = '"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script><sv
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, boardwatch.Hub]]:
     app = create_app({"KUBECONFIG": str(tmp_path / "none"), "BOARD_WATCH": False, "BOARD_KEEPALIVE_SECONDS": 1})
+    app.extensions[board.AUTHENTICATE] = lambda: None  # no caller to authenticate: a fed, in-memory board
+    app.extensions[board.NAMESPACE_FILTER] = lambda namespace: True
     hub: boardwatch.Hub = app.extensions[boardwatch.EXTENSION]
     world = bw.World(stations=[bw.station(NS, "dev", ["dev-api"]), bw.station(NS, "prod", ["prod-api"])],
                      tracks=[bw.track(NS, "main-line", ["dev", "prod"])],

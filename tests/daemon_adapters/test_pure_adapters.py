@@ -31,6 +31,9 @@ def test_flags_override_environment(tmp_path: Path) -> None:
     config = settings.parse(["--argocd-url", "https://argo", "--resync-seconds", "2", "--no-leader-election"],
                             {"K8STA_ARGOCD_URL": "http://other", "K8STA_ARGOCD_TOKEN": "t"})
     assert (config.argocd_url, config.resync_seconds, config.leader_election) == ("https://argo", 2.0, False)
+    assert config.drift_seconds == 30.0
+    assert settings.parse(["--drift-seconds", "2"], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t",
+                                                     "K8STA_DRIFT_SECONDS": "9"}).drift_seconds == 2.0
 
 
 @pytest.mark.parametrize(("argv", "environ", "message"), [
@@ -40,6 +43,8 @@ def test_flags_override_environment(tmp_path: Path) -> None:
                  "cannot read the Argo CD token file /nonexistent", id="token-file"),
     pytest.param(["--resync-seconds", "soon"], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t"},
                  "must be a positive number, got 'soon'", id="resync"),
+    pytest.param([], {"K8STA_ARGOCD_URL": "http://a", "K8STA_ARGOCD_TOKEN": "t", "K8STA_DRIFT_SECONDS": "0"},
+                 "--drift-seconds / K8STA_DRIFT_SECONDS must be a positive number, got '0'", id="drift"),
 ])
 def test_bad_settings_are_named(argv: list[str], environ: dict[str, str], message: str) -> None:
     with pytest.raises(settings.SettingsError, match=message):

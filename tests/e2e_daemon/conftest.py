@@ -45,7 +45,8 @@ class Daemon:
                "K8STA_KUSTOMIZE": str(Kustomize.locate(dict(os.environ)).path)}
         command = [str(Path(sys.executable).parent / "k8sta-daemon"), "--kubeconfig", str(self.stack.kubeconfig),
                    "--argocd-url", self.stack.argocd_url, "--argocd-token-file", str(self.stack.token_file),
-                   "--resync-seconds", "2", "--namespace", self.namespace, "--lease-namespace", self.namespace,
+                   "--resync-seconds", "2", "--drift-seconds", "2", "--namespace", self.namespace,
+                   "--lease-namespace", self.namespace,
                    # a new cache per start: a restarted pod has lost its emptyDir too
                    "--cache-dir", str(self.workdir / f"cache-{self.starts}")]
         with self.log.open("ab") as out:

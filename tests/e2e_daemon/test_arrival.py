@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from k8sta_devstack.argocd_api import ArgoCD
-from k8sta_devstack.railway import Railway, base, overlay
+from k8sta_daemon.adapters.argocd import ArgoCD
+from k8sta_daemon.core import model
+from k8sta_devstack.railway import ARGOCD_NS, Railway, base, overlay
 
 pytestmark = pytest.mark.stack
 
@@ -29,7 +30,7 @@ def test_a_ticket_whose_pins_leave_the_renders_unchanged_completes(railway: Rail
     for pushed in record["pushed"]:
         env = pushed["branch"].removeprefix("env/")
         assert pushed["commit"] == railway.repo.head(f"env/{env}") != first[env]
-        app = argocd.application(railway.apps[env])
+        app = argocd.get_application(model.AppRef(ARGOCD_NS, railway.apps[env]))
         assert app["status"]["sync"]["status"] == "Synced" and app["status"]["sync"]["revision"] == pushed["commit"]
         # Argo CD never ran an operation for the new commit: the last one is still the first ticket's
         assert app["status"]["operationState"]["syncResult"]["revision"] == first[env]

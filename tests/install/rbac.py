@@ -97,6 +97,15 @@ TABLE: tuple[Access, ...] = (
     _a(W, "list", "", "secrets", NAMESPACE, False),
     _a(W, "create", "coordination.k8s.io", "leases", NAMESPACE, False),
     _a(W, "list", "argoproj.io", "applications", A, False),
+    # web: checks its callers (bearer tokens, their RBAC per namespace); reviews are cluster-scoped
+    _a(W, "create", "authentication.k8s.io", "tokenreviews", None, True),
+    _a(W, "create", "authorization.k8s.io", "subjectaccessreviews", None, True),
+    _a(W, "create", "authorization.k8s.io", "localsubjectaccessreviews", U, False),
+    _a(W, "create", "", "serviceaccounts/token", NAMESPACE, False),
+    _a(W, "impersonate", "", "users", None, False),
+    # nobody else reviews tokens: the controller has no callers
+    _a(C, "create", "authentication.k8s.io", "tokenreviews", None, False),
+    _a(C, "create", "authorization.k8s.io", "subjectaccessreviews", None, False),
 )
 
 

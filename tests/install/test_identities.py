@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from web.identities import account_token, bearer, grant  # tests/ is the rootdir of the test packages
 
 from k8sta_daemon.adapters import kube
 from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
@@ -162,13 +163,20 @@ def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path]
                                                     namespace: str) -> None:
     k8s.CustomObjectsApi(kube_api).create_namespaced_custom_object(
         kube.GROUP, kube.VERSION, namespace, "tickets", ticket_body(namespace, "line-1", "1.0"))
-    app = create_app({"TESTING": True, "KUBECONFIG": str(kubeconfigs[rbac.WEB]), "WEBHOOK_TOKEN": WEBHOOK_TOKEN})
+    app = create_app({"TESTING": True, "KUBECONFIG": str(kubeconfigs[rbac.WEB]), "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+                      "WEBHOOK_NAMESPACE": namespace})
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
-    tracks = client.get("/api/v1/tracks", query_string={"namespace": namespace})
-    assert tracks.status_code == 200
+    # Callers are checked with the web account's own TokenReview / SubjectAccessReview rights.
+    reader = bearer(account_token(kube_api, namespace, "reader"))
+    grant(kube_api, namespace, namespace, "reader")
+    tracks = client.get("/api/v1/tracks", query_string={"namespace": namespace}, headers=reader)
+    assert tracks.status_code == 200, tracks.get_json()
     assert [t["name"] for t in tracks.get_json()["items"]] == ["line"]
-    assert client.get(f"/api/v1/tickets/{namespace}/line-1").status_code == 200
+    assert client.get(f"/api/v1/tickets/{namespace}/line-1", headers=reader).status_code == 200
+    outsider = bearer(account_token(kube_api, namespace, "outsider"))
+    assert client.get(f"/api/v1/tickets/{namespace}/line-1", headers=outsider).status_code == 403
+    assert client.get(f"/api/v1/tickets/{namespace}/line-1").status_code == 401
     # An image push creates the next ticket (other pins inherited) and records who asked.
     pushed = client.post("/webhooks/image", headers={auth.TOKEN_HEADER: WEBHOOK_TOKEN},
                          json={"track": "line", "namespace": namespace, "image": f"{IMAGE}:1.1"})

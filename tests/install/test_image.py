@@ -1,5 +1,5 @@
-"""Static checks of Dockerfile.daemon (no image can be built on these machines): one non-root image whose
-commands are the console scripts the install's Deployments run, with the pinned kustomize and git."""
+"""Static checks of Dockerfile.daemon: one non-root image whose commands are the console scripts the
+install's Deployments run, with the pinned kustomize and git. tests/images builds and runs it."""
 
 from __future__ import annotations
 
@@ -58,10 +58,16 @@ def test_runs_as_uid_999() -> None:
     assert users[-1] == "999"  # nothing after it switches back to root
 
 
-def test_installs_the_package_with_the_daemon_extra() -> None:
-    final = final_stage()
-    assert any(op == "RUN" and "pip install" in args and "'k8sta[daemon]'" in args for op, args in final)
-    assert any(op == "RUN" and "pip wheel" in args and "'.[daemon]'" in args for op, args in stage("wheel"))
+def test_installs_the_package_with_the_daemon_extra_and_nothing_else() -> None:
+    venv = stage("venv")
+    assert any(op == "RUN" and "pip install" in args and "'k8sta[daemon]'" in args and "--no-index" in args
+               for op, args in venv)
+    assert any(op == "RUN" and "pip wheel" in args and "'.[daemon]'" in args for op, args in venv)
+    # Only the runtime sources enter the build: the dev-only devstack is never copied.
+    copied = {args.split()[0] for op, args in venv if op == "COPY"}
+    assert copied == {"pyproject.toml", "README.md", "cmp/", "daemon/", "toolchain/versions.env"}
+    assert ("COPY", "--from=venv /opt/k8sta /opt/k8sta") in final_stage()
+    assert env(final_stage())["PATH"].startswith("/opt/k8sta/bin:")
 
 
 def test_default_command_is_the_controller_console_script() -> None:
@@ -87,7 +93,7 @@ def test_has_the_pinned_kustomize_built_by_the_project_script() -> None:
     assert any(op == "RUN" and "toolchain/build.sh kustomize" in args for op, args in built)
     assert not any(PINNED_KUSTOMIZE_VERSION in args or "KUSTOMIZE_VERSION" in args for _, args in instructions())
     # The package records that same pin next to every render (k8sta_cmp/versions.env in the wheel).
-    assert ("COPY", "toolchain/versions.env toolchain/") in stage("wheel")
+    assert ("COPY", "toolchain/versions.env toolchain/") in stage("venv")
     final = final_stage()
     assert ("COPY", "--from=kustomize /kustomize /usr/local/bin/kustomize") in final
     variables = env(final)

@@ -157,6 +157,10 @@ def test_the_lease_role_names_the_lease_the_controller_takes(base: Built) -> Non
 # -- the pods -----------------------------------------------------------------------------------------
 
 
+def deployment_volumes(built: Built, name: str) -> list[Obj]:
+    return list(built.one("Deployment", name)["spec"]["template"]["spec"].get("volumes", []))
+
+
 def containers(deployment: Obj) -> list[Obj]:
     return deployment["spec"]["template"]["spec"]["containers"]
 
@@ -283,9 +287,13 @@ def test_web_env_names_are_web_settings(base: Built) -> None:
     known = {f"K8STA_{key}" for key in web_settings.DEFAULTS} | {"K8STA_LOG_LEVEL", "XDG_RUNTIME_DIR"}
     env = env_of(container)
     assert set(env) <= known
-    # Webhooks are off until the operator creates the token Secret; the pod starts either way.
-    token = env["K8STA_WEBHOOK_TOKEN"]["valueFrom"]["secretKeyRef"]
-    assert token == {"name": "k8sta-webhook-token", "key": "token", "optional": True}
+    # Webhooks are off until the operator creates the scoped secrets' Secret; the pod starts either way.
+    path = Path(env["K8STA_WEBHOOK_SECRETS_FILE"]["value"])
+    [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == str(path.parent)]
+    [volume] = [v for v in deployment_volumes(base, "k8sta-web") if v["name"] == mount["name"]]
+    assert mount["readOnly"] is True
+    assert volume["secret"] == {"secretName": "k8sta-webhook-secrets", "optional": True, "defaultMode": 0o400}
+    assert "K8STA_WEBHOOK_TOKEN" not in env  # a bare token has no namespace: never installed
 
 
 def test_services_and_budgets_select_the_pods_they_name(base: Built) -> None:

@@ -67,7 +67,9 @@ def sandbox(deployment: Obj, container: Obj, root: Path, secret_files: dict[str,
         local = root / mount["name"]
         local.mkdir(parents=True)
         volume = volumes[mount["name"]]
-        if "secret" in volume:
+        if "secret" in volume and volume["secret"].get("optional") and "items" not in volume["secret"]:
+            pass  # an optional Secret the operator has not created: an empty directory
+        elif "secret" in volume:
             for item in volume["secret"]["items"]:
                 (local / item["path"]).write_text(secret_files[f"{volume['secret']['secretName']}/{item['key']}"])
         else:

@@ -14,12 +14,17 @@ from kubernetes import client as k8s_client
 from k8sta_daemon.web import create_app
 from k8sta_devstack.stack import Stack
 
+from . import identities
+
 TOKEN = "web-test-token"
+
+
+WEBHOOK_NAMESPACE = "k8sta"  # the offline apps' webhook secret belongs here
 
 
 def offline_app(kubeconfig: Path, **config: Any) -> Flask:
     return create_app({"TESTING": True, "KUBECONFIG": str(kubeconfig), "WEBHOOK_TOKEN": TOKEN,
-                       "READY_TIMEOUT_SECONDS": 2, **config})
+                       "WEBHOOK_NAMESPACE": WEBHOOK_NAMESPACE, "READY_TIMEOUT_SECONDS": 2, **config})
 
 
 @pytest.fixture
@@ -35,10 +40,22 @@ def cluster(kube_api: k8s_client.ApiClient, crds: None) -> Cluster:
 
 @pytest.fixture
 def app(stack: Stack, cluster: Cluster) -> Flask:
+    """The app as the admin (it sends the reviews), its webhook secret belonging to the test's namespace."""
     return create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN,
-                       "METRICS_CACHE_SECONDS": 0})
+                       "WEBHOOK_NAMESPACE": cluster.namespace, "METRICS_CACHE_SECONDS": 0})
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def reader_token(kube_api: k8s_client.ApiClient, cluster: Cluster) -> str:
+    """A real ServiceAccount token that may read K8sTA's resources in the test's namespace only."""
+    token = identities.account_token(kube_api, cluster.namespace, "reader")
+    identities.grant(kube_api, cluster.namespace, cluster.namespace, "reader")
+    return token
+
+
+@pytest.fixture
+def client(app: Flask, reader_token: str) -> FlaskClient:
+    """A test client whose requests carry the reader's bearer token."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {reader_token}"
+    return client

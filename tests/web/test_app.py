@@ -149,11 +149,12 @@ def test_ghcr_webhook_authenticated_by_github_signature(client: FlaskClient, clu
         {"name": "ghcr.io/acme/api", "tag": "4.0", "digest": DIGEST}]
 
 
-def test_default_namespace_from_config(stack: Stack, cluster: Cluster) -> None:
+def test_default_namespace_from_config(stack: Stack, cluster: Cluster, reader_token: str) -> None:
     cluster.track("api", ["dev"])
     cluster.ticket("api-1", "api", OLD)
     app = create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN,
                       "NAMESPACE": cluster.namespace})
     client = app.test_client()
     assert post(client, {"track": "api", "image": "acme/api:1"}).status_code == 201
-    assert [t["name"] for t in client.get("/api/v1/tickets").json["items"]] == ["api-1", "api-2"]
+    listed = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {reader_token}"})
+    assert [t["name"] for t in listed.json["items"]] == ["api-1", "api-2"]

@@ -1,7 +1,7 @@
 """The board through Flask's test client: the page, the namespace filter, the SSE stream, the slots
-authentication plugs into, and a clear 503 when the API cannot be read. The board here is fed in
-memory (``K8STA_BOARD_WATCH=false``) with the objects a watch would deliver; ``tests/browser`` drives the
-real thing against the real stack."""
+authentication fills (here: everyone sees everything; ``tests/browser`` uses real tokens and RBAC), and
+a clear 503 when the API cannot be read. The board here is fed in memory (``K8STA_BOARD_WATCH=false``)
+with the objects a watch would deliver; ``tests/browser`` drives the real thing on the real stack."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .test_board_sansio import EVIL, NS, world
 def app(unreachable_kubeconfig: Path) -> Iterator[Flask]:
     app = create_app({"TESTING": True, "KUBECONFIG": str(unreachable_kubeconfig), "BOARD_WATCH": False,
                       "BOARD_STREAM_SECONDS": 0.3, "BOARD_KEEPALIVE_SECONDS": 0.1})
+    open_board(app)
     hub: boardwatch.Hub = app.extensions[boardwatch.EXTENSION]
     w = world()
     w.stations.append(bw.station("other", "only", []))
@@ -29,6 +30,12 @@ def app(unreachable_kubeconfig: Path) -> Iterator[Flask]:
         hub.feed(kind, items)
     yield app
     hub.stop()
+
+
+def open_board(app: Flask) -> None:
+    """No caller to authenticate: every namespace visible (the slots ``web.auth`` fills by default)."""
+    app.extensions[board.AUTHENTICATE] = lambda: None
+    app.extensions[board.NAMESPACE_FILTER] = lambda namespace: True
 
 
 def hub_of(app: Flask) -> boardwatch.Hub:
@@ -95,14 +102,22 @@ def test_the_auth_slots_decide_who_sees_what(app: Flask) -> None:
     hub_of(app).apply("Ticket", "ADDED", bw.ticket(NS, "api-9", "main-line", message="waiting to board"))
     assert "event: track" not in app.test_client().get(f"/board/events?since={seq}").get_data(as_text=True)
     ticket = app.test_client().get("/board/tickets/shop/api-7")
-    assert ticket.status_code == 404 and b"not found in namespace shop" in ticket.data  # reveals nothing
+    assert ticket.status_code == 403 and b"namespace shop" in ticket.data  # before anything is read
     app.extensions[board.AUTHENTICATE] = lambda: Response("no token", status=401)
     for path in ("/board/", "/board/events", "/board/tickets/other/x"):
         assert app.test_client().get(path).status_code == 401
 
 
+def test_without_a_token_the_board_answers_401(unreachable_kubeconfig: Path) -> None:
+    app = create_app({"TESTING": True, "KUBECONFIG": str(unreachable_kubeconfig), "BOARD_WATCH": False})
+    for path in ("/board/", "/board/events", "/board/tickets/shop/api-1"):
+        response = app.test_client().get(path)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
 def test_without_the_api_the_board_says_why(unreachable_kubeconfig: Path) -> None:
     app = create_app({"TESTING": True, "KUBECONFIG": str(unreachable_kubeconfig), "BOARD_READY_SECONDS": 0.5})
+    open_board(app)
     try:
         response = app.test_client().get("/board/")
         assert response.status_code == 503 and response.mimetype == "text/html"

@@ -54,10 +54,17 @@ def test_readyz_without_any_kubernetes_configuration(tmp_path: Path) -> None:
     assert "cannot configure a Kubernetes client from kubeconfig" in response.json["reasons"]["kubernetes"]
 
 
-def test_api_errors_are_json_503(offline: FlaskClient) -> None:
+def test_api_without_a_token_is_401_before_any_api_call(offline: FlaskClient) -> None:
     response = offline.get("/api/v1/tickets/k8sta/api-1")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="k8sta"'
+    assert "k8sta" not in response.json["error"] and "api-1" not in response.json["error"]
+
+
+def test_api_errors_are_json_503_when_credentials_cannot_be_checked(offline: FlaskClient) -> None:
+    response = offline.get("/api/v1/tickets/k8sta/api-1", headers={"Authorization": "Bearer some-token"})
     assert response.status_code == 503
-    assert "reading Ticket k8sta/api-1" in response.json["error"]
+    assert response.json == {"error": "cannot check credentials: the Kubernetes API did not answer a TokenReview"}
 
 
 def post(client: FlaskClient, payload: Any, *, token: str | None = TOKEN, query: str = "",
@@ -95,6 +102,7 @@ def test_the_token_can_come_from_a_file(unreachable_kubeconfig: Path, tmp_path: 
 def test_a_numeric_token_from_the_environment_still_works(unreachable_kubeconfig: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("K8STA_WEBHOOK_TOKEN", "123456")  # from_prefixed_env decodes it as a JSON int
+    monkeypatch.setenv("K8STA_WEBHOOK_NAMESPACE", "k8sta")
     client = create_app({"TESTING": True, "KUBECONFIG": str(unreachable_kubeconfig)}).test_client()
     assert post(client, {"image": "x"}, token="123456").status_code == 400
 
@@ -107,10 +115,9 @@ def test_a_missing_token_file_fails_at_startup(unreachable_kubeconfig: Path, tmp
 @pytest.mark.parametrize(("payload", "query", "message"), [
     (b"{not json", "", "payload is not JSON"),
     ({"track": "api", "namespace": "k8sta"}, "", "image is required"),
-    ({"track": "api", "image": "acme/api:1"}, "", "no default namespace"),
     ({"namespace": "k8sta", "image": "acme/api"}, "?track=api", "has no tag"),
     ({"push_data": {"tag": "1"}, "repository": {"repo_name": "acme/api"}}, "?namespace=k8sta", "track"),
-], ids=["not-json", "no-image", "no-namespace", "no-tag", "dockerhub-without-track"])
+], ids=["not-json", "no-image", "no-tag", "dockerhub-without-track"])
 def test_webhook_validates_before_touching_the_cluster(offline: FlaskClient, payload: Any, query: str,
                                                        message: str) -> None:
     response = post(offline, payload, query=query)

@@ -35,6 +35,7 @@ class Settings:
     default_source_branch: str
     leader_election: bool
     metrics_port: int | None = None
+    drift_seconds: float = 30.0
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -52,6 +53,7 @@ _FLAGS: tuple[tuple[str, ...], ...] = (
     ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD (repository secrets)"),
     ("--cache-dir", "K8STA_CACHE", "git mirrors live under <cache>/mirrors"),
     ("--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)"),
+    ("--drift-seconds", "K8STA_DRIFT_SECONDS", "how often app branches are checked for hand edits"),
     ("--lease-namespace", "K8STA_LEASE_NAMESPACE", "namespace of the leader-election Lease"),
     ("--source-branch", "K8STA_SOURCE_BRANCH", "default source branch of config repos"),
     ("--metrics-port", "K8STA_METRICS_PORT", "serve the controller's Prometheus /metrics here"),
@@ -89,6 +91,13 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         resync = -1
     if resync <= 0:
         raise SettingsError(f"--resync-seconds / K8STA_RESYNC_SECONDS must be a positive number, got {resync_raw!r}")
+    drift_raw = get("K8STA_DRIFT_SECONDS", "30")
+    try:
+        drift_seconds = float(drift_raw or "")
+    except ValueError:
+        drift_seconds = -1
+    if drift_seconds <= 0:
+        raise SettingsError(f"--drift-seconds / K8STA_DRIFT_SECONDS must be a positive number, got {drift_raw!r}")
     verify: bool | str = True
     if (get("K8STA_ARGOCD_INSECURE") or "").lower() in ("1", "true", "yes"):
         verify = False
@@ -113,4 +122,5 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         default_source_branch=get("K8STA_SOURCE_BRANCH", "main") or "main",
         leader_election=(get("K8STA_NO_LEADER_ELECTION") or "").lower() not in ("1", "true", "yes"),
         metrics_port=int(metrics_raw) if metrics_raw else None,
+        drift_seconds=drift_seconds,
     )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.git import errors as git_errors
 from k8sta_daemon.core import actions, codec, model, outcomes, sources
-from k8sta_daemon.reactor import units
+from k8sta_daemon.reactor import repairs, units
 from k8sta_daemon.reactor.units import push_station
 
 log = logging.getLogger("k8sta.controller")
@@ -51,6 +51,7 @@ class Executor:
         self.not_before: dict[model.TicketRef, float] = {}  # push backoff after RetryLater
         # sync requests: (app, revision) -> (attempts so far, not before)
         self.sync_backoff: dict[tuple[model.AppRef, str], tuple[int, float]] = {}
+        self.repairs = repairs.Repairs(context, clock)  # RepairDrift: own backoff and follow-up
 
     def run(self, batch: Sequence[actions.Action], world: model.World) -> int:
         """Execute one ticket's (or one track's) actions in the core's order; returns how many took effect.
@@ -66,6 +67,8 @@ class Executor:
                 outcome = self._push(action, world)
             elif isinstance(action, actions.RequestSync):
                 outcome = self._sync(action)
+            elif isinstance(action, actions.RepairDrift):
+                outcome = self.repairs.run(action, self.attempt)
             else:
                 outcome = self.attempt(action)
             if outcomes.took_effect(outcome):

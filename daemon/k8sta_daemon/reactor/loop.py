@@ -18,6 +18,7 @@ from k8sta_daemon.adapters.leader import LeaderElector
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.core import actions, codec, decide, model
 from k8sta_daemon.reactor.cache import KINDS, Cache
+from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 
 log = logging.getLogger("k8sta.controller")
@@ -33,6 +34,7 @@ class Controller:
     metrics: Metrics
     resync_seconds: float = 5.0
     elector: LeaderElector | None = None
+    drift: DriftWatcher | None = None  # fills World.drift from a thread of its own
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
     warned: set[tuple[object, ...]] = field(default_factory=set)
@@ -55,7 +57,9 @@ class Controller:
                     continue
                 (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
         statuses = {ref: codec.app_status_from_dict(app) for ref, app in apps.items()}
-        return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed)
+        drift = self.drift.current() if self.drift is not None else ()
+        return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
+                                 drift=drift)
 
     def _warn_once(self, kind: str, obj: dict, message: str) -> None:
         """Log a malformed object once per resourceVersion, not on every pass."""
@@ -97,6 +101,8 @@ class Controller:
                          lambda event, obj, k=kind: self.cache.apply(k, event, obj),
                          lambda items, k=kind: self.cache.replace_all(k, items), stop)
         self._thread("watch-applications", self._watch_apps, stop)
+        if self.drift is not None:
+            self._thread("drift-watcher", self.drift.run, stop)
         if self.elector is not None:
             self._thread("leader-election", self.elector.run, stop)
 

@@ -3,8 +3,9 @@ gunicorn.
 
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
 is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``); each shared resource has one
-``init_app`` (``kubeclient``, ``metrics``, ``boardwatch``). Configuration comes from ``K8STA_*`` variables (see
-``settings``), overridden by the mapping a test passes in.
+``init_app`` (``kubeclient``, ``metrics``, ``boardwatch``, ``auth``: who the caller is and which namespaces it may
+see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
+test passes in.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, board, boardwatch, errors, health, kubeclient, metrics, settings, webhooks
+    from . import api, auth, board, boardwatch, errors, health, kubeclient, metrics, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     errors.init_app(app)
     boardwatch.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)

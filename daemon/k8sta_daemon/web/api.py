@@ -1,6 +1,8 @@
 """Read-only JSON API of Tracks and Tickets (``/api/v1``): the same views as ``k8sta -o json``.
 
-Lists cover ``?namespace=``, else the configured ``K8STA_NAMESPACE``, else every namespace.
+Lists cover ``?namespace=``, else the configured ``K8STA_NAMESPACE``, else every namespace the caller
+may list. Every request needs a Kubernetes bearer token and RBAC to list tickets in the namespace
+(``auth``): 401 without a valid token, 403 for a namespace the caller may not list.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from k8sta_daemon.ops import board
 
-from . import kubeclient
+from . import auth, kubeclient
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(auth.authenticate)
 
 
 def _scope() -> str | None:
-    return request.args.get("namespace") or current_app.config["NAMESPACE"]
+    """The namespace to list (checked), or None: every namespace, filtered with ``auth.visible``."""
+    namespace = request.args.get("namespace") or current_app.config["NAMESPACE"]
+    if namespace is not None:
+        auth.require(namespace)
+    return namespace
 
 
 @bp.get("/tracks")
@@ -25,7 +32,7 @@ def tracks() -> Response:
     tickets = store.tickets(namespace)
     stations = store.stations(namespace)
     items = []
-    for track in store.tracks(namespace):
+    for track in auth.visible(store.tracks(namespace)):
         mine = {ref.name: spec for ref, spec in stations.items() if ref.namespace == track.namespace}
         items.append(board.track_json(track, mine, tickets))
     return jsonify(items=items)
@@ -33,6 +40,7 @@ def tracks() -> Response:
 
 @bp.get("/tracks/<namespace>/<name>")
 def track(namespace: str, name: str) -> Response:
+    auth.require(namespace)
     store = kubeclient.store()
     spec = store.track(namespace, name)
     stations = {ref.name: s for ref, s in store.stations(namespace).items()}
@@ -42,10 +50,11 @@ def track(namespace: str, name: str) -> Response:
 @bp.get("/tickets")
 def tickets() -> Response:
     track_name = request.args.get("track") or None
-    items = kubeclient.store().tickets(_scope(), track_name)
+    items = auth.visible(kubeclient.store().tickets(_scope(), track_name))
     return jsonify(items=[board.ticket_summary(t) for t in items])
 
 
 @bp.get("/tickets/<namespace>/<name>")
 def ticket(namespace: str, name: str) -> Response:
+    auth.require(namespace)
     return jsonify(board.ticket_json(kubeclient.store().ticket(namespace, name)))

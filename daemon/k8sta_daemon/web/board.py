@@ -4,11 +4,14 @@ Views only: the rendered Tracks come from the process's one watch (``boardwatch.
 reads that ticket and its Events from the API once per view. The page is plain HTML (links, no script
 needed); ``static/board.js`` subscribes to ``/board/events`` and swaps a Track's section when it changes.
 
-Two slots for authentication, so it attaches without touching these views:
-- ``app.extensions[AUTHENTICATE]``: called before every board request; may return a response (401/403)
-  that is sent instead;
-- ``app.extensions[NAMESPACE_FILTER]``: ``(namespace) -> bool`` for the current request; every namespace
-  the board shows or streams passes through ``visible_namespaces``, and nothing else decides it.
+Who may see what is Kubernetes RBAC of the caller (``web.auth``: a bearer token checked with
+TokenReview, each namespace with a SubjectAccessReview), through two slots a deployment or a test may
+fill instead:
+- ``app.extensions[AUTHENTICATE]``: called before every board request (default ``auth.authenticate``);
+  may return a response that is sent instead, or raise;
+- ``app.extensions[NAMESPACE_FILTER]``: ``(namespace) -> bool`` for the current request (default: the
+  caller may ``list tickets.k8sta.io`` there); every namespace the board shows or streams passes through
+  ``visible_namespaces``, and nothing else decides it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from k8sta_daemon.core import model
 from k8sta_daemon.ops import board as views
 from k8sta_daemon.ops import errors
 
-from . import boardwatch, kubeclient
+from . import auth, boardwatch, kubeclient
 from .errors import status_of
 
 AUTHENTICATE = "k8sta.board.authenticate"
@@ -32,26 +35,28 @@ bp = Blueprint("board", __name__, url_prefix="/board", static_folder="static", s
 
 @bp.before_request
 def _authenticate() -> Response | None:
-    check: Callable[[], Response | None] | None = current_app.extensions.get(AUTHENTICATE)
-    return None if check is None else check()
+    check: Callable[[], Response | None] = current_app.extensions.get(AUTHENTICATE, auth.authenticate)
+    return check()
 
 
 def visible_namespaces(candidates: Iterable[str]) -> list[str]:
-    """The namespaces among ``candidates`` this request may see (all of them until auth registers a filter)."""
+    """The namespaces among ``candidates`` this request may see."""
+    candidates = list(candidates)
     allowed: Callable[[str], bool] | None = current_app.extensions.get(NAMESPACE_FILTER)
-    return [n for n in candidates if allowed is None or allowed(n)]
+    if allowed is None:  # the caller's RBAC; many namespaces are cheaper with one cluster-wide review
+        if len(candidates) > 1 and auth.everywhere():
+            return candidates
+        allowed = auth.may
+    return [n for n in candidates if allowed(n)]
 
 
 def _wants() -> Callable[[str], bool]:
-    """The request's namespace predicate: ``?namespace=`` (else the configured one), then visibility; memoised
-    so a stream asks about each namespace once."""
+    """The request's namespace predicate: ``?namespace=`` (else the configured one), then visibility (asked
+    per change: ``web.auth`` caches its answers briefly, so a revoked RoleBinding also ends a live stream)."""
     chosen = request.args.get("namespace") or current_app.config["NAMESPACE"]
-    answers: dict[str, bool] = {}
 
     def wants(namespace: str) -> bool:
-        if namespace not in answers:
-            answers[namespace] = (chosen is None or namespace == chosen) and bool(visible_namespaces([namespace]))
-        return answers[namespace]
+        return (chosen is None or namespace == chosen) and bool(visible_namespaces([namespace]))
 
     return wants
 
@@ -114,8 +119,8 @@ def _stream(hub: boardwatch.Hub, since: int, wants: Callable[[str], bool], keepa
 
 @bp.get("/tickets/<namespace>/<name>")
 def ticket(namespace: str, name: str) -> str:
-    if not visible_namespaces([namespace]):
-        raise errors.NotFound(f"ticket {name} not found in namespace {namespace}")
+    if not visible_namespaces([namespace]):  # before anything is read: 403 says nothing about what exists
+        raise auth.Forbidden(f"forbidden: may not list tickets in namespace {namespace}")
     store = kubeclient.store()
     found: model.Ticket = store.ticket(namespace, name)
     view = views.ticket_json(found)

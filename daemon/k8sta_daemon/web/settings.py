@@ -12,11 +12,17 @@ from typing import Any
 
 from flask import Config
 
+from .sansio import scopes
+
 DEFAULTS: dict[str, Any] = {
     "KUBECONFIG": None,  # None: the in-cluster service account
     "NAMESPACE": None,  # None: every namespace (the API lists), and no default for webhooks
-    "WEBHOOK_TOKEN": None,  # shared secret of POST /webhooks/*; unset disables webhooks
+    "WEBHOOK_TOKEN": None,  # one webhook secret, belonging to WEBHOOK_NAMESPACE (sansio.scopes)
     "WEBHOOK_TOKEN_FILE": None,  # or read it from a mounted Secret
+    "WEBHOOK_NAMESPACE": None,  # the namespace of WEBHOOK_TOKEN; default NAMESPACE
+    "WEBHOOK_SECRETS_FILE": None,  # scoped secrets: a YAML list of {namespace, track?, token}
+    "AUTH_CACHE_SECONDS": 10.0,  # TokenReview / SubjectAccessReview answers are reused this long
+    "AUTH_AUDIENCES": None,  # comma-separated audiences a token must carry (TokenReview); default the API's
     "ARGOCD_URL": None,  # when set, /readyz also needs Argo CD's API to answer
     "ARGOCD_INSECURE": False,
     "ARGOCD_CA_FILE": None,
@@ -45,12 +51,13 @@ def _flag(value: Any) -> bool:
 
 
 def normalize(config: Config) -> None:
-    for key in ("KUBECONFIG", "NAMESPACE", "WEBHOOK_TOKEN", "WEBHOOK_TOKEN_FILE", "ARGOCD_URL", "ARGOCD_CA_FILE"):
+    for key in ("KUBECONFIG", "NAMESPACE", "WEBHOOK_TOKEN", "WEBHOOK_TOKEN_FILE", "WEBHOOK_NAMESPACE",
+                "WEBHOOK_SECRETS_FILE", "AUTH_AUDIENCES", "ARGOCD_URL", "ARGOCD_CA_FILE"):
         config[key] = _text(config.get(key))
     config["ARGOCD_INSECURE"] = _flag(config.get("ARGOCD_INSECURE"))
     config["BOARD_WATCH"] = _flag(config.get("BOARD_WATCH"))
-    for key in ("READY_TIMEOUT_SECONDS", "METRICS_CACHE_SECONDS", "BOARD_READY_SECONDS", "BOARD_KEEPALIVE_SECONDS",
-                "BOARD_STREAM_SECONDS"):
+    for key in ("READY_TIMEOUT_SECONDS", "METRICS_CACHE_SECONDS", "AUTH_CACHE_SECONDS", "BOARD_READY_SECONDS",
+                "BOARD_KEEPALIVE_SECONDS", "BOARD_STREAM_SECONDS"):
         try:
             config[key] = float(config[key])
         except (TypeError, ValueError):
@@ -61,3 +68,36 @@ def normalize(config: Config) -> None:
             config["WEBHOOK_TOKEN"] = Path(token_file).read_text().strip() or None
         except OSError as exc:
             raise SettingsError(f"cannot read K8STA_WEBHOOK_TOKEN_FILE {token_file}: {exc.strerror}") from None
+    config["WEBHOOK_SECRETS"] = _webhook_secrets(config)
+    config["WEBHOOKS_DISABLED"] = None if config["WEBHOOK_SECRETS"] else (
+        f"webhooks are disabled: {config['WEBHOOK_SECRETS_FILE']} does not exist (create the Secret "
+        "k8sta-webhook-secrets)" if config["WEBHOOK_SECRETS_FILE"] else
+        "webhooks are disabled: set K8STA_WEBHOOK_SECRETS_FILE (or K8STA_WEBHOOK_TOKEN and K8STA_WEBHOOK_NAMESPACE)")
+
+
+def _webhook_secrets(config: Config) -> tuple[scopes.Scope, ...]:
+    """Every webhook secret with its scope; a secret without a namespace is refused at startup."""
+    found: list[scopes.Scope] = []
+    if config["WEBHOOK_TOKEN"]:
+        namespace = config["WEBHOOK_NAMESPACE"] or config["NAMESPACE"]
+        if not namespace:
+            raise SettingsError("K8STA_WEBHOOK_TOKEN belongs to one namespace: set K8STA_WEBHOOK_NAMESPACE "
+                                "(or K8STA_NAMESPACE), or use K8STA_WEBHOOK_SECRETS_FILE")
+        found.append(scopes.Scope(namespace, None, config["WEBHOOK_TOKEN"]))
+    path = config["WEBHOOK_SECRETS_FILE"]
+    if path and not Path(path).exists():
+        # The install mounts an optional Secret: until it is created, webhooks are off (503), the rest runs.
+        path = None
+    if path:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"cannot read K8STA_WEBHOOK_SECRETS_FILE {path}: {exc.strerror}") from None
+        try:
+            found.extend(scopes.parse(text))
+        except scopes.ScopeError as exc:
+            raise SettingsError(f"K8STA_WEBHOOK_SECRETS_FILE {path}: {exc}") from None
+    if len({s.token for s in found}) != len(found):
+        raise SettingsError("K8STA_WEBHOOK_TOKEN is also in K8STA_WEBHOOK_SECRETS_FILE; "
+                            "each secret must belong to exactly one scope")
+    return tuple(found)

@@ -1,9 +1,11 @@
 """``POST /webhooks/image``: an image push creates a Ticket (other pins from the Track's newest one).
 
-Thin view: authenticate (``sansio.auth``), parse (``sansio.payloads``), then the shared
-``operations.create_ticket``. The token is never logged; outcomes are counted on ``/metrics``.
-Answers: 201 created, 200 unchanged (redelivery) or ignored event, 400 bad payload, 401 bad token,
-404 unknown Track, 503 webhooks disabled or the API unavailable.
+Thin view: find the secret the request proves and its scope (``sansio.scopes``), parse
+(``sansio.payloads``, the namespace defaulting to the secret's), check the push stays in the secret's
+scope, then the shared ``operations.create_ticket``. The token is never logged; outcomes are counted on
+``/metrics``. Answers: 201 created, 200 unchanged (redelivery) or ignored event, 400 bad payload, 401 bad
+token, 403 a namespace or Track outside the secret's scope, 404 unknown Track, 503 webhooks disabled or
+the API unavailable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from k8sta_daemon.ops import board, errors, operations
 
 from . import kubeclient, metrics
 from .errors import status_of
-from .sansio import auth, payloads
+from .sansio import auth, payloads, scopes
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -29,25 +31,27 @@ def _answer(source: str, outcome: str, status: int, **body: object) -> tuple[Res
 
 @bp.post("/image")
 def image() -> tuple[Response, int]:
-    secret = current_app.config["WEBHOOK_TOKEN"]
-    if not secret:
-        return _answer("unknown", "disabled", 503, error="webhooks are disabled: set K8STA_WEBHOOK_TOKEN "
-                                                         "or K8STA_WEBHOOK_TOKEN_FILE")
+    secrets = current_app.config["WEBHOOK_SECRETS"]
+    if not secrets:
+        return _answer("unknown", "disabled", 503, error=current_app.config["WEBHOOKS_DISABLED"])
     body = request.get_data(cache=False)
-    if not auth.authorized(secret, token=request.headers.get(auth.TOKEN_HEADER), body=body,
-                           github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER)):
+    scope = scopes.proven(secrets, token=request.headers.get(auth.TOKEN_HEADER), body=body,
+                          github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER))
+    if scope is None:
         return _answer("unknown", "unauthorized", 401,
                        error=f"missing or wrong {auth.TOKEN_HEADER} header (or GitHub signature)")
     github_event = request.headers.get("X-GitHub-Event")
     try:
         payload = payloads.decode(body)
         source = payloads.detect(payload, github_event).value
-        push = payloads.parse(payload, request.args, default_namespace=current_app.config["NAMESPACE"],
-                              github_event=github_event)
+        push = payloads.parse(payload, request.args, default_namespace=scope.namespace, github_event=github_event)
     except payloads.PayloadError as exc:
         return _answer("unknown", "invalid", 400, error=str(exc))
     if isinstance(push, payloads.Ignored):
         return _answer(source, "ignored", 200, ignored=push.reason)
+    if not scope.allows(push.namespace, push.track):
+        return _answer(source, "forbidden", 403, error=f"this webhook secret cannot create tickets for track "
+                                                       f"{push.track} in namespace {push.namespace}")
     try:
         created = operations.create_ticket(
             kubeclient.store(), push.namespace, push.track, images=[push.image],

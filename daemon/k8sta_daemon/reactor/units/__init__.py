@@ -15,6 +15,7 @@ from k8sta_daemon.core import actions, outcomes
 from k8sta_daemon.reactor.units import (
     emit_event,
     push_station,
+    repair_drift,
     request_sync,
     spawn,
     ticket_condition,
@@ -33,6 +34,7 @@ UNITS: dict[type, Unit] = {
     actions.SetTrackCondition: track_condition.run,
     actions.RequestSync: request_sync.run,
     actions.SetTicketCondition: ticket_condition.run,
+    actions.RepairDrift: repair_drift.run,
 }
 
 __all__ = ["UNITS", "Context", "GitSettings", "Unit"]

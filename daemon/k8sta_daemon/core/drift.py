@@ -1,0 +1,64 @@
+"""Hand edits of app branches (drift): which branches to watch, what counts as drift, what a repair means.
+
+Callers: ``reactor/drift.py`` (the background watcher that fills ``World.drift``) asks ``watched`` which
+branches to look at and ``judge_head`` whether a head is K8sTA's; the executor asks ``after_repair``
+what a ``RepairDrift`` push means for the ticket. All pure: the watcher reads git, this module decides.
+
+The rule: an app branch has drifted when its head commit does not carry both K8sTA trailers
+(``K8sTA-Ticket`` and ``K8sTA-Station``). That covers a human commit that breaks the render (the plugin
+refuses it) and a harmless one on top of ours (item 13: Argo CD syncs it and the ticket waits for its
+own commit); both are repaired the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from k8sta_daemon.core import actions, model, sources
+
+
+def watched(stations: Iterable[model.StationSpec], applications: Mapping[model.AppRef, Mapping[str, Any]],
+            default_source_branch: str) -> list[sources.AppSource]:
+    """The app branch of every Application a Station deploys and Argo CD knows (once each, stable order).
+
+    An Application whose spec K8sTA cannot promote (``InvalidSource``) is left out: its pushes fail
+    with that reason already, and there is no K8sTA branch to guard.
+    """
+    found: dict[model.AppRef, sources.AppSource] = {}
+    for station in stations:
+        for app in station.active_applications:
+            application = applications.get(app)
+            if app in found or application is None:
+                continue
+            try:
+                found[app] = sources.AppSource.from_application(app, application, default_source_branch)
+            except sources.InvalidSource:
+                continue
+    return [found[a] for a in sorted(found, key=lambda a: (a.namespace, a.name))]
+
+
+def judge_head(source: sources.AppSource, head: str | None, ticket_trailer: str | None,
+               station_trailer: str | None) -> model.Drift | None:
+    """Drift when the branch exists and its head lacks K8sTA's trailers; None for a K8sTA head or no branch."""
+    if head is None or (ticket_trailer and station_trailer):
+        return None
+    return model.Drift(app=source.app, branch=source.branch, head=head)
+
+
+def after_repair(ticket: model.Ticket, action: actions.RepairDrift,
+                 commit: model.PushedCommit) -> list[actions.Action]:
+    """What a repair push means for ``ticket``: the repair commit becomes the visit's commit of that app.
+
+    Only while the ticket's current journey record is still about ``action.station`` and still names
+    ``action.restore`` as that app's commit (a ticket that moved on, or re-pushed meanwhile, keeps what
+    it has: its own record is newer than this repair). ``decide`` then judges the new commit.
+    """
+    current = ticket.status.current
+    if current is None or current.station != action.station or current.pushed_commit(action.app) != action.restore:
+        return []
+    pushed = (*(p for p in current.pushed if p.app != action.app), commit)
+    journey = (*ticket.status.journey[:-1], dataclasses.replace(current, pushed=pushed))
+    status = dataclasses.replace(ticket.status, journey=journey)
+    return [actions.UpdateTicketStatus(action.ticket or ticket.ref, status)]

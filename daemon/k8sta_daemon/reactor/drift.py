@@ -1,0 +1,116 @@
+"""The drift watcher: a background thread that finds hand edits of app branches and feeds ``World.drift``.
+
+Off the decision's hot path: every ``interval`` seconds (and when a repair asks for it) it fetches each
+repository that holds a watched app branch once (a fetch that brings nothing is one round trip), reads
+the trailers of each branch head (only of heads it has not judged before: a head's verdict never
+changes) and keeps the resulting ``model.Drift`` values; the loop reads them with ``current()`` when it
+builds a World. Which branches to watch and what counts as drift are the core's rules
+(``core.drift``). Why git and not Argo CD's status: Argo CD resolves ``targetRevision`` only when it
+compares (every 3 minutes by default) and a ComparisonError (the plugin refusing a hand edit) is not
+guaranteed to carry the resolved revision, while the mirror answers at once and for every case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from k8sta_daemon.adapters.git import errors as git_errors
+from k8sta_daemon.adapters.git import repair
+from k8sta_daemon.adapters.git.mirror import Mirror
+from k8sta_daemon.core import codec, drift, model, sources
+from k8sta_daemon.reactor.cache import Cache
+from k8sta_daemon.reactor.units.context import GitSettings
+
+log = logging.getLogger("k8sta.drift")
+DEFAULT_INTERVAL = 30.0
+MAX_JUDGED = 10_000  # verdicts kept per watcher (one per branch head seen)
+
+
+@dataclass
+class DriftWatcher:
+    cache: Cache
+    git: GitSettings
+    interval: float = DEFAULT_INTERVAL
+    on_change: Callable[[], None] = lambda: None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _drift: dict[model.AppRef, model.Drift] = field(default_factory=dict)
+    _judged: dict[tuple[str, str, str], model.Drift | None] = field(default_factory=dict)
+    _mirrors: dict[str, Mirror] = field(default_factory=dict)
+    _soon: threading.Event = field(default_factory=threading.Event)
+
+    def current(self) -> tuple[model.Drift, ...]:
+        with self._lock:
+            return tuple(self._drift.values())
+
+    def settled(self, app: model.AppRef, head: str) -> None:
+        """A repair moved ``app``'s branch from ``head`` to a K8sTA commit: stop reporting it now (the
+        next scan confirms), so the next decision does not ask for the same repair again."""
+        with self._lock:
+            if (found := self._drift.get(app)) is not None and found.head == head:
+                del self._drift[app]
+        self._soon.set()
+
+    def scan(self) -> None:
+        """One look at every watched branch; a repository that cannot be fetched keeps its last verdicts."""
+        objects, applications = self.cache.copy()
+        stations = []
+        for obj in objects["Station"].values():
+            try:
+                stations.append(codec.station_from_dict(obj))
+            except codec.MalformedObject:
+                continue  # the loop logs it
+        found: dict[model.AppRef, model.Drift] = {}
+        by_repo: dict[str, list[sources.AppSource]] = {}
+        for source in drift.watched(stations, applications, self.git.default_source_branch):
+            by_repo.setdefault(source.repo_url, []).append(source)
+        with self._lock:
+            previous = dict(self._drift)
+        for repo_url, group in by_repo.items():
+            try:
+                found.update(self._scan_repo(repo_url, group))
+            except (git_errors.GitError, OSError) as exc:
+                log.warning("drift check of %s failed: %s", repo_url, exc)
+                found.update({s.app: d for s in group if (d := previous.get(s.app)) is not None})
+        with self._lock:
+            changed = found != self._drift
+            self._drift = found
+        if changed:
+            for d in found.values():
+                if previous.get(d.app) != d:
+                    log.warning("app branch %s of %s was edited by hand: head %s", d.branch, d.app, d.head[:12])
+            self.on_change()
+
+    def _scan_repo(self, repo_url: str, group: list[sources.AppSource]) -> dict[model.AppRef, model.Drift]:
+        mirror = self._mirrors.get(repo_url)
+        if mirror is None:
+            mirror = self._mirrors[repo_url] = Mirror.open(repo_url, cache_dir=self.git.mirrors,
+                                                           creds=self.git.credentials(repo_url))
+        with mirror.lock():
+            mirror.fetch()
+            out: dict[model.AppRef, model.Drift] = {}
+            for source in group:
+                sha = mirror.branch_head(source.branch)
+                key = (repo_url, source.branch, sha or "")
+                if key not in self._judged:
+                    if len(self._judged) > MAX_JUDGED:
+                        self._judged.clear()  # old heads are never asked about again; start over
+                    (head,) = repair.heads(mirror, [source.branch], fetch=False)
+                    self._judged[key] = drift.judge_head(source, head.sha, head.trailers.ticket,
+                                                         head.trailers.station)
+                verdict = self._judged[key]
+                if verdict is not None:
+                    out[source.app] = model.Drift(app=source.app, branch=verdict.branch, head=verdict.head)
+            return out
+
+    def run(self, stop: threading.Event) -> None:
+        """Scan until ``stop``: every ``interval`` seconds, or sooner when a repair asked for it."""
+        while not stop.is_set():
+            try:
+                self.scan()
+            except Exception:  # one bad scan must not end drift detection; the next one retries
+                log.exception("drift scan failed")
+            self._soon.wait(self.interval)
+            self._soon.clear()

@@ -1,0 +1,73 @@
+"""core.drift: which branches are watched, what is drift, and what a repair commit means for the ticket."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from k8sta_daemon.core import actions, drift, model, sources
+
+NS = "shop"
+DEV, STAGING = model.AppRef("argocd", "dev"), model.AppRef("argocd", "staging")
+OURS = model.PushedCommit(DEV, "file:///r", "env/dev", "a" * 40)
+OTHER = model.PushedCommit(STAGING, "file:///r", "env/staging", "c" * 40)
+REPAIRED = model.PushedCommit(DEV, "file:///r", "env/dev", "e" * 40)
+SNAPSHOT = model.Snapshot(config_commit="d" * 40)
+REPAIR = actions.RepairDrift(ticket=model.TicketRef(NS, "shop-1"), station="dev", app=DEV, branch="env/dev",
+                             head="b" * 40, restore=OURS.commit)
+SOAKING = model.JourneyRecord(station="dev", state=model.JourneyState.ARRIVED, entered_at=10.0, arrived_at=20.0,
+                              pushed=(OURS, OTHER),
+                              drift=(model.Drift(DEV, "env/dev", "b" * 40),))
+
+
+def ticket(*journey: model.JourneyRecord) -> model.Ticket:
+    status = model.TicketStatus(state=model.TicketState.SOAKING, station="dev", journey=journey)
+    return model.Ticket(namespace=NS, name="shop-1", uid="u", created=1.0, track="shop", snapshot=SNAPSHOT,
+                        status=status)
+
+
+def application(branch: str | None, repo: str = "file:///r") -> dict:
+    return {"metadata": {"namespace": "argocd", "name": "x"},
+            "spec": {"source": {"repoURL": repo, "targetRevision": branch}}}
+
+
+def test_the_repair_commit_becomes_the_visits_commit_of_that_app() -> None:
+    [update] = drift.after_repair(ticket(SOAKING), REPAIR, REPAIRED)
+    assert isinstance(update, actions.UpdateTicketStatus)
+    assert update.ticket == REPAIR.ticket
+    record = update.status.journey[-1]
+    assert record.pushed == (OTHER, REPAIRED)
+    assert record.drift == SOAKING.drift  # the visit still says it was edited by hand
+    assert (update.status.state, update.status.station) == (model.TicketState.SOAKING, "dev")
+
+
+@pytest.mark.parametrize("record", [
+    dataclasses.replace(SOAKING, station="staging"),
+    dataclasses.replace(SOAKING, pushed=(dataclasses.replace(OURS, commit="f" * 40), OTHER)),
+], ids=["moved-on", "pushed-again-meanwhile"])
+def test_a_repair_is_not_recorded_on_a_visit_it_is_not_about(record: model.JourneyRecord) -> None:
+    assert drift.after_repair(ticket(record), REPAIR, REPAIRED) == []
+
+
+def test_a_repair_is_not_recorded_on_a_ticket_without_a_visit() -> None:
+    assert drift.after_repair(ticket(), REPAIR, REPAIRED) == []
+
+
+def test_a_head_without_both_trailers_is_drift() -> None:
+    source = sources.AppSource(DEV, "file:///r", "env/dev", "env/dev", "main")
+    assert drift.judge_head(source, "b" * 40, None, None) == model.Drift(DEV, "env/dev", "b" * 40)
+    assert drift.judge_head(source, "b" * 40, "shop/shop-1", None) == model.Drift(DEV, "env/dev", "b" * 40)
+    assert drift.judge_head(source, "b" * 40, "shop/shop-1", "dev") is None
+    assert drift.judge_head(source, None, None, None) is None
+
+
+def test_watched_branches_are_those_of_station_applications_argo_cd_knows_once_each() -> None:
+    unknown = model.AppRef("argocd", "unknown")
+    invalid = model.AppRef("argocd", "invalid")
+    stations = [model.StationSpec(NS, "dev", applications=(DEV, unknown, invalid)),
+                model.StationSpec(NS, "staging", applications=(STAGING, DEV),
+                                  disabled_applications=frozenset({STAGING}))]
+    apps = {DEV: application("env/dev"), STAGING: application("env/staging"), invalid: application("HEAD")}
+    assert [(s.app, s.branch, s.repo_url) for s in drift.watched(stations, apps, "main")] == [
+        (DEV, "env/dev", "file:///r")]

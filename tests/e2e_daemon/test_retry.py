@@ -1,0 +1,79 @@
+"""A retry after a real sync failure completes once the cause is fixed (issue 13, "done when" (b)).
+
+The ticket's snapshot is pinned, so the cause must come from the cluster: a ValidatingAdmissionPolicy
+(in-process admission, no webhook) makes the API server reject the Application's status ConfigMap, so
+Argo CD's sync operation of our commit (requested by the daemon: the Application has no automated sync)
+fails and the ticket is Failed. Deleting the policy's binding fixes
+it; ``k8sta retry`` re-enters the Station, and the retry judges only what Argo CD does from then on (the
+old Failed operation no longer counts), asks Argo CD to sync again and completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+
+from k8sta_devstack.railway import Railway, base, overlay
+from k8sta_devstack.stack import Stack
+
+pytestmark = pytest.mark.stack
+
+
+def deny_status_configmaps(api: k8s.ApiClient, name: str, namespace: str) -> None:
+    admission = k8s.AdmissionregistrationV1Api(api)
+    admission.create_validating_admission_policy({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {"failurePolicy": "Fail",
+                 "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                         "operations": ["CREATE", "UPDATE"],
+                                                         "resources": ["configmaps"]}]},
+                 "validations": [{"expression": "object.metadata.name != 'status'",
+                                  "message": "the status ConfigMap is frozen here (test policy)"}]}})
+    admission.create_validating_admission_policy_binding({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {
+                     "kubernetes.io/metadata.name": namespace}}}}})
+
+
+def test_a_retry_after_a_sync_failure_completes_once_the_cause_is_fixed(railway: Railway, stack: Stack) -> None:
+    config = railway.commit({**base(), **overlay("frozen")})
+    name = f"frozen-{railway.suffix}"
+    deny_status_configmaps(railway.api, name, f"{name}-ns")
+    admission = k8s.AdmissionregistrationV1Api(railway.api)
+    try:
+        # manual sync: the daemon's sync request carries no retry strategy, so one failed attempt is the
+        # operation's end (an automated sync would retry with Argo CD's backoff, its phase Running meanwhile)
+        railway.application("frozen", automated=False)
+        railway.station("frozen", ["frozen"])
+        railway.track("line", ["frozen"])
+        railway.ticket("api-1", "line", config, "14.0.0")
+        railway.wait("Failed", lambda: railway.state("api-1") == "Failed", timeout=180)
+        failed = railway.get("tickets", "api-1")["status"]
+        assert "frozen here (test policy)" in failed["message"], failed["message"]
+
+        admission.delete_validating_admission_policy_binding(name)  # the cause, fixed on the cluster
+        cli = Path(sys.executable).parent / "k8sta"
+        done = subprocess.run([str(cli), "--kubeconfig", str(stack.kubeconfig), "-n", railway.namespace,
+                               "retry", "api-1"], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        railway.wait("Completed after the retry", lambda: railway.state("api-1") == "Completed", timeout=180)
+    finally:
+        for delete in (admission.delete_validating_admission_policy_binding,
+                       admission.delete_validating_admission_policy):
+            with contextlib.suppress(k8s.ApiException):
+                delete(name)
+    first, second = railway.get("tickets", "api-1")["status"]["journey"]
+    assert (first["station"], first["state"]) == ("frozen", "Failed")
+    assert (second["station"], second["state"]) == ("frozen", "Departed")
+    assert "retry #1" in second["message"], second
+    events = k8s.CoreV1Api(railway.api).list_namespaced_event(
+        railway.namespace, field_selector="involvedObject.name=api-1").items
+    assert "Retried" in {e.reason for e in events}

@@ -1,0 +1,47 @@
+"""Real callers of the web part on the local stack: ServiceAccounts with real tokens (TokenRequest) and
+RBAC of our own, so the app's TokenReviews and SubjectAccessReviews are answered by kube-apiserver."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from kubernetes import client as k8s
+
+READER_RULES = [{"apiGroups": ["k8sta.io"], "resources": ["tracks", "stations", "tickets"], "verbs": ["get", "list"]}]
+
+
+def account_token(api: k8s.ApiClient, namespace: str, name: str, seconds: int = 3600) -> str:
+    """A ServiceAccount ``namespace/name`` (created if missing) and a fresh token for it."""
+    core = k8s.CoreV1Api(api)
+    with _exists_ok():
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds))
+    return str(core.create_namespaced_service_account_token(name, namespace, request).status.token)
+
+
+@contextlib.contextmanager
+def _exists_ok() -> Iterator[None]:
+    try:
+        yield
+    except k8s.ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def grant(api: k8s.ApiClient, where: str, account_namespace: str, account: str,
+          rules: list[dict[str, list[str]]] = READER_RULES) -> None:
+    """A Role in ``where`` with ``rules``, bound to ServiceAccount ``account_namespace/account``."""
+    role = f"{account}-{account_namespace}-reader"
+    rbac = k8s.RbacAuthorizationV1Api(api)
+    with _exists_ok():
+        rbac.create_namespaced_role(where, {"metadata": {"name": role}, "rules": rules})
+    with _exists_ok():
+        rbac.create_namespaced_role_binding(where, {
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": account_namespace}]})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
