@@ -7,11 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+import requests
+from kubernetes import client as k8s
+from playwright.sync_api import Browser, Page, expect
+from web.identities import account_token, bearer, grant  # tests/ is the rootdir of the test packages
 
 from k8sta_devstack.railway import Railway, base, overlay
 
-from .conftest import Daemon, Web
+from .conftest import RIDE_SECONDS, Daemon, Web
 
 pytestmark = pytest.mark.stack
 
@@ -35,8 +38,19 @@ def reason_of(page: Page, name: str) -> str:
 
 
 def test_the_open_board_follows_tickets_live_and_says_why_each_waits(
-        railway: Railway, daemon: Daemon, web: Web, page: Page, context: BrowserContext, tmp_path: Path) -> None:
+        railway: Railway, daemon: Daemon, web: Web, browser: Browser, kube_api: k8s.ApiClient,
+        tmp_path: Path) -> None:
     config = gated_line(railway)
+    # callers are Kubernetes users: no token, no board; a token of someone who may not list here, no tickets
+    assert requests.get(web.board(railway.namespace), timeout=30).status_code == 401
+    stranger = bearer(account_token(kube_api, railway.namespace, "board-stranger"))
+    refused = requests.get(f"{web.url}/board/tickets/{railway.namespace}/api-1", headers=stranger, timeout=30)
+    assert refused.status_code == 403
+    grant(kube_api, railway.namespace, railway.namespace, "board-viewer")
+    viewer = bearer(account_token(kube_api, railway.namespace, "board-viewer"))
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, extra_http_headers=viewer)
+    page = context.new_page()
+    page.set_default_timeout(RIDE_SECONDS * 1000)
     page.goto(web.board(railway.namespace))
     track = page.locator(f'section[id="track/{railway.namespace}/main-line"]')
     expect(track.locator(".empty")).to_have_text("no tickets on this track")
@@ -57,7 +71,7 @@ def test_the_open_board_follows_tickets_live_and_says_why_each_waits(
     page.screenshot(path=tmp_path / "board-waiting.png", full_page=True)
 
     # the same board without JavaScript: a plain page that says the same
-    plain = context.browser.new_context(java_script_enabled=False)
+    plain = browser.new_context(java_script_enabled=False, extra_http_headers=viewer)
     try:
         static = plain.new_page()
         static.goto(web.board(railway.namespace))
@@ -97,3 +111,4 @@ def test_the_open_board_follows_tickets_live_and_says_why_each_waits(
     for reason in ("Boarded", "AwaitingApproval", "Entered", "Completed"):
         assert reason in events
     page.screenshot(path=tmp_path / "ticket.png", full_page=True)
+    context.close()

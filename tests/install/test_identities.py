@@ -191,10 +191,12 @@ def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path]
     assert metrics.status_code == 200 and b"k8sta_web_kubernetes_up 1.0" in metrics.data
     # The departure board watches with this account and reads a ticket's Events.
     try:
-        board = client.get("/board/", query_string={"namespace": namespace})
+        board = client.get("/board/", query_string={"namespace": namespace}, headers=reader)
         assert board.status_code == 200 and f'id="track/{namespace}/line"' in board.get_data(as_text=True)
-        page = client.get(f"/board/tickets/{namespace}/{name}")
+        page = client.get(f"/board/tickets/{namespace}/{name}", headers=reader)
         assert page.status_code == 200 and "Created" in page.get_data(as_text=True)
+        assert client.get(f"/board/tickets/{namespace}/{name}", headers=outsider).status_code == 403
+        assert client.get("/board/").status_code == 401
     finally:
         app.extensions[boardwatch.EXTENSION].stop()
     # The web part only creates: changing a ticket is refused.
