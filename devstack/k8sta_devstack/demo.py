@@ -63,6 +63,25 @@ def start_web(running: stack.Stack, workdir: Path, namespace: str) -> tuple[stac
     return updated, f"{url}/board/?namespace={namespace}"
 
 
+def viewer_token(api: k8s.ApiClient, namespace: str, workdir: Path) -> Path:
+    """A ServiceAccount ``board-viewer`` that may read the demo's Tracks, Stations and Tickets, and a token
+    for it in a file: the board (like ``/api/v1``) shows each caller what its Kubernetes RBAC allows."""
+    core, rbac = k8s.CoreV1Api(api), k8s.RbacAuthorizationV1Api(api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "board-viewer"}})
+    rules = [{"apiGroups": ["k8sta.io"], "resources": ["tracks", "stations", "tickets"], "verbs": ["get", "list"]}]
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "board-viewer"}, "rules": rules})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "board-viewer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "board-viewer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "board-viewer", "namespace": namespace}]})
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=86400))
+    token = core.create_namespaced_service_account_token("board-viewer", namespace, request).status.token
+    path = workdir / "board-token"
+    path.write_text(token)
+    path.chmod(0o600)
+    return path
+
+
 def build_world(api: k8s.ApiClient, workdir: Path) -> tuple[railway.Railway, str]:
     suffix = secrets.token_hex(2)
     namespace = f"demo-{suffix}"
@@ -149,9 +168,11 @@ def run(state_dir: Path) -> int:
     world, config = build_world(api, workdir)
     running = start_daemon(running, workdir)
     running, board_url = start_web(running, workdir, world.namespace)
+    token = viewer_token(api, world.namespace, workdir)
     board = Board(running.kubeconfig, world.namespace)
     print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}\n"
-          f"departure board (live in a browser): {board_url}\n", flush=True)
+          f"departure board (live in a browser; send Authorization: Bearer $(cat {token})): {board_url}\n",
+          flush=True)
 
     world.ticket("api-1", "main-line", config, "1.1.0")
     print("ticket api-1: new image ghcr.io/acme/api:1.1.0 boards main-line", flush=True)
@@ -174,7 +195,7 @@ def run(state_dir: Path) -> int:
           f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} ticket show api-1\n"
           f"  KUBECONFIG={kubeconfig} kubectl get tickets -n {world.namespace}\n"
           f"  git --git-dir {world.repo.path} log --oneline env/eu\n"
-          f"  departure board: {board_url}\n"
+          f"  departure board: {board_url} (header Authorization: Bearer $(cat {token}))\n"
           f"  daemon log: {running.log_dir}/k8sta-daemon-{workdir.name}.log\n"
           "clean up with: make demo-down")
     return 0
