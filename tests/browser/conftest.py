@@ -4,6 +4,7 @@ daemon's end-to-end tests (one namespace per test)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -54,21 +55,21 @@ def web(stack: Stack, namespace: str, tmp_path: Path) -> Iterator[Web]:
     with log.open("ab") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:  # refused while binding, slow while the worker imports
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"gunicorn did not answer /healthz: {log.read_text()[-3000:]}", pytrace=False)
-        time.sleep(0.2)
-    try:
+    try:  # whatever happens from here on, the server goes away with the test
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # refused while binding, slow while the worker imports
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not answer /healthz: {log.read_text()[-3000:]}", pytrace=False)
+            time.sleep(0.2)
         yield Web(url, log, proc)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited by itself
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
