@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps images test test-unit lint bench-cmp bench-argocd bench-decide bench-mirror bench-daemon stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit lint bench-cmp bench-argocd bench-decide bench-mirror bench-daemon bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
 	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
 	@echo "make bench-decide / bench-mirror / bench-daemon - decision core, mirror disk, controller latency"
+	@echo "make bench-board - benchmark the departure board at 1,000 tracks (server render, chromium load, SSE)"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
 
 # The product (editable, with the dev extra) and the development-only devstack distribution.
@@ -31,6 +32,9 @@ deps:
 	toolchain/debian-deps.sh
 	toolchain/image-deps.sh
 
+browser-deps:
+	toolchain/browser-deps.sh
+
 tools-cmp:
 	toolchain/build.sh kustomize
 
@@ -42,10 +46,10 @@ tools: deps
 images: deps tools-cmp
 	toolchain/images.sh
 
-test: lint tools images
+test: lint tools images browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: lint tools-cmp
+test-unit: lint tools-cmp browser-deps
 	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
 
 # ruff, then the layer contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
@@ -67,6 +71,9 @@ bench-mirror: venv
 
 bench-daemon: venv tools
 	$(PY) bench/bench_daemon.py
+
+bench-board: venv browser-deps
+	$(PY) bench/bench_board.py
 
 stack-up: venv tools
 	$(PY) -m k8sta_devstack up

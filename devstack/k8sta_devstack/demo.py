@@ -10,7 +10,9 @@ and the board below is the ``k8sta tracks`` command. Every Station deploys a Dep
 roll on KWOK's node; prod is an Argo Rollouts canary (setWeight 50, pause, analysis): the second
 ticket's canary pauses there (the ticket is Suspended) until the demo promotes it with Argo CD's
 ``resume`` action, then the analysis (asking an endpoint this process serves) passes.
-Re-runnable: each run gets its own namespace.
+
+The web part (gunicorn, recorded the same way) serves the same board live in a browser at the URL
+printed first. Re-runnable: each run gets its own namespace.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
 import yaml
 from kubernetes import client as k8s
 
@@ -55,6 +58,42 @@ def start_daemon(running: stack.Stack, workdir: Path) -> stack.Stack:
     updated = dataclasses.replace(running, processes=(*running.processes, proc))
     updated.write_state()
     return updated
+
+
+def start_web(running: stack.Stack, workdir: Path, namespace: str) -> tuple[stack.Stack, str]:
+    """The web part under gunicorn, as the install runs it, recorded like the daemon; returns the board's URL."""
+    sup = processes.Supervisor(running.log_dir)
+    port = processes.free_port()
+    environ = {**os.environ, "K8STA_KUBECONFIG": str(running.kubeconfig), "K8STA_NAMESPACE": namespace,
+               "K8STA_LOG_LEVEL": "INFO"}
+    url = f"http://127.0.0.1:{port}"
+    proc = sup.start(
+        f"k8sta-web-{workdir.name}",
+        [Path(sys.executable).parent / "gunicorn", "-c", "python:k8sta_daemon.web.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "k8sta_daemon.web:create_app()"],
+        env=environ, cwd=workdir, ready=lambda: requests.get(f"{url}/healthz", timeout=1).status_code == 200)
+    updated = dataclasses.replace(running, processes=(*running.processes, proc))
+    updated.write_state()
+    return updated, f"{url}/board/?namespace={namespace}"
+
+
+def viewer_token(api: k8s.ApiClient, namespace: str, workdir: Path) -> Path:
+    """A ServiceAccount ``board-viewer`` that may read the demo's Tracks, Stations and Tickets, and a token
+    for it in a file: the board (like ``/api/v1``) shows each caller what its Kubernetes RBAC allows."""
+    core, rbac = k8s.CoreV1Api(api), k8s.RbacAuthorizationV1Api(api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "board-viewer"}})
+    rules = [{"apiGroups": ["k8sta.io"], "resources": ["tracks", "stations", "tickets"], "verbs": ["get", "list"]}]
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "board-viewer"}, "rules": rules})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "board-viewer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "board-viewer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "board-viewer", "namespace": namespace}]})
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=86400))
+    token = core.create_namespaced_service_account_token("board-viewer", namespace, request).status.token
+    path = workdir / "board-token"
+    path.write_text(token)
+    path.chmod(0o600)
+    return path
 
 
 def start_registry(running: stack.Stack, workdir: Path) -> tuple[stack.Stack, devregistry.Registry]:
@@ -223,8 +262,11 @@ def run(state_dir: Path) -> int:
     image = f"{reg.host}/acme/api"
     world, _ = build_world(api, workdir, analysis.url, image)
     running = start_daemon(running, workdir)
+    running, board_url = start_web(running, workdir, world.namespace)
+    token = viewer_token(api, world.namespace, workdir)
     board = Board(running.kubeconfig, world.namespace)
-    print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}; registry {reg.host}\n",
+    print(f"\nk8sta demo: namespace {world.namespace}; config repo {world.repo.url}; registry {reg.host}\n"
+          f"departure board (live in a browser; send Authorization: Bearer $(cat {token})): {board_url}\n",
           flush=True)
     subscribe(world, "config", {"config": {"repoURL": world.repo.url, "branch": "main"}})
     subscribe(world, "api", {"image": {"repository": image, "constraint": ">=1.0.0, <2.0.0", "insecure": True}})
@@ -274,6 +316,7 @@ def run(state_dir: Path) -> int:
           f"  KUBECONFIG={kubeconfig} kubectl get subscriptions -n {world.namespace}\n"
           f"  KUBECONFIG={kubeconfig} kubectl get tickets -n {world.namespace}\n"
           f"  git --git-dir {world.repo.path} log --oneline env/eu\n"
+          f"  departure board: {board_url} (header Authorization: Bearer $(cat {token}))\n"
           f"  daemon log: {running.log_dir}/k8sta-daemon-{workdir.name}.log\n"
           "clean up with: make demo-down")
     return 0

@@ -132,6 +132,9 @@ def test_the_wheel_holds_the_product_and_its_pins_but_no_devstack(tmp_path: Path
         packaged_pins = archive.read("k8sta_cmp/versions.env").decode()
     assert {name.split("/")[0] for name in names if not name.startswith("k8sta-")} == {"k8sta_cmp", "k8sta_daemon"}
     assert packaged_pins == (ROOT / "toolchain/versions.env").read_text()
+    board = {"k8sta_daemon/web/templates/board/index.html", "k8sta_daemon/web/templates/board/ticket.html",
+             "k8sta_daemon/web/static/board.js", "k8sta_daemon/web/static/board.css"}
+    assert board <= set(names)  # the departure board's page, live script and style ship with the web part
 
 
 def test_image_launcher_runs_the_same_main_as_the_console_script(tmp_path: Path) -> None:

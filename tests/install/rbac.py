@@ -92,11 +92,13 @@ TABLE: tuple[Access, ...] = (
     # controller: nothing of the workloads
     _a(C, "create", "", "pods", U, False),
     _a(C, "get", "", "configmaps", A, False),
-    # web: reads our resources, creates Tickets and their Events, nothing else
-    *(_a(W, verb, "k8sta.io", plural, U, True) for verb in ("get", "list")
+    # web: reads (and, for the board, watches) our resources, creates Tickets and their Events, reads Events
+    *(_a(W, verb, "k8sta.io", plural, U, True) for verb in ("get", "list", "watch")
       for plural in ("tracks", "stations", "tickets")),
     _a(W, "create", "k8sta.io", "tickets", U, True),
     _a(W, "create", "", "events", U, True),
+    _a(W, "list", "", "events", U, True),
+    _a(W, "delete", "", "events", U, False),
     *(_a(W, verb, "k8sta.io", "tickets", U, False) for verb in ("update", "patch", "delete")),
     _a(W, "update", "k8sta.io", "tickets/status", U, False),
     _a(W, "create", "k8sta.io", "tracks", U, False),

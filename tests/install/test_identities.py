@@ -20,7 +20,7 @@ from web.identities import account_token, bearer, grant  # tests/ is the rootdir
 from k8sta_daemon.adapters import kube
 from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
 from k8sta_daemon.core import codec, model
-from k8sta_daemon.web import create_app
+from k8sta_daemon.web import boardwatch, create_app
 from k8sta_daemon.web.sansio import auth
 from k8sta_devstack.stack import Stack
 
@@ -189,6 +189,16 @@ def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path]
     assert [e.reason for e in events_about(kube_api, namespace, "Ticket", name)] == ["Created"]
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and b"k8sta_web_kubernetes_up 1.0" in metrics.data
+    # The departure board watches with this account and reads a ticket's Events.
+    try:
+        board = client.get("/board/", query_string={"namespace": namespace}, headers=reader)
+        assert board.status_code == 200 and f'id="track/{namespace}/line"' in board.get_data(as_text=True)
+        page = client.get(f"/board/tickets/{namespace}/{name}", headers=reader)
+        assert page.status_code == 200 and "Created" in page.get_data(as_text=True)
+        assert client.get(f"/board/tickets/{namespace}/{name}", headers=outsider).status_code == 403
+        assert client.get("/board/").status_code == 401
+    finally:
+        app.extensions[boardwatch.EXTENSION].stop()
     # The web part only creates: changing a ticket is refused.
     with pytest.raises(kube.KubeError) as refused:
         kube.Kube(kube.api_client(str(kubeconfigs[rbac.WEB]))).patch_spec("Ticket", namespace, name, {"abandon": True})

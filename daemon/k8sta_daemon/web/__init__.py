@@ -1,8 +1,9 @@
-"""The web part: health, metrics, a read-only JSON API and image webhooks, served by gunicorn.
+"""The web part: health, metrics, a read-only JSON API, image webhooks and the departure board, served by
+gunicorn.
 
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
-is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``); each shared resource has one
-``init_app`` (``kubeclient``, ``metrics``, ``auth``: who the caller is and which namespaces it may
+is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``); each shared resource has one
+``init_app`` (``kubeclient``, ``metrics``, ``boardwatch``, ``auth``: who the caller is and which namespaces it may
 see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
 test passes in.
 """
@@ -16,7 +17,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, auth, errors, health, kubeclient, metrics, nudge, settings, webhooks
+    from . import api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -28,10 +29,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     kubeclient.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
+    boardwatch.init_app(app)
     auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(nudge.bp)
+    app.register_blueprint(board.bp)
     return app

@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "READY_TIMEOUT_SECONDS": 3.0,
     "METRICS_CACHE_SECONDS": 10.0,  # ticket counts on /metrics are at most this old
     "MAX_CONTENT_LENGTH": 1 << 20,  # webhook bodies; Flask answers 413 beyond it
+    "BOARD_WATCH": True,  # the board watches the API itself; off: an in-memory board fed by the caller (bench)
+    "BOARD_READY_SECONDS": 10.0,  # how long the first page waits for the watch's initial lists
+    "BOARD_KEEPALIVE_SECONDS": 15.0,  # an SSE comment this often keeps proxies open and finds dead clients
+    "BOARD_STREAM_SECONDS": 300.0,  # an SSE stream ends after this; the browser reconnects and catches up
 }
 
 
@@ -51,7 +55,9 @@ def normalize(config: Config) -> None:
                 "WEBHOOK_SECRETS_FILE", "AUTH_AUDIENCES", "ARGOCD_URL", "ARGOCD_CA_FILE"):
         config[key] = _text(config.get(key))
     config["ARGOCD_INSECURE"] = _flag(config.get("ARGOCD_INSECURE"))
-    for key in ("READY_TIMEOUT_SECONDS", "METRICS_CACHE_SECONDS", "AUTH_CACHE_SECONDS"):
+    config["BOARD_WATCH"] = _flag(config.get("BOARD_WATCH"))
+    for key in ("READY_TIMEOUT_SECONDS", "METRICS_CACHE_SECONDS", "AUTH_CACHE_SECONDS", "BOARD_READY_SECONDS",
+                "BOARD_KEEPALIVE_SECONDS", "BOARD_STREAM_SECONDS"):
         try:
             config[key] = float(config[key])
         except (TypeError, ValueError):

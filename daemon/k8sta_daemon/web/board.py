@@ -1,0 +1,129 @@
+"""The departure board (``/board``): every Track as an SVG railway, a page per ticket, live over SSE.
+
+Views only: the rendered Tracks come from the process's one watch (``boardwatch.hub()``); a ticket page
+reads that ticket and its Events from the API once per view. The page is plain HTML (links, no script
+needed); ``static/board.js`` subscribes to ``/board/events`` and swaps a Track's section when it changes.
+
+Who may see what is Kubernetes RBAC of the caller (``web.auth``: a bearer token checked with
+TokenReview, each namespace with a SubjectAccessReview), through two slots a deployment or a test may
+fill instead:
+- ``app.extensions[AUTHENTICATE]``: called before every board request (default ``auth.authenticate``);
+  may return a response that is sent instead, or raise;
+- ``app.extensions[NAMESPACE_FILTER]``: ``(namespace) -> bool`` for the current request (default: the
+  caller may ``list tickets.k8sta.io`` there); every namespace the board shows or streams passes through
+  ``visible_namespaces``, and nothing else decides it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+
+from k8sta_daemon.core import model
+from k8sta_daemon.ops import board as views
+from k8sta_daemon.ops import errors
+
+from . import auth, boardwatch, kubeclient
+from .errors import status_of
+
+AUTHENTICATE = "k8sta.board.authenticate"
+NAMESPACE_FILTER = "k8sta.namespace_filter"
+bp = Blueprint("board", __name__, url_prefix="/board", static_folder="static", static_url_path="/static")
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    check: Callable[[], Response | None] = current_app.extensions.get(AUTHENTICATE, auth.authenticate)
+    return check()
+
+
+def visible_namespaces(candidates: Iterable[str]) -> list[str]:
+    """The namespaces among ``candidates`` this request may see."""
+    candidates = list(candidates)
+    allowed: Callable[[str], bool] | None = current_app.extensions.get(NAMESPACE_FILTER)
+    if allowed is None:  # the caller's RBAC; many namespaces are cheaper with one cluster-wide review
+        if len(candidates) > 1 and auth.everywhere():
+            return candidates
+        allowed = auth.may
+    return [n for n in candidates if allowed(n)]
+
+
+def _wants() -> Callable[[str], bool]:
+    """The request's namespace predicate: ``?namespace=`` (else the configured one), then visibility (asked
+    per change: ``web.auth`` caches its answers briefly, so a revoked RoleBinding also ends a live stream)."""
+    chosen = request.args.get("namespace") or current_app.config["NAMESPACE"]
+
+    def wants(namespace: str) -> bool:
+        return (chosen is None or namespace == chosen) and bool(visible_namespaces([namespace]))
+
+    return wants
+
+
+@bp.errorhandler(errors.K8staError)
+def _operator_error(exc: errors.K8staError) -> tuple[str, int]:
+    return render_template("board/error.html", message=str(exc)), status_of(exc)
+
+
+@bp.get("/")
+def index() -> tuple[str, int] | str:
+    hub = boardwatch.hub()
+    if not hub.wait_ready(current_app.config["BOARD_READY_SECONDS"]):
+        kubeclient.store().tracks(current_app.config["NAMESPACE"])  # raises why the API cannot be read
+        return render_template("board/error.html", message="the board is still listing Tracks, Stations and "
+                                                           "Tickets; try again in a moment"), 503
+    wants = _wants()
+    seq, fragments, namespaces = hub.snapshot(wants)
+    chosen = request.args.get("namespace") or None
+    return render_template("board/index.html", fragments=fragments, seq=seq, chosen=chosen,
+                           namespaces=visible_namespaces(namespaces),
+                           events_url=url_for(".events", namespace=chosen, since=seq))
+
+
+@bp.get("/events")
+def events() -> Response:
+    hub = boardwatch.hub()
+    try:
+        since = int(request.headers.get("Last-Event-ID") or request.args.get("since") or 0)
+    except ValueError:
+        abort(400, "Last-Event-ID and ?since= must be integers")
+    keepalive = current_app.config["BOARD_KEEPALIVE_SECONDS"]
+    lifetime = current_app.config["BOARD_STREAM_SECONDS"]
+    response = Response(stream_with_context(_stream(hub, since, _wants(), keepalive, lifetime)),
+                        mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx-style proxies must not buffer the stream
+    return response
+
+
+def _stream(hub: boardwatch.Hub, since: int, wants: Callable[[str], bool], keepalive: float,
+            lifetime: float) -> Iterator[str]:
+    """SSE: each changed Track of a wanted namespace as one ``track`` event (id = its change number)."""
+    yield "retry: 2000\n: connected\n\n"
+    end = time.monotonic() + lifetime
+    seq = since
+    while not hub.stopped:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            return
+        seq, changed = hub.changes_since(seq, min(keepalive, remaining))
+        sent = False
+        for fragment in changed:
+            if wants(fragment.ref.namespace):
+                sent = True
+                yield f"id: {fragment.seq}\nevent: track\ndata: {fragment.data}\n\n"
+        if not sent:
+            yield ": keepalive\n\n"
+
+
+@bp.get("/tickets/<namespace>/<name>")
+def ticket(namespace: str, name: str) -> str:
+    if not visible_namespaces([namespace]):  # before anything is read: 403 says nothing about what exists
+        raise auth.Forbidden(f"forbidden: may not list tickets in namespace {namespace}")
+    store = kubeclient.store()
+    found: model.Ticket = store.ticket(namespace, name)
+    view = views.ticket_json(found)
+    events = [views.event_json(e.time, e.type, e.reason, e.message, e.count, e.source)
+              for e in store.events(namespace, name)]
+    return render_template("board/ticket.html", ticket=view, events=events)
