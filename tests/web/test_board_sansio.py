@@ -3,7 +3,6 @@ and that nothing a user wrote can become markup) and the hub's change log that f
 
 from __future__ import annotations
 
-import dataclasses
 from html.parser import HTMLParser
 
 import pytest
@@ -218,10 +217,13 @@ def test_a_deleted_track_is_published_as_gone() -> None:
 
 
 def test_a_held_track_shows_its_hold_before_the_first_station() -> None:
-    """Holds are not in the model yet (``boardstate.track_hold`` is the hook); the picture is ready for them."""
-    view = fed().track_view(MAIN)
+    """``k8sta hold`` (or a rollback) writes ``spec.hold``; the board draws it from the Track itself."""
+    state = fed()
+    view = state.track_view(MAIN)
     assert view.hold is None and "held:" not in str(svg.render_track(view))
-    held = str(svg.render_track(dataclasses.replace(view, hold="rollback to api-3 by alice")))
+    state.apply("Track", "MODIFIED", bw.track(NS, "main-line", ["dev", "staging", "prod"],
+                                              hold={"reason": "rollback to api-3 by alice"}))
+    held = str(svg.render_track(state.track_view(MAIN)))
     assert 'class="badge bad hold">held: rollback to api-3 by alice</span>' in held
     assert '<g class="hold"><title>held: rollback to api-3 by alice</title>' in held
 

@@ -27,11 +27,9 @@ _PARSE = {"Track": codec.track_from_dict, "Station": codec.station_from_dict, "T
 
 
 def track_hold(track: model.TrackSpec) -> str | None:
-    """Why intake on ``track`` is paused, or None. HOOK: the model has no holds yet (DESIGN "Holds":
-    an operator or a rollback holds a Track). When ``TrackSpec`` gains one, return its reason here and
-    the board draws the hold (a stop signal before the first Station and the reason in the header)."""
-    del track
-    return None
+    """Why intake on ``track`` is paused (``k8sta hold``, or a rollback), or None: the board draws the
+    hold as a stop signal before the first Station, with the reason in the header."""
+    return track.hold
 
 
 @dataclass(frozen=True)
