@@ -101,6 +101,7 @@ class RepairDrift:
     branch: str
     head: str
     restore: str | None
+    namespace: str = ""  # the Station's namespace (what the executor fences on when ``ticket`` is None)
 
 
 @dataclass(frozen=True)

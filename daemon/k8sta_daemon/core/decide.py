@@ -568,7 +568,8 @@ class _Decision:
                 drift = self.world.drift.get(app)
                 if drift is not None and app not in done and not self.held_elsewhere(app):
                     done.add(app)
-                    self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head, None))
+                    self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head, None,
+                                                          namespace=ref.namespace))
 
     def held_elsewhere(self, app: model.AppRef) -> bool:
         return any(app in self.world.stations[held].active_applications

@@ -315,8 +315,10 @@ def batches(planned: Sequence[actions.Action]) -> list[list[actions.Action]]:
 
 
 def _namespace(action: actions.Action) -> str:
+    """The namespace an action acts in (what the fence checks): its ticket's, parent's or Track's, or for
+    a drift repair no ticket holds, the Station's."""
     ref = getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
-    return getattr(ref, "namespace", "")
+    return getattr(ref, "namespace", "") or getattr(action, "namespace", "")
 
 
 def _fields(action: actions.Action) -> dict[str, str]:
