@@ -10,7 +10,6 @@ pinned kustomize; repo-server finds it through the shared socket directory
 from __future__ import annotations
 
 import socket
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,13 +80,6 @@ def _redis_pong(port: int) -> processes.ReadyCheck:
     return check
 
 
-def _http_ok(url: str) -> processes.ReadyCheck:
-    def check() -> bool:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    return check
-
-
 def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
                      env: dict[str, str]) -> Path:
     """The plugin sidecar: reads <repo>/plugin.yaml, serves <sockets>/k8sta.sock, runs k8sta-cmp."""
@@ -107,7 +99,7 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
     argv = [tools.argocd, "--address", "127.0.0.1", "--port", str(port), "--metrics-address", "127.0.0.1",
             "--metrics-port", str(metrics), "--redis", redis, "--disable-tls", "--loglevel", "info"]
     sup.start("argocd-repo-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"},
-              cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
+              cwd=layout.root, ready=processes.http_ok(f"http://127.0.0.1:{metrics}/healthz"))
     return f"127.0.0.1:{port}"
 
 
@@ -120,7 +112,7 @@ def start_controller(sup: processes.Supervisor, tools: binaries.Toolchain, layou
             "--loglevel", "info"]
     sup.start("argocd-application-controller", argv,
               env={**env, "ARGOCD_BINARY_NAME": "argocd-application-controller", "HOSTNAME": "devstack-0"},
-              cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
+              cwd=layout.root, ready=processes.http_ok(f"http://127.0.0.1:{metrics}/healthz"))
 
 
 def start_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
@@ -132,5 +124,5 @@ def start_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: L
             "--staticassets", str(layout.root / "ui"), "--loglevel", "info"]
     url = f"http://127.0.0.1:{port}"
     sup.start("argocd-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-server"}, cwd=layout.root,
-              ready=_http_ok(f"{url}/healthz"), timeout=90)
+              ready=processes.http_ok(f"{url}/healthz"), timeout=90)
     return url
