@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from k8sta_cmp import patterns
 from k8sta_daemon.core import codec, model
 from k8sta_daemon.core.selection import ImageRule, Strategy
 
@@ -31,7 +31,6 @@ MIN_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 600.0
 DEFAULT_PLATFORM = "linux/amd64"
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 class Reason(enum.Enum):
@@ -229,4 +228,4 @@ def status_body(sub: Subscription, *, now: float, source: str, ready: bool, reas
 
 
 def check_name(name: str) -> bool:
-    return bool(_NAME.match(name)) and len(name) <= 253
+    return bool(patterns.OBJECT_NAME.match(name)) and len(name) <= 253
