@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +139,21 @@ def from_dict(obj: Any) -> Subscription:
         found_overlays=status.nested("found").strings("overlays"), failures=status.integer("failures") or 0,
         raw_status=dict(obj.get("status") or {}),
     )
+
+
+def seen_config(objects: Iterable[Any], track: str) -> str | None:
+    """The main commit a config Subscription of ``track`` among ``objects`` found (None: there is none).
+
+    The default config commit of a new ticket on ``track``; Subscriptions that do not parse are passed over.
+    """
+    for obj in objects:
+        try:
+            sub = from_dict(obj)
+        except codec.MalformedObject:
+            continue
+        if sub.config is not None and track in sub.tracks and sub.found_commit:
+            return sub.found_commit
+    return None
 
 
 def ticket_name(track: str, subscription: str, key: str) -> str:

@@ -126,14 +126,7 @@ class Intake:
         """The newest main commit a config Subscription of ``track`` saw (the default config of new tickets)."""
         with self.lock:
             objects = [o for (ns, _), o in self.objects.items() if ns == namespace]
-        for obj in objects:
-            try:
-                sub = subs.from_dict(obj)
-            except codec.MalformedObject:
-                continue
-            if sub.config is not None and track in sub.tracks and sub.found_commit:
-                return sub.found_commit
-        return None
+        return subs.seen_config(objects, track)
 
     # -- one read -------------------------------------------------------------------------------
 
