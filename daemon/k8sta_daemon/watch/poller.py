@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k8sta_daemon.adapters import argocd, kube, registry
+from k8sta_daemon.adapters.git.access import GitSettings
 from k8sta_daemon.core import codec, model, selection
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.ops import errors, operations
@@ -54,7 +55,7 @@ class Intake:
     store: Store
     is_leader: Callable[[], bool] = lambda: True
     connect: images.Connect = images.connect
-    git: config.GitAccess | None = None
+    git: GitSettings | None = None
     argo: argocd.ArgoCD | None = None
     clock: Callable[[], float] = time.time
     objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
