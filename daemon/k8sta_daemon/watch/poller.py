@@ -220,18 +220,12 @@ class Intake:
                 refused.append(f"{track}: {exc}")
                 continue
             made.append(created.name)
-        parts = [f"found {reference}"]
-        if made:
-            parts.append(f"tickets {', '.join(made)}")
-        if plan.done:
-            parts.append(f"already acted on ({', '.join(plan.done)})")
-        if plan.held:
-            parts.append(f"held, nothing created on track {', '.join(plan.held)}")
-        if plan.missing:
-            parts.append(f"track {', '.join(plan.missing)} not found")
-        if refused:
-            parts.append(f"refused: {'; '.join(refused)}")
-        message = "; ".join(parts)
+        message = "; ".join([f"found {reference}", *_present(
+            (made, f"tickets {', '.join(made)}"),
+            (plan.done, f"already acted on ({', '.join(plan.done)})"),
+            (plan.held, f"held, nothing created on track {', '.join(plan.held)}"),
+            (plan.missing, f"track {', '.join(plan.missing)} not found"),
+            (refused, f"refused: {'; '.join(refused)}"))])
         acted = subs.Acted(key, reference, tuple(made), at=self.clock()) if made else None
         if refused or (plan.missing and not (made or plan.done or plan.held)):
             return Outcome(False, subs.Reason.TRACK_NOT_FOUND if plan.missing and not refused else
@@ -287,14 +281,15 @@ def _generation(obj: dict[str, Any]) -> object:
 
 
 def _describe_rule(rule: selection.ImageRule) -> str:
-    parts = [rule.strategy.value]
-    if rule.constraint:
-        parts.append(f"constraint {rule.constraint!r}")
-    if rule.allow_tags:
-        parts.append(f"allowTags {rule.allow_tags!r}")
-    if rule.ignore_tags:
-        parts.append(f"ignoreTags {list(rule.ignore_tags)}")
-    return ", ".join(parts)
+    return ", ".join([rule.strategy.value, *_present(
+        (rule.constraint, f"constraint {rule.constraint!r}"),
+        (rule.allow_tags, f"allowTags {rule.allow_tags!r}"),
+        (rule.ignore_tags, f"ignoreTags {list(rule.ignore_tags)}"))])
+
+
+def _present(*parts: tuple[object, str]) -> list[str]:
+    """The texts whose value is set, in order: the optional pieces of a one-line summary."""
+    return [text for value, text in parts if value]
 
 
 class Poller(threading.Thread):
