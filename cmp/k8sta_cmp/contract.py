@@ -21,13 +21,12 @@ the plugin (a process per render) does not pay for importing ``dataclasses``/``i
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from k8sta_cmp import errors, fields, inputs
+from k8sta_cmp import errors, fields, inputs, patterns
 
 API_VERSION = "k8sta.io/branch/v2"  # what the daemon writes (v2: may carry the signed .k8sta/inputs)
 READABLE_VERSIONS = ("k8sta.io/branch/v1", API_VERSION)  # v1 branches still render (full checks)
@@ -42,16 +41,6 @@ WRAPPER_PATH = ".k8sta/kustomization.yaml"
 RENDER_SCHEME = inputs.RENDER_SCHEME  # the renderer's own output scheme (the wrapper kustomization)
 MAX_METADATA_BYTES = 256 * 1024
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# An image reference without tag or digest: registry[:port]/path components, lower case.
-_IMAGE_NAME = re.compile(
-    r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
-)
 _KNOWN_TOP_LEVEL = {
     "apiVersion", "kind", "ticket", "track", "station", "application", "source",
     "kustomization", "images", "renderer", "rendered",
@@ -124,8 +113,8 @@ def _fields(data: Any) -> fields.Fields:
 
 def _object_ref(ref: fields.Fields) -> ObjectRef:
     return ObjectRef(
-        namespace=ref.required("namespace", _DNS_LABEL, "a DNS-1123 label"),
-        name=ref.required("name", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+        namespace=ref.required("namespace", patterns.DNS_LABEL, "a DNS-1123 label"),
+        name=ref.required("name", patterns.DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
     )
 
 
@@ -144,9 +133,9 @@ def _images(top: fields.Fields) -> tuple[ImagePin, ...]:
     seen: set[str] = set()
     for image in top.mappings("images"):
         pin = ImagePin(
-            name=image.required("name", _IMAGE_NAME, "an image name without tag or digest"),
-            tag=image.required("tag", _TAG, "a valid image tag"),
-            digest=image.string("digest", pattern=_DIGEST, what="sha256:<64 lowercase hex>"),
+            name=image.required("name", patterns.IMAGE_NAME, "an image name without tag or digest"),
+            tag=image.required("tag", patterns.TAG, "a valid image tag"),
+            digest=image.string("digest", pattern=patterns.DIGEST, what="sha256:<64 lowercase hex>"),
         )
         if pin.name in seen:
             raise image.fail("name", f"{pin.name!r} is pinned twice")
@@ -180,13 +169,13 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
         raise renderer.fail("scheme", "must be a positive integer")
     return BranchMetadata(
         ticket=_object_ref(top.nested("ticket", required=True)),
-        track=top.required("track", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
-        station=top.required("station", _DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+        track=top.required("track", patterns.DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
+        station=top.required("station", patterns.DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
         application=_object_ref(top.nested("application", required=True)),
         source=Source(
             branch=source.required("branch"),
-            config_commit=source.required("configCommit", _COMMIT, "a full git commit id"),
-            overlay_commit=source.required("overlayCommit", _COMMIT, "a full git commit id"),
+            config_commit=source.required("configCommit", patterns.COMMIT, "a full git commit id"),
+            overlay_commit=source.required("overlayCommit", patterns.COMMIT, "a full git commit id"),
         ),
         kustomization=_kustomization_path(top),
         images=_images(top),
@@ -195,7 +184,8 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
             kustomize=renderer.required("kustomize"),
             scheme=scheme,
         ),
-        rendered_sha256=top.nested("rendered", required=True).required("sha256", _SHA256, "64 lowercase hex digits"),
+        rendered_sha256=top.nested("rendered", required=True).required("sha256", patterns.SHA256,
+                                                                       "64 lowercase hex digits"),
     )
 
 

@@ -27,7 +27,6 @@ from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
 from k8sta_daemon.reactor.loop import Controller
-from k8sta_daemon.watch.config import GitAccess
 from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
@@ -88,8 +87,7 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     intake = Intake(kube=kube.Kube(api, config.namespace, component="k8sta-intake", instance=config.identity),
                     store=Store(api, component="k8sta-intake"),
                     is_leader=(lambda: True) if elector is None else elector.is_leader.is_set,
-                    git=GitAccess(mirrors=git.mirrors, credentials=git.credentials, kustomize=git.kustomize,
-                                  limits=git.limits), argo=argo)
+                    git=git, argo=argo)
     return controller, intake
 
 

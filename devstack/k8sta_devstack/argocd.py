@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,13 +81,6 @@ def _redis_pong(port: int) -> processes.ReadyCheck:
     return check
 
 
-def _http_ok(url: str) -> processes.ReadyCheck:
-    def check() -> bool:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    return check
-
-
 def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
                      env: dict[str, str], input_key: Path | None = None) -> Path:
     """The plugin sidecar: reads <repo>/plugin.yaml, serves <sockets>/k8sta.sock, runs k8sta-cmp.
@@ -121,7 +113,7 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
     if os.environ.get("K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"):
         repo_env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"] = os.environ["K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"]
     sup.start("argocd-repo-server", argv, env=repo_env,
-              cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
+              cwd=layout.root, ready=processes.http_ok(f"http://127.0.0.1:{metrics}/healthz"))
     return f"127.0.0.1:{port}"
 
 
@@ -134,7 +126,7 @@ def start_controller(sup: processes.Supervisor, tools: binaries.Toolchain, layou
             "--loglevel", "info"]
     sup.start("argocd-application-controller", argv,
               env={**env, "ARGOCD_BINARY_NAME": "argocd-application-controller", "HOSTNAME": "devstack-0"},
-              cwd=layout.root, ready=_http_ok(f"http://127.0.0.1:{metrics}/healthz"))
+              cwd=layout.root, ready=processes.http_ok(f"http://127.0.0.1:{metrics}/healthz"))
 
 
 def start_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
@@ -146,5 +138,5 @@ def start_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: L
             "--staticassets", str(layout.root / "ui"), "--loglevel", "info"]
     url = f"http://127.0.0.1:{port}"
     sup.start("argocd-server", argv, env={**env, "ARGOCD_BINARY_NAME": "argocd-server"}, cwd=layout.root,
-              ready=_http_ok(f"{url}/healthz"), timeout=90)
+              ready=processes.http_ok(f"{url}/healthz"), timeout=90)
     return url

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ssl
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,18 +56,7 @@ def _https_healthz(port: int) -> processes.ReadyCheck:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-
-    def check() -> bool:
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", timeout=2, context=context) as r:
-            return bool(r.status == 200)
-    return check
-
-
-def _http_healthz(url: str) -> processes.ReadyCheck:
-    def check() -> bool:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    return check
+    return processes.http_ok(f"https://127.0.0.1:{port}/healthz", context)
 
 
 def _component_flags(kubeconfig: Path, port: int, cert_dir: Path) -> list[str]:
@@ -131,7 +119,7 @@ def launch_kwok(sup: processes.Supervisor, tools: binaries.Toolchain, kubeconfig
             *(f"--config={stage}" for stage in stages)]
     # KWOK reads ~/.kwok; keep it inside the state directory.
     proc = sup.launch("kwok", argv, env={**env, "HOME": str(work)}, cwd=work)
-    started.add(proc, _http_healthz(f"http://127.0.0.1:{port}/healthz"))
+    started.add(proc, processes.http_ok(f"http://127.0.0.1:{port}/healthz"))
 
 
 def node_ready(api: k8s_client.ApiClient, name: str = NODE_NAME) -> bool:
@@ -171,7 +159,7 @@ def launch_rollouts(sup: processes.Supervisor, tools: binaries.Toolchain, kubeco
     argv = [tools.rollouts_controller, f"--kubeconfig={kubeconfig}", "--leader-elect=false",
             f"--metricsPort={metrics}", f"--healthzPort={healthz}", "--loglevel=info"]
     proc = sup.launch("rollouts-controller", argv, env={**env, "POD_NAMESPACE": "argo-rollouts"}, cwd=work)
-    started.add(proc, _http_healthz(f"http://127.0.0.1:{healthz}/healthz"))
+    started.add(proc, processes.http_ok(f"http://127.0.0.1:{healthz}/healthz"))
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:

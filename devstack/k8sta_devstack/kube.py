@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import ssl
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ def start_etcd(sup: processes.Supervisor, binary: Path, data_dir: Path, env: Map
             f"--initial-cluster=devstack={peer_url}", "--initial-cluster-state=new",
             "--unsafe-no-fsync=true",  # throw-away data: durability costs seconds per test run
             "--log-level=warn"]
-    sup.start("etcd", argv, env=env, cwd=data_dir.parent, ready=_http_ok(f"{client_url}/health"))
+    sup.start("etcd", argv, env=env, cwd=data_dir.parent, ready=processes.http_ok(f"{client_url}/health"))
     return client_url
 
 
@@ -76,15 +75,8 @@ def start_apiserver(sup: processes.Supervisor, binary: Path, certs: pki.Pki, etc
     context = ssl.create_default_context(cafile=str(certs.ca_cert))
     context.load_cert_chain(str(certs.admin_cert), str(certs.admin_key))
     sup.start("kube-apiserver", argv, env=env, cwd=state_dir,
-              ready=_http_ok(f"{url}/readyz", context), timeout=120)
+              ready=processes.http_ok(f"{url}/readyz", context), timeout=120)
     return ApiServer(url=url, kubeconfig=kubeconfig, etcd_url=etcd_url)
-
-
-def _http_ok(url: str, context: ssl.SSLContext | None = None) -> processes.ReadyCheck:
-    def check() -> bool:
-        with urllib.request.urlopen(url, timeout=2, context=context) as response:
-            return bool(response.status == 200)
-    return check
 
 
 def write_kubeconfig(path: Path, server: str, certs: pki.Pki, namespace: str) -> Path:

@@ -11,8 +11,10 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,14 @@ def free_port() -> int:
 
 def path_exists(path: Path) -> ReadyCheck:
     return path.exists
+
+
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> ReadyCheck:
+    """Ready once ``url`` answers 200 (``context``: TLS settings for an https URL)."""
+    def check() -> bool:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+    return check
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

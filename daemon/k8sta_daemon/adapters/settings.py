@@ -89,20 +89,20 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     if not token:
         raise SettingsError("an Argo CD API token is required: --argocd-token-file, K8STA_ARGOCD_TOKEN_FILE "
                             "or K8STA_ARGOCD_TOKEN")
-    resync_raw = get("K8STA_RESYNC_SECONDS", "5")
-    try:
-        resync = float(resync_raw or "")
-    except ValueError:
-        resync = -1
-    if resync <= 0:
-        raise SettingsError(f"--resync-seconds / K8STA_RESYNC_SECONDS must be a positive number, got {resync_raw!r}")
-    drift_raw = get("K8STA_DRIFT_SECONDS", "30")
-    try:
-        drift_seconds = float(drift_raw or "")
-    except ValueError:
-        drift_seconds = -1
-    if drift_seconds <= 0:
-        raise SettingsError(f"--drift-seconds / K8STA_DRIFT_SECONDS must be a positive number, got {drift_raw!r}")
+
+    def seconds(env: str, flag: str, default: str) -> float:
+        """A positive number of seconds (``flag``/``env``), else the SettingsError naming both."""
+        raw = get(env, default)
+        try:
+            value = float(raw or "")
+        except ValueError:
+            value = -1
+        if value <= 0:
+            raise SettingsError(f"{flag} / {env} must be a positive number, got {raw!r}")
+        return value
+
+    resync = seconds("K8STA_RESYNC_SECONDS", "--resync-seconds", "5")
+    drift_seconds = seconds("K8STA_DRIFT_SECONDS", "--drift-seconds", "30")
     verify: bool | str = True
     if (get("K8STA_ARGOCD_INSECURE") or "").lower() in ("1", "true", "yes"):
         verify = False

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from k8sta_cmp import patterns
 from k8sta_cmp.fields import Fields
 from k8sta_daemon.core import actions, failures, model
 
@@ -47,8 +48,6 @@ CREATED_BY_ANNOTATION = "k8sta.io/created-by"
 TRACK_LABEL = "k8sta.io/track"
 PARENT_LABEL = "k8sta.io/parent"
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
 
@@ -282,13 +281,13 @@ def snapshot_from_dict(fields: Fields | Mapping[str, Any]) -> model.Snapshot:
     for image in fields.mappings("images"):
         pin = model.ImagePin(
             name=image.required("name"), tag=image.required("tag"),
-            digest=image.string("digest", pattern=_DIGEST, what="sha256:<64 lowercase hex>"))
+            digest=image.string("digest", pattern=patterns.DIGEST, what="sha256:<64 lowercase hex>"))
         if pin.name in seen:
             raise image.fail("name", f"image {pin.name} is pinned twice")
         seen.add(pin.name)
         pins.append(pin)
     return model.Snapshot(
-        config_commit=fields.string("configCommit", pattern=_COMMIT, what="a full git commit id"),
+        config_commit=fields.string("configCommit", pattern=patterns.COMMIT, what="a full git commit id"),
         images=tuple(pins))
 
 

@@ -28,10 +28,17 @@ class Pushed:
 
 
 @dataclass(frozen=True)
-class RetryLater:
-    """Not now: the same action may work after ``delay`` seconds (a busy remote, an unknown Application)."""
+class Failure:
+    """Why an action did not take effect (every such outcome but ``Waiting``): ``reason`` is said in the
+    logs and, through ``core.failures``, on the ticket; the subclass says what happens next."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class RetryLater(Failure):
+    """Not now: the same action may work after ``delay`` seconds (a busy remote, an unknown Application)."""
+
     delay: float
 
 
@@ -40,40 +47,25 @@ class Waiting:
     """Not attempted: an earlier ``RetryLater`` for this ticket has not expired."""
 
 
-@dataclass(frozen=True)
-class PushFailed:
+class PushFailed(Failure):
     """Retrying the same push cannot help (inputs that do not render, a refused push)."""
 
-    reason: str
 
-
-@dataclass(frozen=True)
-class Stale:
+class Stale(Failure):
     """The object changed under us (a resourceVersion conflict): decide again from the fresh one."""
 
-    reason: str
 
-
-@dataclass(frozen=True)
-class Unavailable:
+class Unavailable(Failure):
     """An API call failed (Kubernetes, Argo CD, an object not in the cache); the next pass retries."""
 
-    reason: str
 
-
-@dataclass(frozen=True)
-class Broken:
+class Broken(Failure):
     """An error nobody named (an ``OSError``, an object that does not parse, a bug): this ticket's
     actions back off and the reason is recorded on it (``core.failures``); other tickets go on."""
 
-    reason: str
 
-
-@dataclass(frozen=True)
-class Fenced:
+class Fenced(Failure):
     """Not attempted: this replica can no longer be sure it holds the Lease; the whole pass stops."""
-
-    reason: str
 
 
 Outcome = Done | Pushed | RetryLater | Waiting | PushFailed | Stale | Unavailable | Broken | Fenced

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from k8sta_cmp import patterns
 from k8sta_daemon.core import codec, model
 from k8sta_daemon.core.selection import ImageRule, Strategy
 
@@ -31,7 +31,6 @@ MIN_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 600.0
 DEFAULT_PLATFORM = "linux/amd64"
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 class Reason(enum.Enum):
@@ -142,6 +141,21 @@ def from_dict(obj: Any) -> Subscription:
     )
 
 
+def seen_config(objects: Iterable[Any], track: str) -> str | None:
+    """The main commit a config Subscription of ``track`` among ``objects`` found (None: there is none).
+
+    The default config commit of a new ticket on ``track``; Subscriptions that do not parse are passed over.
+    """
+    for obj in objects:
+        try:
+            sub = from_dict(obj)
+        except codec.MalformedObject:
+            continue
+        if sub.config is not None and track in sub.tracks and sub.found_commit:
+            return sub.found_commit
+    return None
+
+
 def ticket_name(track: str, subscription: str, key: str) -> str:
     """``<track>-<12 hex>``: the same (Track, Subscription, change) always names the same ticket."""
     digest = hashlib.sha256(f"{subscription}\n{key}".encode()).hexdigest()[:12]
@@ -229,4 +243,4 @@ def status_body(sub: Subscription, *, now: float, source: str, ready: bool, reas
 
 
 def check_name(name: str) -> bool:
-    return bool(_NAME.match(name)) and len(name) <= 253
+    return bool(patterns.OBJECT_NAME.match(name)) and len(name) <= 253

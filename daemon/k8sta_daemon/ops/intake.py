@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from k8sta_cmp import patterns
 from k8sta_daemon.core import codec, model
 
 from .errors import Invalid, Refused
@@ -20,15 +21,10 @@ SOURCE_ANNOTATION = codec.CREATED_BY_ANNOTATION
 REASON_ANNOTATION = "k8sta.io/created-for"
 ROLLBACK_ANNOTATION = "k8sta.io/rollback-of"
 
-# The Ticket CRD's own patterns (kustomize/crds/tickets.yaml), checked here for a clear message
-# before the API server answers 422.
+# The Ticket CRD's own patterns (kustomize/crds/tickets.yaml; the shared ones are k8sta_cmp.patterns),
+# checked here for a clear message before the API server answers 422.
 _PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-_NAME = re.compile(r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _REGISTRY_PORT = re.compile(rf"^[^/]+:{_PORT}/")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def parse_image(reference: str, digest: str | None = None) -> model.ImagePin:
@@ -49,26 +45,26 @@ def parse_image(reference: str, digest: str | None = None) -> model.ImagePin:
     if colon <= slash:  # no tag (a colon before the last slash is a registry port)
         raise Invalid(f"image {reference!r} has no tag: write repo:tag or repo:tag@sha256:<digest>")
     name, tag = text[:colon], text[colon + 1:]
-    if not _NAME.match(name):
+    if not patterns.IMAGE_NAME.match(name):
         raise Invalid(f"image {reference!r}: {name!r} is not a valid repository name")
     first = name.split("/", 1)[0]
     if "/" in name and ":" in first and not _REGISTRY_PORT.match(name):
         raise Invalid(f"image {reference!r}: the registry port must be 1-65535")
-    if not _TAG.match(tag):
+    if not patterns.TAG.match(tag):
         raise Invalid(f"image {reference!r}: {tag!r} is not a valid tag")
     if digest is not None and not isinstance(digest, str):
         raise Invalid(f"image {reference!r}: digest must be a string")
     if inline and digest and inline != digest:
         raise Invalid(f"image {reference!r}: digest {digest} disagrees with the reference's digest")
     chosen = inline or digest or None
-    if chosen is not None and not _DIGEST.match(chosen):
+    if chosen is not None and not patterns.DIGEST.match(chosen):
         raise Invalid(f"image {reference!r}: digest {chosen!r} is not sha256:<64 hex digits>")
     return model.ImagePin(name=name, tag=tag, digest=chosen)
 
 
 def check_commit(commit: str) -> str:
     """A config commit must be a full commit id: branch names and short SHAs would float or clash."""
-    if not _COMMIT.match(commit):
+    if not patterns.COMMIT.match(commit):
         raise Invalid(f"config commit {commit!r} is not a full git commit id (40 or 64 lowercase hex digits)")
     return commit
 
@@ -143,7 +139,7 @@ def next_ticket_name(track: str, existing: Iterable[str]) -> str:
 
 
 def check_name(kind: str, name: str) -> str:
-    if not _OBJECT_NAME.match(name) or len(name) > 253:
+    if not patterns.OBJECT_NAME.match(name) or len(name) > 253:
         raise Invalid(f"{kind} name {name!r} is not a valid Kubernetes name (lowercase letters, digits, '-', '.')")
     return name
 

@@ -80,14 +80,7 @@ def newest_seen_config(store: Store, namespace: str, track: str) -> str | None:
         objects = store.subscriptions(namespace)
     except errors.K8staError:
         return None
-    for obj in objects:
-        try:
-            sub = subscriptions.from_dict(obj)
-        except codec.MalformedObject:
-            continue
-        if sub.config is not None and track in sub.tracks and sub.found_commit:
-            return sub.found_commit
-    return None
+    return subscriptions.seen_config(objects, track)
 
 
 def hold(store: Store, namespace: str, track: str, reason: str, *, actor: str) -> model.TrackSpec:

@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.git import errors as git_errors
@@ -261,29 +262,31 @@ class Executor:
         ref = getattr(action, "ticket", None) or getattr(action, "parent", None)
         if not isinstance(ref, model.TicketRef):
             return
-        try:
-            obj = context.object("Ticket", ref.namespace, ref.name)
-            wanted = failures.trouble(codec.ticket_from_dict(obj), action, outcome)
-            if wanted is None or wanted == codec.trouble_of(obj):
-                return
-            self._check_fence(ref.namespace)
-            trouble_unit.run(ref, wanted, self.clock(), context)
-        except _Stop:
-            raise
-        except Exception as exc:
-            log.warning("recording the trouble failed: %s", outcome_of(exc), extra=_fields(action))
+
+        def wanted(obj: dict[str, Any]) -> failures.Trouble | None:
+            found = failures.trouble(codec.ticket_from_dict(obj), action, outcome)
+            return found if found is not None else codec.trouble_of(obj)  # nothing to say: left as it is
+
+        self._write_trouble(ref, wanted, context, "recording", _fields(action))
 
     def _clear_trouble(self, ref: model.TicketRef, context: units.Context) -> None:
+        self._write_trouble(ref, lambda _obj: None, context, "clearing", {"ticket": str(ref)})
+
+    def _write_trouble(self, ref: model.TicketRef, wanted: Callable[[dict[str, Any]], failures.Trouble | None],
+                       context: units.Context, doing: str, extra: dict[str, str]) -> None:
+        """Make the ticket's trouble ``wanted(obj)`` (None: no trouble) unless it already is; fenced like
+        every status write. A failure is logged, never raised: the trouble is said again on a later pass."""
         try:
             obj = context.object("Ticket", ref.namespace, ref.name)
-            if codec.trouble_of(obj) is None:
+            trouble = wanted(obj)
+            if trouble == codec.trouble_of(obj):
                 return
             self._check_fence(ref.namespace)
-            trouble_unit.run(ref, None, self.clock(), context)
+            trouble_unit.run(ref, trouble, self.clock(), context)
         except _Stop:
             raise
         except Exception as exc:
-            log.warning("clearing the trouble failed: %s", outcome_of(exc), extra={"ticket": str(ref)})
+            log.warning("%s the trouble failed: %s", doing, outcome_of(exc), extra=extra)
 
     def _observe_latency(self, action: actions.PushStation, world: model.World, started: float) -> None:
         """Arrival at the previous Station (an Argo CD event) to this Station's branches pushed."""

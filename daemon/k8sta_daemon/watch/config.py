@@ -16,16 +16,11 @@ pushes. A held Track gets neither tickets nor re-renders; the found commit is ac
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from k8sta_cmp import contract, safety
-from k8sta_cmp.kustomize import Kustomize
+from k8sta_cmp import contract
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.git import appbranch, changes, errors, history
-from k8sta_daemon.adapters.git.credentials import Credentials
 from k8sta_daemon.adapters.git.mirror import Mirror, normalise_url
 from k8sta_daemon.core import model, sources
 from k8sta_daemon.core import subscriptions as subs
@@ -35,16 +30,6 @@ if TYPE_CHECKING:
     from .poller import Intake, Outcome
 
 log = logging.getLogger("k8sta.intake")
-
-
-@dataclass(frozen=True)
-class GitAccess:
-    """What reading and re-rendering need: the mirrors, Argo CD's credentials lookup, kustomize, limits."""
-
-    mirrors: Path
-    credentials: Callable[[str], Credentials]
-    kustomize: Kustomize
-    limits: safety.Limits
 
 
 def read(intake: Intake, sub: subs.Subscription) -> Outcome:

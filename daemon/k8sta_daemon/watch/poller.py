@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k8sta_daemon.adapters import argocd, kube, registry
+from k8sta_daemon.adapters.git.access import GitSettings
 from k8sta_daemon.core import codec, model, selection
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.ops import errors, operations
@@ -54,7 +55,7 @@ class Intake:
     store: Store
     is_leader: Callable[[], bool] = lambda: True
     connect: images.Connect = images.connect
-    git: config.GitAccess | None = None
+    git: GitSettings | None = None
     argo: argocd.ArgoCD | None = None
     clock: Callable[[], float] = time.time
     objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -126,14 +127,7 @@ class Intake:
         """The newest main commit a config Subscription of ``track`` saw (the default config of new tickets)."""
         with self.lock:
             objects = [o for (ns, _), o in self.objects.items() if ns == namespace]
-        for obj in objects:
-            try:
-                sub = subs.from_dict(obj)
-            except codec.MalformedObject:
-                continue
-            if sub.config is not None and track in sub.tracks and sub.found_commit:
-                return sub.found_commit
-        return None
+        return subs.seen_config(objects, track)
 
     # -- one read -------------------------------------------------------------------------------
 
@@ -226,18 +220,12 @@ class Intake:
                 refused.append(f"{track}: {exc}")
                 continue
             made.append(created.name)
-        parts = [f"found {reference}"]
-        if made:
-            parts.append(f"tickets {', '.join(made)}")
-        if plan.done:
-            parts.append(f"already acted on ({', '.join(plan.done)})")
-        if plan.held:
-            parts.append(f"held, nothing created on track {', '.join(plan.held)}")
-        if plan.missing:
-            parts.append(f"track {', '.join(plan.missing)} not found")
-        if refused:
-            parts.append(f"refused: {'; '.join(refused)}")
-        message = "; ".join(parts)
+        message = "; ".join([f"found {reference}", *_present(
+            (made, f"tickets {', '.join(made)}"),
+            (plan.done, f"already acted on ({', '.join(plan.done)})"),
+            (plan.held, f"held, nothing created on track {', '.join(plan.held)}"),
+            (plan.missing, f"track {', '.join(plan.missing)} not found"),
+            (refused, f"refused: {'; '.join(refused)}"))])
         acted = subs.Acted(key, reference, tuple(made), at=self.clock()) if made else None
         if refused or (plan.missing and not (made or plan.done or plan.held)):
             return Outcome(False, subs.Reason.TRACK_NOT_FOUND if plan.missing and not refused else
@@ -293,14 +281,15 @@ def _generation(obj: dict[str, Any]) -> object:
 
 
 def _describe_rule(rule: selection.ImageRule) -> str:
-    parts = [rule.strategy.value]
-    if rule.constraint:
-        parts.append(f"constraint {rule.constraint!r}")
-    if rule.allow_tags:
-        parts.append(f"allowTags {rule.allow_tags!r}")
-    if rule.ignore_tags:
-        parts.append(f"ignoreTags {list(rule.ignore_tags)}")
-    return ", ".join(parts)
+    return ", ".join([rule.strategy.value, *_present(
+        (rule.constraint, f"constraint {rule.constraint!r}"),
+        (rule.allow_tags, f"allowTags {rule.allow_tags!r}"),
+        (rule.ignore_tags, f"ignoreTags {list(rule.ignore_tags)}"))])
+
+
+def _present(*parts: tuple[object, str]) -> list[str]:
+    """The texts whose value is set, in order: the optional pieces of a one-line summary."""
+    return [text for value, text in parts if value]
 
 
 class Poller(threading.Thread):

@@ -12,38 +12,34 @@ comes from ``?namespace=`` or the secret's own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, request
 
 from k8sta_daemon.ops import errors, intake, nudges
 
-from . import kubeclient, metrics
+from . import hooks, kubeclient
 from .errors import status_of
-from .sansio import auth, forges, scopes
+from .hooks import answer
+from .sansio import auth, forges
 from .sansio import nudges as payloads
 
 log = logging.getLogger(__name__)
 bp = Blueprint("nudge", __name__, url_prefix="/webhooks")
 
 
-def _answer(source: str, outcome: str, status: int, **body: object) -> tuple[Response, int]:
-    metrics.get().webhook_requests.labels(source=source, outcome=outcome).inc()
-    return jsonify(**body), status
+def _forge_proof(body: bytes) -> Callable[[str], bool]:
+    return lambda secret: forges.authorized(secret, body=body, headers=request.headers)
 
 
 @bp.post("/nudge")
-def nudge() -> tuple[Response, int]:
-    secrets = current_app.config["WEBHOOK_SECRETS"]
-    if not secrets:
-        return _answer("unknown", "disabled", 503, error=current_app.config["WEBHOOKS_DISABLED"])
-    body = request.get_data(cache=False)
-    scope = scopes.proven(secrets, token=request.headers.get(auth.TOKEN_HEADER), body=body,
-                          github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER),
-                          also=lambda secret: forges.authorized(secret, body=body, headers=request.headers))
-    if scope is None:
-        return _answer("unknown", "unauthorized", 401, error="missing or wrong webhook token or signature "
-                       f"({auth.TOKEN_HEADER}, {auth.GITHUB_SIGNATURE_HEADER}, {forges.GITLAB_TOKEN_HEADER}, "
-                       f"{' or '.join(forges.GITEA_SIGNATURE_HEADERS)})")
+def nudge() -> hooks.Answer:
+    proof = hooks.prove(f"missing or wrong webhook token or signature ({auth.TOKEN_HEADER}, "
+                        f"{auth.GITHUB_SIGNATURE_HEADER}, {forges.GITLAB_TOKEN_HEADER}, "
+                        f"{' or '.join(forges.GITEA_SIGNATURE_HEADERS)})", also=_forge_proof)
+    if not isinstance(proof, hooks.Proven):
+        return proof
+    body, scope = proof
     query = {key: value for key, value in request.args.items()}
     try:
         found = payloads.parse(payloads.decode(body), request.headers, query)
@@ -53,18 +49,18 @@ def nudge() -> tuple[Response, int]:
         except errors.Invalid as exc:
             raise payloads.PayloadError(str(exc)) from None
     except payloads.PayloadError as exc:
-        return _answer("unknown", "invalid", 400, error=str(exc))
+        return answer("unknown", "invalid", 400, error=str(exc))
     if namespace != scope.namespace:
-        return _answer("unknown", "forbidden", 403, error=f"this webhook secret cannot nudge subscriptions in "
-                                                          f"namespace {namespace}")
+        return answer("unknown", "forbidden", 403, error=f"this webhook secret cannot nudge subscriptions in "
+                                                         f"namespace {namespace}")
     if isinstance(found, payloads.Ignored):
-        return _answer(found.source, "ignored", 200, ignored=found.reason)
+        return answer(found.source, "ignored", 200, ignored=found.reason)
     try:
         names = nudges.nudge(kubeclient.store(), namespace, images=found.images, git_urls=found.git_urls)
     except errors.K8staError as exc:
-        return _answer(found.source, "error", status_of(exc), error=str(exc))
+        return answer(found.source, "error", status_of(exc), error=str(exc))
     log.info("%s webhook nudged %s in %s", found.source, names or "nothing", namespace)
     if not names:
-        return _answer(found.source, "unmatched", 200, nudged=[], message="no Subscription in namespace "
-                       f"{namespace} watches {', '.join(found.images + found.git_urls)}")
-    return _answer(found.source, "nudged", 202, nudged=names)
+        return answer(found.source, "unmatched", 200, nudged=[], message="no Subscription in namespace "
+                      f"{namespace} watches {', '.join(found.images + found.git_urls)}")
+    return answer(found.source, "nudged", 202, nudged=names)

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +35,10 @@ MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Credentials:
+    """A registry login from a pull Secret; the password never appears in a repr (a log, a traceback)."""
+
     username: str
-    password: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)

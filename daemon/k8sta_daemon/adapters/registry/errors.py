@@ -1,4 +1,8 @@
-"""Registry failures, named by what the caller should say and do (``reason`` is the condition reason)."""
+"""Registry failures, named by what the caller should say and do (``reason`` is the condition reason).
+
+Each subclass names its reason in its class line (``class X(RegistryError, reason="...")``), so a new
+failure cannot forget one.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +12,26 @@ class RegistryError(Exception):
 
     reason = "RegistryUnavailable"
 
+    def __init_subclass__(cls, *, reason: str, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.reason = reason
 
-class Unauthorized(RegistryError):
+
+class Unauthorized(RegistryError, reason="Unauthorized"):
     """The registry refused our credentials (or wants some and we have none)."""
 
-    reason = "Unauthorized"
 
-
-class RegistryUnavailable(RegistryError):
+class RegistryUnavailable(RegistryError, reason="RegistryUnavailable"):
     """No answer, a TLS failure, or a 5xx: retry later."""
 
-    reason = "RegistryUnavailable"
 
-
-class RepositoryNotFound(RegistryError):
+class RepositoryNotFound(RegistryError, reason="RepositoryNotFound"):
     """The registry does not know the repository (NAME_UNKNOWN)."""
 
-    reason = "RepositoryNotFound"
 
-
-class TagNotFound(RegistryError):
+class TagNotFound(RegistryError, reason="NoMatchingTag"):
     """A listed tag vanished before its manifest was read (MANIFEST_UNKNOWN)."""
 
-    reason = "NoMatchingTag"
 
-
-class PlatformNotFound(RegistryError):
+class PlatformNotFound(RegistryError, reason="NoMatchingTag"):
     """An image index without the Subscription's platform."""
-
-    reason = "NoMatchingTag"

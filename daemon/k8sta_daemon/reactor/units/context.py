@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from k8sta_cmp import safety
-from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters import argocd, kube
-from k8sta_daemon.adapters.git.credentials import Credentials
+from k8sta_daemon.adapters.git.access import GitSettings
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.reactor.cache import Cache, View
-
-
-@dataclass(frozen=True)
-class GitSettings:
-    """How a Station is pushed: where the mirrors live, whose credentials, which kustomize and limits."""
-
-    mirrors: Path
-    credentials: Callable[[str], Credentials]
-    kustomize: Kustomize
-    limits: safety.Limits
-    default_source_branch: str
-    input_key: bytes | None = field(default=None, repr=False)  # sign app branches' inputs (contract v2)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,30 @@
+"""How the daemon reaches app repositories: one value shared by the reactor's units and the intake.
+
+The push and drift units and the config Subscription poller (``watch/config``) all open mirrors under
+``mirrors`` with ``credentials(url)`` (Argo CD's repository Secrets in production) and render with
+``kustomize`` inside ``limits``; ``default_source_branch`` is where an Application's app branches are
+cut from when its spec does not say (the intake does not need it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from k8sta_cmp import safety
+from k8sta_cmp.kustomize import Kustomize
+
+from .credentials import Credentials
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """How a Station is pushed: where the mirrors live, whose credentials, which kustomize and limits."""
+
+    mirrors: Path
+    credentials: Callable[[str], Credentials]
+    kustomize: Kustomize
+    limits: safety.Limits
+    default_source_branch: str
+    input_key: bytes | None = field(default=None, repr=False)  # sign app branches' inputs (contract v2)
