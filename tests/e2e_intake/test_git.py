@@ -49,14 +49,14 @@ def test_overlay_commits_rerender_and_shared_commits_ride(railway: Railway, argo
     assert _status(railway)["found"]["commit"] == config
 
     # an overlay-only commit: env/dev re-rendered alone, deployed, no ticket
-    dev_files = overlay("dev")
-    status_doc = yaml.safe_load(dev_files["env/dev/status.yaml"])
-    status_doc["data"]["replicas"] = "3"
+    workload = yaml.safe_load(overlay("dev")["env/dev/workload.yaml"])
+    workload["spec"]["replicas"] = 3
     started = time.monotonic()
-    only_dev = railway.commit({"env/dev/status.yaml": yaml.safe_dump(status_doc).encode()}, "dev: 3 replicas")
+    only_dev = railway.commit({"env/dev/workload.yaml": yaml.safe_dump(workload).encode()}, "dev: 3 replicas")
+
     def replicas() -> bool:
         docs = yaml.safe_load_all(railway.repo.git(["show", "env/dev:.k8sta/rendered.yaml"]))
-        return any((d or {}).get("data", {}).get("replicas") == "3" for d in docs)
+        return any((d or {}).get("kind") == "Deployment" and d["spec"].get("replicas") == 3 for d in docs)
 
     railway.wait("env/dev re-rendered", replicas)
     rerendered_in = time.monotonic() - started

@@ -49,12 +49,13 @@ def _k8sta(stack: Stack, namespace: str, *argv: str) -> str:
 def test_images_become_tickets_that_ride_exactly_once(railway: Railway, stack: Stack,
                                                       plain_registry: devregistry.Registry) -> None:
     repo = f"{plain_registry.host}/acme/api-{railway.suffix}"
-    files = {**base(), **overlay("dev"), **overlay("staging")}
-    api = yaml.safe_load(files["base/api.yaml"])
     web_path = f"acme/web-{railway.suffix}"
-    api["template"]["spec"]["containers"][0]["image"] = f"{repo}:latest"
-    api["template"]["spec"]["containers"].append({"name": "web", "image": f"{plain_registry.host}/{web_path}:latest"})
-    files["base/api.yaml"] = yaml.safe_dump(api).encode()
+    files = {**base(), **overlay("dev", image=repo), **overlay("staging", image=repo)}
+    for env in ("dev", "staging"):  # a second container whose image the web Subscription follows
+        workload = yaml.safe_load(files[f"env/{env}/workload.yaml"])
+        workload["spec"]["template"]["spec"]["containers"].append(
+            {"name": "web", "image": f"{plain_registry.host}/{web_path}:latest"})
+        files[f"env/{env}/workload.yaml"] = yaml.safe_dump(workload).encode()
     config = railway.commit(files)
     for env in ("dev", "staging"):
         railway.application(env)
