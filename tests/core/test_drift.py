@@ -71,3 +71,12 @@ def test_watched_branches_are_those_of_station_applications_argo_cd_knows_once_e
     apps = {DEV: application("env/dev"), STAGING: application("env/staging"), invalid: application("HEAD")}
     assert [(s.app, s.branch, s.repo_url) for s in drift.watched(stations, apps, "main")] == [
         (DEV, "env/dev", "file:///r")]
+
+
+def test_a_k8sta_head_with_a_rerender_trailer_is_a_re_render_of_the_visit_it_names() -> None:
+    source = sources.AppSource(DEV, "file:///r", "env/dev", "env/dev", "main")
+    assert drift.judge_rerender(source, "b" * 40, "shop/shop-1", "dev", "f" * 40) == model.Rerendered(
+        DEV, "env/dev", "b" * 40, ticket="shop/shop-1", station="dev")
+    assert drift.judge_rerender(source, "b" * 40, "shop/shop-1", "dev", None) is None  # a promotion
+    assert drift.judge_rerender(source, "b" * 40, None, None, "f" * 40) is None  # no visit named: drift instead
+    assert drift.judge_rerender(source, None, None, None, None) is None

@@ -1079,7 +1079,7 @@ def test_hand_edit_of_a_branch_nobody_deploys_is_repaired_to_the_newest_k8sta_co
     human = sim.hand_edit(app("prod"))
     result = sim.step()
     assert [a for a in result if isinstance(a, actions.RepairDrift)] == [
-        actions.RepairDrift(None, "prod", app("prod"), "env/prod", human, None)]
+        actions.RepairDrift(None, "prod", app("prod"), "env/prod", human, None, namespace=NS)]
     assert not sim.human and sim.renders[sim.heads[app("prod")][2]] == "initial"
 
 
@@ -1099,3 +1099,46 @@ def test_recovered_arrival_clears_the_lost_clock() -> None:
     record = sim.ticket("t").status.journey[-1]
     assert sim.ticket("t").status.state is St.SOAKING and record.arrival_lost_at is None
     assert record.healthy_since == sim.now
+
+
+# -- overlay-only re-renders during a visit ----------------------------------------------------
+
+R = "e" * 40  # K8sTA's re-render of C for an overlay-only main commit
+
+
+def _rerendered_at_s1(ticket_trailer: str, station_trailer: str = "s1",
+                      app_status: model.AppStatus | None = None) -> list[actions.Action]:
+    world, _ = _at_s1({}, {"a1": app_status or healthy_at(R, T0 + 5)}, T0 + 10, {})
+    found = model.Rerendered(app("a1"), "env/a1", R, ticket=ticket_trailer, station=station_trailer)
+    return decide.decide(dataclasses.replace(world, rerendered={found.app: found}))
+
+
+def test_a_visit_adopts_the_re_render_of_its_commit_and_arrives_at_it() -> None:
+    result = _rerendered_at_s1(f"{NS}/t1")
+    status = _status_of(result, "t1")
+    assert status is not None
+    [visit] = [r for r in status.journey if r.station == "s1"]
+    assert visit.pushed_commit(app("a1")) == R and visit.arrived_at == T0 + 10
+    assert status.station == "s2"  # arrived at the re-rendered commit, so it departed (no soak here)
+    [event] = [a for a in result if isinstance(a, actions.EmitEvent) and a.reason is actions.EventReason.RERENDERED]
+    assert R[:12] in event.message and C[:12] in event.message and event.app is None
+    assert not [a for a in result if isinstance(a, actions.RequestSync)]
+
+
+def test_an_adopted_re_render_is_judged_like_any_commit_of_the_visit() -> None:
+    progressing = dataclasses.replace(healthy_at(R, T0 + 5), health=H.PROGRESSING)
+    status = _status_of(_rerendered_at_s1(f"{NS}/t1", app_status=progressing), "t1")
+    assert status is not None and status.state is St.DEPLOYING
+    assert status.current is not None and status.current.pushed_commit(app("a1")) == R
+    assert "Progressing" in status.message
+
+
+@pytest.mark.parametrize("ticket_trailer, station_trailer", [(f"{NS}/t9", "s1"), (f"{NS}/t1", "s0")],
+                         ids=["another-ticket", "another-station"])
+def test_a_re_render_of_another_visit_is_not_adopted(ticket_trailer: str, station_trailer: str) -> None:
+    result = _rerendered_at_s1(ticket_trailer, station_trailer)
+    status = _status_of(result, "t1")
+    assert status is not None and status.current is not None
+    assert status.current.pushed_commit(app("a1")) == C
+    assert status.state is St.DEPLOYING and f"waiting for {C[:12]}" in status.message
+    assert actions.EventReason.RERENDERED not in _reasons(result)

@@ -2,7 +2,8 @@
 
 A config Subscription on the railway's repository: its first read records a baseline; a commit only
 to env/dev/ re-renders env/dev alone (no ticket), Argo CD deploys it, an Event lands on the Application;
-a commit to base/ becomes one ticket that rides; repeated polls create nothing twice."""
+a commit to base/ becomes one ticket that rides; repeated polls create nothing twice; a ticket visiting a
+Station when its overlay changes is judged against the re-rendered commit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as k8s
 
 from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_daemon.core import model
@@ -87,3 +89,49 @@ def test_overlay_commits_rerender_and_shared_commits_ride(railway: Railway, argo
     assert len(railway.tickets()) == 2
     print(f"\ngit push -> (polling alone, intervalSeconds 1): overlay re-rendered in {rerendered_in:.2f} s, "
           f"shared-config ticket created in {ticket_in:.2f} s")
+
+
+def _visit(rail: Railway, ticket: str, station: str) -> dict[str, Any]:
+    journey = (rail.get("tickets", ticket).get("status") or {}).get("journey") or []
+    return next((r for r in reversed(journey) if r.get("station") == station), {})
+
+
+def test_a_visit_is_judged_against_the_re_render_of_its_overlay(railway: Railway, argocd: ArgoCD) -> None:
+    """A ticket soaking at staging; an overlay-only commit to env/staging/: the branch is re-rendered, the
+    visit adopts the new commit (an Event says so), Argo CD deploys it, and the ticket goes on from there
+    instead of waiting for its old commit or asking Argo CD to sync it back."""
+    config = railway.commit({**base(), **overlay("staging")})
+    railway.application("staging")
+    railway.station("staging", ["staging"], soakSeconds=3600)
+    railway.track("main-line", ["staging"])
+    railway.ticket("api-1", "main-line", config, "1.0.0")
+    railway.wait("api-1 soaking at staging", lambda: railway.state("api-1") == "Soaking")
+    pushed = _visit(railway, "api-1", "staging")["pushed"][0]["commit"]
+    _subscription(railway)
+    railway.wait("the baseline", lambda: _status(railway).get("found", {}).get("change") == "baseline")
+
+    workload = yaml.safe_load(overlay("staging")["env/staging/workload.yaml"])
+    workload["spec"]["replicas"] = 2
+    railway.commit({"env/staging/workload.yaml": yaml.safe_dump(workload).encode()}, "staging: 2 replicas")
+    railway.wait("env/staging re-rendered", lambda: railway.repo.head("env/staging") != pushed)
+    head = railway.repo.head("env/staging")
+
+    railway.wait("the visit adopts the re-render",
+                 lambda: _visit(railway, "api-1", "staging")["pushed"][0]["commit"] == head)
+    app = model.AppRef(ARGOCD_NS, railway.apps["staging"])
+    railway.wait("Argo CD deploys the re-render", lambda: (lambda a: a["status"]["sync"].get("revision") == head
+                 and a["status"]["sync"]["status"] == "Synced" and a["status"]["health"]["status"] == "Healthy")(
+                     argocd.get_application(app)))
+    railway.wait("api-1 soaking at the re-rendered commit", lambda: railway.state("api-1") == "Soaking")
+    events = k8s.CoreV1Api(railway.api).list_namespaced_event(railway.namespace,
+                                                field_selector="involvedObject.kind=Ticket,involvedObject.name=api-1")
+    assert any(e.reason == "ReRendered" and head[:12] in e.message and pushed[:12] in e.message
+               for e in events.items), [(e.reason, e.message) for e in events.items]
+    assert argocd.get_application(app)["status"]["sync"]["revision"] == head  # never synced back to the old one
+
+    railway.custom.patch_namespaced_custom_object(GROUP, VERSION, railway.namespace, "stations", "staging",
+                                                  {"spec": {"soakSeconds": 1}})
+    railway.wait("api-1 Completed", lambda: railway.state("api-1") == "Completed")
+    deployment = k8s.AppsV1Api(railway.api).read_namespaced_deployment("api", railway.target_namespace("staging"))
+    assert deployment.spec.replicas == 2
+    assert [t["metadata"]["name"] for t in railway.tickets()] == ["api-1"]

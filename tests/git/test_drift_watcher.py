@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitrepos import DEV, Remote
+from gitrepos import DEV, Human, Remote
 from test_repair import hand_edit, promote
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_daemon.adapters.git import credentials
+from k8sta_daemon.adapters.git import appbranch, credentials
 from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.core import actions, model, outcomes
@@ -86,3 +86,21 @@ def test_an_unreachable_repository_keeps_its_last_verdict(
     watcher.scan()
 
     assert watcher.current() == (model.Drift(APP, "env/dev", human),)
+
+
+def test_an_overlay_re_render_is_reported_as_the_visits_new_commit_not_as_drift(
+        mirror: Mirror, remote: Remote, human: Human, tmp_path: Path, kustomize: Kustomize,
+        limits: safety.Limits) -> None:
+    promote(mirror, kustomize, limits, name="api-42")
+    watcher = DriftWatcher(world_cache(remote), settings(tmp_path, kustomize, limits), interval=3600)
+    watcher.scan()
+    assert (watcher.current(), watcher.rerendered()) == ((), ())  # a plain promotion is neither
+
+    human.commit({"env/dev/kustomization.yaml": "resources:\n- ../../base\nnamespace: dev\n"
+                  "commonLabels: {team: payments}\n"}, "label dev")
+    sha = appbranch.rerender(mirror, source_branch="main", target=DEV, kustomize=kustomize, limits=limits)
+    assert sha is not None
+    watcher.scan()
+
+    assert watcher.current() == ()
+    assert watcher.rerendered() == (model.Rerendered(APP, "env/dev", sha, ticket="k8sta/api-42", station="dev"),)

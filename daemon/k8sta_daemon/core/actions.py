@@ -154,6 +154,7 @@ class EventReason(enum.Enum):
     SPAWNED = "Spawned"
     BLOCKED = "Blocked"
     DRIFT = "Drift"
+    RERENDERED = "ReRendered"
     MALFORMED = "Malformed"
 
 

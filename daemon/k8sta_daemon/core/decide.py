@@ -74,6 +74,9 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   re-emitted until the drift is gone; the timeout clock runs as usual (a lost arrival restarts it).
   With ``self_heal`` off the ticket waits (message says why) and fails at its timeout. A drifted
   branch of a Station nobody holds is repaired to the newest K8sTA commit (``ticket`` None).
+- Re-renders (``world.rerendered``: a head that is K8sTA's overlay-only re-render, naming the visit it
+  re-rendered): that visit adopts the head as its commit for the Application (a ``ReRendered`` Event)
+  and is judged against it, so an overlay edit during a visit is deployed and awaited, never reverted.
 - A non-terminal status that contradicts itself (boarded but holding no Station, or holding a
   Station its last journey record is not about) fails the ticket, so a human can look and retry.
 """
@@ -448,6 +451,7 @@ class _Decision:
             self.outcome(ticket).pushes.append(actions.PushStation(
                 ticket.ref, line.track.name, station.name, active, ticket.snapshot))
             return
+        record = self.adopt_rerenders(ticket, record, station)
         record = self.note_drift(ticket, record, station)
         judged = [(app, *judge_app(self.world.apps.get(app), record.pushed_commit(app) or "", record.entered_at))
                   for app in active]
@@ -520,6 +524,27 @@ class _Decision:
         if station.tracks:
             status = self.spawn_children(ticket, status, station)
         self.depart(ticket, status, line, index)
+
+    def adopt_rerenders(self, ticket: model.Ticket, record: model.JourneyRecord,
+                        station: model.StationSpec) -> model.JourneyRecord:
+        """An overlay-only re-render of this visit's commit becomes the commit the visit is judged against.
+
+        The re-render keeps the visit's trailers (same ticket, same Station, same pins), so Argo CD
+        syncing it is this visit arriving, not a hand edit; without adopting it the visit would wait
+        for a commit the branch no longer points at. One Event on the ticket per adopted commit (the
+        intake already put one on the Application)."""
+        for app in station.active_applications:
+            found = self.world.rerendered.get(app)
+            old = record.pushed_commit(app)
+            if (found is None or old is None or old == found.head or found.ticket != str(ticket.ref)
+                    or found.station != station.name):
+                continue
+            record = dataclasses.replace(record, pushed=tuple(
+                dataclasses.replace(p, commit=found.head) if p.app == app else p for p in record.pushed))
+            what = (f"{found.branch} re-rendered for an overlay-only change at {_short(found.head)} (was "
+                    f"{_short(old)}, same pins); the visit now waits for that commit")
+            self.event(ticket, actions.EventReason.RERENDERED, f"station {station.name}: {app}: {what}")
+        return record
 
     def current_drift(self, station: model.StationSpec, record: model.JourneyRecord) -> list[model.Drift]:
         """Hand edits of this Station's app branches over the commits this visit pushed."""

@@ -1,8 +1,10 @@
 """Hand edits of app branches (drift): which branches to watch, what counts as drift, what a repair means.
 
-Callers: ``reactor/drift.py`` (the background watcher that fills ``World.drift``) asks ``watched`` which
-branches to look at and ``judge_head`` whether a head is K8sTA's; the executor asks ``after_repair``
-what a ``RepairDrift`` push means for the ticket. All pure: the watcher reads git, this module decides.
+Callers: ``reactor/drift.py`` (the background watcher that fills ``World.drift`` and
+``World.rerendered``) asks ``watched`` which branches to look at, ``judge_head`` whether a head is
+K8sTA's and ``judge_rerender`` whether it is an overlay-only re-render of a visit's commit; the
+executor asks ``after_repair`` what a ``RepairDrift`` push means for the ticket. All pure: the watcher
+reads git, this module decides.
 
 The rule: an app branch has drifted when its head commit does not carry both K8sTA trailers
 (``K8sTA-Ticket`` and ``K8sTA-Station``). That covers a human commit that breaks the render (the plugin
@@ -45,6 +47,15 @@ def judge_head(source: sources.AppSource, head: str | None, ticket_trailer: str 
     if head is None or (ticket_trailer and station_trailer):
         return None
     return model.Drift(app=source.app, branch=source.branch, head=head)
+
+
+def judge_rerender(source: sources.AppSource, head: str | None, ticket_trailer: str | None,
+                   station_trailer: str | None, rerender_trailer: str | None) -> model.Rerendered | None:
+    """A K8sTA head that re-rendered an overlay-only main commit: the visit it names now means ``head``."""
+    if head is None or not (ticket_trailer and station_trailer and rerender_trailer):
+        return None
+    return model.Rerendered(app=source.app, branch=source.branch, head=head, ticket=ticket_trailer,
+                            station=station_trailer)
 
 
 def after_repair(ticket: model.Ticket, action: actions.RepairDrift,

@@ -23,8 +23,8 @@ from k8sta_cmp.contract import ImagePin
 __all__ = [
     "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
     "ConditionType", "Drift", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "MalformedTicket",
-    "OperationPhase", "PushedCommit", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket", "TicketRef",
-    "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
+    "OperationPhase", "PushedCommit", "Rerendered", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket",
+    "TicketRef", "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
 ]
 
 
@@ -159,6 +159,21 @@ class Drift:
     app: AppRef
     branch: str
     head: str
+
+
+@dataclass(frozen=True)
+class Rerendered:
+    """An app branch whose head is K8sTA's overlay-only re-render (``K8sTA-Rerender`` trailer).
+
+    Reported by the git adapter. A re-render keeps the trailers of the commit it re-rendered, so
+    ``ticket``/``station`` name the visit whose content (pins) the head still carries: that visit is
+    judged against ``head`` from then on."""
+
+    app: AppRef
+    branch: str
+    head: str
+    ticket: str
+    station: str
 
 
 # -- specs --------------------------------------------------------------------------------------
@@ -426,6 +441,7 @@ class World:
     apps: Mapping[AppRef, AppStatus] = field(default_factory=dict)
     malformed: Mapping[TicketRef, MalformedTicket] = field(default_factory=dict)
     drift: Mapping[AppRef, Drift] = field(default_factory=dict)
+    rerendered: Mapping[AppRef, Rerendered] = field(default_factory=dict)
 
     @classmethod
     def build(cls, now: float, tracks: tuple[TrackSpec, ...] | list[TrackSpec] = (),
@@ -433,7 +449,8 @@ class World:
               tickets: tuple[Ticket, ...] | list[Ticket] = (),
               apps: Mapping[AppRef, AppStatus] | None = None,
               malformed: tuple[MalformedTicket, ...] | list[MalformedTicket] = (),
-              drift: tuple[Drift, ...] | list[Drift] = ()) -> World:
+              drift: tuple[Drift, ...] | list[Drift] = (),
+              rerendered: tuple[Rerendered, ...] | list[Rerendered] = ()) -> World:
         """Index lists of objects by reference (convenient for adapters and tests)."""
         return cls(
             now=now,
@@ -443,4 +460,5 @@ class World:
             apps=dict(apps or {}),
             malformed={m.ref: m for m in malformed},
             drift={d.app: d for d in drift},
+            rerendered={r.app: r for r in rerendered},
         )

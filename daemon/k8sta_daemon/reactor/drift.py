@@ -1,4 +1,5 @@
-"""The drift watcher: a background thread that finds hand edits of app branches and feeds ``World.drift``.
+"""The drift watcher: a background thread that reads app-branch heads and feeds ``World.drift`` (hand
+edits) and ``World.rerendered`` (K8sTA's overlay-only re-renders, which the visit they name adopts).
 
 Off the decision's hot path: every ``interval`` seconds (and when a repair asks for it) it fetches each
 repository that holds a watched app branch once (a fetch that brings nothing is one round trip), reads
@@ -12,6 +13,7 @@ guaranteed to carry the resolved revision, while the mirror answers at once and 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -37,13 +39,23 @@ class DriftWatcher:
     on_change: Callable[[], None] = lambda: None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _drift: dict[model.AppRef, model.Drift] = field(default_factory=dict)
-    _judged: dict[tuple[str, str, str], model.Drift | None] = field(default_factory=dict)
+    _rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)
+    _judged: dict[tuple[str, str, str], model.Drift | model.Rerendered | None] = field(default_factory=dict)
     _mirrors: dict[str, Mirror] = field(default_factory=dict)
     _soon: threading.Event = field(default_factory=threading.Event)
 
     def current(self) -> tuple[model.Drift, ...]:
         with self._lock:
             return tuple(self._drift.values())
+
+    def rerendered(self) -> tuple[model.Rerendered, ...]:
+        """The watched branches whose head is an overlay-only re-render (``World.rerendered``)."""
+        with self._lock:
+            return tuple(self._rerendered.values())
+
+    def soon(self) -> None:
+        """Scan now rather than at the next interval (the intake re-rendered a branch)."""
+        self._soon.set()
 
     def settled(self, app: model.AppRef, head: str) -> None:
         """A repair moved ``app``'s branch from ``head`` to a K8sTA commit: stop reporting it now (the
@@ -62,35 +74,38 @@ class DriftWatcher:
                 stations.append(codec.station_from_dict(obj))
             except codec.MalformedObject:
                 continue  # the loop logs it
-        found: dict[model.AppRef, model.Drift] = {}
+        found: dict[model.AppRef, model.Drift | model.Rerendered] = {}
         by_repo: dict[str, list[sources.AppSource]] = {}
         for source in drift.watched(stations, applications, self.git.default_source_branch):
             by_repo.setdefault(source.repo_url, []).append(source)
         with self._lock:
-            previous = dict(self._drift)
+            previous: dict[model.AppRef, model.Drift | model.Rerendered] = {**self._drift, **self._rerendered}
         for repo_url, group in by_repo.items():
             try:
                 found.update(self._scan_repo(repo_url, group))
             except (git_errors.GitError, OSError) as exc:
                 log.warning("drift check of %s failed: %s", repo_url, exc)
                 found.update({s.app: d for s in group if (d := previous.get(s.app)) is not None})
+        drifted = {a: d for a, d in found.items() if isinstance(d, model.Drift)}
+        rerendered = {a: r for a, r in found.items() if isinstance(r, model.Rerendered)}
         with self._lock:
-            changed = found != self._drift
-            self._drift = found
+            changed = drifted != self._drift or rerendered != self._rerendered
+            self._drift, self._rerendered = drifted, rerendered
         if changed:
-            for d in found.values():
+            for d in drifted.values():
                 if previous.get(d.app) != d:
                     log.warning("app branch %s of %s was edited by hand: head %s", d.branch, d.app, d.head[:12])
             self.on_change()
 
-    def _scan_repo(self, repo_url: str, group: list[sources.AppSource]) -> dict[model.AppRef, model.Drift]:
+    def _scan_repo(self, repo_url: str, group: list[sources.AppSource],
+                   ) -> dict[model.AppRef, model.Drift | model.Rerendered]:
         mirror = self._mirrors.get(repo_url)
         if mirror is None:
             mirror = self._mirrors[repo_url] = Mirror.open(repo_url, cache_dir=self.git.mirrors,
                                                            creds=self.git.credentials(repo_url))
         with mirror.lock():
             mirror.fetch()
-            out: dict[model.AppRef, model.Drift] = {}
+            out: dict[model.AppRef, model.Drift | model.Rerendered] = {}
             for source in group:
                 sha = mirror.branch_head(source.branch)
                 key = (repo_url, source.branch, sha or "")
@@ -98,11 +113,13 @@ class DriftWatcher:
                     if len(self._judged) > MAX_JUDGED:
                         self._judged.clear()  # old heads are never asked about again; start over
                     (head,) = repair.heads(mirror, [source.branch], fetch=False)
-                    self._judged[key] = drift.judge_head(source, head.sha, head.trailers.ticket,
-                                                         head.trailers.station)
+                    said = head.trailers
+                    self._judged[key] = (drift.judge_head(source, head.sha, said.ticket, said.station)
+                                         or drift.judge_rerender(source, head.sha, said.ticket, said.station,
+                                                                 said.rerender))
                 verdict = self._judged[key]
                 if verdict is not None:
-                    out[source.app] = model.Drift(app=source.app, branch=verdict.branch, head=verdict.head)
+                    out[source.app] = dataclasses.replace(verdict, app=source.app)
             return out
 
     def run(self, stop: threading.Event) -> None:

@@ -68,8 +68,9 @@ class Controller:
             view.apps, (ref for station in stations for ref in station.active_applications))
         statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, "")) for ref, app in view.apps.items()}
         drift = self.drift.current() if self.drift is not None else ()
+        rerendered = self.drift.rerendered() if self.drift is not None else ()
         return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
-                                 drift=drift)
+                                 drift=drift, rerendered=rerendered)
 
     def _warn_once(self, kind: str, obj: dict, message: str) -> None:
         """Log a malformed object once per resourceVersion, not on every pass."""

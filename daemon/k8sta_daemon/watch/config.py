@@ -5,7 +5,8 @@ touched decides (``adapters.git.changes.classify`` over ``history.touched_paths`
   commit (the overlays ride with it: a ticket renders the newest overlays);
 - only under ``env/<name>/``: each subscribed Track's Application whose overlay that is gets its app
   branch re-rendered with its current pins (``appbranch.rerender``: the commit message names the main
-  commit), an Event on the Application, a hard refresh; no ticket, no ride;
+  commit), an Event on the Application, a hard refresh; no ticket, no ride (a ticket visiting that
+  Station is then judged against the re-rendered commit: ``core.decide``, fed by the drift watcher);
 - nothing that reaches an app branch: recorded, nothing done.
 
 The first read records the branch head as a baseline and acts on nothing (what is deployed already
@@ -134,6 +135,8 @@ def _rerender(intake: Intake, sub: subs.Subscription, mirror: Mirror, head: str,
         parts.append(f"held, nothing re-rendered on track {', '.join(held)}")
     if failed:
         parts.append(f"failed: {'; '.join(failed)}")
+    if done:
+        intake.on_rerendered()  # a ticket visiting one of these Stations is judged against the new commit
     acted = subs.Acted(head, f"{cfg.branch}@{head}", rerendered=tuple(done), at=intake.clock()) if done else None
     reason = subs.Reason.HELD if held and not (done or unchanged) else subs.Reason.FOUND
     if failed:

@@ -58,6 +58,7 @@ class Intake:
     git: GitSettings | None = None
     argo: argocd.ArgoCD | None = None
     clock: Callable[[], float] = time.time
+    on_rerendered: Callable[[], None] = lambda: None  # the drift watcher looks at app branches now
     objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pollers: dict[tuple[str, str], Poller] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
