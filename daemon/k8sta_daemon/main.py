@@ -87,7 +87,7 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     intake = Intake(kube=kube.Kube(api, config.namespace, component="k8sta-intake", instance=config.identity),
                     store=Store(api, component="k8sta-intake"),
                     is_leader=(lambda: True) if elector is None else elector.is_leader.is_set,
-                    git=git, argo=argo, on_rerendered=drift.soon)
+                    claimed_by=claims.yielded_to, git=git, argo=argo, on_rerendered=drift.soon)
     return controller, intake
 
 

@@ -78,6 +78,9 @@ def test_a_second_controller_whose_scope_overlaps_yields_the_namespace(kube_api:
     assert scoped.held() == {namespace}
     assert wide.held() == {"default"}
     assert yielded == [(namespace, Holder("scoped-1", f"namespace {namespace}"))]
+    # what the intake asks before polling a Subscription there: someone else reads it
+    assert (wide.yielded_to(namespace), wide.yielded_to("default"), scoped.yielded_to(namespace)) == (
+        "scoped-1", None, None)
     refused = wide.fence(namespace)
     assert refused is not None and "held by controller scoped-1" in refused
     wide.renew([namespace, "default"])
@@ -85,8 +88,9 @@ def test_a_second_controller_whose_scope_overlaps_yields_the_namespace(kube_api:
     scoped.release_all()  # a clean stop gives the claim up at once
     wide.renew([namespace, "default"])
     assert wide.held() == {namespace, "default"} and wide.fence(namespace) is None
+    assert wide.yielded_to(namespace) is None
     scoped.renew([namespace])
-    assert scoped.held() == set()
+    assert scoped.held() == set() and scoped.yielded_to(namespace) == "wide-1"
     wide.release_all()
     lease = k8s.CoordinationV1Api(kube_api).read_namespaced_lease(CLAIM_NAME, namespace)
     assert lease.spec.holder_identity == ""

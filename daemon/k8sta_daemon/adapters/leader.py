@@ -245,6 +245,15 @@ class NamespaceClaims:
         holder = self.yielded.get(namespace)
         return f"{refused}; held by controller {holder.identity} ({holder.scope})" if holder else refused
 
+    def yielded_to(self, namespace: str) -> str | None:
+        """The controller that holds ``namespace``'s claim instead of this one (None: nobody else does)."""
+        with self._lock:
+            lock = self.locks.get(namespace)
+            holder = self.yielded.get(namespace)
+        if holder is None or (lock is not None and lock.held):
+            return None
+        return holder.identity
+
     def held(self) -> set[str]:
         with self._lock:
             locks = dict(self.locks)

@@ -2,8 +2,9 @@
 per subscribed Track for each new change, write what it found and did into the Subscription's status.
 
 ``Intake.run`` watches Subscriptions (list + watch, as the controller watches its kinds) and keeps one
-``Poller`` thread per Subscription. A poller acts only while ``is_leader()``; a nudge (the
-``k8sta.io/nudged-at`` annotation a webhook sets) wakes it at once. Exactly once: ticket names come
+``Poller`` thread per Subscription. A poller acts only while ``is_leader()`` and no other controller
+claimed its namespace (``claimed_by``); a nudge (the ``k8sta.io/nudged-at`` annotation a webhook sets)
+wakes it at once. Exactly once: ticket names come
 from ``core.subscriptions.ticket_name``, so a repeated read, a restart or a second replica meets
 AlreadyExists; ``status.acted`` records each change and the tickets made for it. Every failed read
 gets a Ready=False condition naming the cause, creates nothing and is retried with backoff.
@@ -54,6 +55,9 @@ class Intake:
     kube: kube.Kube
     store: Store
     is_leader: Callable[[], bool] = lambda: True
+    # the controller that claimed a namespace instead of this one: its intake reads that namespace's
+    # Subscriptions, so two overlapping controllers never both act on one (``leader.NamespaceClaims``)
+    claimed_by: Callable[[str], str | None] = lambda namespace: None
     connect: images.Connect = images.connect
     git: GitSettings | None = None
     argo: argocd.ArgoCD | None = None
@@ -310,7 +314,7 @@ class Poller(threading.Thread):
             self.wake.clear()
             if self.stop.is_set():
                 return
-            if not self.intake.is_leader():
+            if not self.intake.is_leader() or self.intake.claimed_by(self.key[0]) is not None:
                 delay = 2.0
                 continue
             try:
