@@ -7,6 +7,9 @@ Station when its overlay changes is judged against the re-rendered commit."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
@@ -16,9 +19,12 @@ from kubernetes import client as k8s
 
 from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_daemon.core import model
+from k8sta_daemon.web import create_app
 from k8sta_devstack.railway import ARGOCD_NS, Railway, base, overlay
+from k8sta_devstack.stack import Stack
 
 GROUP, VERSION = "k8sta.io", "v1alpha1"
+TOKEN = "e2e-git-token"
 
 pytestmark = pytest.mark.stack
 
@@ -35,7 +41,7 @@ def _status(rail: Railway) -> dict[str, Any]:
     return rail.get("subscriptions", "config").get("status") or {}
 
 
-def test_overlay_commits_rerender_and_shared_commits_ride(railway: Railway, argocd: ArgoCD) -> None:
+def test_overlay_commits_rerender_and_shared_commits_ride(railway: Railway, argocd: ArgoCD, stack: Stack) -> None:
     config = railway.commit({**base(), **overlay("dev"), **overlay("staging")})
     for env in ("dev", "staging"):
         railway.application(env)
@@ -87,8 +93,31 @@ def test_overlay_commits_rerender_and_shared_commits_ride(railway: Railway, argo
     railway.wait("the new ticket Completed", lambda: railway.state(new["metadata"]["name"]) == "Completed")
     time.sleep(3)  # three more polls at intervalSeconds 1
     assert len(railway.tickets()) == 2
+
+    # a GitHub push webhook: intervalSeconds 60, so only the nudge explains the ticket; redeliveries add nothing
+    railway.custom.patch_namespaced_custom_object(GROUP, VERSION, railway.namespace, "subscriptions", "config",
+                                                  {"spec": {"intervalSeconds": 60}})
+    time.sleep(2)  # the spec change itself triggers one read
+    client = create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN,
+                         "WEBHOOK_NAMESPACE": railway.namespace}).test_client()
+    body = json.dumps({"ref": "refs/heads/main", "repository": {"clone_url": railway.repo.url}}).encode()
+    headers = {"X-GitHub-Event": "push", "Content-Type": "application/json",
+               "X-Hub-Signature-256": "sha256=" + hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()}
+    started = time.monotonic()
+    hooked = railway.commit(base("3"), "shared: version 3")
+    answer = client.post(f"/webhooks/nudge?namespace={railway.namespace}", data=body, headers=headers)
+    assert answer.status_code == 202 and answer.get_json()["nudged"] == ["config"], answer.get_json()
+    railway.wait("the nudged ticket", lambda: len(railway.tickets()) == 3, timeout=30)
+    hooked_in = time.monotonic() - started
+    assert any(t["spec"]["snapshot"]["configCommit"] == hooked for t in railway.tickets())
+    for _ in range(3):  # redelivered
+        assert client.post(f"/webhooks/nudge?namespace={railway.namespace}", data=body,
+                           headers=headers).status_code == 202
+    time.sleep(3)
+    assert len(railway.tickets()) == 3
     print(f"\ngit push -> (polling alone, intervalSeconds 1): overlay re-rendered in {rerendered_in:.2f} s, "
-          f"shared-config ticket created in {ticket_in:.2f} s")
+          f"shared-config ticket created in {ticket_in:.2f} s; with the GitHub push webhook (intervalSeconds 60) "
+          f"ticket created in {hooked_in:.2f} s")
 
 
 def _visit(rail: Railway, ticket: str, station: str) -> dict[str, Any]:
