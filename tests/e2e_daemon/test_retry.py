@@ -1,11 +1,11 @@
 """A retry after a real sync failure completes once the cause is fixed (issue 13, "done when" (b)).
 
-The ticket's snapshot is pinned, so the cause must come from the cluster: a ValidatingAdmissionPolicy
-(in-process admission, no webhook) makes the API server reject the Application's status ConfigMap, so
-Argo CD's sync operation of our commit (requested by the daemon: the Application has no automated sync)
-fails and the ticket is Failed. Deleting the policy's binding fixes
-it; ``k8sta retry`` re-enters the Station, and the retry judges only what Argo CD does from then on (the
-old Failed operation no longer counts), asks Argo CD to sync again and completes.
+The ticket's snapshot is pinned, so the cause must come from the cluster: a ValidatingAdmissionPolicy (in-
+process admission, no webhook) makes the API server reject the ConfigMap the shared config generates
+(``shared-<hash>``), so Argo CD's sync operation of our commit (requested by the daemon: the Application has
+no automated sync) fails and the ticket is Failed. Deleting the policy's binding fixes it; ``k8sta retry``
+re-enters the Station, and the retry judges only what Argo CD does from then on (the old Failed operation no
+longer counts), asks Argo CD to sync again and completes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from k8sta_devstack.stack import Stack
 pytestmark = pytest.mark.stack
 
 
-def deny_status_configmaps(api: k8s.ApiClient, name: str, namespace: str) -> None:
+def deny_shared_configmaps(api: k8s.ApiClient, name: str, namespace: str) -> None:
     admission = k8s.AdmissionregistrationV1Api(api)
     admission.create_validating_admission_policy({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
@@ -33,8 +33,8 @@ def deny_status_configmaps(api: k8s.ApiClient, name: str, namespace: str) -> Non
                  "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
                                                          "operations": ["CREATE", "UPDATE"],
                                                          "resources": ["configmaps"]}]},
-                 "validations": [{"expression": "object.metadata.name != 'status'",
-                                  "message": "the status ConfigMap is frozen here (test policy)"}]}})
+                 "validations": [{"expression": "!object.metadata.name.startsWith('shared')",
+                                  "message": "the shared ConfigMap is frozen here (test policy)"}]}})
     admission.create_validating_admission_policy_binding({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": name},
@@ -46,7 +46,7 @@ def deny_status_configmaps(api: k8s.ApiClient, name: str, namespace: str) -> Non
 def test_a_retry_after_a_sync_failure_completes_once_the_cause_is_fixed(railway: Railway, stack: Stack) -> None:
     config = railway.commit({**base(), **overlay("frozen")})
     name = f"frozen-{railway.suffix}"
-    deny_status_configmaps(railway.api, name, f"{name}-ns")
+    deny_shared_configmaps(railway.api, name, f"{name}-ns")  # railway.target_namespace, before the app exists
     admission = k8s.AdmissionregistrationV1Api(railway.api)
     try:
         # manual sync: the daemon's sync request carries no retry strategy, so one failed attempt is the
