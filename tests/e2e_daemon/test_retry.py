@@ -1,7 +1,7 @@
 """A retry after a real sync failure completes once the cause is fixed (issue 13, "done when" (b)).
 
-The ticket's snapshot is pinned, so the cause must come from the cluster: a ValidatingAdmissionPolicy (in-
-process admission, no webhook) makes the API server reject the ConfigMap the shared config generates
+The ticket's snapshot is pinned, so the cause must come from the cluster: a ValidatingAdmissionPolicy
+(in-process admission, no webhook) makes the API server reject the ConfigMap the shared config generates
 (``shared-<hash>``), so Argo CD's sync operation of our commit (requested by the daemon: the Application has
 no automated sync) fails and the ticket is Failed. Deleting the policy's binding fixes it; ``k8sta retry``
 re-enters the Station, and the retry judges only what Argo CD does from then on (the old Failed operation no
