@@ -67,7 +67,7 @@ _ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 def _wrap(exc: Exception, what: str) -> KubeError:
     if not isinstance(exc, ApiException):
-        return KubeError(f"{what}: the API server did not answer ({type(exc).__name__})", 0)
+        return KubeError(f"{what}: the Kubernetes API did not answer ({type(exc).__name__})", 0)
     if exc.status == 409:
         return Conflict(f"{what}: conflict", 409)
     if exc.status == 404:
