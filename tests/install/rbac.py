@@ -92,14 +92,14 @@ TABLE: tuple[Access, ...] = (
     # controller: nothing of the workloads
     _a(C, "create", "", "pods", U, False),
     _a(C, "get", "", "configmaps", A, False),
-    # web: reads (and, for the board, watches) our resources, creates Tickets and their Events, reads Events
+    # web: reads (and, for the board, watches) our resources and reads Events; its webhooks only nudge
+    # Subscriptions, so it creates no Ticket and no Event
     *(_a(W, verb, "k8sta.io", plural, U, True) for verb in ("get", "list", "watch")
       for plural in ("tracks", "stations", "tickets")),
-    _a(W, "create", "k8sta.io", "tickets", U, True),
-    _a(W, "create", "", "events", U, True),
     _a(W, "list", "", "events", U, True),
-    _a(W, "delete", "", "events", U, False),
-    *(_a(W, verb, "k8sta.io", "tickets", U, False) for verb in ("update", "patch", "delete")),
+    *(_a(W, verb, "", "events", U, False) for verb in ("create", "patch", "delete")),
+    *(_a(W, verb, "events.k8s.io", "events", U, False) for verb in ("create", "patch")),
+    *(_a(W, verb, "k8sta.io", "tickets", U, False) for verb in ("create", "update", "patch", "delete")),
     _a(W, "update", "k8sta.io", "tickets/status", U, False),
     _a(W, "create", "k8sta.io", "tracks", U, False),
     _a(W, "update", "k8sta.io", "subscriptions/status", U, False),

@@ -20,6 +20,7 @@ from web.identities import account_token, bearer, grant  # tests/ is the rootdir
 from k8sta_daemon.adapters import kube
 from k8sta_daemon.adapters.leader import LeaderElector, LeaseSettings
 from k8sta_daemon.core import codec, model
+from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.web import boardwatch, create_app
 from k8sta_daemon.web.sansio import auth
 from k8sta_devstack.stack import Stack
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.stack
 
 CONFIG_COMMIT = "c" * 40
 IMAGE = "ghcr.io/acme/api"
+WATCHED = "registry.invalid/acme/api"  # never resolves: a poller nudged on a shared stack finds nothing to ride
 WEBHOOK_TOKEN = secrets.token_hex(16)
 
 
@@ -161,8 +163,9 @@ def test_the_controller_account_holds_its_lease_and_no_other(controller_api: k8s
 
 def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path], kube_api: k8s.ApiClient,
                                                     namespace: str) -> None:
-    k8s.CustomObjectsApi(kube_api).create_namespaced_custom_object(
-        kube.GROUP, kube.VERSION, namespace, "tickets", ticket_body(namespace, "line-1", "1.0"))
+    custom = k8s.CustomObjectsApi(kube_api)
+    ticket = custom.create_namespaced_custom_object(kube.GROUP, kube.VERSION, namespace, "tickets",
+                                                    ticket_body(namespace, "line-1", "1.0"))
     app = create_app({"TESTING": True, "KUBECONFIG": str(kubeconfigs[rbac.WEB]), "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
                       "WEBHOOK_NAMESPACE": namespace})
     client = app.test_client()
@@ -177,29 +180,48 @@ def test_the_web_account_is_enough_for_the_web_part(kubeconfigs: dict[str, Path]
     outsider = bearer(account_token(kube_api, namespace, "outsider"))
     assert client.get(f"/api/v1/tickets/{namespace}/line-1", headers=outsider).status_code == 403
     assert client.get(f"/api/v1/tickets/{namespace}/line-1").status_code == 401
-    # An image push creates the next ticket (other pins inherited) and records who asked.
+    # An image push only nudges the Subscription watching its repository (list + patch): no ticket, no Event.
+    custom.create_namespaced_custom_object(kube.GROUP, kube.VERSION, namespace, "subscriptions", {
+        "apiVersion": kube.API_VERSION, "kind": "Subscription",
+        "metadata": {"name": "line-images", "namespace": namespace},
+        "spec": {"tracks": ["line"], "image": {"repository": WATCHED}}})
     pushed = client.post("/webhooks/image", headers={auth.TOKEN_HEADER: WEBHOOK_TOKEN},
-                         json={"track": "line", "namespace": namespace, "image": f"{IMAGE}:1.1"})
-    assert pushed.status_code == 201, pushed.get_json()
-    name = pushed.get_json()["ticket"]
-    created = k8s.CustomObjectsApi(kube_api).get_namespaced_custom_object(
-        kube.GROUP, kube.VERSION, namespace, "tickets", name)
-    assert created["spec"]["snapshot"]["configCommit"] == CONFIG_COMMIT
-    assert created["spec"]["snapshot"]["images"] == [{"name": IMAGE, "tag": "1.1"}]
-    assert [e.reason for e in events_about(kube_api, namespace, "Ticket", name)] == ["Created"]
+                         json={"track": "line", "namespace": namespace, "image": f"{WATCHED}:1.1"})
+    assert pushed.status_code == 202, pushed.get_json()
+    assert pushed.get_json() == {"nudged": ["line-images"]}
+    subscription = custom.get_namespaced_custom_object(kube.GROUP, kube.VERSION, namespace, "subscriptions",
+                                                       "line-images")
+    assert codec.parse_time(subscription["metadata"]["annotations"][subs.NUDGE_ANNOTATION]) is not None
+    unwatched = client.post("/webhooks/image", headers={auth.TOKEN_HEADER: WEBHOOK_TOKEN},
+                            json={"track": "line", "namespace": namespace, "image": f"{IMAGE}:1.1"})
+    assert unwatched.status_code == 200, unwatched.get_json()
+    assert unwatched.get_json()["nudged"] == [] and "declare one" in unwatched.get_json()["message"]
+    listed = custom.list_namespaced_custom_object(kube.GROUP, kube.VERSION, namespace, "tickets")["items"]
+    assert [t["metadata"]["name"] for t in listed] == ["line-1"]
+    assert "Created" not in [e.reason for e in events_about(kube_api, namespace, "Ticket", "line-1")]
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and b"k8sta_web_kubernetes_up 1.0" in metrics.data
-    # The departure board watches with this account and reads a ticket's Events.
+    # The departure board watches with this account and reads a ticket's Events (recorded by the admin here).
+    kube.Kube(kube_api).emit_event({"apiVersion": kube.API_VERSION, "kind": "Ticket", "namespace": namespace,
+                                    "name": "line-1", "uid": ticket["metadata"]["uid"]},
+                                   "Normal", "Entered", "recorded for the board page of the web account")
     try:
         board = client.get("/board/", query_string={"namespace": namespace}, headers=reader)
         assert board.status_code == 200 and f'id="track/{namespace}/line"' in board.get_data(as_text=True)
-        page = client.get(f"/board/tickets/{namespace}/{name}", headers=reader)
-        assert page.status_code == 200 and "Created" in page.get_data(as_text=True)
-        assert client.get(f"/board/tickets/{namespace}/{name}", headers=outsider).status_code == 403
+        page = client.get(f"/board/tickets/{namespace}/line-1", headers=reader)
+        assert page.status_code == 200 and "recorded for the board page of the web account" in page.get_data(
+            as_text=True)
+        assert client.get(f"/board/tickets/{namespace}/line-1", headers=outsider).status_code == 403
         assert client.get("/board/").status_code == 401
     finally:
         app.extensions[boardwatch.EXTENSION].stop()
-    # The web part only creates: changing a ticket is refused.
-    with pytest.raises(kube.KubeError) as refused:
-        kube.Kube(kube.api_client(str(kubeconfigs[rbac.WEB]))).patch_spec("Ticket", namespace, name, {"abandon": True})
-    assert refused.value.status == 403
+    # The web part never writes a ticket or an Event: creating, changing and recording are all refused.
+    web = kube.Kube(kube.api_client(str(kubeconfigs[rbac.WEB])))
+    for refused_write in (
+            lambda: web.create("Ticket", namespace, ticket_body(namespace, "line-2", "1.1")),
+            lambda: web.patch_spec("Ticket", namespace, "line-1", {"abandon": True}),
+            lambda: web.emit_event({"apiVersion": kube.API_VERSION, "kind": "Ticket", "namespace": namespace,
+                                    "name": "line-1", "uid": ticket["metadata"]["uid"]}, "Normal", "Created", "no")):
+        with pytest.raises(kube.KubeError) as refused:
+            refused_write()
+        assert refused.value.status == 403

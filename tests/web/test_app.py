@@ -1,4 +1,5 @@
-"""The web app against the real API server: readiness, the JSON API, image webhooks and metrics."""
+"""The web app against the real API server: readiness, the JSON API, image webhooks (they only nudge
+Subscriptions, never create a ticket) and metrics."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from k8sta_daemon.web import create_app
 from k8sta_devstack.stack import Stack
 
 from .conftest import TOKEN
+from .test_nudge import _nudged, _sub
 
 pytestmark = pytest.mark.stack
 
@@ -80,81 +82,77 @@ def test_api_unknown_names_are_404(client: FlaskClient, cluster: Cluster, path: 
     assert response.json == {"error": message.format(ns=cluster.namespace)}
 
 
-def test_generic_webhook_creates_a_ticket_with_inherited_pins(client: FlaskClient, cluster: Cluster) -> None:
+def test_generic_webhook_only_nudges_the_subscription_watching_its_repository(client: FlaskClient,
+                                                                            cluster: Cluster) -> None:
+    """Even with a Track whose newest ticket a push could inherit from, no ticket is made: the Subscription
+    is annotated, and a redelivery or an older tag afterwards is the same nudge (order is the poller's)."""
     cluster.track("api", ["dev"])
     cluster.ticket("api-1", "api", OLD)
+    _sub(cluster, "web-images", {"image": {"repository": "acme/web"}}, tracks=["api"])
+    _sub(cluster, "api-images", {"image": {"repository": "acme/api"}}, tracks=["api"])
     payload = {"track": "api", "namespace": cluster.namespace, "image": "acme/web:2.0", "digest": DIGEST}
 
     response = post(client, payload)
 
-    assert response.status_code == 201, response.json
-    assert response.json["ticket"] == "api-2" and response.json["created"] is True
-    spec = cluster.get("Ticket", "api-2")["spec"]
-    assert spec["snapshot"] == {"configCommit": CONFIG, "images": [
-        {"name": "acme/api", "tag": "1.0"}, {"name": "acme/web", "tag": "2.0", "digest": DIGEST}]}
-    assert [e.reason for e in cluster.events("api-2")] == ["Created"]
-
-    redelivered = post(client, payload)
-    assert redelivered.status_code == 200
-    assert redelivered.json["ticket"] == "api-2" and redelivered.json["created"] is False
-    assert len(cluster.tickets()) == 2
+    assert response.status_code == 202, response.json
+    assert response.json == {"nudged": ["web-images"]}
+    assert _nudged(cluster, "web-images") and not _nudged(cluster, "api-images")
+    for later in (payload, {"track": "api", "namespace": cluster.namespace, "image": "acme/web:1.0"}):
+        again = post(client, later)
+        assert (again.status_code, again.json) == (202, {"nudged": ["web-images"]})
+    assert [t["metadata"]["name"] for t in cluster.tickets()] == ["api-1"]
+    assert cluster.events("api-1") == []
 
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'k8sta_webhook_requests_total{outcome="created",source="generic"} 1.0' in metrics
-    assert 'k8sta_webhook_requests_total{outcome="unchanged",source="generic"} 1.0' in metrics
-    assert f'k8sta_tickets{{namespace="{cluster.namespace}",state="Waiting"}} 2.0' in metrics
-    assert f'k8sta_tickets{{namespace="{cluster.namespace}",state="Completed"}} 0.0' in metrics
+    assert 'k8sta_webhook_requests_total{outcome="nudged",source="generic"} 3.0' in metrics
+    assert 'outcome="created"' not in metrics
+    assert f'k8sta_tickets{{namespace="{cluster.namespace}",state="Waiting"}} 1.0' in metrics
     assert "k8sta_web_kubernetes_up 1.0" in metrics
 
 
-def test_webhook_for_an_unknown_track_is_404(client: FlaskClient, cluster: Cluster) -> None:
-    response = post(client, {"track": "nope", "namespace": cluster.namespace, "image": "acme/api:1"})
-    assert response.status_code == 404
-    assert response.json["error"] == f"track nope not found in namespace {cluster.namespace}"
-    assert cluster.tickets() == []
-
-
-def test_webhook_on_a_track_without_tickets_is_409(client: FlaskClient, cluster: Cluster) -> None:
+def test_a_push_nothing_watches_says_to_declare_a_subscription(client: FlaskClient, cluster: Cluster) -> None:
     cluster.track("api", ["dev"])
+    cluster.ticket("api-1", "api", OLD)
     response = post(client, {"track": "api", "namespace": cluster.namespace, "image": "acme/api:1"})
-    assert response.status_code == 409
-    assert response.json["error"].startswith("track api has no ticket yet to inherit a config commit from")
-    assert cluster.tickets() == []
+    assert response.status_code == 200
+    assert response.json == {"nudged": [], "message": f"no Subscription in namespace {cluster.namespace} feeding "
+                             "Track api watches acme/api; declare one (kind: Subscription, spec.tracks: [api], "
+                             "spec.image.repository: acme/api) — webhooks never create tickets by themselves"}
+    unknown = post(client, {"track": "nope", "namespace": cluster.namespace, "image": "acme/api:1"})
+    assert unknown.status_code == 200 and unknown.json["nudged"] == []
+    assert [t["metadata"]["name"] for t in cluster.tickets()] == ["api-1"]
 
 
 def test_dockerhub_webhook_names_its_track_in_the_query(client: FlaskClient, cluster: Cluster) -> None:
-    cluster.track("api", ["dev"])
-    cluster.ticket("api-1", "api", OLD)
+    _sub(cluster, "api", {"image": {"repository": "docker.io/acme/api"}}, tracks=["api"])
+    _sub(cluster, "web", {"image": {"repository": "docker.io/acme/api"}}, tracks=["web"])
     payload = {"push_data": {"tag": "3.1", "pusher": "ci"}, "repository": {"repo_name": "acme/api"}}
     response = post(client, payload, f"?track=api&namespace={cluster.namespace}")
-    assert response.status_code == 201, response.json
-    assert cluster.get("Ticket", "api-2")["spec"]["snapshot"] == {"configCommit": CONFIG, "images": [
-        {"name": "acme/api", "tag": "3.1"}, {"name": "acme/web", "tag": "1.0"}]}
+    assert response.status_code == 202, response.json
+    assert response.json == {"nudged": ["api"]}
+    assert _nudged(cluster, "api") and not _nudged(cluster, "web")
+    assert cluster.tickets() == []
 
 
 def test_ghcr_webhook_authenticated_by_github_signature(client: FlaskClient, cluster: Cluster) -> None:
-    cluster.track("api", ["dev"])
-    cluster.ticket("api-1", "api", OLD)
+    _sub(cluster, "ghcr", {"image": {"repository": "ghcr.io/acme/api"}}, tracks=["api"])
     payload = {"action": "published", "package": {
         "name": "api", "package_type": "CONTAINER", "owner": {"login": "acme"},
         "package_version": {"version": DIGEST, "container_metadata": {"tag": {"name": "4.0", "digest": DIGEST}}}}}
     body = json.dumps(payload).encode()
     signature = "sha256=" + hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
-    response = client.post(f"/webhooks/image?track=api&namespace={cluster.namespace}", data=body,
+    response = client.post(f"/webhooks/image?namespace={cluster.namespace}", data=body,
                            headers={"Content-Type": "application/json", "X-GitHub-Event": "package",
                                     "X-Hub-Signature-256": signature})
-    assert response.status_code == 201, response.json
-    assert cluster.get("Ticket", "api-2")["spec"]["snapshot"]["images"] == [
-        {"name": "acme/api", "tag": "1.0"}, {"name": "acme/web", "tag": "1.0"},
-        {"name": "ghcr.io/acme/api", "tag": "4.0", "digest": DIGEST}]
+    assert response.status_code == 202, response.json
+    assert response.json == {"nudged": ["ghcr"]} and _nudged(cluster, "ghcr")
+    assert cluster.tickets() == []
 
 
-def test_default_namespace_from_config(stack: Stack, cluster: Cluster, reader_token: str) -> None:
-    cluster.track("api", ["dev"])
-    cluster.ticket("api-1", "api", OLD)
+def test_default_namespace_from_config(stack: Stack, cluster: Cluster) -> None:
+    _sub(cluster, "api", {"image": {"repository": "acme/api"}}, tracks=["api"])
     app = create_app({"TESTING": True, "KUBECONFIG": str(stack.kubeconfig), "WEBHOOK_TOKEN": TOKEN,
                       "NAMESPACE": cluster.namespace})
-    client = app.test_client()
-    assert post(client, {"track": "api", "image": "acme/api:1"}).status_code == 201
-    listed = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {reader_token}"})
-    assert [t["name"] for t in listed.json["items"]] == ["api-1", "api-2"]
+    response = post(app.test_client(), {"image": "acme/api:1"})
+    assert (response.status_code, response.json) == (202, {"nudged": ["api"]})
+    assert _nudged(cluster, "api") and cluster.tickets() == []

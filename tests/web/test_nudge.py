@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -27,9 +28,9 @@ IMAGE = "registry.example:5000/shop/api"
 GIT = "https://git.example/shop/config.git"
 
 
-def _sub(cluster: Cluster, name: str, source: dict[str, Any]) -> None:
+def _sub(cluster: Cluster, name: str, source: dict[str, Any], tracks: Sequence[str] = ("shop",)) -> None:
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Subscription",
-            "metadata": {"name": name, "namespace": cluster.namespace}, "spec": {"tracks": ["shop"], **source}}
+            "metadata": {"name": name, "namespace": cluster.namespace}, "spec": {"tracks": list(tracks), **source}}
     cluster.custom.create_namespaced_custom_object(GROUP, VERSION, cluster.namespace, "subscriptions", body)
 
 

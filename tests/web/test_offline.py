@@ -116,8 +116,9 @@ def test_a_missing_token_file_fails_at_startup(unreachable_kubeconfig: Path, tmp
     (b"{not json", "", "payload is not JSON"),
     ({"track": "api", "namespace": "k8sta"}, "", "image is required"),
     ({"namespace": "k8sta", "image": "acme/api"}, "?track=api", "has no tag"),
-    ({"push_data": {"tag": "1"}, "repository": {"repo_name": "acme/api"}}, "?namespace=k8sta", "track"),
-], ids=["not-json", "no-image", "no-tag", "dockerhub-without-track"])
+    ({"push_data": {"tag": "1"}, "repository": {"repo_name": "acme/api"}}, "?track=Api", "track name 'Api'"),
+    ({"namespace": "k8sta", "image": "a..b/api:1"}, "", "image: 'a..b/api' is not an image repository"),
+], ids=["not-json", "no-image", "no-tag", "dockerhub-bad-track", "repository-breaks-the-crd"])
 def test_webhook_validates_before_touching_the_cluster(offline: FlaskClient, payload: Any, query: str,
                                                        message: str) -> None:
     response = post(offline, payload, query=query)
@@ -135,10 +136,14 @@ def test_github_ping_is_answered_after_checking_its_signature(offline: FlaskClie
     assert forged.status_code == 401
 
 
-def test_a_valid_push_to_an_unreachable_api_is_503(offline: FlaskClient) -> None:
-    response = post(offline, GENERIC)
+@pytest.mark.parametrize("payload", [GENERIC, {"image": "acme/api:1.2"}], ids=["with-track", "without-track"])
+def test_a_valid_push_to_an_unreachable_api_is_503(offline: FlaskClient, payload: dict[str, str]) -> None:
+    response = post(offline, payload)
     assert response.status_code == 503
+    assert response.json["error"].startswith("listing Subscriptions in namespace k8sta: ")  # nothing else tried
     assert "did not answer" in response.json["error"]
+    metrics = offline.get("/metrics").get_data(as_text=True)
+    assert 'k8sta_webhook_requests_total{outcome="error",source="generic"} 1.0' in metrics
 
 
 def test_metrics_count_webhook_outcomes_and_report_the_api_down(offline: FlaskClient) -> None:

@@ -1,4 +1,4 @@
-"""Pure webhook rules: which payload means which image on which Track, and who may send it."""
+"""Pure webhook rules: which image repository a push names (where, for which Track), and who may send it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from k8sta_daemon.core import model
-from k8sta_daemon.web.sansio import auth, payloads
+from k8sta_daemon.web.sansio import auth, nudges, payloads
 
 D1 = "sha256:" + "1" * 64
-Pin = model.ImagePin
 Push = payloads.ImagePush
 S = payloads.Source
 
@@ -37,32 +35,38 @@ def github(tag: str | None = "v2", *, key: str = "package", owner_key: str = "ow
     return {"action": action, key: package}
 
 
+HUB = ("docker.io/acme/api", "acme/api")
+GH = ("ghcr.io/acme/api",)
+
+
 @pytest.mark.parametrize(("payload", "query", "default_ns", "event", "expected"), [
     ({"track": "api", "namespace": "k8sta", "image": "acme/api:1.4"}, {}, None, None,
-     Push(S.GENERIC, "api", "k8sta", Pin("acme/api", "1.4"))),
+     Push(S.GENERIC, "k8sta", "api", ("acme/api",))),
     ({"track": "api", "namespace": "k8sta", "image": "acme/api:1.4", "digest": D1}, {}, None, None,
-     Push(S.GENERIC, "api", "k8sta", Pin("acme/api", "1.4", D1))),
+     Push(S.GENERIC, "k8sta", "api", ("acme/api",))),
     ({"track": "api", "image": f"ghcr.io/acme/api:1.4@{D1}"}, {}, "k8sta", None,
-     Push(S.GENERIC, "api", "k8sta", Pin("ghcr.io/acme/api", "1.4", D1))),
+     Push(S.GENERIC, "k8sta", "api", GH)),
     ({"image": "acme/api:1.4"}, {"track": "api", "namespace": "prod-ns"}, "k8sta", None,
-     Push(S.GENERIC, "api", "prod-ns", Pin("acme/api", "1.4"))),
+     Push(S.GENERIC, "prod-ns", "api", ("acme/api",))),
     ({"track": "api", "namespace": "k8sta", "image": "acme/api:1.4"}, {"track": "web", "namespace": "x"}, None, None,
-     Push(S.GENERIC, "api", "k8sta", Pin("acme/api", "1.4"))),
-    (dockerhub(), {"track": "api", "namespace": "k8sta"}, None, None,
-     Push(S.DOCKERHUB, "api", "k8sta", Pin("acme/api", "1.4"))),
-    (dockerhub(), {"track": "api"}, "k8sta", None, Push(S.DOCKERHUB, "api", "k8sta", Pin("acme/api", "1.4"))),
-    (github(), {"track": "api", "namespace": "k8sta"}, None, "package",
-     Push(S.GHCR, "api", "k8sta", Pin("ghcr.io/acme/api", "v2", D1))),
+     Push(S.GENERIC, "k8sta", "api", ("acme/api",))),
+    ({"image": "registry.example:5000/shop/api:1.4"}, {}, "k8sta", None,
+     Push(S.GENERIC, "k8sta", None, ("registry.example:5000/shop/api",))),
+    (dockerhub(), {"track": "api", "namespace": "k8sta"}, None, None, Push(S.DOCKERHUB, "k8sta", "api", HUB)),
+    (dockerhub(), {}, "k8sta", None, Push(S.DOCKERHUB, "k8sta", None, HUB)),
+    (dockerhub(repo="nginx"), {}, "k8sta", None,
+     Push(S.DOCKERHUB, "k8sta", None, ("docker.io/library/nginx", "library/nginx", "nginx"))),
+    (github(), {"track": "api", "namespace": "k8sta"}, None, "package", Push(S.GHCR, "k8sta", "api", GH)),
     (github(key="registry_package", owner_key="namespace"), {"track": "api"}, "k8sta", "registry_package",
-     Push(S.GHCR, "api", "k8sta", Pin("ghcr.io/acme/api", "v2", D1))),
-    (github(digest=None), {"track": "api"}, "k8sta", None, Push(S.GHCR, "api", "k8sta", Pin("ghcr.io/acme/api", "v2"))),
-    (github(package_type="docker"), {"track": "api"}, "k8sta", "package",
-     Push(S.GHCR, "api", "k8sta", Pin("ghcr.io/acme/api", "v2", D1))),
+     Push(S.GHCR, "k8sta", "api", GH)),
+    (github(digest=None), {}, "k8sta", None, Push(S.GHCR, "k8sta", None, GH)),
+    (github(package_type="docker"), {"track": "api"}, "k8sta", "package", Push(S.GHCR, "k8sta", "api", GH)),
 ], ids=["generic", "generic-digest", "generic-inline-digest-default-ns", "generic-query-fills-gaps",
-        "generic-payload-beats-query", "dockerhub", "dockerhub-default-ns", "ghcr-package", "ghcr-registry-package",
-        "ghcr-no-digest", "ghcr-legacy-docker-type"])
-def test_parse(payload: dict[str, Any], query: dict[str, str], default_ns: str | None, event: str | None,
-               expected: payloads.ImagePush) -> None:
+        "generic-payload-beats-query", "generic-no-track", "dockerhub", "dockerhub-no-track-default-ns",
+        "dockerhub-official-image", "ghcr-package", "ghcr-registry-package", "ghcr-no-digest-no-track",
+        "ghcr-legacy-docker-type"])
+def test_parse_keeps_only_the_repository(payload: dict[str, Any], query: dict[str, str], default_ns: str | None,
+                                         event: str | None, expected: payloads.ImagePush) -> None:
     assert payloads.parse(payload, query, default_namespace=default_ns, github_event=event) == expected
 
 
@@ -81,21 +85,28 @@ def test_parse_ignores(payload: dict[str, Any], event: str, reason: str) -> None
 @pytest.mark.parametrize(("payload", "query", "default_ns", "message"), [
     ({"track": "api", "namespace": "k8sta"}, {}, None, "image is required"),
     ({"track": "api", "namespace": "k8sta", "image": 42}, {}, None, "image must be a string"),
-    ({"namespace": "k8sta", "image": "a/b:1"}, {}, None, "track .* is required"),
     ({"track": "api", "image": "a/b:1"}, {}, None, "namespace .* no default namespace"),
     ({"track": "api", "namespace": "k8sta", "image": "a/b"}, {}, None, "has no tag"),
     ({"track": "api", "namespace": "k8sta", "image": "a/b:1", "digest": "sha1:x"}, {}, None, "is not sha256"),
+    ({"namespace": "k8sta", "image": f"a/b:1@{D1}", "digest": "sha256:" + "2" * 64}, {}, None, "disagrees"),
     ({"track": "Bad_Track", "namespace": "k8sta", "image": "a/b:1"}, {}, None, "not a valid Kubernetes name"),
+    ({"track": 7, "namespace": "k8sta", "image": "a/b:1"}, {}, None, "track .* must be a string"),
+    ({"namespace": "Bad_NS", "image": "a/b:1"}, {}, None, "namespace name 'Bad_NS' is not a valid"),
     ({"track": "api", "namespace": "k8sta", "image": "a/b:1", "digest": 5}, {}, None, "digest must be a string"),
-    (dockerhub(), {}, "k8sta", "track .* is required"),
+    ({"namespace": "k8sta", "image": "a..b/c:1"}, {}, None, "image: 'a..b/c' is not an image repository"),
+    ({"namespace": "k8sta", "image": "reg.example:0/c:1"}, {}, None, "registry port must be 1-65535"),
+    (dockerhub(), {"track": "Bad_Track"}, "k8sta", "not a valid Kubernetes name"),
     (dockerhub(tag=""), {"track": "api"}, "k8sta", "push_data.tag is required"),
+    (dockerhub(tag="bad tag"), {}, "k8sta", "has spaces"),
+    (dockerhub(repo="Acme/API"), {}, "k8sta", "is not a valid repository name"),
     ({"push_data": [], "repository": {}}, {"track": "api"}, "k8sta", "must be objects"),
     ({"action": "published", "package": "x"}, {"track": "api"}, "k8sta", "package must be an object"),
     ({"action": "published", "package": {"name": "a", "package_version": None}}, {"track": "api"}, "k8sta",
      "package_version must be an object"),
-], ids=["no-image", "image-not-string", "no-track", "no-namespace", "no-tag", "bad-digest", "bad-track-name",
-        "digest-not-string", "dockerhub-no-track", "dockerhub-no-tag", "dockerhub-malformed", "ghcr-malformed",
-        "ghcr-no-version"])
+], ids=["no-image", "image-not-string", "no-namespace", "no-tag", "bad-digest", "digests-disagree",
+        "bad-track-name", "track-not-string", "bad-namespace", "digest-not-string", "repository-breaks-the-crd",
+        "port-zero", "dockerhub-bad-track", "dockerhub-no-tag", "dockerhub-bad-tag", "dockerhub-uppercase",
+        "dockerhub-malformed", "ghcr-malformed", "ghcr-no-version"])
 def test_parse_refuses(payload: dict[str, Any], query: dict[str, str], default_ns: str | None, message: str) -> None:
     with pytest.raises(payloads.PayloadError, match=message):
         payloads.parse(payload, query, default_namespace=default_ns)
@@ -105,15 +116,15 @@ def test_parse_refuses(payload: dict[str, Any], query: dict[str, str], default_n
     (b"not json", "not JSON"),
     (b"[1, 2]", "must be a JSON object"),
     (b"\xff\xfe", "not JSON"),
-    (b"{" + b" " * payloads.MAX_BODY_BYTES + b"}", "larger than"),
+    (b"{" + b" " * nudges.MAX_BODY_BYTES + b"}", "larger than"),
 ])
 def test_decode_refuses(body: bytes, message: str) -> None:
     with pytest.raises(payloads.PayloadError, match=message):
-        payloads.decode(body)
+        nudges.decode(body)
 
 
 def test_decode() -> None:
-    assert payloads.decode(json.dumps({"a": 1}).encode()) == {"a": 1}
+    assert nudges.decode(json.dumps({"a": 1}).encode()) == {"a": 1}
 
 
 BODY = b'{"image": "a/b:1"}'

@@ -1,5 +1,6 @@
 """Scoped webhook secrets and the bearer-token parsing, as pure functions and through the offline app:
-a secret acts only in its namespace (or Track), and is refused before the cluster is ever asked."""
+a secret nudges only in its namespace (or only its Track's Subscriptions), and is refused before the
+cluster is ever asked."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from k8sta_daemon.web.sansio import authz, scopes
 from k8sta_daemon.web.settings import SettingsError
 
 from .conftest import TOKEN, offline_app
+from .fakestore import FakeStore, install, subscription
 
 SECRETS = """
 - {namespace: shop, token: shop-secret}
@@ -105,16 +107,46 @@ def test_a_secret_never_acts_outside_its_scope(scoped: FlaskClient, token: str, 
                                                query: str) -> None:
     response = post(scoped, payload, token, query)
     assert response.status_code == 403
-    assert response.json["error"].startswith("this webhook secret cannot create tickets for track ")
+    assert response.json["error"].startswith("this webhook secret cannot nudge Subscriptions ")
     # Refused before the cluster was asked: the (unreachable) API would have made it a 503.
     assert "did not answer" not in response.json["error"]
+
+
+@pytest.mark.parametrize(("token", "payload", "error"), [
+    ("shop-secret", {"namespace": "bank", "image": "acme/api:1"}, "in namespace bank"),
+    ("api-only", {"track": "web", "image": "acme/api:1"}, "of track web in namespace shop"),
+], ids=["namespace", "track"])
+def test_the_refusal_names_what_is_outside_the_scope(scoped: FlaskClient, token: str, payload: dict[str, Any],
+                                                     error: str) -> None:
+    assert post(scoped, payload, token).json == {"error": f"this webhook secret cannot nudge Subscriptions {error}"}
 
 
 def test_a_push_without_namespace_goes_to_the_secrets_own(scoped: FlaskClient) -> None:
     response = post(scoped, {"track": "api", "image": "acme/api:1"}, "api-only")
     assert response.status_code == 503  # in scope (shop/api): only the unreachable API stops it
-    assert "did not answer" in response.json["error"]
+    assert response.json["error"].startswith("listing Subscriptions in namespace shop")
     assert 'outcome="forbidden"' not in scoped.get("/metrics").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("token", "payload", "nudged"), [
+    ("shop-secret", {"image": "acme/api:1"}, ["api", "web"]),
+    ("shop-secret", {"image": "acme/api:1", "track": "web"}, ["web"]),
+    ("api-only", {"image": "acme/api:1"}, ["api"]),
+    ("api-only", {"image": "acme/api:1", "namespace": "shop", "track": "api"}, ["api"]),
+], ids=["namespace-secret", "namespace-secret-one-track", "track-secret", "track-secret-naming-its-track"])
+def test_a_secret_nudges_only_inside_its_scope(unreachable_kubeconfig: Path, tmp_path: Path, token: str,
+                                               payload: dict[str, Any], nudged: list[str]) -> None:
+    """A secret of one Track nudges only the Subscriptions feeding that Track, even when the push names none."""
+    secrets_file = tmp_path / "secrets.yaml"
+    secrets_file.write_text(SECRETS)
+    app = offline_app(unreachable_kubeconfig, WEBHOOK_TOKEN=None, WEBHOOK_SECRETS_FILE=str(secrets_file))
+    store = install(app, FakeStore(subscription("api", "acme/api", ["api"], "shop"),
+                                   subscription("web", "acme/api", ["web"], "shop"),
+                                   subscription("bank", "acme/api", ["api"], "bank")))
+    response = post(app.test_client(), payload, token)
+    assert response.status_code == 202, response.json
+    assert response.json == {"nudged": nudged}
+    assert set(store.nudged()) == {f"shop/{name}" for name in nudged}
 
 
 def test_metrics_count_out_of_scope_pushes(scoped: FlaskClient) -> None:

@@ -1,6 +1,7 @@
 """Pure rules for new tickets: image references, snapshot inheritance, ticket names and bodies.
 
-Callers: the ``ticket create`` and ``rollback`` commands and the image webhook. Nothing here does I/O,
+Callers: the ``ticket create`` and ``rollback`` commands, intake (through ``operations``), and the image
+webhook (which only validates a pushed reference with ``parse_image``). Nothing here does I/O,
 so the rules ("a new image replaces the pin with the same name, every other pin is inherited from
 the Track's newest snapshot") are table-tested without a cluster.
 """

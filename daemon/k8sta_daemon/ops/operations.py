@@ -1,9 +1,10 @@
-"""Ticket creation as one operation shared by ``k8sta ticket create``, ``k8sta rollback`` and the
-image webhook: check the Track, build the snapshot, create the Ticket, record who asked and why. And the
-operator requests (``approve``, ``retry_ticket``, ``abandon``): each a compare-and-swap on the ticket's
-resourceVersion with re-read-and-retry on a conflict, so two concurrent requests both land.
+"""Ticket creation as one operation shared by ``k8sta ticket create``, ``k8sta rollback`` and intake
+(the Subscriptions' pollers): check the Track, build the snapshot, create the Ticket, record who asked and
+why. And the operator requests (``approve``, ``retry_ticket``, ``abandon``): each a compare-and-swap on
+the ticket's resourceVersion with re-read-and-retry on a conflict, so two concurrent requests both land.
 
-Callers: CLI commands and the web webhooks blueprint; I/O goes through ``store.Store``.
+Callers: CLI commands and ``watch.poller`` (webhooks create no tickets: they only nudge the pollers);
+I/O goes through ``store.Store``.
 """
 
 from __future__ import annotations
@@ -26,27 +27,21 @@ class Created:
     name: str
     track: str
     snapshot: model.Snapshot
-    created: bool = True  # False: an identical newest ticket already existed (webhook redelivery)
+    created: bool = True  # False: the named ticket already existed (intake acting on a change again)
 
 
 def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[model.ImagePin] = (),
-                  config_commit: str | None = None, actor: str, via: str,
-                  skip_if_unchanged: bool = False, name: str | None = None, default_config: str | None = None,
-                  drop_images: Sequence[str] = (), annotations: dict[str, str] | None = None) -> Created:
+                  config_commit: str | None = None, actor: str, via: str, name: str | None = None,
+                  default_config: str | None = None, drop_images: Sequence[str] = (),
+                  annotations: dict[str, str] | None = None) -> Created:
     """A new ticket: ``images``/``config_commit`` over the Track's newest snapshot.
 
-    ``skip_if_unchanged``: when the result equals the newest snapshot, create nothing (registries
-    redeliver webhooks; a second identical ticket would only supersede the first).
     ``name``: create exactly this ticket (intake derives it from the change; AlreadyExists is
     ``created=False``). ``default_config``: the config commit when neither the caller nor the Track's
     newest snapshot has one (the newest main commit a config Subscription saw). ``drop_images``:
     image names whose inherited pins the new ticket leaves out.
     """
     store.track(namespace, track)  # a clear "track x not found" before anything is written
-    if skip_if_unchanged:
-        newest = intake.newest_ticket(store.tickets(namespace, track), track)
-        if newest is not None and intake.inherit(newest.snapshot, images, config_commit) == newest.snapshot:
-            return Created(namespace, newest.name, track, newest.snapshot, created=False)
 
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
         base = intake.drop(intake.newest_snapshot(tickets, track), drop_images)

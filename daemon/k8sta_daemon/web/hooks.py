@@ -1,19 +1,26 @@
-"""What every webhook endpoint does first: count its answer, and find the secret the request proves.
+"""What every webhook endpoint shares: find the secret the request proves, nudge, count the answer.
 
 Callers: ``webhooks`` (``/webhooks/image``) and ``nudge`` (``/webhooks/nudge``). Both refuse with 503
 while no secret is configured and 401 when the request proves none; each names its own proofs in the
-401 message (the nudge endpoint also accepts the forges' own headers, through ``also``).
+401 message (the nudge endpoint also accepts the forges' own headers, through ``also``). Both end in
+``nudge``: webhooks never create tickets, they only make the matching Subscriptions' pollers read now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from flask import Response, current_app, jsonify, request
 
-from . import metrics
+from k8sta_daemon.ops import errors, nudges
+
+from . import kubeclient, metrics
+from .errors import status_of
 from .sansio import auth, scopes
+
+log = logging.getLogger(__name__)
 
 Answer = tuple[Response, int]
 
@@ -46,3 +53,19 @@ def prove(unauthorized: str, also: Callable[[bytes], Callable[[str], bool]] | No
     if scope is None:
         return answer("unknown", "unauthorized", 401, error=unauthorized)
     return Proven(body, scope)
+
+
+def nudge(source: str, namespace: str, *, images: Sequence[str] = (), git_urls: Sequence[str] = (),
+          track: str | None = None, hint: str = "") -> Answer:
+    """Nudge the Subscriptions in ``namespace`` watching ``images``/``git_urls`` (and feeding ``track``,
+    when named): 202 with their names, 200 when none matches (``hint`` appended: how to declare one)."""
+    try:
+        names = nudges.nudge(kubeclient.store(), namespace, images=images, git_urls=git_urls, track=track)
+    except errors.K8staError as exc:
+        return answer(source, "error", status_of(exc), error=str(exc))
+    log.info("%s webhook nudged %s in %s", source, names or "nothing", namespace)
+    if not names:
+        feeding = f" feeding Track {track}" if track else ""
+        return answer(source, "unmatched", 200, nudged=[], message=f"no Subscription in namespace {namespace}"
+                      f"{feeding} watches {' or '.join([*images, *git_urls])}{hint}")
+    return answer(source, "nudged", 202, nudged=names)

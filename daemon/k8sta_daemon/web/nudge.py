@@ -11,20 +11,17 @@ comes from ``?namespace=`` or the secret's own.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from flask import Blueprint, request
 
-from k8sta_daemon.ops import errors, intake, nudges
+from k8sta_daemon.ops import errors, intake
 
-from . import hooks, kubeclient
-from .errors import status_of
+from . import hooks
 from .hooks import answer
 from .sansio import auth, forges
 from .sansio import nudges as payloads
 
-log = logging.getLogger(__name__)
 bp = Blueprint("nudge", __name__, url_prefix="/webhooks")
 
 
@@ -55,12 +52,4 @@ def nudge() -> hooks.Answer:
                                                          f"namespace {namespace}")
     if isinstance(found, payloads.Ignored):
         return answer(found.source, "ignored", 200, ignored=found.reason)
-    try:
-        names = nudges.nudge(kubeclient.store(), namespace, images=found.images, git_urls=found.git_urls)
-    except errors.K8staError as exc:
-        return answer(found.source, "error", status_of(exc), error=str(exc))
-    log.info("%s webhook nudged %s in %s", found.source, names or "nothing", namespace)
-    if not names:
-        return answer(found.source, "unmatched", 200, nudged=[], message="no Subscription in namespace "
-                      f"{namespace} watches {', '.join(found.images + found.git_urls)}")
-    return answer(found.source, "nudged", 202, nudged=names)
+    return hooks.nudge(found.source, namespace, images=found.images, git_urls=found.git_urls)

@@ -1,10 +1,11 @@
 """Webhook payloads that only nudge a poller, as pure functions: which repository changed, nothing more.
 
-Callers: ``web.nudge``. A webhook body is never trusted for content (no tag, digest or commit from it
-reaches a ticket): the body only says *which* image repository or git repository to read now, and
-the Subscription's poller then reads the registry or the repository itself. Still, every field used
-is checked for type and value, with the image-reference rules of the Subscription CRD, so a malformed
-body is a 400 naming the field, never a 500.
+Callers: ``web.nudge``; ``web.sansio.payloads`` (``/webhooks/image``) shares the decoding, the
+repository rule and Docker Hub's spellings. A webhook body is never trusted for content (no tag, digest
+or commit from it reaches a ticket): the body only says *which* image repository or git repository to
+read now, and the Subscription's poller then reads the registry or the repository itself. Still, every
+field used is checked for type and value, with the image-reference rules of the Subscription CRD, so a
+malformed body is a 400 naming the field, never a 500.
 
 Formats (told apart by headers, then by shape), and where the repository comes from:
 
@@ -128,6 +129,13 @@ def image_repository(value: Any, field: str) -> str:
     return text
 
 
+def dockerhub_repositories(name: str) -> tuple[str, ...]:
+    """Every spelling a Subscription may use for Docker Hub's ``name``, canonical first: a push to
+    ``acme/api`` must nudge ``docker.io/acme/api`` too, and ``nginx`` is ``library/nginx``."""
+    path = name if "/" in name else f"library/{name}"
+    return (f"docker.io/{path}", path) + (() if "/" in name else (name,))
+
+
 def _git_urls(container: Mapping[str, Any], field: str, keys: tuple[str, ...]) -> tuple[str, ...]:
     urls = []
     for key in keys:
@@ -170,9 +178,8 @@ def parse(payload: Mapping[str, Any], headers: Mapping[str, str], query: Mapping
     if "push_data" in payload:
         _object(payload.get("push_data"), "push_data")
         repository = _object(payload.get("repository"), "repository")
-        name = image_repository(repository.get("repo_name"), "repository.repo_name")
-        return Nudge("dockerhub", images=(name if "/" in name else f"library/{name}",
-                                          f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"))
+        return Nudge("dockerhub", images=dockerhub_repositories(
+            image_repository(repository.get("repo_name"), "repository.repo_name")))
     if "event_data" in payload or payload.get("type") in ("PUSH_ARTIFACT", "pushImage"):
         return _harbor(payload, query)
     if "docker_url" in payload or "updated_tags" in payload:

@@ -1,14 +1,20 @@
-"""Image-push payloads as pure functions: which Track, which namespace, which image.
+"""Image-push payloads as pure functions: which image repository changed, in which namespace (and Track).
 
-Callers: ``web.webhooks``. Three shapes are understood, told apart by their keys:
+Callers: ``web.webhooks``. A push never becomes a ticket by itself and its body is never trusted for
+content: only the repository is kept, so that the Subscriptions watching it read the registry at once
+(their strategy decides which version is newest, never the order in which pushes were delivered). The
+tag and digest are still checked with the Ticket contract's image-reference rules
+(``ops.intake.parse_image``) and the repository with the Subscription CRD's (``nudges.image_repository``),
+so a malformed push is a 400 naming the field. Three shapes, told apart by their keys:
 
-- generic: ``{"track": "api", "namespace": "k8sta", "image": "repo:tag", "digest": "sha256:…"?}``;
+- generic: ``{"image": "repo:tag", "digest": "sha256:…"?, "namespace": "k8sta"?, "track": "api"?}``;
 - Docker Hub: ``{"push_data": {"tag": …}, "repository": {"repo_name": "user/app"}}``;
 - GitHub Packages (GHCR), event ``package`` or ``registry_package``, action ``published``.
 
-Registries cannot name a Track, so for the last two the Track (and namespace) come from the query
-string: ``POST /webhooks/image?track=api&namespace=k8sta``. Events that carry no image to ride
-(GitHub's ``ping``, untagged pushes) parse to ``Ignored``, not to an error.
+The namespace and the optional Track (only Subscriptions feeding it are nudged) come from the payload
+(generic) or the query string, ``POST /webhooks/image?namespace=k8sta&track=api``; without either, the
+webhook secret's own. Events that carry no image (GitHub's ``ping``, untagged pushes) parse to
+``Ignored``, not to an error.
 """
 
 from __future__ import annotations
@@ -18,17 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from k8sta_daemon.core import model
 from k8sta_daemon.ops import intake
 from k8sta_daemon.ops.errors import Invalid
 
 from . import nudges
 
-MAX_BODY_BYTES = 1 << 20
-
-
-class PayloadError(ValueError):
-    """The payload cannot create a ticket; the message says which field is wrong (HTTP 400)."""
+PayloadError = nudges.PayloadError  # one error for both endpoints: a 400 naming the field
 
 
 class Source(enum.Enum):
@@ -39,10 +40,13 @@ class Source(enum.Enum):
 
 @dataclass(frozen=True)
 class ImagePush:
+    """A valid push: where, for which Track (None: every one), and the repository's spellings (canonical
+    first) a Subscription may use. The pushed tag and digest were checked, then dropped."""
+
     source: Source
-    track: str
     namespace: str
-    image: model.ImagePin
+    track: str | None
+    repositories: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -51,15 +55,7 @@ class Ignored:
     reason: str
 
 
-def decode(body: bytes) -> Mapping[str, Any]:
-    """The JSON object of a request body: size, nesting depth and integer length bounded (``nudges.decode``)."""
-    try:
-        return nudges.decode(body)
-    except nudges.PayloadError as exc:
-        raise PayloadError(str(exc)) from None
-
-
-def detect(payload: Mapping[str, Any], github_event: str | None = None) -> Source:
+def _detect(payload: Mapping[str, Any], github_event: str | None = None) -> Source:
     if github_event is not None or "package" in payload or "registry_package" in payload:
         return Source.GHCR
     if "push_data" in payload and "repository" in payload:
@@ -78,31 +74,35 @@ def _text(value: Any, field: str, required: bool = True) -> str | None:
 
 
 def _target(payload: Mapping[str, Any], query: Mapping[str, str], default_namespace: str | None,
-            ) -> tuple[str, str]:
-    """Track and namespace: payload fields first (generic), then the query string, then the default."""
-    track = _text(payload.get("track") or query.get("track"), "track (in the payload or ?track=)")
+            ) -> tuple[str, str | None]:
+    """Namespace and optional Track: payload fields first (generic), then the query string, then the default."""
+    track = _text(payload.get("track") or query.get("track"), "track (in the payload or ?track=)", required=False)
     namespace = _text(payload.get("namespace") or query.get("namespace") or default_namespace,
                       "namespace (in the payload or ?namespace=; no default namespace is configured)")
-    assert track is not None and namespace is not None
+    assert namespace is not None
     try:
-        intake.check_name("track", track)
         intake.check_name("namespace", namespace)
+        if track is not None:
+            intake.check_name("track", track)
     except Invalid as exc:
         raise PayloadError(str(exc)) from None
-    return track, namespace
+    return namespace, track
 
 
-def _pin(reference: str, digest: str | None) -> model.ImagePin:
+def _repository(reference: str, digest: str | None, field: str) -> str:
+    """The repository of a pushed ``reference``, all of it checked: tag and digest by the Ticket contract's
+    rules (then dropped), the repository by the Subscription CRD's (``field`` named when it breaks them)."""
     try:
-        return intake.parse_image(reference, digest)
+        name = intake.parse_image(reference, digest).name
     except Invalid as exc:
         raise PayloadError(str(exc)) from None
+    return nudges.image_repository(name, field)
 
 
 def parse(payload: Mapping[str, Any], query: Mapping[str, str], *, default_namespace: str | None = None,
           github_event: str | None = None) -> ImagePush | Ignored:
-    """What the push asks for; raises ``PayloadError`` naming the offending field."""
-    source = detect(payload, github_event)
+    """Which repository the push names, where; raises ``PayloadError`` naming the offending field."""
+    source = _detect(payload, github_event)
     if source is Source.GHCR:
         return _github(payload, query, default_namespace, github_event)
     if source is Source.DOCKERHUB:
@@ -111,13 +111,14 @@ def parse(payload: Mapping[str, Any], query: Mapping[str, str], *, default_names
             raise PayloadError("push_data and repository must be objects")
         tag = _text(push_data.get("tag"), "push_data.tag")
         repo = _text(repository.get("repo_name"), "repository.repo_name")
-        track, namespace = _target({}, query, default_namespace)
-        return ImagePush(source, track, namespace, _pin(f"{repo}:{tag}", None))
+        namespace, track = _target({}, query, default_namespace)
+        return ImagePush(source, namespace, track, nudges.dockerhub_repositories(
+            _repository(f"{repo}:{tag}", None, "repository.repo_name")))
     image = _text(payload.get("image"), "image")
     digest = _text(payload.get("digest"), "digest", required=False)
-    track, namespace = _target(payload, query, default_namespace)
+    namespace, track = _target(payload, query, default_namespace)
     assert image is not None
-    return ImagePush(source, track, namespace, _pin(image, digest))
+    return ImagePush(source, namespace, track, (_repository(image, digest, "image"),))
 
 
 def _github(payload: Mapping[str, Any], query: Mapping[str, str], default_namespace: str | None,
@@ -164,6 +165,6 @@ def _github(payload: Mapping[str, Any], query: Mapping[str, str], default_namesp
     version_text = version.get("version")
     if digest is None and isinstance(version_text, str) and version_text.startswith("sha256:"):
         digest = version_text
-    track, namespace = _target({}, query, default_namespace)
-    return ImagePush(Source.GHCR, track, namespace, _pin(f"ghcr.io/{owner}/{name}".lower() + f":{tag_name}",
-                                                         digest))
+    namespace, track = _target({}, query, default_namespace)
+    return ImagePush(Source.GHCR, namespace, track, (
+        _repository(f"ghcr.io/{owner}/{name}".lower() + f":{tag_name}", digest, "package.name"),))

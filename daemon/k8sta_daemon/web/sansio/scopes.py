@@ -1,13 +1,13 @@
 """Scoped webhook secrets as pure functions: each secret belongs to one namespace (or one Track there).
 
-Callers: ``web.settings`` (parses the secrets once at startup) and ``web.webhooks`` (finds the secret a
-request proves and checks the push stays inside its scope). A secret can never act elsewhere: a push
-naming another namespace or Track is refused, and a push naming none gets the secret's own.
+Callers: ``web.settings`` (parses the secrets once at startup), ``web.hooks`` (finds the secret a request
+proves) and the webhook views (check the push stays inside its scope). A secret can never act elsewhere:
+a push naming another namespace or Track is refused, and a push naming none gets the secret's own.
 
 The secrets file (a mounted Secret, ``K8STA_WEBHOOK_SECRETS_FILE``) is a YAML list::
 
     - {namespace: shop, token: "..."}              # any Track in shop
-    - {namespace: shop, track: api, token: "..."}  # a subscription: only Track api in shop
+    - {namespace: shop, track: api, token: "..."}  # only Track api in shop (its Subscriptions)
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class Scope:
     def describe(self) -> str:
         return f"track {self.track} in namespace {self.namespace}" if self.track else f"namespace {self.namespace}"
 
-    def allows(self, namespace: str, track: str) -> bool:
+    def allows(self, namespace: str, track: str | None) -> bool:
+        """Inside this scope: its namespace and, for a secret of one Track, that Track (None is every one)."""
         return namespace == self.namespace and (self.track is None or track == self.track)
 
 
