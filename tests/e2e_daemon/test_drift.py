@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from k8sta_daemon.adapters.argocd import ArgoCD
@@ -66,6 +67,13 @@ def two_stations(rail: Railway, **staging: object) -> str:
     return config
 
 
+def scaled_workload(env: str) -> bytes:
+    """The overlay's Deployment with another replica count: a changed input of the recorded render."""
+    workload = yaml.safe_load(overlay(env)[f"env/{env}/workload.yaml"])
+    workload["spec"]["replicas"] = 5
+    return yaml.safe_dump(workload).encode()
+
+
 def test_a_harmless_human_commit_on_a_soaking_station_is_repaired_on_top_and_the_ticket_completes(
         railway: Railway, argocd: ArgoCD) -> None:
     config = two_stations(railway, soakSeconds=25)
@@ -114,8 +122,8 @@ def test_a_breaking_hand_edit_is_repaired_and_the_ticket_completes(railway: Rail
     railway.wait("soaking at staging", lambda: railway.state("api-1") == "Soaking"
                  and railway.get("tickets", "api-1")["status"].get("station") == "staging")
     ours = railway.repo.head("env/staging")
-    human = hand_edit(railway.repo, "env/staging", "env/staging/status.yaml",
-                      overlay("staging", "Degraded")["env/staging/status.yaml"], "hotfix: staging health")
+    human = hand_edit(railway.repo, "env/staging", "env/staging/workload.yaml", scaled_workload("staging"),
+                      "hotfix: staging replicas")
     railway.wait("repaired", lambda: first_parents(railway.repo, "env/staging")[1:3] == [human, ours], timeout=120)
     railway.wait("Completed", lambda: railway.state("api-1") == "Completed", timeout=180)
     assert record_at(railway, "api-1", "staging")["drift"][0]["head"] == human
@@ -127,8 +135,8 @@ def test_with_self_heal_off_a_visit_that_cannot_recover_fails_with_the_plugins_m
     railway.ticket("api-1", "line", config, "13.0.0")
     railway.wait("soaking at staging", lambda: railway.state("api-1") == "Soaking"
                  and railway.get("tickets", "api-1")["status"].get("station") == "staging")
-    human = hand_edit(railway.repo, "env/staging", "env/staging/status.yaml",
-                      overlay("staging", "Degraded")["env/staging/status.yaml"], "hotfix: staging health")
+    human = hand_edit(railway.repo, "env/staging", "env/staging/workload.yaml", scaled_workload("staging"),
+                      "hotfix: staging replicas")
     staging = model.AppRef(ARGOCD_NS, railway.apps["staging"])
     argocd.refresh(staging, hard=True)  # Argo CD would compare at its next poll; the test has no 3 minutes
 

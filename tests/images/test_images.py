@@ -127,8 +127,9 @@ def test_the_stack_serves_the_plugin_from_the_cmp_image(docker_services: Service
         assert rail.application("dev") == app
         status = wait_for("Synced and Healthy", lambda: _synced(argocd_admin, app, head), timeout=180)
         assert status["health"]["status"] == "Healthy"
-        shared = k8s.CoreV1Api(image_api).read_namespaced_config_map("shared", f"{app}-ns")
-        assert shared.data == {"version": "sidecar"}
+        maps = k8s.CoreV1Api(image_api).list_namespaced_config_map(f"{app}-ns").items
+        [shared] = [m for m in maps if m.metadata.name.startswith("shared-")]  # kustomize's generated name
+        assert shared.data == {"VERSION": "sidecar"}
         # The render ran in the container: argocd-cmp-server there logged our command succeeding.
         logs = subprocess.run(["podman", "logs", cmp_container()], capture_output=True, text=True,
                               env=podman_env(), check=True).stderr

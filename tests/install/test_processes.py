@@ -67,11 +67,13 @@ def sandbox(deployment: Obj, container: Obj, root: Path, secret_files: dict[str,
         local = root / mount["name"]
         local.mkdir(parents=True)
         volume = volumes[mount["name"]]
-        if "secret" in volume and volume["secret"].get("optional") and "items" not in volume["secret"]:
-            pass  # an optional Secret the operator has not created: an empty directory
-        elif "secret" in volume:
-            for item in volume["secret"]["items"]:
-                (local / item["path"]).write_text(secret_files[f"{volume['secret']['secretName']}/{item['key']}"])
+        if "secret" in volume:
+            secret = volume["secret"]
+            given = [i for i in secret.get("items", ()) if f"{secret['secretName']}/{i['key']}" in secret_files]
+            if not given:  # an optional Secret the operator has not created: an empty directory
+                assert secret.get("optional"), f"Secret {secret['secretName']} is required: give its files"
+            for item in given:
+                (local / item["path"]).write_text(secret_files[f"{secret['secretName']}/{item['key']}"])
         else:
             assert "emptyDir" in volume, f"unexpected volume {mount['name']}"
         mounts[mount["mountPath"]] = local
@@ -154,7 +156,8 @@ def test_the_controller_command_leads_serves_metrics_and_writes_only_to_its_moun
     deployment = base.one("Deployment", "k8sta-controller")
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     box = sandbox(deployment, container, tmp_path / "pod",
-                  {"k8sta-argocd-token/token": stack.token_file.read_text()})
+                  {"k8sta-argocd-token/token": stack.token_file.read_text(),
+                   "k8sta-input-key/key": secrets.token_hex(32)})  # the recommended install signs inputs
     kubeconfig = account_kubeconfig(kube_api, stack.kubeconfig, rbac.NAMESPACE, rbac.CONTROLLER,
                                     tmp_path / "kubeconfig")
     # Its own empty namespace: the e2e tests' controller may share this stack; never act on their tickets.
