@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.core import actions, arrival, decide, model
 
 from .sim import NS, Sim, app, healthy_at, snapshot, station, track
 
@@ -27,7 +27,7 @@ def _ok(**changes: object) -> model.AppStatus:
     return dataclasses.replace(healthy_at(C, T0), **changes)  # type: ignore[arg-type]
 
 
-V = decide.AppVerdict
+V = arrival.AppVerdict
 
 
 @pytest.mark.parametrize("status, verdict", [
@@ -66,8 +66,8 @@ V = decide.AppVerdict
     pytest.param(_ok(operation_phase=P.FAILED, operation_revision=OTHER, synced_revision=OTHER,
                      sync_status=S.OUT_OF_SYNC), V.PENDING, id="failed-operation-for-another-revision"),
 ])
-def test_judge_app(status: model.AppStatus | None, verdict: decide.AppVerdict) -> None:
-    assert decide.judge_app(status, C)[0] is verdict
+def test_judge_app(status: model.AppStatus | None, verdict: arrival.AppVerdict) -> None:
+    assert arrival.judge_app(status, C)[0] is verdict
 
 
 NO_OP = dict(operation_phase=None, operation_revision=None, operation_started_at=None, operation_finished_at=None)
@@ -84,23 +84,23 @@ NO_OP = dict(operation_phase=None, operation_revision=None, operation_started_at
     pytest.param(_ok(operation_phase=P.FAILED, reconciled_at=T0 + 20), T0 + 10, V.HEALTHY,
                  id="old-failure-then-synced-at-ours-and-reconciled-arrives"),
 ])
-def test_judge_app_within_a_visit(status: model.AppStatus, since: float, verdict: decide.AppVerdict) -> None:
-    assert decide.judge_app(status, C, since)[0] is verdict
+def test_judge_app_within_a_visit(status: model.AppStatus, since: float, verdict: arrival.AppVerdict) -> None:
+    assert arrival.judge_app(status, C, since)[0] is verdict
 
 
 def test_operation_message_names_the_commit_it_was_really_for() -> None:
     status = _ok(operation_revision=OTHER, sync_status=S.OUT_OF_SYNC, synced_revision=OTHER)
-    verdict, why = decide.judge_app(status, C, T0 - 5)
+    verdict, why = arrival.judge_app(status, C, T0 - 5)
     assert verdict is V.PENDING
     assert f"waiting for {C[:12]}" in why and f"last sync operation was for {OTHER[:12]} (Succeeded)" in why
     running = _ok(operation_revision=OTHER, operation_phase=P.RUNNING, operation_finished_at=None)
-    assert f"sync operation for {OTHER[:12]} Running" in decide.judge_app(running, C, T0 - 5)[1]
+    assert f"sync operation for {OTHER[:12]} Running" in arrival.judge_app(running, C, T0 - 5)[1]
 
 
 def test_argo_cd_error_conditions_are_in_the_reason() -> None:
     status = _ok(sync_status=S.UNKNOWN, conditions=(model.AppCondition(
         "ComparisonError", "rendered sha256 abc does not match recorded def"),))
-    verdict, why = decide.judge_app(status, C, T0 - 5)
+    verdict, why = arrival.judge_app(status, C, T0 - 5)
     assert verdict is V.PENDING and "ComparisonError: rendered sha256 abc does not match recorded def" in why
 
 
@@ -119,7 +119,7 @@ def test_argo_cd_error_conditions_are_in_the_reason() -> None:
                  True, id="retry-of-a-revision-automated-sync-already-attempted"),
 ])
 def test_needs_sync(status: model.AppStatus, since: float, wanted: bool) -> None:
-    assert decide.needs_sync(status, C, since) is wanted
+    assert arrival.needs_sync(status, C, since) is wanted
 
 
 # -- one ticket at Station s1 of s1 -> s2 -> s3 -------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.core import actions, arrival, decide, model
 from k8sta_daemon.core import codec as resources
 
 from .sim import Sim, station, track
@@ -426,33 +426,33 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
         operation_started_at=T("2026-11-26T10:01:00Z"), operation_finished_at=T("2026-11-26T10:01:01Z"),
         operation_message="successfully synced (all tasks run)", reconciled_at=T("2026-11-26T10:01:03Z"),
         health=model.HealthStatus.HEALTHY, automated=True)
-    assert decide.judge_app(status, COMMIT)[0] is decide.AppVerdict.HEALTHY
+    assert arrival.judge_app(status, COMMIT)[0] is arrival.AppVerdict.HEALTHY
     assert resources.app_ref_from_dict(argo_app()) == model.AppRef("argocd", "api-dev")
 
 
 @pytest.mark.parametrize("changes, verdict", [
     pytest.param({"operationState": {"phase": "Running", "startedAt": "2026-11-26T10:01:00Z",
-                                     "operation": {"sync": {"revision": COMMIT}}}}, decide.AppVerdict.PENDING,
+                                     "operation": {"sync": {"revision": COMMIT}}}}, arrival.AppVerdict.PENDING,
                  id="sync-running"),
-    pytest.param({"reconciledAt": "2026-11-26T10:00:59Z"}, decide.AppVerdict.PENDING, id="not-reconciled-since"),
-    pytest.param({"health": {"status": "Suspended", "message": "Rollout is paused"}}, decide.AppVerdict.SUSPENDED,
+    pytest.param({"reconciledAt": "2026-11-26T10:00:59Z"}, arrival.AppVerdict.PENDING, id="not-reconciled-since"),
+    pytest.param({"health": {"status": "Suspended", "message": "Rollout is paused"}}, arrival.AppVerdict.SUSPENDED,
                  id="paused-rollout"),
-    pytest.param({"health": {"status": "Degraded"}}, decide.AppVerdict.DEGRADED, id="degraded"),
-    pytest.param({"sync": {"status": "OutOfSync", "revision": "0" * 40}}, decide.AppVerdict.PENDING,
+    pytest.param({"health": {"status": "Degraded"}}, arrival.AppVerdict.DEGRADED, id="degraded"),
+    pytest.param({"sync": {"status": "OutOfSync", "revision": "0" * 40}}, arrival.AppVerdict.PENDING,
                  id="out-of-sync"),
     pytest.param({"operationState": {"phase": "Failed", "message": "one or more objects failed to apply",
                                      "syncResult": {"revision": COMMIT}, "startedAt": "2026-11-26T10:01:00Z",
                                      "finishedAt": "2026-11-26T10:01:01Z"}},
-                 decide.AppVerdict.SYNC_FAILED, id="sync-failed"),
+                 arrival.AppVerdict.SYNC_FAILED, id="sync-failed"),
     pytest.param({"sync": {"status": "Synced", "revisions": [COMMIT, "1" * 40]},
                   "operationState": {"phase": "Succeeded", "syncResult": {"revisions": [COMMIT, "1" * 40]},
                                      "finishedAt": "2026-11-26T10:01:01Z"}},
-                 decide.AppVerdict.HEALTHY, id="multi-source-first-revision"),
-    pytest.param({"health": {"status": "SomethingNew"}}, decide.AppVerdict.PROGRESSING, id="unknown-health"),
-    pytest.param({"operationState": None}, decide.AppVerdict.HEALTHY, id="synced-without-any-operation"),
+                 arrival.AppVerdict.HEALTHY, id="multi-source-first-revision"),
+    pytest.param({"health": {"status": "SomethingNew"}}, arrival.AppVerdict.PROGRESSING, id="unknown-health"),
+    pytest.param({"operationState": None}, arrival.AppVerdict.HEALTHY, id="synced-without-any-operation"),
 ])
-def test_argo_app_status_variants(changes: dict[str, Any], verdict: decide.AppVerdict) -> None:
-    assert decide.judge_app(resources.argo_app_status(argo_app(**changes)), COMMIT)[0] is verdict
+def test_argo_app_status_variants(changes: dict[str, Any], verdict: arrival.AppVerdict) -> None:
+    assert arrival.judge_app(resources.argo_app_status(argo_app(**changes)), COMMIT)[0] is verdict
 
 
 def test_argo_app_without_status_or_garbage() -> None:

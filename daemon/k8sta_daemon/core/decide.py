@@ -22,13 +22,13 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Boarding: tickets wait before the first enabled Station; when it is free the newest waiting ticket
   boards (``NEWEST_SUPERSEDES``) or the oldest (``EVERY_TICKET_RIDES``). A waiting ticket older than
   any ticket that has boarded the Track is Superseded (so a late, older ticket never rides behind).
-- Arrival (``judge_app``): for every enabled Application: it exists, Synced at our pushed commit, no
+- Arrival (``arrival.judge_app``): for every enabled Application: it exists, Synced at our pushed commit, no
   operation running, any operation for our commit since the visit began Succeeded and finished,
   reconciled at/after the visit began and after that operation, health Healthy. Whether an
   operation exists at all does not matter (automated sync starts none when the render did not
   change). Health is never judged before that reconciliation. Messages name the commit an operation
   was really for and carry Argo CD's error conditions (ComparisonError, SyncError).
-- Sync requests (``needs_sync``): ``RequestSync`` on every pass while an Application is not Synced at
+- Sync requests (``arrival.needs_sync``): ``RequestSync`` on every pass while an Application is not Synced at
   our commit, nothing runs, no operation for our commit started in this visit, and either it has no
   automated sync or automated sync already attempted our commit before this visit (it never retries).
 - Suspended (at our reconciled revision): state Suspended, the ticket waits.
@@ -84,15 +84,14 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import hashlib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from k8sta_daemon.core import actions, graph, model
+from k8sta_daemon.core.arrival import AppVerdict, judge_app, needs_sync, short
 
 MAX_NAME_LENGTH = 63
 
@@ -124,88 +123,6 @@ def child_ticket_name(parent: str, track: str) -> str:
         return name
     digest = hashlib.sha256(f"{parent}/{track}".encode()).hexdigest()[:10]
     return f"{name[:MAX_NAME_LENGTH - 11].rstrip('-.')}-{digest}"
-
-
-# -- judging one Application --------------------------------------------------------------------
-
-
-class AppVerdict(enum.Enum):
-    """How one Application stands with respect to the commit we pushed for it."""
-
-    HEALTHY = "Healthy"  # arrived
-    PENDING = "Pending"  # Argo CD has not synced and reconciled our commit yet
-    PROGRESSING = "Progressing"  # reconciled at our commit, not (yet) Healthy
-    SUSPENDED = "Suspended"
-    DEGRADED = "Degraded"
-    SYNC_FAILED = "SyncFailed"
-    MISSING = "Missing"  # no such Application
-
-
-def judge_app(status: model.AppStatus | None, commit: str,
-              since: float | None = None) -> tuple[AppVerdict, str]:
-    """The arrival rule for one Application, with a one-line reason a human reads.
-
-    ``since`` is the start of the visit (the journey record's ``entered_at``): operations that started
-    before it are history, and Argo CD must have reconciled at or after it (compared at whole seconds,
-    the resolution of Argo CD's timestamps). Arrived means: Synced at ``commit``; no operation
-    running; any operation for ``commit`` in this visit Succeeded and finished; reconciled after the
-    visit began and after that operation; Healthy. Whether an operation exists at all does not matter
-    (Argo CD's automated sync starts none for an Application whose render did not change).
-    """
-    if status is None or not status.exists:
-        return AppVerdict.MISSING, "Application not found"
-    phase = status.operation_phase
-    ours = status.operation_revision == commit and _in_visit(status.operation_started_at, since)
-    errors = "".join(f"; {c.type}: {c.message}" for c in status.conditions)
-    if status.operation_running:
-        assert phase is not None
-        return AppVerdict.PENDING, f"sync operation for {_short(status.operation_revision)} {phase.value}{errors}"
-    if ours and phase in (model.OperationPhase.FAILED, model.OperationPhase.ERROR):
-        assert phase is not None
-        detail = f": {status.operation_message}" if status.operation_message else ""
-        return AppVerdict.SYNC_FAILED, f"sync of {_short(commit)} {phase.value}{detail}{errors}"
-    if status.sync_status is not model.SyncStatus.SYNCED or status.synced_revision != commit:
-        last = ""
-        if phase is not None and not ours:
-            last = f"; last sync operation was for {_short(status.operation_revision)} ({phase.value})"
-        return AppVerdict.PENDING, (f"{status.sync_status.value} at {_short(status.synced_revision)}, "
-                                    f"waiting for {_short(commit)}{last}{errors}")
-    if ours and status.operation_finished_at is None:
-        assert phase is not None
-        return AppVerdict.PENDING, f"sync operation for {_short(commit)} {phase.value}, not finished{errors}"
-    reconciled = status.reconciled_at
-    if reconciled is None or not _in_visit(reconciled, since):
-        return AppVerdict.PENDING, f"waiting for Argo CD to reconcile {_short(commit)}{errors}"
-    finished = status.operation_finished_at
-    if finished is not None and _in_visit(finished, since) and reconciled < finished:
-        return AppVerdict.PENDING, (f"waiting for Argo CD to reconcile after the sync operation for "
-                                    f"{_short(status.operation_revision)}{errors}")
-    health = status.health
-    detail = f" ({status.health_message})" if status.health_message else ""
-    if health is model.HealthStatus.HEALTHY:
-        return AppVerdict.HEALTHY, "Synced and Healthy"
-    if health is model.HealthStatus.SUSPENDED:
-        return AppVerdict.SUSPENDED, f"Suspended{detail}{errors}"
-    if health is model.HealthStatus.DEGRADED:
-        return AppVerdict.DEGRADED, f"Degraded{detail}{errors}"
-    return AppVerdict.PROGRESSING, f"{health.value}{detail}{errors}"
-
-
-def needs_sync(status: model.AppStatus | None, commit: str, since: float | None) -> bool:
-    """Whether decide must ask Argo CD to sync ``commit`` (see ``actions.RequestSync``)."""
-    if status is None or not status.exists or status.operation_running:
-        return False
-    if status.sync_status is model.SyncStatus.SYNCED and status.synced_revision == commit:
-        return False
-    if status.operation_revision == commit and _in_visit(status.operation_started_at, since):
-        return False  # there is an operation for our commit in this visit: judge it instead
-    attempted_before = status.operation_revision == commit
-    return status.automated is not True or attempted_before
-
-
-def _in_visit(moment: float | None, since: float | None) -> bool:
-    """At or after the visit began, at whole seconds (Argo CD's timestamps have no fraction)."""
-    return since is None or (moment is not None and moment >= math.floor(since))
 
 
 # -- the decision pass --------------------------------------------------------------------------
@@ -513,7 +430,7 @@ class _Decision:
                 for app in active:
                     self.event(ticket, actions.EventReason.ARRIVED,
                                f"arrived at station {station.name}: "
-                               f"Synced at {_short(record.pushed_commit(app))} and Healthy", app=app)
+                               f"Synced at {short(record.pushed_commit(app))} and Healthy", app=app)
         status = _with_record(status, record)
         healthy_since = record.healthy_since if record.healthy_since is not None else self.now
         soak_end = healthy_since + station.soak_seconds
@@ -541,8 +458,8 @@ class _Decision:
                 continue
             record = dataclasses.replace(record, pushed=tuple(
                 dataclasses.replace(p, commit=found.head) if p.app == app else p for p in record.pushed))
-            what = (f"{found.branch} re-rendered for an overlay-only change at {_short(found.head)} (was "
-                    f"{_short(old)}, same pins); the visit now waits for that commit")
+            what = (f"{found.branch} re-rendered for an overlay-only change at {short(found.head)} (was "
+                    f"{short(old)}, same pins); the visit now waits for that commit")
             self.event(ticket, actions.EventReason.RERENDERED, f"station {station.name}: {app}: {what}")
         return record
 
@@ -559,8 +476,8 @@ class _Decision:
         for drift in drifts:
             if (drift.app, drift.head) not in known:
                 record = dataclasses.replace(record, drift=(*record.drift, drift))
-                what = (f"branch {drift.branch} was edited by hand (head {_short(drift.head)} is not K8sTA's "
-                        f"commit {_short(record.pushed_commit(drift.app))})")
+                what = (f"branch {drift.branch} was edited by hand (head {short(drift.head)} is not K8sTA's "
+                        f"commit {short(record.pushed_commit(drift.app))})")
                 then = ("restoring K8sTA's content on top of it" if station.self_heal
                         else "selfHeal is off for this station: revert the branch or abandon the ticket")
                 self.event(ticket, actions.EventReason.DRIFT, f"{what}; {then}", app=drift.app, warning=True)
@@ -580,7 +497,7 @@ class _Decision:
                 or verdict in (AppVerdict.SYNC_FAILED, AppVerdict.DEGRADED):
             return judgement
         then = "repairing" if station.self_heal else "selfHeal is off"
-        return app, AppVerdict.PENDING, f"{drift.branch} edited by hand (head {_short(drift.head)}; {then}); {why}"
+        return app, AppVerdict.PENDING, f"{drift.branch} edited by hand (head {short(drift.head)}; {then}); {why}"
 
     def repair_unheld_drift(self) -> None:
         """A hand edit of a branch no ticket is deploying: restore the newest K8sTA commit on top."""
@@ -889,10 +806,6 @@ def _stamp(condition: model.Condition, previous: model.Condition | None, now: fl
 
 def _explain(items: list[tuple[model.AppRef, str]]) -> str:
     return "; ".join(f"{app}: {why}" for app, why in items)
-
-
-def _short(commit: str | None) -> str:
-    return commit[:12] if commit else "no revision"
 
 
 def _iso(timestamp: float) -> str:
