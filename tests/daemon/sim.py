@@ -107,6 +107,7 @@ class Sim:
     human: dict[model.AppRef, str] = field(default_factory=dict)  # branch heads a human pushed
     k8sta_heads: dict[model.AppRef, str] = field(default_factory=dict)  # the newest K8sTA commit per branch
     repairs: list[actions.RepairDrift] = field(default_factory=list)
+    rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)  # heads K8sTA re-rendered
     check: bool = True
 
     @classmethod
@@ -132,7 +133,21 @@ class Sim:
         return model.World(now=self.now, tracks=dict(self.tracks), stations=dict(self.stations),
                            tickets=dict(self.tickets), apps=self.apps,
                            malformed={ref: broken for ref, (_, broken) in self.malformed.items()},
-                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()})
+                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()},
+                           rerendered=dict(self.rerendered))
+
+    def rerender(self, ref: model.AppRef) -> str:
+        """The intake re-renders the app branch for an overlay-only main commit: a new K8sTA commit with
+        the head's trailers (same ticket, same Station, same pins) and a new render."""
+        owner, station_name, head = self.heads[ref]
+        assert owner is not None and station_name is not None, "only a K8sTA head is re-rendered"
+        self.commits += 1
+        commit = hashlib.sha1(f"rerender-{self.commits}".encode()).hexdigest()
+        self.renders[commit] = f"{self.renders[head]}+overlay-{self.commits}"
+        self.heads[ref] = (owner, station_name, commit)
+        self.rerendered[ref] = model.Rerendered(ref, f"env/{ref.name}", commit, ticket=str(owner),
+                                                station=station_name)
+        return commit
 
     def hand_edit(self, ref: model.AppRef) -> str:
         """A human pushes a commit onto the app branch (a new render; the plugin refuses it)."""
@@ -143,6 +158,7 @@ class Sim:
         self.k8sta_heads.setdefault(ref, head)  # a second edit keeps the K8sTA commit under the first
         self.heads[ref] = (None, None, commit)
         self.human[ref] = commit
+        self.rerendered.pop(ref, None)
         return commit
 
     def corrupt(self, name: str) -> None:
@@ -280,7 +296,7 @@ class Sim:
             shuffled = model.World(now=world.now, tracks=_reversed(world.tracks),
                                    stations=_reversed(world.stations), tickets=_reversed(world.tickets),
                                    apps=_reversed(world.apps), malformed=_reversed(world.malformed),
-                                   drift=_reversed(world.drift))
+                                   drift=_reversed(world.drift), rerendered=_reversed(world.rerendered))
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
         if self.check:
             check_order(result)
@@ -345,6 +361,7 @@ class Sim:
             owner, station_name, commit = self.heads.get(ref, (None, None, "0" * 40))
             if (owner, station_name) != (action.ticket, action.station):
                 self.human.pop(ref, None)  # a K8sTA push on top ends a drift
+                self.rerendered.pop(ref, None)  # and makes the head a promotion again
                 self.k8sta_heads.pop(ref, None)
                 self.commits += 1
                 commit = hashlib.sha1(f"commit-{self.commits}".encode()).hexdigest()
@@ -377,6 +394,7 @@ class Sim:
         owner = action.ticket
         self.heads[ref] = (owner, action.station if owner else None, commit)
         del self.human[ref]
+        self.rerendered.pop(ref, None)
         self.k8sta_heads.pop(ref, None)
         if owner is None or owner not in self.tickets:
             return

@@ -1142,3 +1142,34 @@ def test_a_re_render_of_another_visit_is_not_adopted(ticket_trailer: str, statio
     assert status.current.pushed_commit(app("a1")) == C
     assert status.state is St.DEPLOYING and f"waiting for {C[:12]}" in status.message
     assert actions.EventReason.RERENDERED not in _reasons(result)
+
+
+def test_an_overlay_re_render_while_soaking_is_adopted_deployed_and_the_ticket_completes_on_it() -> None:
+    """Argo CD (automated sync) deploys the re-render; the visit waits for that, never for its old commit."""
+    sim = Sim.of([track("line", ("staging", "prod"))],
+                 [station("staging", ("staging",), soak_seconds=60), station("prod", ("prod",))])
+    ref = app("staging")
+    sim.create("line", name="t")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    ours = sim.pushed("t", "staging")
+    assert sim.ticket("t").status.state is St.SOAKING
+    sim.now += 30
+    requested_before = len(sim.sync_requests)
+    rerendered = sim.rerender(ref)
+    result = sim.step()
+    assert sim.pushed("t", "staging") == rerendered != ours
+    [event] = [a for a in result if isinstance(a, actions.EmitEvent) and a.reason is actions.EventReason.RERENDERED]
+    assert rerendered[:12] in event.message and (ours or "")[:12] in event.message
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 60
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED, status.message
+    assert sim.truly_arrived(ref, rerendered)  # what runs in staging is the re-render
+    assert ours not in {r.revision for r in sim.sync_requests[requested_before:]}  # never asked to sync it back
+    assert len([e for e in sim.events if e.reason is actions.EventReason.RERENDERED]) == 1

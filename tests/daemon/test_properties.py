@@ -86,7 +86,7 @@ def topologies(draw: st.DrawFn) -> Topology:
 
 
 ARGO_OPS = ["refresh", "refresh", "finish", "finish", "fail", "rollout", "comparison_error", "hand_edit",
-            *(f"health:{h.value}" for h in H)]
+            "rerender", *(f"health:{h.value}" for h in H)]
 
 _create = st.tuples(st.just("create"), st.integers(0, 1))
 _argo_step = st.tuples(st.just("argo"), st.integers(0, 50), st.sampled_from(ARGO_OPS))
@@ -132,6 +132,9 @@ def _argo(sim: Sim, ref: model.AppRef, op: str) -> None:
         sim.rollout(ref)
     elif op == "hand_edit":  # a human commit on the app branch (repaired: every Station has selfHeal)
         sim.hand_edit(ref)
+    elif op == "rerender":  # an overlay-only main commit re-rendered onto a K8sTA head (same pins)
+        if sim.heads[ref][0] is not None and ref not in sim.human:
+            sim.rerender(ref)
     elif op == "comparison_error":
         sim.comparison_error(ref, "rpc error: plugin k8sta: rendered sha256 does not match recorded")
     elif op.startswith("health:"):
