@@ -15,7 +15,7 @@ from ..output import emit
 
 
 def hold(ctx: Context, *, track: str, reason: str | None) -> ExitCode:
-    spec = operations.hold(ctx.store(), ctx.namespace, track, reason or f"held by {ctx.actor}", actor=ctx.actor)
+    spec = operations.hold(ctx.store(), ctx.namespace, track, reason or f"by {ctx.actor}", actor=ctx.actor)
     emit(ctx, {"namespace": spec.namespace, "track": spec.name, "hold": spec.hold}, _held)
     return EXIT_OK
 
