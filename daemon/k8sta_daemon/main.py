@@ -41,11 +41,12 @@ def build_all(config: settings.Settings, environ: dict[str, str],
               metrics: Metrics | None = None) -> tuple[Controller, Intake]:
     """Wire adapters, units and the loop from settings (also used by tests and the bench)."""
     runtime.apply(runtime.Libgit2Settings())
+    metrics = metrics or Metrics()
     api = kube.api_client(config.kubeconfig)
+    metrics.count_kube_requests(api)  # every request of this process: watches, writes, Leases, intake
     kube_api = kube.Kube(api, config.namespace, instance=config.identity)
     argo = argocd.ArgoCD(argocd.ArgoCDSettings(url=config.argocd_url, token=config.argocd_token,
-                                               verify=config.argocd_verify))
-    metrics = metrics or Metrics()
+                                               verify=config.argocd_verify), on_request=metrics.argocd_request)
     cache = Cache()
     git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
                             credentials=repo_credentials.FromArgoCDSecrets(kube_api, config.argocd_namespace),

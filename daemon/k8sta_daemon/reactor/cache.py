@@ -6,6 +6,11 @@ objects from that view and ``put`` their own writes' results into both. The lock
 every method takes it, no caller does. Objects are kept as the API returned them and are never changed
 in place (a watch event replaces the whole dict), so a view shares them with the cache: one view costs
 one dict per kind, never a deep copy. Turning them into the model is ``core.codec``'s job.
+
+Argo CD's stream delivers every Application, also the many K8sTA does not manage. The cache keeps them
+all (a Station may name one later) but only an event of an Application some Station references wakes
+the loop (``referenced``, kept up to date from the Stations): unrelated Applications cost a JSON parse
+and a dict store, never a decision pass.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model
 
 Key = tuple[str, str]
 KINDS = ("Track", "Station", "Ticket")
@@ -34,11 +39,16 @@ class Cache:
         self.apps: dict[model.AppRef, dict[str, Any]] = {}
         self.app_event_at: dict[model.AppRef, float] = {}  # monotonic time of the latest event
         self.listed: set[str] = set()  # kinds whose first list arrived (deciding before would be blind)
+        self._station_apps: dict[Key, frozenset[model.AppRef]] = {}  # Station -> the Applications it names
+        self.referenced: frozenset[model.AppRef] = frozenset()  # Applications any Station names
 
     def replace_all(self, kind: str, items: list[dict[str, Any]]) -> None:
         with self._lock:
             self.objects[kind] = {key_of(o): o for o in items}
             self.listed.add(kind)
+            if kind == "Station":
+                self._station_apps = {key: _named_apps(obj) for key, obj in self.objects[kind].items()}
+                self._reference()
         self.wake.set()
 
     def apply(self, kind: str, event: str, obj: dict[str, Any]) -> None:
@@ -49,7 +59,16 @@ class Cache:
                 store.pop(key, None)
             elif _newer(obj, store.get(key)):
                 store[key] = obj
+            if kind == "Station":
+                named = _named_apps(store[key]) if key in store else frozenset()
+                if self._station_apps.get(key, frozenset()) != named:
+                    self._station_apps[key] = named
+                    self._reference()
         self.wake.set()
+
+    def _reference(self) -> None:
+        """Recompute ``referenced`` (lock held); Stations change seldom, Applications often."""
+        self.referenced = frozenset().union(*self._station_apps.values())
 
     def put(self, kind: str, obj: dict[str, Any]) -> None:
         """Our own write's result, so the next decision sees it without waiting for the watch."""
@@ -60,7 +79,8 @@ class Cache:
             self.apps = {_app_ref(a): a for a in items}
         self.wake.set()
 
-    def apply_app(self, event: str, app: dict[str, Any]) -> None:
+    def apply_app(self, event: str, app: dict[str, Any]) -> bool:
+        """Store one Application event; wake the loop (and return True) only if a Station names it."""
         ref = _app_ref(app)
         with self._lock:
             if event == "DELETED":
@@ -68,7 +88,10 @@ class Cache:
             else:
                 self.apps[ref] = app
             self.app_event_at[ref] = time.monotonic()
-        self.wake.set()
+            referenced = ref in self.referenced
+        if referenced:
+            self.wake.set()
+        return referenced
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
@@ -139,6 +162,15 @@ class View:
 def _app_ref(app: dict[str, Any]) -> model.AppRef:
     meta = app["metadata"]
     return model.AppRef(meta.get("namespace", ""), meta["name"])
+
+
+def _named_apps(station: dict[str, Any]) -> frozenset[model.AppRef]:
+    """The Applications a Station object names (disabled ones too: enabling one changes the Station);
+    a malformed Station names none (it is left out of the World)."""
+    try:
+        return frozenset(codec.station_from_dict(station).applications)
+    except codec.MalformedObject:
+        return frozenset()
 
 
 def _newer(obj: dict[str, Any], current: dict[str, Any] | None) -> bool:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.leader import LeaderElector, NamespaceClaims
@@ -66,7 +67,9 @@ class Controller:
                 (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
         reasons = {} if self.health is None else self.health.reasons(
             view.apps, (ref for station in stations for ref in station.active_applications))
-        statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, "")) for ref, app in view.apps.items()}
+        named = {ref for station in stations for ref in station.applications}  # not the unmanaged ones
+        statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, ""))
+                    for ref in named if (app := view.apps.get(ref)) is not None}
         drift = self.drift.current() if self.drift is not None else ()
         rerendered = self.drift.rerendered() if self.drift is not None else ()
         return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
@@ -86,11 +89,12 @@ class Controller:
         """Decide and act until nothing more happens (bounded); returns actions that took effect."""
         total = 0
         for _ in range(MAX_PASSES_PER_WAKE):
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.thread_time()
             view = self.cache.view()
             with cyclic_gc_paused():
                 world = self.world(view)
                 planned = decide.decide(world)
+            self.metrics.observe_decision(time.monotonic() - started, time.thread_time() - cpu, len(world.tracks))
             result = self.executor.execute(planned, world, view)
             self.metrics.reconcile_seconds.observe(time.monotonic() - started)
             self._count(world)
@@ -143,7 +147,11 @@ class Controller:
         except argocd.ArgoCDError as exc:
             self.metrics.argocd_errors.labels(call="list").inc()
             log.warning("listing Applications failed: %s", exc)
-        self.argo.watch(self.cache.apply_app, stop)
+        self.argo.watch(self._on_app_event, stop)
+
+    def _on_app_event(self, event: str, app: dict[str, Any]) -> None:
+        managed = self.cache.apply_app(event, app)
+        self.metrics.app_events.labels(managed="true" if managed else "false").inc()
 
     def _thread(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

@@ -22,7 +22,9 @@ log = logging.getLogger("k8sta.controller")
 
 def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
     git = context.git
-    plan = sources.plan_push(action, context.cache.applications(), git.default_source_branch)
+    # Only the Applications pushed to (the cache also holds every Application K8sTA does not manage).
+    applications = {ref: app for ref in action.applications if (app := context.cache.application(ref)) is not None}
+    plan = sources.plan_push(action, applications, git.default_source_branch)
     pushed: list[model.PushedCommit] = []
     for group in plan.groups:
         repo_url = group.repo_url
