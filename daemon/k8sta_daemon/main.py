@@ -79,7 +79,7 @@ def build_all(config: settings.Settings, environ: dict[str, str],
 
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git,
                                       identity=config.identity), fence=fence)
-    drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.wake.set)
+    drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.mark_all)
     executor.repairs.on_repaired = drift.settled
     controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
                             resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,
