@@ -500,7 +500,7 @@ def check_scope(world: model.World, result: list[actions.Action]) -> None:
     coupling = scope.Coupling.of(world)
     components: dict[object, set[model.TrackRef]] = {}
     for ref in {*world.tracks, *(t.track_ref for t in world.tickets.values())}:
-        components.setdefault(coupling.find(ref), set()).add(ref)
+        components.setdefault(coupling.component(ref), set()).add(ref)
     covered = 0
     for members in components.values():
         part = coupling.tracks_with(members)

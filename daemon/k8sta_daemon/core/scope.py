@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 
 from k8sta_daemon.core import decide, model
 
-Node = model.TrackRef | model.StationRef
+# Nodes are plain tuples, (TRACK or STATION, namespace, name): hashed many times per pass, and a tuple of
+# strings hashes far faster than a frozen dataclass.
+Node = tuple[int, str, str]
+TRACK, STATION = 0, 1
 
 
 @dataclass(frozen=True)
@@ -49,36 +52,37 @@ class Coupling:
     @classmethod
     def of(cls, world: model.World) -> Coupling:
         coupling = cls()
-        union = coupling.union
+        union, find = coupling.union, coupling.find
         for ref, track in world.tracks.items():
-            coupling.find(ref)
+            node = (TRACK, ref.namespace, ref.name)
+            find(node)
             for name in track.stations:
-                station_ref = model.StationRef(ref.namespace, name)
-                union(ref, station_ref)
+                union(node, (STATION, ref.namespace, name))
         for ref, station in world.stations.items():
             for name in station.tracks:  # junction: its Track (through the Station) and the child Track
-                union(ref, model.TrackRef(ref.namespace, name))
-        children: dict[str, list[model.Ticket]] = {}
+                union((STATION, ref.namespace, ref.name), (TRACK, ref.namespace, name))
+        children: list[model.Ticket] = []
         for ticket in world.tickets.values():
-            coupling.find(ticket.track_ref)
+            node = (TRACK, ticket.namespace, ticket.track)
+            find(node)
             if ticket.status.station is not None:
-                union(ticket.track_ref, model.StationRef(ticket.namespace, ticket.status.station))
+                union(node, (STATION, ticket.namespace, ticket.status.station))
             if ticket.parent is not None:
                 parent = world.tickets.get(model.TicketRef(ticket.namespace, ticket.parent))
                 if parent is not None:
-                    union(ticket.track_ref, parent.track_ref)
+                    union(node, (TRACK, parent.namespace, parent.track))
             if ticket.status.children:
-                children.setdefault(ticket.namespace, []).append(ticket)
-        for namespace, parents in children.items():  # where a recorded child goes (or went)
-            for parent_ticket in parents:
-                wanted = set(parent_ticket.status.children)
-                for child in wanted:
-                    existing = world.tickets.get(model.TicketRef(namespace, child))
-                    if existing is not None:
-                        union(parent_ticket.track_ref, existing.track_ref)
-                for ref in world.tracks:
-                    if ref.namespace == namespace and decide.child_ticket_name(parent_ticket.name, ref.name) in wanted:
-                        union(parent_ticket.track_ref, ref)
+                children.append(ticket)
+        for parent_ticket in children:  # where a recorded child goes (or went)
+            namespace, node = parent_ticket.namespace, (TRACK, parent_ticket.namespace, parent_ticket.track)
+            wanted = set(parent_ticket.status.children)
+            for child in wanted:
+                existing = world.tickets.get(model.TicketRef(namespace, child))
+                if existing is not None:
+                    union(node, (TRACK, namespace, existing.track))
+            for ref in world.tracks:
+                if ref.namespace == namespace and decide.child_ticket_name(parent_ticket.name, ref.name) in wanted:
+                    union(node, (TRACK, namespace, ref.name))
         return coupling
 
     def find(self, node: Node) -> Node:
@@ -95,11 +99,16 @@ class Coupling:
         if root_a != root_b:
             self.parent[root_b] = root_a
 
-    def tracks_with(self, seeds: Iterable[Node]) -> frozenset[model.TrackRef]:
+    def component(self, ref: model.TrackRef | model.StationRef) -> Node:
+        """The root of ``ref``'s component (the same for every member)."""
+        kind = TRACK if isinstance(ref, model.TrackRef) else STATION
+        return self.find((kind, ref.namespace, ref.name))
+
+    def tracks_with(self, seeds: Iterable[model.TrackRef | model.StationRef]) -> frozenset[model.TrackRef]:
         """Every Track in a component of one of ``seeds``."""
-        roots = {self.find(seed) for seed in seeds}
-        return frozenset(node for node in list(self.parent) if isinstance(node, model.TrackRef)
-                         and self.find(node) in roots)
+        roots = {self.component(seed) for seed in seeds}
+        return frozenset(model.TrackRef(node[1], node[2]) for node in list(self.parent)
+                         if node[0] == TRACK and self.find(node) in roots)
 
 
 def affected(world: model.World, changed: Changed) -> frozenset[model.TrackRef] | None:
@@ -107,7 +116,7 @@ def affected(world: model.World, changed: Changed) -> frozenset[model.TrackRef] 
     this cannot place, e.g. a ticket that is not in the World any more)."""
     if changed.everything:
         return None
-    seeds: list[Node] = [model.TrackRef(ns, name) for ns, name in changed.tracks]
+    seeds: list[model.TrackRef | model.StationRef] = [model.TrackRef(ns, name) for ns, name in changed.tracks]
     seeds += [model.StationRef(ns, name) for ns, name in changed.stations]
     for ns, name in changed.tickets:
         ticket = world.tickets.get(model.TicketRef(ns, name))
