@@ -123,7 +123,9 @@ def unrelated_apps(api: k8s.ApiClient, workdir: Path, count: int) -> list[str]:
 
 
 def wait_apps(api: k8s.ApiClient, names: list[str], what: str, ready: Callable[[dict[str, Any]], bool],
-              timeout: float) -> float:
+              timeout: float, required: bool = True) -> float:
+    """Seconds until every one of ``names`` is ``ready``; past ``timeout`` raise, or (not ``required``)
+    say so and go on."""
     began = time.monotonic()
     wanted = set(names)
     while True:
@@ -132,7 +134,11 @@ def wait_apps(api: k8s.ApiClient, names: list[str], what: str, ready: Callable[[
         if done == len(wanted):
             return time.monotonic() - began
         if time.monotonic() - began > timeout:
-            raise TimeoutError(f"only {done}/{len(wanted)} Applications {what} within {timeout:.0f} s")
+            message = f"only {done}/{len(wanted)} Applications {what} within {timeout:.0f} s"
+            if required:
+                raise TimeoutError(message)
+            print(f"  ({message}; going on)", flush=True)
+            return time.monotonic() - began
         time.sleep(3)
 
 
@@ -143,7 +149,9 @@ def synced_healthy(app: dict[str, Any]) -> bool:
 
 
 def reconciled(app: dict[str, Any]) -> bool:
-    return bool((app.get("status") or {}).get("reconciledAt"))
+    """Argo CD has looked at it once (its app branch does not exist yet: a ComparisonError is an answer)."""
+    status = app.get("status") or {}
+    return bool(status.get("reconciledAt") or status.get("conditions"))
 
 
 def refresh_all(api: k8s.ApiClient, names: list[str]) -> None:
@@ -301,7 +309,7 @@ def run_size(n: int, stack: devstack.Stack, api: k8s.ApiClient, unrelated: list[
     create_all(api, [lambda t=t, s=s: world.station(f"{t}-{s}", [f"{t}-{s}"]) for t in tracks for s in STATIONS])
     create_all(api, [lambda t=t: world.track(t, [f"{t}-{s}" for s in STATIONS]) for t in tracks])
     managed = [a for names in apps.values() for a in names]
-    settle = wait_apps(api, managed, "reconciled once", reconciled, 600)
+    settle = wait_apps(api, managed, "reconciled once", reconciled, 300, required=False)
     print(f"  N={n}: {len(managed)} Applications, {n * 3} Stations, {n} Tracks created; Argo CD reconciled them "
           f"in {time.monotonic() - began:.0f} s (last {settle:.0f} s)", flush=True)
 
@@ -414,10 +422,15 @@ def main() -> None:
         rail.apply_crds(api, ROOT / "kustomize/crds")
         began = time.monotonic()
         unrelated = unrelated_apps(api, workdir, args.unrelated)
-        took = wait_apps(api, unrelated, "Synced and Healthy", synced_healthy, 900)
+        took = wait_apps(api, unrelated, "Synced and Healthy", synced_healthy, 900, required=False)
         print(f"{len(unrelated)} unrelated Applications Synced and Healthy after {time.monotonic() - began:.0f} s "
               f"(last {took:.0f} s)", flush=True)
-        results = [run_size(n, stack, api, unrelated, workdir / f"n{n}", args.timeout) for n in sizes]
+        results = []
+        for n in sizes:
+            try:
+                results.append(run_size(n, stack, api, unrelated, workdir / f"n{n}", args.timeout))
+            except Exception as exc:  # one size's trouble must not cost the others' figures
+                print(f"scale N={n}: FAILED: {type(exc).__name__}: {exc}", flush=True)
     print("bench-scale summary:")
     for result in results:
         print(line(result))
