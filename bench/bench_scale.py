@@ -371,6 +371,7 @@ def run_size(n: int, stack: devstack.Stack, api: k8s.ApiClient, unrelated: list[
         "kube": run.get("k8sta_kube_requests_total") / promotions,
         "argocd": run.get("k8sta_argocd_requests_total") / promotions,
         "rss": peak, "load": os.getloadavg()[0],
+        "busy": run.get("k8sta_reconcile_seconds_sum"),
     }
     print(f"  N={n} unrelated: idle {idle.seconds:.0f} s: {idle.get('k8sta_decision_pass_seconds_count'):.0f} "
           f"passes, {idle.cpu + idle.children_cpu:.2f} s CPU; refreshing {len(unrelated)} unrelated Applications "
@@ -383,6 +384,8 @@ def run_size(n: int, stack: devstack.Stack, api: k8s.ApiClient, unrelated: list[
         if k.startswith(("k8sta_kube_requests_total{", "k8sta_argocd_requests_total{")) and v)), flush=True)
     print("  N={} per visit (medians, s): {}".format(n, ", ".join(
         f"{k} {median(v):.1f}" for k, v in gaps.items())), flush=True)
+    print(f"  N={n} the loop was busy {result['busy']:.1f} s of {run.seconds:.1f} s (decide + act, pushes "
+          f"included); {run.children_cpu:.1f} s CPU in its children (git, kustomize)", flush=True)
     print(line(result), flush=True)
     for name in managed:  # the next size's Argo CD carries only its own and the unrelated ones
         with contextlib.suppress(k8s.ApiException):
