@@ -6,6 +6,8 @@ given. Tracks ``a`` and ``b`` share Station ``shared``; Track ``c`` shares nothi
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -162,3 +164,51 @@ def test_a_pass_that_fails_is_decided_again_in_full(controller: Controller, deci
     decided.clear()
     controller.reconcile(full=False)
     assert decided == [{"a", "b", "c"}]
+
+
+class QuietKube:
+    """The watches' side of the API: every kind listed once (from the fixture's cache), then quiet."""
+
+    namespace = NS
+
+    def __init__(self, cache: Cache) -> None:
+        self.items = {kind: list(cache.objects[kind].values()) for kind in ("Track", "Station", "Ticket")}
+
+    def watch(self, kind: str, on_event: Any, on_resync: Any, stop: Any) -> None:
+        on_resync(self.items[kind])
+        stop.wait()
+
+
+class QuietArgo:
+    def __init__(self, apps: list[dict[str, Any]]) -> None:
+        self.apps = apps
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        return self.apps
+
+    def watch(self, on_event: Any, stop: Any) -> None:
+        stop.wait()
+
+
+def test_a_full_pass_runs_every_resync_interval_also_under_a_steady_stream_of_events(
+        controller: Controller, decided: list[set[str]]) -> None:
+    controller.kube = QuietKube(controller.cache)  # type: ignore[assignment]
+    controller.argo = QuietArgo(list(controller.cache.apps.values()))  # type: ignore[assignment]
+    controller.resync_seconds = 0.3
+    stop = threading.Event()
+    runner = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        version = 1
+        while time.monotonic() < deadline:  # an event every 10 ms: the loop never waits out a timeout
+            version += 1
+            controller.cache.apply_app("MODIFIED", app("c1-app", version=str(version)))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    full = [tracks for tracks in decided if tracks == {"a", "b", "c"}]
+    parts = [tracks for tracks in decided if tracks == {"c"}]
+    assert len(full) >= 3, decided  # ~1.5 s / 0.3 s, the first included
+    assert parts and len(parts) > len(full)
