@@ -380,7 +380,7 @@ def run_size(n: int, stack: devstack.Stack, api: k8s.ApiClient, unrelated: list[
           f"{touched.get('k8sta_decision_pass_seconds_count'):.0f} passes, "
           f"{touched.cpu + touched.children_cpu:.2f} s CPU", flush=True)
     print("  N={} requests by kind: {}".format(n, ", ".join(
-        f"{k.split('{', 1)[1].rstrip('}')} {v:.0f}" for k, v in sorted(run.counters.items())
+        f"{k.split('{', 1)[1].removesuffix('}')} {v:.0f}" for k, v in sorted(run.counters.items())
         if k.startswith(("k8sta_kube_requests_total{", "k8sta_argocd_requests_total{")) and v)), flush=True)
     print("  N={} per visit (medians, s): {}".format(n, ", ".join(
         f"{k} {median(v):.1f}" for k, v in gaps.items())), flush=True)

@@ -27,6 +27,7 @@ from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
 from k8sta_daemon.reactor.loop import Controller
+from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
@@ -78,7 +79,7 @@ def build_all(config: settings.Settings, environ: dict[str, str],
         return (elector.fence() if elector is not None else None) or claims.fence(namespace)
 
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git,
-                                      identity=config.identity), fence=fence)
+                                      identity=config.identity, refresher=Refresher(argo, metrics)), fence=fence)
     drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.mark_all)
     executor.repairs.on_repaired = drift.settled
     controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
