@@ -50,3 +50,4 @@ def test_a_failed_refresh_is_counted_not_raised() -> None:
     assert argo.done.wait(5)
     refresher.pool.shutdown(wait=True)
     assert total(metrics.argocd_errors) == 1
+
