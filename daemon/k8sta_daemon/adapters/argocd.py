@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from k8sta_daemon.adapters import retry
 
@@ -75,6 +76,8 @@ class ArgoCD:
         self.on_request = on_request  # (method, path) of every request sent, e.g. ``Metrics.argocd_request``
         self.base = settings.url.rstrip("/")
         self.session = requests.Session()
+        # Connections kept per host: the watch, the loop, and the reactor's refresh threads at once.
+        self.session.mount(self.base + "/", HTTPAdapter(pool_maxsize=24))
         self.session.headers["Authorization"] = f"Bearer {settings.token}"
         self.session.verify = settings.verify
 
