@@ -34,7 +34,7 @@ from k8sta_daemon.reactor.health import HealthReasons
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
 # Argo CD's stream can miss an event under load (bench/bench_scale.py: a ticket whose last Application
-# event never came waited for this relist, 60 s before); one list of 600 Applications is ~50 ms of CPU.
+# event never came waited for this relist, 60 s before). A list is every Application, unmanaged ones too.
 APP_RELIST_SECONDS = 15.0
 
 
