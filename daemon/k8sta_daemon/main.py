@@ -27,6 +27,7 @@ from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
 from k8sta_daemon.reactor.loop import Controller
+from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
@@ -41,11 +42,12 @@ def build_all(config: settings.Settings, environ: dict[str, str],
               metrics: Metrics | None = None) -> tuple[Controller, Intake]:
     """Wire adapters, units and the loop from settings (also used by tests and the bench)."""
     runtime.apply(runtime.Libgit2Settings())
+    metrics = metrics or Metrics()
     api = kube.api_client(config.kubeconfig)
+    metrics.count_kube_requests(api)  # every request of this process: watches, writes, Leases, intake
     kube_api = kube.Kube(api, config.namespace, instance=config.identity)
     argo = argocd.ArgoCD(argocd.ArgoCDSettings(url=config.argocd_url, token=config.argocd_token,
-                                               verify=config.argocd_verify))
-    metrics = metrics or Metrics()
+                                               verify=config.argocd_verify), on_request=metrics.argocd_request)
     cache = Cache()
     git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
                             credentials=repo_credentials.FromArgoCDSecrets(kube_api, config.argocd_namespace),
@@ -77,8 +79,8 @@ def build_all(config: settings.Settings, environ: dict[str, str],
         return (elector.fence() if elector is not None else None) or claims.fence(namespace)
 
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git,
-                                      identity=config.identity), fence=fence)
-    drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.wake.set)
+                                      identity=config.identity, refresher=Refresher(argo, metrics)), fence=fence)
+    drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.mark_all)
     executor.repairs.on_repaired = drift.settled
     controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
                             resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,

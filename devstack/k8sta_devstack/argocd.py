@@ -18,6 +18,20 @@ from k8sta_devstack import binaries, processes
 
 PLUGIN_NAME = "k8sta"
 RESYNC_SECONDS = 10
+# bench/bench_scale.py: Argo CD's reconciliation interval and the application controller's processors
+# (``--status-processors``, ``--operation-processors``) for a stack with hundreds of Applications.
+RESYNC_ENV = "K8STA_DEVSTACK_ARGOCD_RESYNC"
+PROCESSORS_ENV = "K8STA_DEVSTACK_ARGOCD_PROCESSORS"  # "<status>,<operation>"
+
+
+def resync_seconds() -> int:
+    """The reconciliation interval: 10 s (tests wait seconds, not minutes) unless the environment says."""
+    return int(os.environ.get(RESYNC_ENV) or RESYNC_SECONDS)
+
+
+def processors() -> tuple[str, str]:
+    status, _, operation = (os.environ.get(PROCESSORS_ENV) or "4,2").partition(",")
+    return str(int(status)), str(int(operation or "2"))
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ def common_env(layout: Layout, kubeconfig: Path, path: str) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         # In a cluster this comes from argocd-cm timeout.reconciliation; repo-server also derives
         # its revision-cache expiry from it, so a pushed branch is seen within one interval.
-        "ARGOCD_RECONCILIATION_TIMEOUT": f"{RESYNC_SECONDS}s",
+        "ARGOCD_RECONCILIATION_TIMEOUT": f"{resync_seconds()}s",
     }
 
 
@@ -120,10 +134,11 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
 def start_controller(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
                      env: dict[str, str], redis: str, repo_server: str) -> None:
     metrics = processes.free_port()
+    status_processors, operation_processors = processors()
     argv = [tools.argocd, "--redis", redis, "--repo-server", repo_server, "--repo-server-plaintext",
-            "--metrics-port", str(metrics), "--app-resync", str(RESYNC_SECONDS), "--app-resync-jitter", "0",
-            "--self-heal-timeout-seconds", "2", "--status-processors", "4", "--operation-processors", "2",
-            "--loglevel", "info"]
+            "--metrics-port", str(metrics), "--app-resync", str(resync_seconds()), "--app-resync-jitter", "0",
+            "--self-heal-timeout-seconds", "2", "--status-processors", status_processors,
+            "--operation-processors", operation_processors, "--loglevel", "info"]
     sup.start("argocd-application-controller", argv,
               env={**env, "ARGOCD_BINARY_NAME": "argocd-application-controller", "HOSTNAME": "devstack-0"},
               cwd=layout.root, ready=processes.http_ok(f"http://127.0.0.1:{metrics}/healthz"))

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.core import actions, decide, model, scope
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -300,6 +300,7 @@ class Sim:
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
         if self.check:
             check_order(result)
+            check_scope(world, result)
         before = dict(self.tickets)
         for action in result:
             self.apply(action)
@@ -498,3 +499,33 @@ def _initial_status() -> model.AppStatus:
 
 def _reversed(mapping: Mapping[K, V]) -> dict[K, V]:
     return dict(reversed(list(mapping.items())))
+
+
+def track_of(action: actions.Action, world: model.World) -> model.TrackRef:
+    """The Track an action is about (its ticket's, its parent's, or its own)."""
+    if isinstance(action, actions.SetTrackCondition):
+        return action.track
+    ref = action.parent if isinstance(action, actions.SpawnTicket) else getattr(action, "ticket", None)
+    assert isinstance(ref, model.TicketRef), f"{action} names no ticket"
+    return world.tickets[ref].track_ref
+
+
+def check_scope(world: model.World, result: list[actions.Action]) -> None:
+    """Deciding each component of coupled Tracks alone (``core.scope``) gives exactly the whole
+    decision's actions about its Tracks, in the same order."""
+    if scope.restrict(world, frozenset(world.tracks)) is None:
+        return  # malformed tickets or drift: never restricted
+    coupling = scope.Coupling.of(world)
+    components: dict[object, set[model.TrackRef]] = {}
+    for ref in {*world.tracks, *(t.track_ref for t in world.tickets.values())}:
+        components.setdefault(coupling.component(ref), set()).add(ref)
+    covered = 0
+    for members in components.values():
+        part = coupling.tracks_with(members)
+        assert part == members
+        sub = scope.restrict(world, part)
+        assert sub is not None
+        expected = [a for a in result if track_of(a, world) in part]
+        assert decide.decide(sub) == expected, f"deciding {sorted(t.name for t in part)} alone differs"
+        covered += len(expected)
+    assert covered == len(result), "an action about no Track"

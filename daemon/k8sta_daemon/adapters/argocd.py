@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from k8sta_daemon.adapters import retry
 
@@ -69,10 +70,14 @@ class ArgoCDSettings:
 class ArgoCD:
     """A small client for the parts of Argo CD's API K8sTA uses."""
 
-    def __init__(self, settings: ArgoCDSettings) -> None:
+    def __init__(self, settings: ArgoCDSettings,
+                 on_request: Callable[[str, str], None] | None = None) -> None:
         self.settings = settings
+        self.on_request = on_request  # (method, path) of every request sent, e.g. ``Metrics.argocd_request``
         self.base = settings.url.rstrip("/")
         self.session = requests.Session()
+        # Connections kept per host: the watch, the loop, and the reactor's refresh threads at once.
+        self.session.mount(self.base + "/", HTTPAdapter(pool_maxsize=24))
         self.session.headers["Authorization"] = f"Bearer {settings.token}"
         self.session.verify = settings.verify
 
@@ -80,6 +85,8 @@ class ArgoCD:
                  body: dict[str, Any] | None = None, stream: bool = False,
                  timeout: float | tuple[float, float | None] | None = None) -> requests.Response:
         url = f"{self.base}{path}"
+        if self.on_request is not None:
+            self.on_request(method, path)
         try:
             response = self.session.request(method, url, params=params, json=body, stream=stream,
                                             timeout=timeout or self.settings.timeout)

@@ -6,6 +6,15 @@ objects from that view and ``put`` their own writes' results into both. The lock
 every method takes it, no caller does. Objects are kept as the API returned them and are never changed
 in place (a watch event replaces the whole dict), so a view shares them with the cache: one view costs
 one dict per kind, never a deep copy. Turning them into the model is ``core.codec``'s job.
+
+The cache also remembers what changed since the loop last took a view (``take``: Tracks, Stations,
+Tickets by key, managed Applications; a deletion or a relist is "everything"), so a pass decides only
+the Tracks those changes concern (``core.scope``).
+
+Argo CD's stream delivers every Application, also the many K8sTA does not manage. The cache keeps them
+all (a Station may name one later) but only an event of an Application some Station references wakes
+the loop (``referenced``, kept up to date from the Stations): unrelated Applications cost a JSON parse
+and a dict store, never a decision pass.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model, scope
 
 Key = tuple[str, str]
 KINDS = ("Track", "Station", "Ticket")
@@ -34,11 +43,19 @@ class Cache:
         self.apps: dict[model.AppRef, dict[str, Any]] = {}
         self.app_event_at: dict[model.AppRef, float] = {}  # monotonic time of the latest event
         self.listed: set[str] = set()  # kinds whose first list arrived (deciding before would be blind)
+        self._station_apps: dict[Key, frozenset[model.AppRef]] = {}  # Station -> the Applications it names
+        self.referenced: frozenset[model.AppRef] = frozenset()  # Applications any Station names
+        self._changed: dict[str, set[Any]] = {kind: set() for kind in (*KINDS, "Application")}
+        self._everything = True  # nothing decided yet
 
     def replace_all(self, kind: str, items: list[dict[str, Any]]) -> None:
         with self._lock:
             self.objects[kind] = {key_of(o): o for o in items}
             self.listed.add(kind)
+            if kind == "Station":
+                self._station_apps = {key: _named_apps(obj) for key, obj in self.objects[kind].items()}
+                self._reference()
+            self._everything = True
         self.wake.set()
 
     def apply(self, kind: str, event: str, obj: dict[str, Any]) -> None:
@@ -47,9 +64,20 @@ class Cache:
             key = key_of(obj)
             if event == "DELETED":
                 store.pop(key, None)
+                self._everything = True  # what it held or named is not in the next World to look up
             elif _newer(obj, store.get(key)):
                 store[key] = obj
+                self._changed[kind].add(key)
+            if kind == "Station":
+                named = _named_apps(store[key]) if key in store else frozenset()
+                if self._station_apps.get(key, frozenset()) != named:
+                    self._station_apps[key] = named
+                    self._reference()
         self.wake.set()
+
+    def _reference(self) -> None:
+        """Recompute ``referenced`` (lock held); Stations change seldom, Applications often."""
+        self.referenced = frozenset().union(*self._station_apps.values())
 
     def put(self, kind: str, obj: dict[str, Any]) -> None:
         """Our own write's result, so the next decision sees it without waiting for the watch."""
@@ -58,9 +86,11 @@ class Cache:
     def set_apps(self, items: list[dict[str, Any]]) -> None:
         with self._lock:
             self.apps = {_app_ref(a): a for a in items}
+            self._everything = True
         self.wake.set()
 
-    def apply_app(self, event: str, app: dict[str, Any]) -> None:
+    def apply_app(self, event: str, app: dict[str, Any]) -> bool:
+        """Store one Application event; wake the loop (and return True) only if a Station names it."""
         ref = _app_ref(app)
         with self._lock:
             if event == "DELETED":
@@ -68,7 +98,12 @@ class Cache:
             else:
                 self.apps[ref] = app
             self.app_event_at[ref] = time.monotonic()
-        self.wake.set()
+            referenced = ref in self.referenced
+            if referenced:
+                self._changed["Application"].add(ref)
+        if referenced:
+            self.wake.set()
+        return referenced
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
@@ -95,6 +130,27 @@ class Cache:
         """The snapshot one pass decides from (and whose resourceVersions its writes carry)."""
         objects, apps = self.copy()
         return View(objects, apps)
+
+    def take(self) -> tuple[View, scope.Changed]:
+        """One view and what changed since the previous ``take`` (forgotten here: the caller decides it,
+        or gives it back with ``mark_all``)."""
+        with self._lock:
+            view = View({k: dict(v) for k, v in self.objects.items()}, dict(self.apps))
+            changed = scope.Changed(
+                tracks=frozenset(self._changed["Track"]), stations=frozenset(self._changed["Station"]),
+                tickets=frozenset(self._changed["Ticket"]), apps=frozenset(self._changed["Application"]),
+                everything=self._everything)
+            for keys in self._changed.values():
+                keys.clear()
+            self._everything = False
+        return view, changed
+
+    def mark_all(self, wake: bool = True) -> None:
+        """The next pass decides every Track (a namespace claimed, drift found, a pass that stopped early)."""
+        with self._lock:
+            self._everything = True
+        if wake:
+            self.wake.set()
 
     def resource_version(self, kind: str, namespace: str, name: str) -> str | None:
         with self._lock:
@@ -139,6 +195,15 @@ class View:
 def _app_ref(app: dict[str, Any]) -> model.AppRef:
     meta = app["metadata"]
     return model.AppRef(meta.get("namespace", ""), meta["name"])
+
+
+def _named_apps(station: dict[str, Any]) -> frozenset[model.AppRef]:
+    """The Applications a Station object names (disabled ones too: enabling one changes the Station);
+    a malformed Station names none (it is left out of the World)."""
+    try:
+        return frozenset(codec.station_from_dict(station).applications)
+    except codec.MalformedObject:
+        return frozenset()
 
 
 def _newer(obj: dict[str, Any], current: dict[str, Any] | None) -> bool:

@@ -4,8 +4,8 @@ Argo CD 3 sets no Application-level ``status.health.message`` and keeps per-reso
 Application (``controller.resource.health.persist`` is off by default): the reasons ("CanaryPauseStep",
 ``Deployment "api" exceeded its progress deadline``, an aborted analysis) live in the resource tree.
 So for the Applications a Station deploys, and only while they are not Healthy, the loop asks for the
-tree once per change of the Application (its resourceVersion), never on every pass, and never for
-Applications K8sTA does not manage.
+tree once per change of the Application (its resourceVersion), never on every pass, never for
+Applications K8sTA does not manage, and not while nothing is deployed yet (Missing and OutOfSync).
 """
 
 from __future__ import annotations
@@ -19,6 +19,14 @@ from k8sta_daemon.core import codec, model
 
 log = logging.getLogger("k8sta.controller")
 NOT_HEALTHY = {"Progressing", "Suspended", "Degraded", "Missing", "Unknown"}
+
+
+def _not_deployed(app: dict[str, Any]) -> bool:
+    """Missing and OutOfSync: nothing is deployed yet, and the tree would only say "missing" again
+    (bench/bench_scale.py at 100 Tracks: ~4 tree requests per promotion while Argo CD caught up)."""
+    status = app.get("status") or {}
+    return (status.get("health") or {}).get("status") == "Missing" and (status.get("sync") or {}).get(
+        "status") == "OutOfSync"
 
 
 class HealthReasons:
@@ -35,7 +43,7 @@ class HealthReasons:
         for ref in set(managed):
             app = apps.get(ref)
             health = ((app or {}).get("status") or {}).get("health") or {}
-            if app is None or health.get("status") not in NOT_HEALTHY or health.get("message"):
+            if app is None or health.get("status") not in NOT_HEALTHY or health.get("message") or _not_deployed(app):
                 self.known.pop(ref, None)
                 continue
             version = str((app.get("metadata") or {}).get("resourceVersion") or "")

@@ -3,10 +3,16 @@
 watch (threads) -> cache -> World (``core.codec``) -> ``core.decide`` (pure) -> ``execution`` (units).
 A pass runs when a watch event arrives (event-driven, no polling delay in the happy path) and at least
 every ``resync_seconds`` (time-based rules: soak, timeout, grace). Only the Lease holder acts.
+
+Incremental: an event-driven pass decides only the Tracks its changes concern, with the Tracks coupled
+to them through shared Stations, junctions and tickets (``core.scope``: a sub-World, decided by the same
+pure ``decide``); the pass every ``resync_seconds`` decides everything. Parsed objects are kept per
+resourceVersion, so a pass parses only what changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import threading
@@ -14,11 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.leader import LeaderElector, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import codec, decide, model
+from k8sta_daemon.core import codec, decide, model, scope
 from k8sta_daemon.reactor.cache import KINDS, Cache, View
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
@@ -26,6 +33,9 @@ from k8sta_daemon.reactor.health import HealthReasons
 
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
+# Argo CD's stream can miss an event under load (bench/bench_scale.py: a ticket whose last Application
+# event never came waited for this relist, 60 s before). A list is every Application, unmanaged ones too.
+APP_RELIST_SECONDS = 15.0
 
 
 @dataclass
@@ -43,6 +53,9 @@ class Controller:
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
     warned: set[tuple[object, ...]] = field(default_factory=set)
+    # (kind, key) -> (resourceVersion, parsed value or the MalformedObject it raised); AppRef -> status
+    parsed: dict[tuple[str, tuple[str, str]], tuple[str, Any]] = field(default_factory=dict)
+    statuses: dict[model.AppRef, tuple[str, str, model.AppStatus]] = field(default_factory=dict)
 
     # -- world ----------------------------------------------------------------------------------
 
@@ -52,25 +65,50 @@ class Controller:
         view = view or self.cache.view()
         claimed = self.claims.held() if self.claims is not None else None
         tracks, stations, tickets, malformed = [], [], [], []
+        known, fresh = self.parsed, {}
         for kind, parse, into in (("Track", codec.track_from_dict, tracks),
                                   ("Station", codec.station_from_dict, stations),
                                   ("Ticket", codec.ticket_or_malformed, tickets)):
-            for (namespace, name), obj in view.objects[kind].items():
+            for key, obj in view.objects[kind].items():
+                namespace, name = key
                 if claimed is not None and namespace not in claimed:
                     continue  # another controller's namespace (or not claimed yet)
-                try:
-                    parsed = parse(obj)
-                except codec.MalformedObject as exc:
-                    self._warn_once(kind, obj, f"ignoring malformed {kind} {namespace}/{name}: {exc}")
+                version = (obj.get("metadata") or {}).get("resourceVersion")
+                hit = known.get((kind, key))
+                if hit is not None and version is not None and hit[0] == version:
+                    parsed = hit[1]  # an object never changes without a new resourceVersion
+                else:
+                    try:
+                        parsed = parse(obj)
+                    except codec.MalformedObject as exc:
+                        parsed = exc
+                if version is not None:
+                    fresh[(kind, key)] = (version, parsed)
+                if isinstance(parsed, codec.MalformedObject):
+                    self._warn_once(kind, obj, f"ignoring malformed {kind} {namespace}/{name}: {parsed}")
                     continue
                 (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
+        self.parsed = fresh
         reasons = {} if self.health is None else self.health.reasons(
             view.apps, (ref for station in stations for ref in station.active_applications))
-        statuses = {ref: codec.app_status_from_dict(app, reasons.get(ref, "")) for ref, app in view.apps.items()}
+        named = {ref for station in stations for ref in station.applications}  # not the unmanaged ones
+        statuses = {ref: self._status(ref, app, reasons.get(ref, ""))
+                    for ref in named if (app := view.apps.get(ref)) is not None}
+        self.statuses = {ref: entry for ref, entry in self.statuses.items() if ref in statuses}
         drift = self.drift.current() if self.drift is not None else ()
         rerendered = self.drift.rerendered() if self.drift is not None else ()
         return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
                                  drift=drift, rerendered=rerendered)
+
+    def _status(self, ref: model.AppRef, app: dict[str, Any], reasons: str) -> model.AppStatus:
+        """An Application's status, parsed once per resourceVersion (and health reasons)."""
+        version = str((app.get("metadata") or {}).get("resourceVersion") or "")
+        hit = self.statuses.get(ref)
+        if hit is not None and version and hit[0] == version and hit[1] == reasons:
+            return hit[2]
+        status = codec.app_status_from_dict(app, reasons)
+        self.statuses[ref] = (version, reasons, status)
+        return status
 
     def _warn_once(self, kind: str, obj: dict, message: str) -> None:
         """Log a malformed object once per resourceVersion, not on every pass."""
@@ -82,22 +120,49 @@ class Controller:
 
     # -- one pass -------------------------------------------------------------------------------
 
-    def reconcile(self) -> int:
-        """Decide and act until nothing more happens (bounded); returns actions that took effect."""
+    def reconcile(self, full: bool = True) -> int:
+        """Decide and act until nothing more happens (bounded); returns actions that took effect.
+
+        The first pass decides every Track when ``full`` (the resync), else only the Tracks what changed
+        since the previous pass concerns; the passes after it, the Tracks our own writes concern.
+        """
         total = 0
-        for _ in range(MAX_PASSES_PER_WAKE):
-            started = time.monotonic()
-            view = self.cache.view()
-            with cyclic_gc_paused():
-                world = self.world(view)
-                planned = decide.decide(world)
-            result = self.executor.execute(planned, world, view)
-            self.metrics.reconcile_seconds.observe(time.monotonic() - started)
-            self._count(world)
-            total += result.done
-            if result.done == 0 or result.fenced:
-                break
+        try:
+            for attempt in range(MAX_PASSES_PER_WAKE):
+                started, cpu = time.monotonic(), time.thread_time()
+                view, changed = self.cache.take()
+                if full and attempt == 0:
+                    changed = scope.Changed(everything=True)
+                if changed.empty:
+                    break
+                with cyclic_gc_paused():
+                    world = self.world(view)
+                    part = self.part(world, changed)
+                    planned = decide.decide(part) if part.tracks or part.tickets else []
+                self.metrics.observe_decision(time.monotonic() - started, time.thread_time() - cpu,
+                                              len(part.tracks))
+                result = self.executor.execute(planned, world, view)
+                self.metrics.reconcile_seconds.observe(time.monotonic() - started)
+                self._count(world)
+                total += result.done
+                if result.fenced:
+                    self.cache.mark_all(wake=False)  # decided again in full once this replica may act
+                if result.done == 0 or result.fenced:
+                    break
+        except BaseException:
+            self.cache.mark_all(wake=False)  # what this pass took is decided again by the next one
+            raise
         return total
+
+    def part(self, world: model.World, changed: scope.Changed) -> model.World:
+        """The sub-World of the Tracks ``changed`` concerns (``core.scope``), or the whole World."""
+        if self.claims is not None:  # another controller's tickets are not in the World: not ours to place
+            claimed = self.claims.held()
+            changed = dataclasses.replace(changed, tickets=frozenset(k for k in changed.tickets if k[0] in claimed))
+        tracks = scope.affected(world, changed)
+        if tracks is None:
+            return world
+        return scope.restrict(world, tracks) or world
 
     def _count(self, world: model.World) -> None:
         counts = dict.fromkeys(model.TicketState, 0)
@@ -131,7 +196,7 @@ class Controller:
                 before = self.claims.held()
                 self.claims.renew(scope)
                 if self.claims.held() != before:
-                    self.cache.wake.set()  # a namespace was claimed: decide for it now
+                    self.cache.mark_all()  # a namespace was claimed: decide for it now
             elif not leading:
                 self.claims.release_all()
             stop.wait(self.claims.renew_seconds)
@@ -143,7 +208,11 @@ class Controller:
         except argocd.ArgoCDError as exc:
             self.metrics.argocd_errors.labels(call="list").inc()
             log.warning("listing Applications failed: %s", exc)
-        self.argo.watch(self.cache.apply_app, stop)
+        self.argo.watch(self._on_app_event, stop)
+
+    def _on_app_event(self, event: str, app: dict[str, Any]) -> None:
+        managed = self.cache.apply_app(event, app)
+        self.metrics.app_events.labels(managed="true" if managed else "false").inc()
 
     def _thread(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -154,24 +223,32 @@ class Controller:
         """Until ``stop``: wait for a wake-up or the resync interval, then reconcile if leading."""
         self.start_watches(stop)
         last_app_list = time.monotonic()
+        last_full: float | None = None  # None: the next pass that may act decides everything
         while not stop.is_set():
-            self.cache.wake.wait(self.resync_seconds)
+            due = self.resync_seconds if last_full is None else last_full + self.resync_seconds - time.monotonic()
+            self.cache.wake.wait(min(self.resync_seconds, max(0.0, due)))
             self.cache.wake.clear()
             if stop.is_set():
                 break
             if self.elector is not None and not self.elector.is_leader.is_set():
+                last_full = None
                 continue
             if not self.cache.synced():
+                last_full = None
                 continue  # deciding before every kind is listed would act on a partial world
-            if time.monotonic() - last_app_list > 60:  # heal a silently stalled stream
+            if time.monotonic() - last_app_list > APP_RELIST_SECONDS:  # heal a stalled or lossy stream
                 last_app_list = time.monotonic()
                 try:
                     self.cache.set_apps(self.argo.list_applications())
                 except argocd.ArgoCDError as exc:
                     self.metrics.argocd_errors.labels(call="list").inc()
                     log.warning("listing Applications failed: %s", exc)
+            # A full pass at least every resync interval, also while events keep waking the loop.
+            full = last_full is None or time.monotonic() - last_full >= self.resync_seconds
+            if full:
+                last_full = time.monotonic()
             try:
-                self.reconcile()
+                self.reconcile(full=full)
             except Exception:  # one bad pass must not stop the controller; the next pass retries
                 log.exception("reconcile pass failed")
 

@@ -9,6 +9,7 @@ from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.git.access import GitSettings
 from k8sta_daemon.adapters.metrics import Metrics
 from k8sta_daemon.reactor.cache import Cache, View
+from k8sta_daemon.reactor.refresher import Refresher
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Context:
     git: GitSettings
     view: View | None = None  # the pass's snapshot (``Executor.execute`` sets it)
     identity: str = ""  # which controller acts (Events name it)
+    refresher: Refresher | None = None  # hard refreshes off the loop's thread (None: in line, as in tests)
 
     def object(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         """The object as the decision saw it (plus this pass's own writes): writes based on it carry its

@@ -22,7 +22,9 @@ log = logging.getLogger("k8sta.controller")
 
 def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
     git = context.git
-    plan = sources.plan_push(action, context.cache.applications(), git.default_source_branch)
+    # Only the Applications pushed to (the cache also holds every Application K8sTA does not manage).
+    applications = {ref: app for ref in action.applications if (app := context.cache.application(ref)) is not None}
+    plan = sources.plan_push(action, applications, git.default_source_branch)
     pushed: list[model.PushedCommit] = []
     for group in plan.groups:
         repo_url = group.repo_url
@@ -43,7 +45,12 @@ def refresh_and_sync(commits: tuple[model.PushedCommit, ...], context: Context) 
     """Make Argo CD compare the new commits now instead of at its next poll (syncs are ``RequestSync``'s).
 
     Best effort: a failure here only delays arrival until Argo CD's own poll, so it is logged, not an outcome.
+    With a ``Refresher`` (the daemon's) they are sent from its threads: Argo CD answers a refresh only
+    once it is done, and the loop need not wait for that.
     """
+    if context.refresher is not None:
+        context.refresher.submit(commit.app for commit in commits)
+        return
     for commit in commits:
         try:
             context.argo.refresh(commit.app, hard=True)

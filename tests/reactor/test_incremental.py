@@ -1,0 +1,214 @@
+"""An event-driven pass decides only the Tracks its change concerns (``core.scope`` through the loop).
+
+Pure: the daemon's cache and loop, fed as the watches feed them; the executor only records what it was
+given. Tracks ``a`` and ``b`` share Station ``shared``; Track ``c`` shares nothing with either.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from k8sta_daemon.adapters.metrics import Metrics, total
+from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.reactor.cache import Cache, View
+from k8sta_daemon.reactor.execution import PassResult
+from k8sta_daemon.reactor.loop import Controller
+
+NS = "team"
+COMMIT = "a" * 40
+
+
+def meta(name: str, version: str) -> dict[str, Any]:
+    return {"namespace": NS, "name": name, "resourceVersion": version, "creationTimestamp": "2026-12-01T10:00:00Z"}
+
+
+def track(name: str, *stations: str, version: str = "1") -> dict[str, Any]:
+    return {"kind": "Track", "metadata": meta(name, version), "spec": {"stations": list(stations)}}
+
+
+def station(name: str, app: str, version: str = "1") -> dict[str, Any]:
+    return {"kind": "Station", "metadata": meta(name, version),
+            "spec": {"applications": [{"name": app, "namespace": "argocd"}]}}
+
+
+def ticket(name: str, on: str, version: str = "1") -> dict[str, Any]:
+    return {"kind": "Ticket", "metadata": meta(name, version),
+            "spec": {"track": on, "snapshot": {"configCommit": COMMIT}}}
+
+
+def app(name: str, version: str = "1") -> dict[str, Any]:
+    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": version},
+            "spec": {"source": {"repoURL": "file:///r", "targetRevision": f"env/{name}", "path": "."}},
+            "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}}
+
+
+class Recorder:
+    """The executor's place in the loop: remembers each pass's actions and takes none."""
+
+    def __init__(self) -> None:
+        self.passes: list[list[actions.Action]] = []
+
+    def execute(self, planned: list[actions.Action], world: model.World, view: View) -> PassResult:
+        self.passes.append(list(planned))
+        return PassResult(done=0)
+
+
+@pytest.fixture
+def decided(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The names of the Tracks each decision was given."""
+    seen: list[set[str]] = []
+    real = decide.decide
+
+    def recording(world: model.World) -> list[actions.Action]:
+        seen.append({ref.name for ref in world.tracks})
+        return real(world)
+
+    monkeypatch.setattr(decide, "decide", recording)
+    return seen
+
+
+@pytest.fixture
+def controller() -> Controller:
+    cache = Cache()
+    cache.replace_all("Track", [track("a", "a1", "shared"), track("b", "shared", "b1"), track("c", "c1")])
+    cache.replace_all("Station", [station(s, f"{s}-app") for s in ("a1", "shared", "b1", "c1")])
+    cache.replace_all("Ticket", [ticket("a-1", "a"), ticket("b-1", "b"), ticket("c-1", "c")])
+    cache.set_apps([app(f"{s}-app") for s in ("a1", "shared", "b1", "c1")] + [app("unmanaged")])
+    return Controller(kube=None, argo=None, executor=Recorder(), cache=cache,  # type: ignore[arg-type]
+                      metrics=Metrics(), clock=lambda: 1_796_000_000.0)
+
+
+def test_the_first_pass_decides_every_track(controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile(full=False)  # nothing decided yet: every kind was just listed
+    assert decided == [{"a", "b", "c"}]
+
+
+def test_a_ticket_event_decides_its_track_and_those_sharing_a_station_not_the_others(
+        controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile()
+    decided.clear()
+    controller.cache.apply("Ticket", "MODIFIED", ticket("c-1", "c", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"c"}]
+    decided.clear()
+    controller.cache.apply("Ticket", "MODIFIED", ticket("a-1", "a", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b"}]  # b shares Station "shared" with a
+
+
+def test_an_application_event_decides_the_tracks_of_the_stations_naming_it(
+        controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile()
+    decided.clear()
+    controller.cache.apply_app("MODIFIED", app("c1-app", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"c"}]
+
+
+def test_an_unmanaged_application_event_decides_nothing(controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile()
+    passes = total(controller.metrics.decision_seconds, "_count")
+    decided.clear()
+    controller.cache.apply_app("MODIFIED", app("unmanaged", version="2"))
+    controller.reconcile(full=False)
+    assert decided == []
+    assert total(controller.metrics.decision_seconds, "_count") == passes
+
+
+def test_a_station_edit_decides_every_track_listing_it(controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile()
+    decided.clear()
+    controller.cache.apply("Station", "MODIFIED", station("b1", "b1-app", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b"}]
+
+
+def test_a_deletion_or_the_resync_decides_everything(controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile()
+    decided.clear()
+    controller.cache.apply("Ticket", "DELETED", ticket("c-1", "c", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b", "c"}]
+    decided.clear()
+    controller.reconcile(full=True)
+    assert decided == [{"a", "b", "c"}]
+
+
+def test_the_decision_of_a_part_is_the_whole_decision_about_its_tracks(controller: Controller) -> None:
+    controller.reconcile()
+    whole = controller.executor.passes[-1]  # type: ignore[attr-defined]
+    controller.cache.apply("Ticket", "MODIFIED", ticket("c-1", "c", version="2"))
+    controller.reconcile(full=False)
+    part = controller.executor.passes[-1]  # type: ignore[attr-defined]
+    about_c = [a for a in whole if getattr(a, "ticket", None) == model.TicketRef(NS, "c-1")
+               or getattr(a, "track", None) == model.TrackRef(NS, "c")]
+    assert part and part == about_c
+
+
+class Broken(Recorder):
+    def execute(self, planned: list[actions.Action], world: model.World, view: View) -> PassResult:
+        raise RuntimeError("boom")
+
+
+def test_a_pass_that_fails_is_decided_again_in_full(controller: Controller, decided: list[set[str]]) -> None:
+    controller.reconcile()
+    controller.cache.apply("Ticket", "MODIFIED", ticket("c-1", "c", version="2"))
+    working, controller.executor = controller.executor, Broken()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):
+        controller.reconcile(full=False)
+    controller.executor = working
+    decided.clear()
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b", "c"}]
+
+
+class QuietKube:
+    """The watches' side of the API: every kind listed once (from the fixture's cache), then quiet."""
+
+    namespace = NS
+
+    def __init__(self, cache: Cache) -> None:
+        self.items = {kind: list(cache.objects[kind].values()) for kind in ("Track", "Station", "Ticket")}
+
+    def watch(self, kind: str, on_event: Any, on_resync: Any, stop: Any) -> None:
+        on_resync(self.items[kind])
+        stop.wait()
+
+
+class QuietArgo:
+    def __init__(self, apps: list[dict[str, Any]]) -> None:
+        self.apps = apps
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        return self.apps
+
+    def watch(self, on_event: Any, stop: Any) -> None:
+        stop.wait()
+
+
+def test_a_full_pass_runs_every_resync_interval_also_under_a_steady_stream_of_events(
+        controller: Controller, decided: list[set[str]]) -> None:
+    controller.kube = QuietKube(controller.cache)  # type: ignore[assignment]
+    controller.argo = QuietArgo(list(controller.cache.apps.values()))  # type: ignore[assignment]
+    controller.resync_seconds = 0.3
+    stop = threading.Event()
+    runner = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        version = 1
+        while time.monotonic() < deadline:  # an event every 10 ms: the loop never waits out a timeout
+            version += 1
+            controller.cache.apply_app("MODIFIED", app("c1-app", version=str(version)))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    full = [tracks for tracks in decided if tracks == {"a", "b", "c"}]
+    parts = [tracks for tracks in decided if tracks == {"c"}]
+    assert len(full) >= 3, decided  # ~1.5 s / 0.3 s, the first included
+    assert parts and len(parts) > len(full)
