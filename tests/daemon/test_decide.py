@@ -1019,16 +1019,21 @@ def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_e
     assert "ComparisonError" in status.message
 
 
-def test_hand_edit_while_soaking_is_recorded_repaired_on_top_and_the_ticket_completes() -> None:
-    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=60)])
-    ref = app("staging")
+def _soaking_at_staging(*after: str) -> tuple[Sim, model.AppRef, str | None]:
+    """Ticket ``t`` soaking (60 s) at Station ``staging``, 30 s in; then the Stations ``after``."""
+    sim = Sim.of([track("line", ("staging", *after))],
+                 [station("staging", ("staging",), soak_seconds=60), *(station(s, (s,)) for s in after)])
     sim.create("line", name="t")
     sim.settle()
     sim.argo_converge()
     sim.settle()
-    ours = sim.pushed("t", "staging")
     assert sim.ticket("t").status.state is St.SOAKING
     sim.now += 30
+    return sim, app("staging"), sim.pushed("t", "staging")
+
+
+def test_hand_edit_while_soaking_is_recorded_repaired_on_top_and_the_ticket_completes() -> None:
+    sim, ref, ours = _soaking_at_staging()
     human = sim.hand_edit(ref)
     result = sim.step()
     status = sim.ticket("t").status
@@ -1146,16 +1151,7 @@ def test_a_re_render_of_another_visit_is_not_adopted(ticket_trailer: str, statio
 
 def test_an_overlay_re_render_while_soaking_is_adopted_deployed_and_the_ticket_completes_on_it() -> None:
     """Argo CD (automated sync) deploys the re-render; the visit waits for that, never for its old commit."""
-    sim = Sim.of([track("line", ("staging", "prod"))],
-                 [station("staging", ("staging",), soak_seconds=60), station("prod", ("prod",))])
-    ref = app("staging")
-    sim.create("line", name="t")
-    sim.settle()
-    sim.argo_converge()
-    sim.settle()
-    ours = sim.pushed("t", "staging")
-    assert sim.ticket("t").status.state is St.SOAKING
-    sim.now += 30
+    sim, ref, ours = _soaking_at_staging("prod")
     requested_before = len(sim.sync_requests)
     rerendered = sim.rerender(ref)
     result = sim.step()
