@@ -991,18 +991,26 @@ def test_manual_sync_is_requested_until_an_operation_for_our_commit_exists() -> 
     assert sim.ticket("t").status.state is St.COMPLETED
 
 
-def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_error() -> None:
-    """A hand edit makes Argo CD's render fail while the ticket soaks: the timeout counts again from
-    the lost arrival, and the message carries Argo CD's ComparisonError instead of 'Unknown at ...'."""
-    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
-                                                         timeout_seconds=300)])
-    ref = app("staging")
+def _soaking_at_staging(*after: str, soaked: float = 30, **staging: object,
+                        ) -> tuple[Sim, model.AppRef, str | None]:
+    """Ticket ``t`` soaking at Station ``staging`` (``soak_seconds`` 60 unless ``staging`` says), ``soaked``
+    seconds in; the Stations ``after`` follow it on the Track."""
+    sim = Sim.of([track("line", ("staging", *after))],
+                 [station("staging", ("staging",), **{"soak_seconds": 60, **staging}),
+                  *(station(s, (s,)) for s in after)])
     sim.create("line", name="t")
     sim.settle()
     sim.argo_converge()
     sim.settle()
     assert sim.ticket("t").status.state is St.SOAKING
-    sim.now += 100
+    sim.now += soaked
+    return sim, app("staging"), sim.pushed("t", "staging")
+
+
+def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_error() -> None:
+    """A hand edit makes Argo CD's render fail while the ticket soaks: the timeout counts again from
+    the lost arrival, and the message carries Argo CD's ComparisonError instead of 'Unknown at ...'."""
+    sim, ref, _ = _soaking_at_staging(soaked=100, soak_seconds=600, timeout_seconds=300)
     sim.comparison_error(ref, "rendered sha256 abc does not match recorded def")
     sim.settle()
     status = sim.ticket("t").status
@@ -1017,19 +1025,6 @@ def test_arrival_lost_to_a_comparison_error_fails_after_the_timeout_naming_the_e
     status = sim.ticket("t").status
     assert status.state is St.FAILED and "not recovered within the 300s timeout" in status.message
     assert "ComparisonError" in status.message
-
-
-def _soaking_at_staging(*after: str) -> tuple[Sim, model.AppRef, str | None]:
-    """Ticket ``t`` soaking (60 s) at Station ``staging``, 30 s in; then the Stations ``after``."""
-    sim = Sim.of([track("line", ("staging", *after))],
-                 [station("staging", ("staging",), soak_seconds=60), *(station(s, (s,)) for s in after)])
-    sim.create("line", name="t")
-    sim.settle()
-    sim.argo_converge()
-    sim.settle()
-    assert sim.ticket("t").status.state is St.SOAKING
-    sim.now += 30
-    return sim, app("staging"), sim.pushed("t", "staging")
 
 
 def test_hand_edit_while_soaking_is_recorded_repaired_on_top_and_the_ticket_completes() -> None:
@@ -1058,14 +1053,7 @@ def test_hand_edit_while_soaking_is_recorded_repaired_on_top_and_the_ticket_comp
 
 
 def test_hand_edit_with_self_heal_off_is_not_repaired_and_fails_at_the_timeout() -> None:
-    sim = Sim.of([track("line", ("staging",))], [station("staging", ("staging",), soak_seconds=600,
-                                                         timeout_seconds=300, self_heal=False)])
-    ref = app("staging")
-    sim.create("line", name="t")
-    sim.settle()
-    sim.argo_converge()
-    sim.settle()
-    sim.now += 30
+    sim, ref, _ = _soaking_at_staging(soak_seconds=600, timeout_seconds=300, self_heal=False)
     human = sim.hand_edit(ref)
     sim.settle()
     sim.argo_converge()  # Argo CD syncs the human commit
