@@ -109,6 +109,7 @@ class Sim:
     repairs: list[actions.RepairDrift] = field(default_factory=list)
     rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)  # heads K8sTA re-rendered
     check: bool = True
+    index: scope.Index = field(default_factory=scope.Index)  # kept across steps, as the controller keeps it
 
     @classmethod
     def of(cls, tracks: list[model.TrackSpec], stations: list[model.StationSpec],
@@ -301,6 +302,7 @@ class Sim:
         if self.check:
             check_order(result)
             check_scope(world, result)
+            check_index(self.index, world)
         before = dict(self.tickets)
         for action in result:
             self.apply(action)
@@ -529,3 +531,24 @@ def check_scope(world: model.World, result: list[actions.Action]) -> None:
         assert decide.decide(sub) == expected, f"deciding {sorted(t.name for t in part)} alone differs"
         covered += len(expected)
     assert covered == len(result), "an action about no Track"
+
+
+def check_index(index: scope.Index, world: model.World) -> None:
+    """The Index updated with only what changed since the previous step (as the controller updates it)
+    holds the World, finds the same components as ``Coupling.of`` and cuts the same sub-Worlds."""
+    for put, held, now in ((index.put_track, index.tracks, world.tracks),
+                           (index.put_station, index.stations, world.stations),
+                           (index.put_ticket, index.tickets, world.tickets)):
+        for ref in {*held, *now}:
+            if held.get(ref) != now.get(ref):
+                put(ref, now.get(ref))  # type: ignore[operator]
+    assert (index.tracks, index.stations, index.tickets) == (world.tracks, world.stations, world.tickets)
+    coupling = scope.Coupling.of(world)
+    nodes = {*world.tracks, *world.stations, *(t.track_ref for t in world.tickets.values())}
+    for node in nodes:
+        assert index.tracks_with([node]) == coupling.tracks_with([node]), f"component of {node} differs"
+    if scope.restrict(world, frozenset(world.tracks)) is None:
+        return
+    for node in nodes:
+        part = coupling.tracks_with([node])
+        assert index.restrict(part, world.now, world.apps) == scope.restrict(world, part)

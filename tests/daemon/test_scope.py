@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from k8sta_daemon.core import model, scope
+from k8sta_daemon.core import decide, model, scope
 
 from .sim import NS, app, snapshot, station, track
 
@@ -88,3 +88,52 @@ def test_the_part_holds_its_tracks_their_stations_tickets_and_statuses_only() ->
     assert part is not None
     assert ({r.name for r in part.tracks}, {r.name for r in part.stations}, {r.name for r in part.tickets},
             {r.name for r in part.apps}) == ({"c"}, {"c1"}, {"c-1"}, {"c1-app"})
+
+
+# -- Index: the same components, walked from the changes, kept across passes --
+
+def components(w: model.World, *seeds: model.TrackRef | model.StationRef) -> tuple[set[str], set[str]]:
+    """The Tracks coupled to ``seeds`` by the Index and by ``Coupling.of``."""
+    by_index = scope.Index.of(w).tracks_with(seeds)
+    by_coupling = scope.Coupling.of(w).tracks_with(seeds)
+    return {r.name for r in by_index}, {r.name for r in by_coupling}
+
+
+def test_the_index_couples_a_parent_with_its_children_without_a_junction() -> None:
+    """A junction removed after its children were spawned: only the tickets still link the Tracks,
+    from either side (the parent's record, the child's parent, a child not created yet)."""
+    a, c, d = model.TrackRef(NS, "a"), model.TrackRef(NS, "c"), model.TrackRef(NS, "d")
+    lines = [*LINES, track("d", ("d1",))]
+    stops = [*STOPS, station("d1", ("d1-app",))]
+    child = dataclasses.replace(ticket("a-1-c", "c"), parent="a-1")
+    recorded_only = ticket("a-1", "a", children=("a-1-c",))  # its child exists, on c
+    assert components(world(lines, stops, [recorded_only, child]), c) == ({"a", "b", "c"},) * 2
+    assert components(world(lines, stops, [recorded_only, child]), a) == ({"a", "b", "c"},) * 2
+    parent_only = ticket("a-1", "a")  # the child names its parent; the parent records nothing
+    assert components(world(lines, stops, [parent_only, child]), c) == ({"a", "b", "c"},) * 2
+    assert components(world(lines, stops, [parent_only, child]), a) == ({"a", "b", "c"},) * 2
+    not_created = ticket("a-1", "a", children=(decide.child_ticket_name("a-1", "d"),))  # onto d, by name
+    assert components(world(lines, stops, [not_created]), d) == ({"a", "b", "d"},) * 2
+    assert components(world(lines, stops, [not_created]), a) == ({"a", "b", "d"},) * 2
+    elsewhere = ticket("x", "d")  # a recorded child that went onto another Track
+    recorder = ticket("a-1", "a", children=("x",))
+    assert components(world(lines, stops, [recorder, elsewhere]), d) == ({"a", "b", "d"},) * 2
+    assert components(world(lines, stops, [recorder, elsewhere]), a) == ({"a", "b", "d"},) * 2
+
+
+def test_the_index_follows_puts_and_removals() -> None:
+    index = scope.Index.of(world(LINES, STOPS))
+    c = model.TrackRef(NS, "c")
+    assert {r.name for r in index.tracks_with([c])} == {"c"}
+    holder = ticket("c-1", "c", state=model.TicketState.DEPLOYING, station="b1")
+    index.put_ticket(holder.ref, holder)
+    assert {r.name for r in index.tracks_with([c])} == {"a", "b", "c"}
+    index.put_ticket(holder.ref, dataclasses.replace(holder, status=model.TicketStatus(station="c1")))
+    assert {r.name for r in index.tracks_with([c])} == {"c"}
+    index.put_track(model.TrackRef(NS, "c"), track("c", ("c1", "shared")))
+    assert {r.name for r in index.tracks_with([c])} == {"a", "b", "c"}
+    index.put_track(model.TrackRef(NS, "c"), None)
+    assert model.TrackRef(NS, "c") not in index.tracks
+    assert {r.name for r in index.tracks_with([c])} == {"c"}  # its ticket still names it
+    assert index.affected(scope.Changed(tickets=frozenset({(NS, "gone")}))) is None
+    assert {r.name for r in index.affected(scope.Changed(apps=frozenset({app("a1-app")}))) or ()} == {"a", "b"}

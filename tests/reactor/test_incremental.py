@@ -6,6 +6,7 @@ given. Tracks ``a`` and ``b`` share Station ``shared``; Track ``c`` shares nothi
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any
@@ -212,3 +213,38 @@ def test_a_full_pass_runs_every_resync_interval_also_under_a_steady_stream_of_ev
     parts = [tracks for tracks in decided if tracks == {"c"}]
     assert len(full) >= 3, decided  # ~1.5 s / 0.3 s, the first included
     assert parts and len(parts) > len(full)
+
+
+def held(name: str, on: str, at: str, version: str) -> dict[str, Any]:
+    obj = ticket(name, on, version)
+    obj["status"] = {"state": "Deploying", "station": at}
+    return obj
+
+
+def test_the_world_kept_across_passes_is_the_world_rebuilt_from_the_cache(controller: Controller) -> None:
+    """Each event updates only what it names (``reactor.standing``); after every one the kept World is
+    what a rebuild from the same cache gives, and a part decides as the whole World decides it."""
+    controller.reconcile()
+    events: list[tuple[str, str, dict[str, Any]]] = [
+        ("Ticket", "MODIFIED", held("c-1", "c", "b1", "2")),  # holds a Station off its Track
+        ("Station", "MODIFIED", station("c1", "new-app", "2")),  # names another Application
+        ("Application", "MODIFIED", app("new-app")),
+        ("Track", "MODIFIED", track("c", "c1", "shared", version="2")),
+        ("Ticket", "ADDED", {"kind": "Ticket", "metadata": meta("broken", "1"), "spec": {"track": 7}}),
+        ("Ticket", "MODIFIED", ticket("broken", "c", "2")),  # mended
+        ("Application", "MODIFIED", app("c1-app", "2")),
+        ("Station", "MODIFIED", station("c1", "c1-app", "3")),  # new-app no longer named
+    ]
+    for kind, event, obj in events:
+        if kind == "Application":
+            controller.cache.apply_app(event, obj)
+        else:
+            controller.cache.apply(kind, event, obj)
+        controller.reconcile(full=False)
+        kept = controller.standing.world(0.0)
+        rebuilt = Controller(kube=None, argo=None, executor=Recorder(), cache=controller.cache,  # type: ignore[arg-type]
+                             metrics=Metrics()).world()
+        assert kept == dataclasses.replace(rebuilt, now=0.0), f"after {kind} {obj['metadata']['name']}"
+        assert {s: n for s, n in controller.standing.index.states.items() if n} == {
+            s: n for s in model.TicketState if (n := sum(t.status.state is s for t in kept.tickets.values()))}
+    assert app("new-app")["metadata"]["name"] not in {ref.name for ref in kept.apps}

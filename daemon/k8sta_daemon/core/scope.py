@@ -17,7 +17,8 @@ modelled here; a World with any of them is never restricted (``restrict`` return
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from k8sta_daemon.core import decide, model
@@ -146,3 +147,193 @@ def restrict(world: model.World, scope: frozenset[model.TrackRef]) -> model.Worl
     apps = {app: status for station in stations.values() for app in station.applications
             if (status := world.apps.get(app)) is not None}
     return dataclasses.replace(world, tracks=tracks, stations=stations, tickets=tickets, apps=apps)
+
+
+def _add(index: dict, key: object, value: object) -> None:
+    index.setdefault(key, set()).add(value)
+
+
+def _drop(index: dict, key: object, value: object) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(value)
+        if not members:
+            del index[key]
+
+
+class Index:
+    """The parsed World kept across passes, with who couples with whom, updated object by object.
+
+    Caller: the controller loop. ``Coupling.of`` and ``restrict`` read the whole World; on a World of
+    N Tracks that makes every pass O(N) however little changed. Here a changed object costs its own
+    entries (``put_*``), and ``tracks_with`` walks only the components of its seeds along the same
+    couplings ``Coupling.of`` unites (the property tests check both give the same Tracks and the
+    same sub-World on every step of random worlds), so a pass costs what its components hold.
+    """
+
+    def __init__(self) -> None:
+        self.tracks: dict[model.TrackRef, model.TrackSpec] = {}
+        self.stations: dict[model.StationRef, model.StationSpec] = {}
+        self.tickets: dict[model.TicketRef, model.Ticket] = {}
+        self._on_track: dict[model.TrackRef, set[model.TicketRef]] = {}  # tickets by their Track
+        self._at_station: dict[model.StationRef, set[model.TicketRef]] = {}  # tickets by the Station held
+        self._listing: dict[model.StationRef, set[model.TrackRef]] = {}  # Tracks listing a Station
+        self._junctions: dict[model.TrackRef, set[model.StationRef]] = {}  # Stations with it as junction
+        self._naming: dict[model.AppRef, set[model.StationRef]] = {}  # Stations naming an Application
+        self._children: dict[model.TicketRef, set[model.TicketRef]] = {}  # parent -> tickets naming it
+        self._recording: dict[str, set[model.TicketRef]] = {}  # namespace -> tickets with recorded children
+        self._in_namespace: dict[str, set[model.TrackRef]] = {}  # Tracks by namespace (child names)
+        self.states: Counter[model.TicketState] = Counter()  # tickets by state (the metrics' gauge)
+
+    @classmethod
+    def of(cls, world: model.World) -> Index:
+        index = cls()
+        for ref, track in world.tracks.items():
+            index.put_track(ref, track)
+        for ref, station in world.stations.items():
+            index.put_station(ref, station)
+        for ref, ticket in world.tickets.items():
+            index.put_ticket(ref, ticket)
+        return index
+
+    # -- updates --------------------------------------------------------------------------------
+
+    def put_track(self, ref: model.TrackRef, track: model.TrackSpec | None) -> None:
+        """``track`` replaces what ``ref`` held (None: gone)."""
+        old = self.tracks.pop(ref, None)
+        if old is not None:
+            for name in old.stations:
+                _drop(self._listing, model.StationRef(ref.namespace, name), ref)
+            _drop(self._in_namespace, ref.namespace, ref)
+        if track is not None:
+            self.tracks[ref] = track
+            for name in track.stations:
+                _add(self._listing, model.StationRef(ref.namespace, name), ref)
+            _add(self._in_namespace, ref.namespace, ref)
+
+    def put_station(self, ref: model.StationRef, station: model.StationSpec | None) -> None:
+        old = self.stations.pop(ref, None)
+        if old is not None:
+            for name in old.tracks:
+                _drop(self._junctions, model.TrackRef(ref.namespace, name), ref)
+            for app in old.applications:
+                _drop(self._naming, app, ref)
+        if station is not None:
+            self.stations[ref] = station
+            for name in station.tracks:
+                _add(self._junctions, model.TrackRef(ref.namespace, name), ref)
+            for app in station.applications:
+                _add(self._naming, app, ref)
+
+    def put_ticket(self, ref: model.TicketRef, ticket: model.Ticket | None) -> None:
+        old = self.tickets.pop(ref, None)
+        if old is not None:
+            _drop(self._on_track, old.track_ref, ref)
+            if old.status.station is not None:
+                _drop(self._at_station, model.StationRef(ref.namespace, old.status.station), ref)
+            if old.parent is not None:
+                _drop(self._children, model.TicketRef(ref.namespace, old.parent), ref)
+            if old.status.children:
+                _drop(self._recording, ref.namespace, ref)
+            self.states[old.status.state] -= 1
+        if ticket is not None:
+            self.tickets[ref] = ticket
+            self.states[ticket.status.state] += 1
+            _add(self._on_track, ticket.track_ref, ref)
+            if ticket.status.station is not None:
+                _add(self._at_station, model.StationRef(ref.namespace, ticket.status.station), ref)
+            if ticket.parent is not None:
+                _add(self._children, model.TicketRef(ref.namespace, ticket.parent), ref)
+            if ticket.status.children:
+                _add(self._recording, ref.namespace, ref)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def named(self, app: model.AppRef) -> bool:
+        """Some Station names ``app`` (its status belongs in the World)."""
+        return app in self._naming
+
+    def stations_naming(self, apps: Iterable[model.AppRef]) -> set[model.StationRef]:
+        return {station for app in apps for station in self._naming.get(app, ())}
+
+    def affected(self, changed: Changed) -> frozenset[model.TrackRef] | None:
+        """``scope.affected`` on the indexed World: the same Tracks, walked from the changes."""
+        if changed.everything:
+            return None
+        seeds: list[model.TrackRef | model.StationRef] = [model.TrackRef(ns, name) for ns, name in changed.tracks]
+        seeds += [model.StationRef(ns, name) for ns, name in changed.stations]
+        for ns, name in changed.tickets:
+            ticket = self.tickets.get(model.TicketRef(ns, name))
+            if ticket is None:
+                return None  # deleted or unreadable: what it held is not in the World
+            seeds.append(ticket.track_ref)
+        seeds += self.stations_naming(changed.apps)
+        return self.tracks_with(seeds) if seeds else frozenset()
+
+    def tracks_with(self, seeds: Iterable[model.TrackRef | model.StationRef]) -> frozenset[model.TrackRef]:
+        """Every Track in a component of one of ``seeds`` (as ``Coupling.of(world).tracks_with``)."""
+        seen: set[model.TrackRef | model.StationRef] = set(seeds)
+        todo = list(seen)
+        while todo:
+            node = todo.pop()
+            neighbours = self._track_neighbours(node) if isinstance(node, model.TrackRef) else \
+                self._station_neighbours(node)
+            for other in neighbours:
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return frozenset(node for node in seen if isinstance(node, model.TrackRef))
+
+    def _station_neighbours(self, ref: model.StationRef) -> Iterator[model.TrackRef | model.StationRef]:
+        yield from self._listing.get(ref, ())
+        station = self.stations.get(ref)
+        if station is not None:
+            yield from (model.TrackRef(ref.namespace, name) for name in station.tracks)
+        for held_by in self._at_station.get(ref, ()):
+            yield self.tickets[held_by].track_ref
+
+    def _track_neighbours(self, ref: model.TrackRef) -> Iterator[model.TrackRef | model.StationRef]:
+        namespace = ref.namespace
+        track = self.tracks.get(ref)
+        if track is not None:
+            yield from (model.StationRef(namespace, name) for name in track.stations)
+        yield from self._junctions.get(ref, ())
+        on_track = self._on_track.get(ref, ())
+        for ticket_ref in on_track:
+            ticket = self.tickets[ticket_ref]
+            if ticket.status.station is not None:
+                yield model.StationRef(namespace, ticket.status.station)
+            if ticket.parent is not None and (parent := self.tickets.get(
+                    model.TicketRef(namespace, ticket.parent))) is not None:
+                yield parent.track_ref
+            for child in self._children.get(ticket_ref, ()):
+                yield self.tickets[child].track_ref
+            if ticket.status.children:  # where its recorded children go (or went)
+                wanted = set(ticket.status.children)
+                for name in wanted:
+                    if (existing := self.tickets.get(model.TicketRef(namespace, name))) is not None:
+                        yield existing.track_ref
+                for other in self._in_namespace.get(namespace, ()):
+                    if decide.child_ticket_name(ticket.name, other.name) in wanted:
+                        yield other
+        for recorder_ref in self._recording.get(namespace, ()):  # a parent that records a child here
+            recorder = self.tickets[recorder_ref]
+            wanted = set(recorder.status.children)
+            if (track is not None and decide.child_ticket_name(recorder.name, ref.name) in wanted) or any(
+                    self.tickets[t].name in wanted for t in on_track):
+                yield recorder.track_ref
+
+    def restrict(self, scope: frozenset[model.TrackRef], now: float,
+                 apps: Mapping[model.AppRef, model.AppStatus]) -> model.World:
+        """``restrict(world, scope)`` of the indexed World (no malformed tickets, drift or re-renders),
+        read from the index instead of filtering the whole World."""
+        tracks = {ref: self.tracks[ref] for ref in scope if ref in self.tracks}
+        tickets = {ref: self.tickets[ref] for track in scope for ref in self._on_track.get(track, ())}
+        wanted = {model.StationRef(ref.namespace, name) for ref, track in tracks.items() for name in track.stations}
+        wanted |= {model.StationRef(t.namespace, t.status.station) for t in tickets.values()
+                   if t.status.station is not None}
+        wanted |= {model.StationRef(t.namespace, r.station) for t in tickets.values() for r in t.status.journey}
+        stations = {ref: self.stations[ref] for ref in wanted if ref in self.stations}
+        statuses = {app: status for station in stations.values() for app in station.applications
+                    if (status := apps.get(app)) is not None}
+        return model.World(now=now, tracks=tracks, stations=stations, tickets=tickets, apps=statuses)

@@ -7,12 +7,12 @@ every ``resync_seconds`` (time-based rules: soak, timeout, grace). Only the Leas
 Incremental: an event-driven pass decides only the Tracks its changes concern, with the Tracks coupled
 to them through shared Stations, junctions and tickets (``core.scope``: a sub-World, decided by the same
 pure ``decide``); the pass every ``resync_seconds`` decides everything. Parsed objects are kept per
-resourceVersion, so a pass parses only what changed.
+resourceVersion, and the World is kept across passes (``reactor.standing``): a pass parses, indexes
+and cuts out only what its changes concern.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import threading
@@ -25,11 +25,12 @@ from typing import Any
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.leader import LeaderElector, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import codec, decide, model, scope
+from k8sta_daemon.core import decide, model, scope
 from k8sta_daemon.reactor.cache import KINDS, Cache, View
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
+from k8sta_daemon.reactor.standing import Standing
 
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
@@ -52,71 +53,26 @@ class Controller:
     claims: NamespaceClaims | None = None
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
-    warned: set[tuple[object, ...]] = field(default_factory=set)
-    # (kind, key) -> (resourceVersion, parsed value or the MalformedObject it raised); AppRef -> status
-    parsed: dict[tuple[str, tuple[str, str]], tuple[str, Any]] = field(default_factory=dict)
-    statuses: dict[model.AppRef, tuple[str, str, model.AppStatus]] = field(default_factory=dict)
+    standing: Standing = field(init=False)  # the World kept across passes
 
     # -- world ----------------------------------------------------------------------------------
 
+    def __post_init__(self) -> None:
+        self.standing = Standing(self.health)
+
     def world(self, view: View | None = None) -> model.World:
-        """The model of one view. A malformed Ticket stays in it (it keeps its Station and says why);
-        other malformed objects are logged once and left out."""
-        view = view or self.cache.view()
-        claimed = self.claims.held() if self.claims is not None else None
-        tracks, stations, tickets, malformed = [], [], [], []
-        known, fresh = self.parsed, {}
-        for kind, parse, into in (("Track", codec.track_from_dict, tracks),
-                                  ("Station", codec.station_from_dict, stations),
-                                  ("Ticket", codec.ticket_or_malformed, tickets)):
-            for key, obj in view.objects[kind].items():
-                namespace, name = key
-                if claimed is not None and namespace not in claimed:
-                    continue  # another controller's namespace (or not claimed yet)
-                version = (obj.get("metadata") or {}).get("resourceVersion")
-                hit = known.get((kind, key))
-                if hit is not None and version is not None and hit[0] == version:
-                    parsed = hit[1]  # an object never changes without a new resourceVersion
-                else:
-                    try:
-                        parsed = parse(obj)
-                    except codec.MalformedObject as exc:
-                        parsed = exc
-                if version is not None:
-                    fresh[(kind, key)] = (version, parsed)
-                if isinstance(parsed, codec.MalformedObject):
-                    self._warn_once(kind, obj, f"ignoring malformed {kind} {namespace}/{name}: {parsed}")
-                    continue
-                (malformed if isinstance(parsed, model.MalformedTicket) else into).append(parsed)
-        self.parsed = fresh
-        reasons = {} if self.health is None else self.health.reasons(
-            view.apps, (ref for station in stations for ref in station.active_applications))
-        named = {ref for station in stations for ref in station.applications}  # not the unmanaged ones
-        statuses = {ref: self._status(ref, app, reasons.get(ref, ""))
-                    for ref in named if (app := view.apps.get(ref)) is not None}
-        self.statuses = {ref: entry for ref, entry in self.statuses.items() if ref in statuses}
-        drift = self.drift.current() if self.drift is not None else ()
-        rerendered = self.drift.rerendered() if self.drift is not None else ()
-        return model.World.build(self.clock(), tracks, stations, tickets, statuses, malformed=malformed,
-                                 drift=drift, rerendered=rerendered)
+        """The whole World of one view, rebuilt (a malformed Ticket stays in it: it keeps its Station
+        and says why; other malformed objects are logged once and left out)."""
+        self.standing.update(view or self.cache.view(), scope.Changed(everything=True), self._claimed())
+        return self.standing.world(self.clock(), *self._drift())
 
-    def _status(self, ref: model.AppRef, app: dict[str, Any], reasons: str) -> model.AppStatus:
-        """An Application's status, parsed once per resourceVersion (and health reasons)."""
-        version = str((app.get("metadata") or {}).get("resourceVersion") or "")
-        hit = self.statuses.get(ref)
-        if hit is not None and version and hit[0] == version and hit[1] == reasons:
-            return hit[2]
-        status = codec.app_status_from_dict(app, reasons)
-        self.statuses[ref] = (version, reasons, status)
-        return status
+    def _claimed(self) -> frozenset[str] | None:
+        return frozenset(self.claims.held()) if self.claims is not None else None
 
-    def _warn_once(self, kind: str, obj: dict, message: str) -> None:
-        """Log a malformed object once per resourceVersion, not on every pass."""
-        meta = obj.get("metadata") or {}
-        key = (kind, meta.get("namespace"), meta.get("name"), meta.get("resourceVersion"))
-        if key not in self.warned:
-            self.warned.add(key)
-            log.warning(message)
+    def _drift(self) -> tuple[tuple[model.Drift, ...], tuple[model.Rerendered, ...]]:
+        if self.drift is None:
+            return (), ()
+        return tuple(self.drift.current()), tuple(self.drift.rerendered())
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -136,14 +92,14 @@ class Controller:
                 if changed.empty:
                     break
                 with cyclic_gc_paused():
-                    world = self.world(view)
-                    part = self.part(world, changed)
+                    changed = self.standing.update(view, changed, self._claimed())
+                    part = self.standing.part(changed, self.clock(), *self._drift())
                     planned = decide.decide(part) if part.tracks or part.tickets else []
                 self.metrics.observe_decision(time.monotonic() - started, time.thread_time() - cpu,
                                               len(part.tracks))
-                result = self.executor.execute(planned, world, view)
+                result = self.executor.execute(planned, part, view)
                 self.metrics.reconcile_seconds.observe(time.monotonic() - started)
-                self._count(world)
+                self._count()
                 total += result.done
                 if result.fenced:
                     self.cache.mark_all(wake=False)  # decided again in full once this replica may act
@@ -154,22 +110,10 @@ class Controller:
             raise
         return total
 
-    def part(self, world: model.World, changed: scope.Changed) -> model.World:
-        """The sub-World of the Tracks ``changed`` concerns (``core.scope``), or the whole World."""
-        if self.claims is not None:  # another controller's tickets are not in the World: not ours to place
-            claimed = self.claims.held()
-            changed = dataclasses.replace(changed, tickets=frozenset(k for k in changed.tickets if k[0] in claimed))
-        tracks = scope.affected(world, changed)
-        if tracks is None:
-            return world
-        return scope.restrict(world, tracks) or world
-
-    def _count(self, world: model.World) -> None:
-        counts = dict.fromkeys(model.TicketState, 0)
-        for ticket in world.tickets.values():
-            counts[ticket.status.state] += 1
-        for state, count in counts.items():
-            self.metrics.tickets.labels(state=state.value).set(count)
+    def _count(self) -> None:
+        states = self.standing.index.states
+        for state in model.TicketState:
+            self.metrics.tickets.labels(state=state.value).set(states[state])
 
     # -- running --------------------------------------------------------------------------------
 
