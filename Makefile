@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit lint bench-cmp bench-argocd bench-decide bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
@@ -15,7 +15,7 @@ help:
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
 	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
-	@echo "make bench-decide / bench-mirror / bench-daemon - decision core, mirror disk, controller latency"
+	@echo "make bench-decide / bench-pass / bench-mirror / bench-daemon - decision core, one loop pass, mirror disk, controller latency"
 	@echo "make bench-scale - N Tracks x 3 Stations (N = 10, 30, 100) beside 300 unmanaged Applications, on the real stack"
 	@echo "make bench-board - benchmark the departure board at 1,000 tracks (server render, chromium load, SSE)"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
@@ -66,6 +66,9 @@ bench-argocd: venv tools
 
 bench-decide: venv
 	$(PY) bench/decide_cost.py
+
+bench-pass: venv
+	$(PY) bench/bench_pass.py
 
 bench-mirror: venv
 	$(PY) bench/bench_mirror.py

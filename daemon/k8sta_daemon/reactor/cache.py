@@ -8,8 +8,9 @@ in place (a watch event replaces the whole dict), so a view shares them with the
 one dict per kind, never a deep copy. Turning them into the model is ``core.codec``'s job.
 
 The cache also remembers what changed since the loop last took a view (``take``: Tracks, Stations,
-Tickets by key, managed Applications; a deletion or a relist is "everything"), so a pass decides only
-the Tracks those changes concern (``core.scope``).
+Tickets by key, managed Applications; a deletion or a relist of Tracks, Stations or Tickets is
+"everything"; a relist of Applications changes the named ones it moved), so a pass decides only the
+Tracks those changes concern (``core.scope``).
 
 Argo CD's stream delivers every Application, also the many K8sTA does not manage. The cache keeps them
 all (a Station may name one later) but only an event of an Application some Station references wakes
@@ -84,10 +85,15 @@ class Cache:
         self.apply(kind, "MODIFIED", obj)
 
     def set_apps(self, items: list[dict[str, Any]]) -> None:
+        """A (re)list of every Application: the named ones it changed (or removed) are changed, as if
+        their events had come (a relist every 15 s must not make every pass decide everything)."""
+        apps = {_app_ref(a): a for a in items}
         with self._lock:
-            self.apps = {_app_ref(a): a for a in items}
-            self._everything = True
-        self.wake.set()
+            before, self.apps = self.apps, apps
+            moved = {ref for ref in self.referenced if _version(before.get(ref)) != _version(apps.get(ref))}
+            self._changed["Application"] |= moved
+        if moved:
+            self.wake.set()
 
     def apply_app(self, event: str, app: dict[str, Any]) -> bool:
         """Store one Application event; wake the loop (and return True) only if a Station names it."""
@@ -204,6 +210,10 @@ def _named_apps(station: dict[str, Any]) -> frozenset[model.AppRef]:
         return frozenset(codec.station_from_dict(station).applications)
     except codec.MalformedObject:
         return frozenset()
+
+
+def _version(obj: dict[str, Any] | None) -> str | None:
+    return None if obj is None else (obj.get("metadata") or {}).get("resourceVersion")
 
 
 def _newer(obj: dict[str, Any], current: dict[str, Any] | None) -> bool:

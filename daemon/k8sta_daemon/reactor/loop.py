@@ -13,6 +13,7 @@ and cuts out only what its changes concern.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import threading
@@ -63,7 +64,7 @@ class Controller:
     def world(self, view: View | None = None) -> model.World:
         """The whole World of one view, rebuilt (a malformed Ticket stays in it: it keeps its Station
         and says why; other malformed objects are logged once and left out)."""
-        self.standing.update(view or self.cache.view(), scope.Changed(everything=True), self._claimed())
+        self.standing.update(view or self.cache.view(), scope.Changed(everything=True), self._claimed(), True)
         return self.standing.world(self.clock(), *self._drift())
 
     def _claimed(self) -> frozenset[str] | None:
@@ -87,12 +88,13 @@ class Controller:
             for attempt in range(MAX_PASSES_PER_WAKE):
                 started, cpu = time.monotonic(), time.thread_time()
                 view, changed = self.cache.take()
-                if full and attempt == 0:
-                    changed = scope.Changed(everything=True)
+                rebuild = changed.everything  # a relist or deletion: the kept World is rebuilt
+                if full and attempt == 0:  # the resync decides every Track of the kept World
+                    changed = dataclasses.replace(changed, everything=True)
                 if changed.empty:
                     break
                 with cyclic_gc_paused():
-                    changed = self.standing.update(view, changed, self._claimed())
+                    changed = self.standing.update(view, changed, self._claimed(), rebuild)
                     part = self.standing.part(changed, self.clock(), *self._drift())
                     planned = decide.decide(part) if part.tracks or part.tickets else []
                 self.metrics.observe_decision(time.monotonic() - started, time.thread_time() - cpu,

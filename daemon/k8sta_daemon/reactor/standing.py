@@ -35,14 +35,16 @@ class Standing:
         self._statuses: dict[model.AppRef, tuple[str, str, model.AppStatus]] = {}
         self._warned: set[tuple[object, ...]] = set()
 
-    def update(self, view: View, changed: scope.Changed, claimed: frozenset[str] | None) -> scope.Changed:
-        """Bring the standing World up to ``view``; returns ``changed`` as the index can place it (the
-        other controllers' tickets left out, everything when it was rebuilt)."""
+    def update(self, view: View, changed: scope.Changed, claimed: frozenset[str] | None,
+               rebuild: bool = False) -> scope.Changed:
+        """Bring the kept World up to ``view`` by the keys ``changed`` names, or wholly when ``rebuild``
+        (the cache was relisted or lost an object) or the claimed namespaces moved; returns ``changed``
+        as the index can place it (the other controllers' tickets left out; everything when rebuilt)."""
         if claimed is not None:  # another controller's tickets are not in the World: not ours to place
             changed = scope.Changed(tracks=changed.tracks, stations=changed.stations, apps=changed.apps,
                                     tickets=frozenset(k for k in changed.tickets if k[0] in claimed),
                                     everything=changed.everything)
-        if changed.everything or claimed != self.claimed:
+        if rebuild or claimed != self.claimed:
             self._rebuild(view, claimed)
             return scope.Changed(everything=True)
         for ns, name in changed.tracks:
