@@ -90,8 +90,9 @@ def plugin_venv(cache: Path) -> Path:
             subprocess.run([str(venv / "bin/pip"), "install", "--quiet", src], check=True)
         # As Dockerfile.cmp does: no setuptools (its .pth runs at every start), our launcher.
         subprocess.run([str(venv / "bin/pip"), "uninstall", "--yes", "--quiet", "setuptools"], check=True)
-        launcher = (ROOT / "cmp/bin/k8sta-cmp").read_text().replace("/usr/local/bin/python3",
-                                                                    str(venv / "bin/python"), 1)
+        shebang, _, body = (ROOT / "cmp/bin/k8sta-cmp").read_text().partition("\n")
+        _, _, flags = shebang.partition(" ")  # the image's venv python, and its flags
+        launcher = f"#!{venv / 'bin/python3'} {flags}\n{body}"
         (venv / "bin/k8sta-cmp").write_text(launcher)
         stamp.write_text(newest)
     return venv / "bin/k8sta-cmp"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -138,11 +139,27 @@ def test_the_wheel_holds_the_product_and_its_pins_but_no_devstack(tmp_path: Path
 
 
 def test_image_launcher_runs_the_same_main_as_the_console_script(tmp_path: Path) -> None:
+    """The image's launcher starts isolated and without ``site`` (start-up is the plugin's hot path) and
+    still finds the package in its own venv's site-packages, laid out here as the image lays it out."""
     launcher = (ROOT / "cmp/bin/k8sta-cmp").read_text()
-    assert launcher.startswith("#!/opt/k8sta/bin/python3\n")  # the image's venv
+    assert launcher.startswith("#!/opt/k8sta/bin/python3 -IS\n")  # the image's venv
+    venv = tmp_path / "opt-k8sta"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin/python3").symlink_to(os.path.realpath(sys.executable))
+    site = venv / f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+    site.mkdir(parents=True)
+    (site / "k8sta_cmp").symlink_to(ROOT / "cmp/k8sta_cmp")
+    (site / "yaml").symlink_to(Path(yaml.__file__).parent)  # the plugin's one dependency
     script = tmp_path / "k8sta-cmp"
-    script.write_text(launcher.replace("/opt/k8sta/bin/python3", sys.executable, 1))
+    script.write_text(launcher.replace("/opt/k8sta/bin/python3", str(venv / "bin/python3"), 1))
     script.chmod(0o755)
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False, timeout=60)
-    assert done.returncode == 0 and "generate" in done.stdout
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False, timeout=60,
+                          env={"PATH": os.environ["PATH"], "PYTHONPATH": "/nowhere"})
+    assert done.returncode == 0 and "generate" in done.stdout, done.stderr
     assert "import re" not in launcher
+    probe = tmp_path / "probe"  # what the launcher's interpreter sees: isolated, no site, our venv
+    probe.write_text(launcher.replace("/opt/k8sta/bin/python3", str(venv / "bin/python3"), 1).replace(
+        "sys.exit(main())", "import k8sta_cmp; print(sys.flags.isolated, sys.flags.no_site, k8sta_cmp.__file__)"))
+    probe.chmod(0o755)
+    seen = subprocess.run([str(probe)], capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    assert seen[:2] == ["1", "1"] and seen[2].startswith(str(site))
