@@ -38,6 +38,8 @@ from typing import TypeVar
 
 from k8sta_daemon.core import actions, decide, model, scope
 
+from . import scope_reference
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -515,9 +517,9 @@ def track_of(action: actions.Action, world: model.World) -> model.TrackRef:
 def check_scope(world: model.World, result: list[actions.Action]) -> None:
     """Deciding each component of coupled Tracks alone (``core.scope``) gives exactly the whole
     decision's actions about its Tracks, in the same order."""
-    if scope.restrict(world, frozenset(world.tracks)) is None:
+    if scope_reference.restrict(world, frozenset(world.tracks)) is None:
         return  # malformed tickets or drift: never restricted
-    coupling = scope.Coupling.of(world)
+    coupling = scope_reference.Coupling.of(world)
     components: dict[object, set[model.TrackRef]] = {}
     for ref in {*world.tracks, *(t.track_ref for t in world.tickets.values())}:
         components.setdefault(coupling.component(ref), set()).add(ref)
@@ -525,7 +527,7 @@ def check_scope(world: model.World, result: list[actions.Action]) -> None:
     for members in components.values():
         part = coupling.tracks_with(members)
         assert part == members
-        sub = scope.restrict(world, part)
+        sub = scope_reference.restrict(world, part)
         assert sub is not None
         expected = [a for a in result if track_of(a, world) in part]
         assert decide.decide(sub) == expected, f"deciding {sorted(t.name for t in part)} alone differs"
@@ -543,12 +545,12 @@ def check_index(index: scope.Index, world: model.World) -> None:
             if held.get(ref) != now.get(ref):
                 put(ref, now.get(ref))  # type: ignore[operator]
     assert (index.tracks, index.stations, index.tickets) == (world.tracks, world.stations, world.tickets)
-    coupling = scope.Coupling.of(world)
+    coupling = scope_reference.Coupling.of(world)
     nodes = {*world.tracks, *world.stations, *(t.track_ref for t in world.tickets.values())}
     for node in nodes:
         assert index.tracks_with([node]) == coupling.tracks_with([node]), f"component of {node} differs"
-    if scope.restrict(world, frozenset(world.tracks)) is None:
+    if scope_reference.restrict(world, frozenset(world.tracks)) is None:
         return
     for node in nodes:
         part = coupling.tracks_with([node])
-        assert index.restrict(part, world.now, world.apps) == scope.restrict(world, part)
+        assert index.restrict(part, world.now, world.apps) == scope_reference.restrict(world, part)

@@ -1,7 +1,8 @@
 """``core.scope``: which Tracks a change concerns, and the sub-World that decides them.
 
-That deciding a part gives exactly the whole decision's actions about it is checked on every step of
-the property tests (``sim.check_scope``); these are the couplings by name.
+That deciding a part gives exactly the whole decision's actions about it, and that the Index agrees with
+the whole-World definition (``scope_reference``), is checked on every step of the property tests
+(``sim.check_scope``, ``sim.check_index``); these are the couplings by name.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 
 from k8sta_daemon.core import decide, model, scope
 
+from . import scope_reference
 from .sim import NS, app, snapshot, station, track
 
 NOW = 1_000_000.0
@@ -26,7 +28,7 @@ def world(tracks: list[model.TrackSpec], stations: list[model.StationSpec],
 
 
 def affected(w: model.World, **changed: object) -> set[str] | None:
-    found = scope.affected(w, scope.Changed(**changed))  # type: ignore[arg-type]
+    found = scope.Index.of(w).affected(scope.Changed(**changed))  # type: ignore[arg-type]
     return None if found is None else {ref.name for ref in found}
 
 
@@ -70,22 +72,11 @@ def test_a_change_it_cannot_place_decides_everything() -> None:
     assert affected(w, everything=True) is None
 
 
-def test_a_world_with_malformed_tickets_or_drift_is_never_restricted() -> None:
-    w = world(LINES, STOPS)
-    everything = frozenset(w.tracks)
-    assert scope.restrict(w, everything) is not None
-    broken = model.MalformedTicket(NS, "x", "bad", None)
-    assert scope.restrict(dataclasses.replace(w, malformed={broken.ref: broken}), everything) is None
-    drift = model.Drift(app("a1-app"), "env/a1-app", "f" * 40)
-    assert scope.restrict(dataclasses.replace(w, drift={drift.app: drift}), everything) is None
-
-
 def test_the_part_holds_its_tracks_their_stations_tickets_and_statuses_only() -> None:
     status = model.AppStatus(exists=True)
     w = dataclasses.replace(world(LINES, STOPS, [ticket("a-1", "a"), ticket("c-1", "c")]),
                             apps={app(f"{n}-app"): status for n in ("a1", "shared", "b1", "c1")})
-    part = scope.restrict(w, frozenset({model.TrackRef(NS, "c")}))
-    assert part is not None
+    part = scope.Index.of(w).restrict(frozenset({model.TrackRef(NS, "c")}), w.now, w.apps)
     assert ({r.name for r in part.tracks}, {r.name for r in part.stations}, {r.name for r in part.tickets},
             {r.name for r in part.apps}) == ({"c"}, {"c1"}, {"c-1"}, {"c1-app"})
 
@@ -95,7 +86,7 @@ def test_the_part_holds_its_tracks_their_stations_tickets_and_statuses_only() ->
 def components(w: model.World, *seeds: model.TrackRef | model.StationRef) -> tuple[set[str], set[str]]:
     """The Tracks coupled to ``seeds`` by the Index and by ``Coupling.of``."""
     by_index = scope.Index.of(w).tracks_with(seeds)
-    by_coupling = scope.Coupling.of(w).tracks_with(seeds)
+    by_coupling = scope_reference.Coupling.of(w).tracks_with(seeds)
     return {r.name for r in by_index}, {r.name for r in by_coupling}
 
 

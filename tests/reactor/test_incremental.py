@@ -248,3 +248,23 @@ def test_the_world_kept_across_passes_is_the_world_rebuilt_from_the_cache(contro
         assert {s: n for s, n in controller.standing.index.states.items() if n} == {
             s: n for s in model.TicketState if (n := sum(t.status.state is s for t in kept.tickets.values()))}
     assert app("new-app")["metadata"]["name"] not in {ref.name for ref in kept.apps}
+
+
+def test_a_malformed_ticket_makes_every_pass_decide_the_whole_world(
+        controller: Controller, decided: list[set[str]]) -> None:
+    """A malformed ticket is read across Tracks (it keeps its Station, and no Track knows it): while one
+    exists, an event-driven pass decides every Track; once it is mended, parts again."""
+    controller.reconcile()
+    controller.cache.apply("Ticket", "ADDED", {"kind": "Ticket", "metadata": meta("broken", "1"),
+                                               "spec": {"track": 7}})
+    controller.reconcile(full=False)
+    decided.clear()
+    controller.cache.apply("Ticket", "MODIFIED", ticket("c-1", "c", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b", "c"}]
+    controller.cache.apply("Ticket", "MODIFIED", ticket("broken", "c", "2"))
+    controller.reconcile(full=False)
+    decided.clear()
+    controller.cache.apply("Ticket", "MODIFIED", ticket("a-1", "a", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b"}]

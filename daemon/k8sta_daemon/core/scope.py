@@ -1,32 +1,28 @@
 """Which Tracks a change can concern, and the part of a World that decides them (pure).
 
-Caller: the controller loop, so that a pass decides only the Tracks whose objects changed instead of
-every Track of the cluster (work proportional to what changed, not to the size of the world).
+Caller: the controller loop (``reactor.standing``), so that a pass decides only the Tracks whose
+objects changed instead of every Track of the cluster (work proportional to what changed, not to the
+size of the world).
 
 ``decide`` couples Tracks only through what they share: a Station (occupancy: one holder across all
 Tracks, and Station-order conflicts), a junction (its Tracks' graph verdicts, child tickets), a ticket
 holding a Station of another Track (after a Track edit), a parent ticket and its children (a child's
-existence, the Track a recorded child goes onto). ``Coupling`` puts those into connected components;
-``restrict(world, scope)`` of a union of whole components keeps every Track, Station, ticket and
-Application status that decisions about those Tracks read, so ``decide`` on it returns exactly the
-actions ``decide`` on the whole World returns for those Tracks (tests/daemon/test_scope.py checks this
-on random topologies). Malformed tickets, drift and re-renders are read across Tracks in ways not
-modelled here; a World with any of them is never restricted (``restrict`` returns None).
+existence, the Track a recorded child goes onto). ``Index`` keeps those couplings object by object and
+walks the connected components of the changed objects; its ``restrict`` of a union of whole components
+keeps every Track, Station, ticket and Application status that decisions about those Tracks read, so
+``decide`` on it returns exactly the actions ``decide`` on the whole World returns for those Tracks.
+The property tests check both against a plain definition over the whole World (union-find,
+``tests/daemon/scope_reference.py``) on every step of random worlds. Malformed tickets, drift and
+re-renders are read across Tracks in ways not modelled here: the caller decides such a World whole.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from k8sta_daemon.core import decide, model
-
-# Nodes are plain tuples, (TRACK or STATION, namespace, name): hashed many times per pass, and a tuple of
-# strings hashes far faster than a frozen dataclass.
-Node = tuple[int, str, str]
-TRACK, STATION = 0, 1
 
 
 @dataclass(frozen=True)
@@ -44,111 +40,6 @@ class Changed:
         return not (self.everything or self.tracks or self.stations or self.tickets or self.apps)
 
 
-@dataclass
-class Coupling:
-    """Union-find over Tracks and Stations: one component per group of Tracks that decide together."""
-
-    parent: dict[Node, Node] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, world: model.World) -> Coupling:
-        coupling = cls()
-        union, find = coupling.union, coupling.find
-        for ref, track in world.tracks.items():
-            node = (TRACK, ref.namespace, ref.name)
-            find(node)
-            for name in track.stations:
-                union(node, (STATION, ref.namespace, name))
-        for ref, station in world.stations.items():
-            for name in station.tracks:  # junction: its Track (through the Station) and the child Track
-                union((STATION, ref.namespace, ref.name), (TRACK, ref.namespace, name))
-        children: list[model.Ticket] = []
-        for ticket in world.tickets.values():
-            node = (TRACK, ticket.namespace, ticket.track)
-            find(node)
-            if ticket.status.station is not None:
-                union(node, (STATION, ticket.namespace, ticket.status.station))
-            if ticket.parent is not None:
-                parent = world.tickets.get(model.TicketRef(ticket.namespace, ticket.parent))
-                if parent is not None:
-                    union(node, (TRACK, parent.namespace, parent.track))
-            if ticket.status.children:
-                children.append(ticket)
-        for parent_ticket in children:  # where a recorded child goes (or went)
-            namespace, node = parent_ticket.namespace, (TRACK, parent_ticket.namespace, parent_ticket.track)
-            wanted = set(parent_ticket.status.children)
-            for child in wanted:
-                existing = world.tickets.get(model.TicketRef(namespace, child))
-                if existing is not None:
-                    union(node, (TRACK, namespace, existing.track))
-            for ref in world.tracks:
-                if ref.namespace == namespace and decide.child_ticket_name(parent_ticket.name, ref.name) in wanted:
-                    union(node, (TRACK, namespace, ref.name))
-        return coupling
-
-    def find(self, node: Node) -> Node:
-        parent = self.parent
-        root = parent.setdefault(node, node)
-        while parent[root] != root:
-            root = parent[root]
-        while node != root:  # path compression
-            parent[node], node = root, parent[node]
-        return root
-
-    def union(self, a: Node, b: Node) -> None:
-        root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            self.parent[root_b] = root_a
-
-    def component(self, ref: model.TrackRef | model.StationRef) -> Node:
-        """The root of ``ref``'s component (the same for every member)."""
-        kind = TRACK if isinstance(ref, model.TrackRef) else STATION
-        return self.find((kind, ref.namespace, ref.name))
-
-    def tracks_with(self, seeds: Iterable[model.TrackRef | model.StationRef]) -> frozenset[model.TrackRef]:
-        """Every Track in a component of one of ``seeds``."""
-        roots = {self.component(seed) for seed in seeds}
-        return frozenset(model.TrackRef(node[1], node[2]) for node in list(self.parent)
-                         if node[0] == TRACK and self.find(node) in roots)
-
-
-def affected(world: model.World, changed: Changed) -> frozenset[model.TrackRef] | None:
-    """The Tracks to decide after ``changed`` (whole components); None: decide everything (a change
-    this cannot place, e.g. a ticket that is not in the World any more)."""
-    if changed.everything:
-        return None
-    seeds: list[model.TrackRef | model.StationRef] = [model.TrackRef(ns, name) for ns, name in changed.tracks]
-    seeds += [model.StationRef(ns, name) for ns, name in changed.stations]
-    for ns, name in changed.tickets:
-        ticket = world.tickets.get(model.TicketRef(ns, name))
-        if ticket is None:
-            return None  # deleted or unreadable: what it held is not in the World
-        seeds.append(ticket.track_ref)
-    if changed.apps:
-        seeds += [ref for ref, station in world.stations.items()
-                  if any(app in changed.apps for app in station.applications)]
-    if not seeds:
-        return frozenset()
-    return Coupling.of(world).tracks_with(seeds)
-
-
-def restrict(world: model.World, scope: frozenset[model.TrackRef]) -> model.World | None:
-    """The part of ``world`` that decides the Tracks of ``scope`` (a union of whole components).
-    None when the World holds what is read across Tracks (malformed tickets, drift, re-renders)."""
-    if world.malformed or world.drift or world.rerendered:
-        return None
-    tracks = {ref: track for ref, track in world.tracks.items() if ref in scope}
-    tickets = {ref: ticket for ref, ticket in world.tickets.items() if ticket.track_ref in scope}
-    wanted = {model.StationRef(ref.namespace, name) for ref, track in tracks.items() for name in track.stations}
-    wanted |= {model.StationRef(t.namespace, t.status.station) for t in tickets.values()
-               if t.status.station is not None}
-    wanted |= {model.StationRef(t.namespace, r.station) for t in tickets.values() for r in t.status.journey}
-    stations = {ref: station for ref, station in world.stations.items() if ref in wanted}
-    apps = {app: status for station in stations.values() for app in station.applications
-            if (status := world.apps.get(app)) is not None}
-    return dataclasses.replace(world, tracks=tracks, stations=stations, tickets=tickets, apps=apps)
-
-
 def _add(index: dict, key: object, value: object) -> None:
     index.setdefault(key, set()).add(value)
 
@@ -164,11 +55,11 @@ def _drop(index: dict, key: object, value: object) -> None:
 class Index:
     """The parsed World kept across passes, with who couples with whom, updated object by object.
 
-    Caller: the controller loop. ``Coupling.of`` and ``restrict`` read the whole World; on a World of
-    N Tracks that makes every pass O(N) however little changed. Here a changed object costs its own
+    Caller: the controller loop. Grouping the whole World (union-find, ``tests/daemon/scope_reference.py``)
+    on every pass made a pass O(N Tracks) however little changed. Here a changed object costs its own
     entries (``put_*``), and ``tracks_with`` walks only the components of its seeds along the same
-    couplings ``Coupling.of`` unites (the property tests check both give the same Tracks and the
-    same sub-World on every step of random worlds), so a pass costs what its components hold.
+    couplings (the property tests check both give the same Tracks and the same sub-World on every
+    step of random worlds), so a pass costs what its components hold.
     """
 
     def __init__(self) -> None:
@@ -257,7 +148,8 @@ class Index:
         return {station for app in apps for station in self._naming.get(app, ())}
 
     def affected(self, changed: Changed) -> frozenset[model.TrackRef] | None:
-        """``scope.affected`` on the indexed World: the same Tracks, walked from the changes."""
+        """The Tracks to decide after ``changed`` (whole components); None: decide everything (a change
+        this cannot place, e.g. a ticket that is not in the World any more)."""
         if changed.everything:
             return None
         seeds: list[model.TrackRef | model.StationRef] = [model.TrackRef(ns, name) for ns, name in changed.tracks]
@@ -271,7 +163,7 @@ class Index:
         return self.tracks_with(seeds) if seeds else frozenset()
 
     def tracks_with(self, seeds: Iterable[model.TrackRef | model.StationRef]) -> frozenset[model.TrackRef]:
-        """Every Track in a component of one of ``seeds`` (as ``Coupling.of(world).tracks_with``)."""
+        """Every Track in a component of one of ``seeds`` (a walk along the couplings)."""
         seen: set[model.TrackRef | model.StationRef] = set(seeds)
         todo = list(seen)
         while todo:
@@ -325,8 +217,9 @@ class Index:
 
     def restrict(self, scope: frozenset[model.TrackRef], now: float,
                  apps: Mapping[model.AppRef, model.AppStatus]) -> model.World:
-        """``restrict(world, scope)`` of the indexed World (no malformed tickets, drift or re-renders),
-        read from the index instead of filtering the whole World."""
+        """The part of the indexed World that decides the Tracks of ``scope`` (a union of whole
+        components; no malformed tickets, drift or re-renders): its Tracks, their tickets, the Stations
+        those list, hold or passed, and those Stations' Application statuses."""
         tracks = {ref: self.tracks[ref] for ref in scope if ref in self.tracks}
         tickets = {ref: self.tickets[ref] for track in scope for ref in self._on_track.get(track, ())}
         wanted = {model.StationRef(ref.namespace, name) for ref, track in tracks.items() for name in track.stations}
