@@ -78,13 +78,14 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     def fence(namespace: str) -> str | None:
         return (elector.fence() if elector is not None else None) or claims.fence(namespace)
 
+    refresher = Refresher(argo, metrics, on_app=lambda app: cache.apply_app("MODIFIED", app))
     executor = Executor(units.Context(kube=kube_api, argo=argo, cache=cache, metrics=metrics, git=git,
-                                      identity=config.identity, refresher=Refresher(argo, metrics)), fence=fence)
+                                      identity=config.identity, refresher=refresher), fence=fence)
     drift = DriftWatcher(cache, git, interval=config.drift_seconds, on_change=cache.mark_all)
     executor.repairs.on_repaired = drift.settled
     controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
                             resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,
-                            health=HealthReasons(argo))
+                            health=HealthReasons(argo), refresher=refresher)
     # The Subscription pollers: the same clients and git settings, acting only while this daemon leads.
     intake = Intake(kube=kube.Kube(api, config.namespace, component="k8sta-intake", instance=config.identity),
                     store=Store(api, component="k8sta-intake"),

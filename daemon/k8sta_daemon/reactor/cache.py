@@ -88,23 +88,28 @@ class Cache:
         """A (re)list of every Application: the named ones it changed (or removed) are changed, as if
         their events had come (a relist every 15 s must not make every pass decide everything)."""
         apps = {_app_ref(a): a for a in items}
+        now = time.monotonic()
         with self._lock:
             before, self.apps = self.apps, apps
+            self.app_event_at = dict.fromkeys(apps, now)  # a list is news of every Application
             moved = {ref for ref in self.referenced if _version(before.get(ref)) != _version(apps.get(ref))}
             self._changed["Application"] |= moved
         if moved:
             self.wake.set()
 
     def apply_app(self, event: str, app: dict[str, Any]) -> bool:
-        """Store one Application event; wake the loop (and return True) only if a Station names it."""
+        """Store one Application event (or a read of it: an older one is ignored); returns whether a
+        Station names it, and only then wakes the loop."""
         ref = _app_ref(app)
         with self._lock:
+            referenced = ref in self.referenced
             if event == "DELETED":
                 self.apps.pop(ref, None)
-            else:
+            elif _newer(app, self.apps.get(ref)):  # a read answered late must not undo a newer event
                 self.apps[ref] = app
+            else:
+                return referenced
             self.app_event_at[ref] = time.monotonic()
-            referenced = ref in self.referenced
             if referenced:
                 self._changed["Application"].add(ref)
         if referenced:

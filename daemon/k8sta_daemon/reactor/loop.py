@@ -31,13 +31,18 @@ from k8sta_daemon.reactor.cache import KINDS, Cache, View
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
+from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.reactor.standing import Standing
 
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
 # Argo CD's stream can miss an event under load (bench/bench_scale.py: a ticket whose last Application
-# event never came waited for this relist, 60 s before). A list is every Application, unmanaged ones too.
-APP_RELIST_SECONDS = 15.0
+# event never came waited 60 s for the next relist). An Application a ticket waits on that has had no
+# event for APP_HEAL_SECONDS is read again (one GET each, off the loop's thread); every Application,
+# unmanaged ones too, is listed only every APP_RELIST_SECONDS (at 600 Applications a list every 15 s
+# was ~12% of the daemon's CPU at 100 Tracks).
+APP_HEAL_SECONDS = 15.0
+APP_RELIST_SECONDS = 300.0
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Controller:
     elector: LeaderElector | None = None
     drift: DriftWatcher | None = None  # fills World.drift from a thread of its own
     health: HealthReasons | None = None  # Argo CD's reasons for a managed Application's health
+    refresher: Refresher | None = None  # re-reads and relists off the loop's thread (None: in line)
     claims: NamespaceClaims | None = None
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
@@ -149,11 +155,7 @@ class Controller:
         self.claims.release_all()
 
     def _watch_apps(self, stop: threading.Event) -> None:
-        try:
-            self.cache.set_apps(self.argo.list_applications())
-        except argocd.ArgoCDError as exc:
-            self.metrics.argocd_errors.labels(call="list").inc()
-            log.warning("listing Applications failed: %s", exc)
+        self._relist()
         self.argo.watch(self._on_app_event, stop)
 
     def _on_app_event(self, event: str, app: dict[str, Any]) -> None:
@@ -165,10 +167,38 @@ class Controller:
         thread.start()
         self.threads.append(thread)
 
+    def heal(self) -> list[model.AppRef]:
+        """Read again the Applications a ticket waits on that had no event for ``APP_HEAL_SECONDS``
+        (a lost stream event must not hold a ticket up); returns them."""
+        awaited = sorted(self.standing.awaited(), key=lambda ref: (ref.namespace, ref.name))
+        now = time.monotonic()
+        quiet = [ref for ref, at in zip(awaited, self.cache.app_event_times(awaited), strict=True)
+                 if at is None or now - at >= APP_HEAL_SECONDS]
+        if self.refresher is not None:
+            self.refresher.reread(quiet)
+        else:  # no threads of its own (tests): in line
+            for ref in quiet:
+                self._reread(ref)
+        return quiet
+
+    def _reread(self, ref: model.AppRef) -> None:
+        try:
+            self.cache.apply_app("MODIFIED", self.argo.get_application(ref))
+        except argocd.ArgoCDError as exc:
+            self.metrics.argocd_errors.labels(call="get").inc()
+            log.warning("reading %s failed: %s", ref, exc)
+
+    def _relist(self) -> None:
+        try:
+            self.cache.set_apps(self.argo.list_applications())
+        except argocd.ArgoCDError as exc:
+            self.metrics.argocd_errors.labels(call="list").inc()
+            log.warning("listing Applications failed: %s", exc)
+
     def run(self, stop: threading.Event) -> None:
         """Until ``stop``: wait for a wake-up or the resync interval, then reconcile if leading."""
         self.start_watches(stop)
-        last_app_list = time.monotonic()
+        last_app_list = last_heal = time.monotonic()
         last_full: float | None = None  # None: the next pass that may act decides everything
         while not stop.is_set():
             due = self.resync_seconds if last_full is None else last_full + self.resync_seconds - time.monotonic()
@@ -182,13 +212,15 @@ class Controller:
             if not self.cache.synced():
                 last_full = None
                 continue  # deciding before every kind is listed would act on a partial world
-            if time.monotonic() - last_app_list > APP_RELIST_SECONDS:  # heal a stalled or lossy stream
+            if time.monotonic() - last_heal >= APP_HEAL_SECONDS:  # heal a lossy stream where it matters
+                last_heal = time.monotonic()
+                self.heal()
+            if time.monotonic() - last_app_list >= APP_RELIST_SECONDS:  # and everywhere, seldom
                 last_app_list = time.monotonic()
-                try:
-                    self.cache.set_apps(self.argo.list_applications())
-                except argocd.ArgoCDError as exc:
-                    self.metrics.argocd_errors.labels(call="list").inc()
-                    log.warning("listing Applications failed: %s", exc)
+                if self.refresher is not None:
+                    self.refresher.pool.submit(self._relist)
+                else:
+                    self._relist()
             # A full pass at least every resync interval, also while events keep waking the loop.
             full = last_full is None or time.monotonic() - last_full >= self.resync_seconds
             if full:

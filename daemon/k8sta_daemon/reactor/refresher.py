@@ -8,13 +8,20 @@ its own while the loop goes on deciding and pushing (bench/bench_scale.py: with 
 took ~70% of the loop's time per promotion). Under load Argo CD takes many seconds per refresh (its
 controller's queue), so there are enough threads that a burst of pushes does not queue behind them
 (4 were too few at 100 Tracks: refreshes lagged minutes behind the pushes).
+
+The same threads re-read Applications a ticket waits on when their stream went quiet (``reread``): Argo
+CD's stream can drop an event under load, and re-reading the few awaited Applications heals that
+without listing every Application (bench/bench_scale.py at 100 Tracks: a list of 600 Applications every
+15 s was ~12% of the daemon's CPU, all JSON). What a refresh or a read returns goes to ``on_app``
+(the cache), so a refresh's answer also counts as news of the Application.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from k8sta_daemon.adapters import argocd
 from k8sta_daemon.adapters.metrics import Metrics
@@ -24,24 +31,41 @@ log = logging.getLogger("k8sta.controller")
 
 
 class Refresher:
-    def __init__(self, argo: argocd.ArgoCD, metrics: Metrics, workers: int = 16) -> None:
+    def __init__(self, argo: argocd.ArgoCD, metrics: Metrics, workers: int = 16,
+                 on_app: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.argo = argo
         self.metrics = metrics
+        self.on_app = on_app
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argocd-refresh")
 
     def submit(self, apps: Iterable[model.AppRef]) -> None:
         for app in apps:
             self.pool.submit(self.refresh, app)
 
+    def reread(self, apps: Iterable[model.AppRef]) -> None:
+        for app in apps:
+            self.pool.submit(self.read, app)
+
     def refresh(self, app: model.AppRef) -> None:
         """One hard refresh; a failure is logged and counted, never raised."""
+        self._call("refresh", app, lambda: self.argo.refresh(app, hard=True))
+
+    def read(self, app: model.AppRef) -> None:
+        """One read of an Application whose events went quiet; a failure is logged and counted."""
+        self._call("get", app, lambda: self.argo.get_application(app))
+
+    def _call(self, call: str, app: model.AppRef, request: Callable[[], dict[str, Any]]) -> None:
         try:
-            self.argo.refresh(app, hard=True)
+            answer = request()
         except argocd.ArgoCDError as exc:
-            self.metrics.argocd_errors.labels(call="refresh").inc()
-            log.warning("refresh of %s failed: %s", app, exc)
+            self.metrics.argocd_errors.labels(call=call).inc()
+            log.warning("%s of %s failed: %s", call, app, exc)
+            return
         except Exception:
-            log.exception("refresh of %s failed unexpectedly", app)
+            log.exception("%s of %s failed unexpectedly", call, app)
+            return
+        if self.on_app is not None and isinstance(answer, dict) and answer.get("metadata"):
+            self.on_app(answer)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

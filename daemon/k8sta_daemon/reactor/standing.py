@@ -19,6 +19,7 @@ from k8sta_daemon.reactor.cache import Key, View
 from k8sta_daemon.reactor.health import HealthReasons
 
 log = logging.getLogger("k8sta.controller")
+AWAITING = frozenset({model.TicketState.DEPLOYING, model.TicketState.SUSPENDED})
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "Track": codec.track_from_dict, "Station": codec.station_from_dict, "Ticket": codec.ticket_or_malformed}
 
@@ -80,6 +81,17 @@ class Standing:
         if tracks is None or self.malformed or drift or rerendered:
             return self.world(now, drift, rerendered)
         return self.index.restrict(tracks, now, self.apps)
+
+    def awaited(self) -> set[model.AppRef]:
+        """The Applications a ticket waits on to arrive (Deploying or Suspended at their Station):
+        the ones whose lost stream event would hold a ticket up."""
+        found: set[model.AppRef] = set()
+        for ticket in self.index.tickets.values():
+            status = ticket.status
+            if status.station is not None and status.state in AWAITING:
+                station = self.index.stations.get(model.StationRef(ticket.namespace, status.station))
+                found.update(station.active_applications if station is not None else ())
+        return found
 
     # -- internals ------------------------------------------------------------------------------
 
