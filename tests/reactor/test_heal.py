@@ -72,6 +72,14 @@ def test_only_the_quiet_applications_a_ticket_waits_on_are_read_again(controller
     assert controller.cache.application(WAITED_ON)["metadata"]["resourceVersion"] == "7"  # type: ignore[index]
     assert controller.cache.wake.is_set()  # the news is decided
     assert controller.heal() == []  # the read was news: quiet again only after another interval
+    quiet_for(controller.cache, loop.APP_HEAL_SECONDS)
+    assert controller.heal() == []  # still quiet, but the next read waits twice as long
+    quiet_for(controller.cache, loop.APP_HEAL_SECONDS)
+    assert controller.heal() == [WAITED_ON]
+    quiet_for(controller.cache, loop.APP_HEAL_MAX_SECONDS)
+    assert controller.heal() == [WAITED_ON]  # never longer than the maximum
+    quiet_for(controller.cache, loop.APP_HEAL_MAX_SECONDS)
+    assert controller.heal() == [WAITED_ON]
 
 
 def test_a_read_answered_late_never_undoes_a_newer_event() -> None:

@@ -38,10 +38,13 @@ log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
 # Argo CD's stream can miss an event under load (bench/bench_scale.py: a ticket whose last Application
 # event never came waited 60 s for the next relist). An Application a ticket waits on that has had no
-# event for APP_HEAL_SECONDS is read again (one GET each, off the loop's thread); every Application,
-# unmanaged ones too, is listed only every APP_RELIST_SECONDS (at 600 Applications a list every 15 s
-# was ~12% of the daemon's CPU at 100 Tracks).
+# event for APP_HEAL_SECONDS is read again (one GET each, off the loop's thread), then after twice as
+# long, and so on up to APP_HEAL_MAX_SECONDS (a busy Argo CD leaves an Application quiet for minutes:
+# re-reading it every 15 s was 5 GETs per promotion at 100 Tracks); every Application, unmanaged ones
+# too, is listed only every APP_RELIST_SECONDS (at 600 Applications a list every 15 s was ~12% of the
+# daemon's samples at 100 Tracks).
 APP_HEAL_SECONDS = 15.0
+APP_HEAL_MAX_SECONDS = 120.0
 APP_RELIST_SECONDS = 300.0
 
 
@@ -61,6 +64,7 @@ class Controller:
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
     standing: Standing = field(init=False)  # the World kept across passes
+    heal_waits: dict[model.AppRef, float] = field(default_factory=dict)  # awaited app -> quiet time to read it
 
     # -- world ----------------------------------------------------------------------------------
 
@@ -168,12 +172,17 @@ class Controller:
         self.threads.append(thread)
 
     def heal(self) -> list[model.AppRef]:
-        """Read again the Applications a ticket waits on that had no event for ``APP_HEAL_SECONDS``
-        (a lost stream event must not hold a ticket up); returns them."""
+        """Read again the Applications a ticket waits on that had no event for a while (15 s, then
+        twice as long after each read, up to 2 minutes: a lost stream event must not hold a ticket up,
+        and a quiet Argo CD must not be asked again and again); returns them."""
         awaited = sorted(self.standing.awaited(), key=lambda ref: (ref.namespace, ref.name))
         now = time.monotonic()
+        waits = {ref: self.heal_waits.get(ref, APP_HEAL_SECONDS) for ref in awaited}  # forget the others
         quiet = [ref for ref, at in zip(awaited, self.cache.app_event_times(awaited), strict=True)
-                 if at is None or now - at >= APP_HEAL_SECONDS]
+                 if at is None or now - at >= waits[ref]]
+        for ref in quiet:
+            waits[ref] = min(2 * waits[ref], APP_HEAL_MAX_SECONDS)
+        self.heal_waits = waits
         if self.refresher is not None:
             self.refresher.reread(quiet)
         else:  # no threads of its own (tests): in line
