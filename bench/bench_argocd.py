@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--rounds-small", type=int, default=11)
     parser.add_argument("--rounds-large", type=int, default=3)
     parser.add_argument("--keep-logs", type=Path, help="copy the stack's process logs here (for the breakdown)")
+    parser.add_argument("--cmp-workdir-on-disk", action="store_true",
+                        help="unpack checkouts for the plugin on disk (default: tmpfs, as the install's "
+                             "memory-backed /tmp of the sidecar)")
     parser.add_argument("--tar-exclusions", default=".git",
                         help="repo-server's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS as the install sets it "
                              "(kustomize/components/cmp-sidecar); '' for Argo CD's default (the whole checkout)")
@@ -116,20 +119,31 @@ def main() -> None:
     plugin = plugin_venv(default_cache_dir(environ))
     os.environ["K8STA_DEVSTACK_CMP_BIN"] = str(plugin.parent)
     sizes = [int(n) for n in args.sizes.split(",")]
+    memory = Path("/dev/shm")
+    on_tmpfs = not args.cmp_workdir_on_disk and memory.is_dir() and os.access(memory, os.W_OK)
     with tempfile.TemporaryDirectory(prefix="k8sta-bench-argocd-") as tmp, \
-            stack.running(Path(tmp) / "stack") as running:
-        key = (running.state_dir / stack.INPUT_KEY_FILE).read_bytes().strip()
-        argo = ArgoCD(ArgoCDSettings(url=running.argocd_url, token=running.token()))
-        api = kube.api_client(running.kubeconfig)
-        print(f"stack up in {running.startup_seconds:.0f} s", flush=True)
-        try:
-            ratios = [measure(n, args.rounds_small if n <= 100 else args.rounds_large, argo, api, key, kustomize,
-                              Path(tmp)) for n in sizes]
-        finally:
-            if args.keep_logs:
-                shutil.copytree(running.log_dir, args.keep_logs, dirs_exist_ok=True)
+            tempfile.TemporaryDirectory(prefix="k8sta-bench-cmp-work-", dir=memory if on_tmpfs else None) as work:
+        os.environ["K8STA_DEVSTACK_CMP_WORKDIR"] = work
+        with stack.running(Path(tmp) / "stack") as running:
+            print(f"stack up in {running.startup_seconds:.0f} s; the plugin unpacks checkouts on "
+                  f"{'tmpfs' if on_tmpfs else 'disk'}", flush=True)
+            ratios = run(args, sizes, running, kustomize, Path(tmp))
     figures = ", ".join(f"{n} resources {r:.2f}" for n, r in zip(sizes, ratios, strict=True))
     print(f"argocd plugin/native median ratio: {figures}")
+
+
+def run(args: argparse.Namespace, sizes: list[int], running: stack.Stack, kustomize: Kustomize,
+        tmp: Path) -> list[float]:
+    """The ratio per size, measured on one started stack."""
+    key = (running.state_dir / stack.INPUT_KEY_FILE).read_bytes().strip()
+    argo = ArgoCD(ArgoCDSettings(url=running.argocd_url, token=running.token()))
+    api = kube.api_client(running.kubeconfig)
+    try:
+        return [measure(n, args.rounds_small if n <= 100 else args.rounds_large, argo, api, key, kustomize, tmp)
+                for n in sizes]
+    finally:
+        if args.keep_logs:
+            shutil.copytree(running.log_dir, args.keep_logs, dirs_exist_ok=True)
 
 
 if __name__ == "__main__":

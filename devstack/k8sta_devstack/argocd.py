@@ -101,9 +101,12 @@ def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layou
 
     ``K8STA_DEVSTACK_CMP_BIN`` (a directory) goes first on its PATH: bench/bench_argocd.py puts a
     wheel-installed k8sta-cmp there, started as the plugin image starts it (no editable-install hook).
+    ``K8STA_DEVSTACK_CMP_WORKDIR`` (an existing directory) is where it unpacks each checkout instead of
+    the layout's: bench/bench_argocd.py gives it a tmpfs one, as the install's memory-backed /tmp is.
     """
     socket_path = layout.plugin_sockets / f"{PLUGIN_NAME}.sock"
-    cmp_env = {**env, "ARGOCD_BINARY_NAME": "argocd-cmp-server", "ARGOCD_CMP_WORKDIR": str(layout.cmp_workdir),
+    workdir = os.environ.get("K8STA_DEVSTACK_CMP_WORKDIR") or str(layout.cmp_workdir)
+    cmp_env = {**env, "ARGOCD_BINARY_NAME": "argocd-cmp-server", "ARGOCD_CMP_WORKDIR": workdir,
                "K8STA_KUSTOMIZE": str(tools.kustomize)}
     if input_key is not None:
         cmp_env["K8STA_INPUT_KEY_FILE"] = str(input_key)

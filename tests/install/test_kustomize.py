@@ -343,6 +343,10 @@ def test_argocd_patch_adds_the_sidecar_to_argo_cds_repo_server(builder: Builder)
     env = {e["name"]: e for e in by_name["argocd-repo-server"]["env"]}
     assert env["ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS"]["valueFrom"]["configMapKeyRef"]["key"] == \
         "reposerver.plugin.tar.exclusions"
+    # the sidecar unpacks each render's checkout on memory (its /tmp), bounded
+    tmp = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-cmp-tmp")
+    assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "128Mi"}
+    assert {"mountPath": "/tmp", "name": "k8sta-cmp-tmp"} in sidecar["volumeMounts"]
     # the input key (contract v2) is mounted, optional
     key_volume = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-input-key")
     assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o400,
