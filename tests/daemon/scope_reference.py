@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from k8sta_daemon.core import decide, model
-from k8sta_daemon.core.scope import Changed
 
 # Nodes are plain tuples, (TRACK or STATION, namespace, name).
 Node = tuple[int, str, str]
@@ -86,26 +85,6 @@ class Coupling:
         roots = {self.component(seed) for seed in seeds}
         return frozenset(model.TrackRef(node[1], node[2]) for node in list(self.parent)
                          if node[0] == TRACK and self.find(node) in roots)
-
-
-def affected(world: model.World, changed: Changed) -> frozenset[model.TrackRef] | None:
-    """The Tracks to decide after ``changed`` (whole components); None: decide everything (a change
-    this cannot place, e.g. a ticket that is not in the World any more)."""
-    if changed.everything:
-        return None
-    seeds: list[model.TrackRef | model.StationRef] = [model.TrackRef(ns, name) for ns, name in changed.tracks]
-    seeds += [model.StationRef(ns, name) for ns, name in changed.stations]
-    for ns, name in changed.tickets:
-        ticket = world.tickets.get(model.TicketRef(ns, name))
-        if ticket is None:
-            return None  # deleted or unreadable: what it held is not in the World
-        seeds.append(ticket.track_ref)
-    if changed.apps:
-        seeds += [ref for ref, station in world.stations.items()
-                  if any(app in changed.apps for app in station.applications)]
-    if not seeds:
-        return frozenset()
-    return Coupling.of(world).tracks_with(seeds)
 
 
 def restrict(world: model.World, scope: frozenset[model.TrackRef]) -> model.World | None:

@@ -20,7 +20,7 @@ from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.loop import Controller
 from k8sta_daemon.reactor.refresher import Refresher
 
-from .test_incremental import NS, Recorder, app, meta, station, track
+from .test_incremental import QuietKube, Recorder, app, meta, running, station, track
 
 WAITED_ON, SOAKED, ELSEWHERE = (model.AppRef("argocd", n) for n in ("a1-app", "b1-app", "unmanaged"))
 
@@ -138,25 +138,12 @@ def test_the_loop_heals_on_its_own_schedule(controller: Controller, monkeypatch:
         def watch(self, on_event: Any, stop: threading.Event) -> None:
             stop.wait()
 
-    class Kube:
-        namespace = NS
-
-        def watch(self, kind: str, on_event: Any, on_resync: Any, stop: threading.Event) -> None:
-            on_resync(list(controller.cache.objects[kind].values()))
-            stop.wait()
-
     controller.argo = Argo({WAITED_ON: app("a1-app", version="5")})  # type: ignore[assignment]
-    controller.kube = Kube()  # type: ignore[assignment]
+    controller.kube = QuietKube(controller.cache)  # type: ignore[assignment]
     controller.resync_seconds = 0.1
-    stop = threading.Event()
-    runner = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-    runner.start()
-    try:
+    with running(controller):
         deadline = time.monotonic() + 10
         while not controller.argo.reads and time.monotonic() < deadline:  # type: ignore[attr-defined]
             time.sleep(0.05)
-    finally:
-        stop.set()
-        runner.join(timeout=5)
     assert controller.argo.reads[:1] == [WAITED_ON]  # type: ignore[attr-defined]
     assert len(lists) == 1  # the watch's first list; the next is APP_RELIST_SECONDS away

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -191,24 +193,31 @@ class QuietArgo:
         stop.wait()
 
 
+@contextmanager
+def running(controller: Controller) -> Iterator[None]:
+    """The controller's own loop (``run``) in a thread, stopped on the way out."""
+    stop = threading.Event()
+    runner = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+
+
 def test_a_full_pass_runs_every_resync_interval_also_under_a_steady_stream_of_events(
         controller: Controller, decided: list[set[str]]) -> None:
     controller.kube = QuietKube(controller.cache)  # type: ignore[assignment]
     controller.argo = QuietArgo(list(controller.cache.apps.values()))  # type: ignore[assignment]
     controller.resync_seconds = 0.3
-    stop = threading.Event()
-    runner = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-    runner.start()
-    try:
+    with running(controller):
         deadline = time.monotonic() + 1.5
         version = 1
         while time.monotonic() < deadline:  # an event every 10 ms: the loop never waits out a timeout
             version += 1
             controller.cache.apply_app("MODIFIED", app("c1-app", version=str(version)))
             time.sleep(0.01)
-    finally:
-        stop.set()
-        runner.join(timeout=5)
     full = [tracks for tracks in decided if tracks == {"a", "b", "c"}]
     parts = [tracks for tracks in decided if tracks == {"c"}]
     assert len(full) >= 3, decided  # ~1.5 s / 0.3 s, the first included

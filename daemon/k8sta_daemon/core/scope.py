@@ -19,8 +19,9 @@ re-renders are read across Tracks in ways not modelled here: the caller decides 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from k8sta_daemon.core import decide, model
 
@@ -38,6 +39,9 @@ class Changed:
     @property
     def empty(self) -> bool:
         return not (self.everything or self.tracks or self.stations or self.tickets or self.apps)
+
+
+Link = tuple[dict, object]  # (one of an Index's maps, the key under which an object is listed there)
 
 
 def _add(index: dict, key: object, value: object) -> None:
@@ -91,52 +95,50 @@ class Index:
 
     def put_track(self, ref: model.TrackRef, track: model.TrackSpec | None) -> None:
         """``track`` replaces what ``ref`` held (None: gone)."""
-        old = self.tracks.pop(ref, None)
-        if old is not None:
-            for name in old.stations:
-                _drop(self._listing, model.StationRef(ref.namespace, name), ref)
-            _drop(self._in_namespace, ref.namespace, ref)
-        if track is not None:
-            self.tracks[ref] = track
-            for name in track.stations:
-                _add(self._listing, model.StationRef(ref.namespace, name), ref)
-            _add(self._in_namespace, ref.namespace, ref)
+        self._put(self.tracks, ref, track, self._track_links)
 
     def put_station(self, ref: model.StationRef, station: model.StationSpec | None) -> None:
-        old = self.stations.pop(ref, None)
-        if old is not None:
-            for name in old.tracks:
-                _drop(self._junctions, model.TrackRef(ref.namespace, name), ref)
-            for app in old.applications:
-                _drop(self._naming, app, ref)
-        if station is not None:
-            self.stations[ref] = station
-            for name in station.tracks:
-                _add(self._junctions, model.TrackRef(ref.namespace, name), ref)
-            for app in station.applications:
-                _add(self._naming, app, ref)
+        self._put(self.stations, ref, station, self._station_links)
 
     def put_ticket(self, ref: model.TicketRef, ticket: model.Ticket | None) -> None:
-        old = self.tickets.pop(ref, None)
+        old = self.tickets.get(ref)
         if old is not None:
-            _drop(self._on_track, old.track_ref, ref)
-            if old.status.station is not None:
-                _drop(self._at_station, model.StationRef(ref.namespace, old.status.station), ref)
-            if old.parent is not None:
-                _drop(self._children, model.TicketRef(ref.namespace, old.parent), ref)
-            if old.status.children:
-                _drop(self._recording, ref.namespace, ref)
             self.states[old.status.state] -= 1
         if ticket is not None:
-            self.tickets[ref] = ticket
             self.states[ticket.status.state] += 1
-            _add(self._on_track, ticket.track_ref, ref)
-            if ticket.status.station is not None:
-                _add(self._at_station, model.StationRef(ref.namespace, ticket.status.station), ref)
-            if ticket.parent is not None:
-                _add(self._children, model.TicketRef(ref.namespace, ticket.parent), ref)
-            if ticket.status.children:
-                _add(self._recording, ref.namespace, ref)
+        self._put(self.tickets, ref, ticket, self._ticket_links)
+
+    def _put(self, store: dict, ref: Any, value: Any, links: Callable[[Any, Any], Iterator[Link]]) -> None:
+        """Replace ``store[ref]``, dropping the old value's index entries and adding the new one's:
+        one description of each kind's entries (``links``) serves both, so they cannot disagree."""
+        old = store.pop(ref, None)
+        if old is not None:
+            for index, key in links(ref, old):
+                _drop(index, key, ref)
+        if value is not None:
+            store[ref] = value
+            for index, key in links(ref, value):
+                _add(index, key, ref)
+
+    def _track_links(self, ref: model.TrackRef, track: model.TrackSpec) -> Iterator[Link]:
+        yield self._in_namespace, ref.namespace
+        for name in track.stations:
+            yield self._listing, model.StationRef(ref.namespace, name)
+
+    def _station_links(self, ref: model.StationRef, station: model.StationSpec) -> Iterator[Link]:
+        for name in station.tracks:
+            yield self._junctions, model.TrackRef(ref.namespace, name)
+        for app in station.applications:
+            yield self._naming, app
+
+    def _ticket_links(self, ref: model.TicketRef, ticket: model.Ticket) -> Iterator[Link]:
+        yield self._on_track, ticket.track_ref
+        if ticket.status.station is not None:
+            yield self._at_station, model.StationRef(ref.namespace, ticket.status.station)
+        if ticket.parent is not None:
+            yield self._children, model.TicketRef(ref.namespace, ticket.parent)
+        if ticket.status.children:
+            yield self._recording, ref.namespace
 
     # -- reading --------------------------------------------------------------------------------
 
