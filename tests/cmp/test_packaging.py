@@ -111,7 +111,7 @@ def test_sidecar_component_patches_argo_cds_repo_server(tmp_path: Path, argocd_s
     assert mounts == {"/var/run/argocd": "var-files", "/home/argocd/cmp-server/plugins": "plugins",
                       "/tmp": "k8sta-cmp-tmp", "/var/run/secrets/k8sta/input-key": "k8sta-input-key"}
     volumes = {v["name"]: v for v in spec["volumes"]}
-    assert volumes["k8sta-cmp-tmp"] == {"name": "k8sta-cmp-tmp", "emptyDir": {}}
+    assert volumes["k8sta-cmp-tmp"] == {"name": "k8sta-cmp-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "128Mi"}}
     assert {"var-files", "plugins"} <= set(volumes)  # provided by Argo CD's own manifest
     # The repo-server's init container is what copies argocd-cmp-server into var-files.
     init = spec["initContainers"][0]
