@@ -277,3 +277,33 @@ def test_a_malformed_ticket_makes_every_pass_decide_the_whole_world(
     controller.cache.apply("Ticket", "MODIFIED", ticket("a-1", "a", version="2"))
     controller.reconcile(full=False)
     assert decided == [{"a", "b"}]
+
+
+class Claims:
+    """The namespaces this controller holds (``adapters.leader.NamespaceClaims.held``)."""
+
+    def __init__(self, *held: str) -> None:
+        self.namespaces = set(held)
+
+    def held(self) -> set[str]:
+        return set(self.namespaces)
+
+
+def test_objects_of_a_namespace_another_controller_holds_never_enter_the_kept_world(
+        controller: Controller, decided: list[set[str]]) -> None:
+    controller.claims = Claims(NS)  # type: ignore[assignment]
+    controller.reconcile()
+    theirs = {**track("x", "x1"), "metadata": {**meta("x", "1"), "namespace": "theirs"}}
+    their_station = {**station("x1", "x1-app"), "metadata": {**meta("x1", "1"), "namespace": "theirs"}}
+    their_ticket = {**ticket("x-1", "x"), "metadata": {**meta("x-1", "1"), "namespace": "theirs"}}
+    for kind, obj in (("Track", theirs), ("Station", their_station), ("Ticket", their_ticket)):
+        controller.cache.apply(kind, "ADDED", obj)
+    decided.clear()
+    controller.reconcile(full=False)
+    index = controller.standing.index
+    assert {ref.namespace for ref in (*index.tracks, *index.stations, *index.tickets)} == {NS}
+    assert all("x" not in tracks for tracks in decided)
+    controller.claims.namespaces.add("theirs")  # type: ignore[attr-defined]
+    controller.cache.mark_all()  # as the claims thread does when what it holds changes: rebuilt with them
+    controller.reconcile(full=False)
+    assert model.TrackRef("theirs", "x") in controller.standing.index.tracks

@@ -41,10 +41,11 @@ class Standing:
         """Bring the kept World up to ``view`` by the keys ``changed`` names, or wholly when ``rebuild``
         (the cache was relisted or lost an object) or the claimed namespaces moved; returns ``changed``
         as the index can place it (the other controllers' tickets left out; everything when rebuilt)."""
-        if claimed is not None:  # another controller's tickets are not in the World: not ours to place
-            changed = scope.Changed(tracks=changed.tracks, stations=changed.stations, apps=changed.apps,
-                                    tickets=frozenset(k for k in changed.tickets if k[0] in claimed),
-                                    everything=changed.everything)
+        if claimed is not None:  # another controller's objects are not in the World: not ours to decide
+            def ours(keys: frozenset[Key]) -> frozenset[Key]:
+                return frozenset(key for key in keys if key[0] in claimed)
+            changed = scope.Changed(tracks=ours(changed.tracks), stations=ours(changed.stations),
+                                    tickets=ours(changed.tickets), apps=changed.apps, everything=changed.everything)
         if rebuild or claimed != self.claimed:
             self._rebuild(view, claimed)
             return scope.Changed(everything=True)
