@@ -183,19 +183,13 @@ class Controller:
         for ref in quiet:
             waits[ref] = min(2 * waits[ref], APP_HEAL_MAX_SECONDS)
         self.heal_waits = waits
-        if self.refresher is not None:
-            self.refresher.reread(quiet)
-        else:  # no threads of its own (tests): in line
-            for ref in quiet:
-                self._reread(ref)
+        self._refresher().reread(quiet)
         return quiet
 
-    def _reread(self, ref: model.AppRef) -> None:
-        try:
-            self.cache.apply_app("MODIFIED", self.argo.get_application(ref))
-        except argocd.ArgoCDError as exc:
-            self.metrics.argocd_errors.labels(call="get").inc()
-            log.warning("reading %s failed: %s", ref, exc)
+    def _refresher(self) -> Refresher:
+        """The daemon's refresher, or one that reads in line (no threads of its own, as in tests)."""
+        return self.refresher or Refresher(self.argo, self.metrics, workers=0,
+                                           on_app=lambda app: self.cache.apply_app("MODIFIED", app))
 
     def _relist(self) -> None:
         try:
@@ -226,10 +220,7 @@ class Controller:
                 self.heal()
             if time.monotonic() - last_app_list >= APP_RELIST_SECONDS:  # and everywhere, seldom
                 last_app_list = time.monotonic()
-                if self.refresher is not None:
-                    self.refresher.pool.submit(self._relist)
-                else:
-                    self._relist()
+                self._refresher().run(self._relist)
             # A full pass at least every resync interval, also while events keep waking the loop.
             full = last_full is None or time.monotonic() - last_full >= self.resync_seconds
             if full:

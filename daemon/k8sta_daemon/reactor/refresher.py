@@ -31,20 +31,29 @@ log = logging.getLogger("k8sta.controller")
 
 
 class Refresher:
+    """``workers=0``: every call is made in the caller's thread (tests, tools: no threads of its own)."""
+
     def __init__(self, argo: argocd.ArgoCD, metrics: Metrics, workers: int = 16,
                  on_app: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.argo = argo
         self.metrics = metrics
         self.on_app = on_app
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argocd-refresh")
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argocd-refresh") if workers else None
 
     def submit(self, apps: Iterable[model.AppRef]) -> None:
         for app in apps:
-            self.pool.submit(self.refresh, app)
+            self.run(self.refresh, app)
 
     def reread(self, apps: Iterable[model.AppRef]) -> None:
         for app in apps:
-            self.pool.submit(self.read, app)
+            self.run(self.read, app)
+
+    def run(self, call: Callable[..., None], *args: Any) -> None:
+        """``call(*args)`` on one of the threads (in line without them)."""
+        if self.pool is None:
+            call(*args)
+        else:
+            self.pool.submit(call, *args)
 
     def refresh(self, app: model.AppRef) -> None:
         """One hard refresh; a failure is logged and counted, never raised."""
@@ -68,4 +77,5 @@ class Refresher:
             self.on_app(answer)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 from k8sta_cmp import contract
-from k8sta_daemon.adapters import argocd
 from k8sta_daemon.adapters.git import appbranch
 from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.core import actions, model, outcomes, sources
+from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.reactor.units.context import Context
 
 log = logging.getLogger("k8sta.controller")
@@ -45,15 +45,8 @@ def refresh_and_sync(commits: tuple[model.PushedCommit, ...], context: Context) 
     """Make Argo CD compare the new commits now instead of at its next poll (syncs are ``RequestSync``'s).
 
     Best effort: a failure here only delays arrival until Argo CD's own poll, so it is logged, not an outcome.
-    With a ``Refresher`` (the daemon's) they are sent from its threads: Argo CD answers a refresh only
-    once it is done, and the loop need not wait for that.
+    With the daemon's ``Refresher`` they are sent from its threads: Argo CD answers a refresh only once
+    it is done, and the loop need not wait for that; without one (tests, tools) in line.
     """
-    if context.refresher is not None:
-        context.refresher.submit(commit.app for commit in commits)
-        return
-    for commit in commits:
-        try:
-            context.argo.refresh(commit.app, hard=True)
-        except argocd.ArgoCDError as exc:
-            context.metrics.argocd_errors.labels(call="refresh").inc()
-            log.warning("refresh of %s failed: %s", commit.app, exc)
+    refresher = context.refresher or Refresher(context.argo, context.metrics, workers=0)
+    refresher.submit(commit.app for commit in commits)
