@@ -109,11 +109,9 @@ def test_an_unexpected_error_in_one_track_stays_there_and_is_recorded_on_its_tic
     railway.ticket("a-1", "a-line", config, "1.0.0")
     railway.ticket("b-1", "b-line", config, "1.0.0")
     broken_url = "file:///nonexistent/k8sta-broken.git"
-    app = railway.custom.get_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
-                                                      railway.apps["dev"])
-    app["spec"]["source"]["repoURL"] = broken_url
-    railway.custom.replace_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
-                                                    railway.apps["dev"], app)
+    # a merge patch, not get-and-replace: Argo CD's controller writes the Application's status meanwhile
+    railway.custom.patch_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications",
+                                                  railway.apps["dev"], {"spec": {"source": {"repoURL": broken_url}}})
     mirrors = tmp_path / "mirrors"
     mirrors.mkdir()
     (mirrors / f"{cache_key(broken_url)}.git").write_text("not a repository\n")
