@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -163,10 +164,14 @@ def running(state_dir: Path, *, sidecar_uid: int | None = None) -> Iterator[Stac
     sup = processes.Supervisor(state_dir / "logs")
     atexit.register(sup.stop_all)
     previous = {sig: signal.signal(sig, _raise_exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    started: Stack | None = None
     try:
-        yield start(state_dir, sup, sidecar_uid=sidecar_uid)
+        started = start(state_dir, sup, sidecar_uid=sidecar_uid)
+        yield started
     finally:
         sup.stop_all()
+        if started is not None:
+            remove_apply_kubeconfigs(started.apiserver_url)
         atexit.unregister(sup.stop_all)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -175,3 +180,30 @@ def running(state_dir: Path, *, sidecar_uid: int | None = None) -> Iterator[Stac
 def stop(stack: Stack) -> None:
     """Stop a stack started elsewhere (``up``)."""
     processes.stop_groups(stack.processes)
+    remove_apply_kubeconfigs(stack.apiserver_url)
+
+
+def remove_apply_kubeconfigs(apiserver_url: str, shm: Path = Path("/dev/shm")) -> list[Path]:
+    """Remove what Argo CD's controller left in ``shm`` for this stack; returns the files removed.
+
+    gitops-engine writes the kubeconfig of every apply to /dev/shm (``gitops-engine/pkg/utils/io``:
+    ``TempDir``) and deletes it afterwards; a controller stopped in the middle of an apply leaves it there,
+    credentials included. Only our own small files naming this stack's API server are touched.
+    """
+    removed: list[Path] = []
+    wanted = f"server: {apiserver_url}\n".encode()
+    try:
+        candidates = list(shm.iterdir())
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > 65536:
+                continue
+            if wanted in path.read_bytes():
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return removed
