@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
+	@echo "make test-argocd-compat - the Argo CD smoke subset on the oldest Argo CD release still tested"
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
 	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
@@ -47,8 +48,25 @@ tools: deps
 images: deps tools-cmp
 	toolchain/images.sh
 
+# The whole suite on the pinned Argo CD (ARGOCD_VERSION), then the smoke subset on the oldest Argo CD
+# release still tested (ARGOCD_COMPAT_VERSION; docs/operations.md "Argo CD versions").
 test: lint tools images browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
+
+# What every Argo CD release K8sTA claims must carry: a ticket over three Stations with a canary resumed by
+# Argo CD's action, retry (manual and automated sync), drift repair, the plugin's refusals, the version check.
+ARGOCD_SMOKE := \
+  tests/e2e_daemon/test_workloads.py::test_f_a_ticket_rides_three_stations_and_argo_cds_resume_action_promotes_its_canary_at_the_last \
+  tests/e2e_daemon/test_retry.py \
+  tests/e2e_daemon/test_drift.py::test_a_breaking_hand_edit_is_repaired_and_the_ticket_completes \
+  tests/e2e/test_smoke.py::test_hostile_branch_is_refused_and_argocd_shows_why \
+  tests/e2e/test_smoke.py::test_signed_branch_renders_and_one_edited_after_signing_is_refused_naming_the_file \
+  tests/e2e_daemon/test_argocd_version.py::test_the_stacks_argocd_is_logged_as_tested
+ARGOCD_COMPAT = K8STA_DEVSTACK_ARGOCD_VERSION=$$(. toolchain/versions.env && echo $$ARGOCD_COMPAT_VERSION)
+
+test-argocd-compat: lint tools
+	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
 
 test-unit: lint tools-cmp browser-deps
 	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build pinned external binaries into a git-ignored cache, each only when missing.
 #   toolchain/build.sh [kustomize|etcd|kube-apiserver|kube-controller-manager|kube-scheduler|
-#                       kwok|argo-rollouts|argocd|all]...
+#                       kwok|argo-rollouts|argocd|argocd-compat|all]...
 # Cache: $K8STA_CACHE (default ~/.cache/k8sta). Binaries land in
 # $K8STA_CACHE/bin/<name>-<version>/<name>; each build's log in $K8STA_CACHE/logs/.
 set -euo pipefail
@@ -13,7 +13,7 @@ mkdir -p "$cache/bin" "$cache/logs"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 # GNU time reports each build's peak memory into its log when it is installed.
 timer=""; [ -x /usr/bin/time ] && timer="/usr/bin/time -v"
-all_names=(kustomize etcd kube-apiserver kube-controller-manager kube-scheduler kwok argo-rollouts argocd)
+all_names=(kustomize etcd kube-apiserver kube-controller-manager kube-scheduler kwok argo-rollouts argocd argocd-compat)
 
 version_of() {
   case $1 in
@@ -23,6 +23,7 @@ version_of() {
     kwok) echo "$KWOK_VERSION" ;;
     argo-rollouts) echo "$ARGO_ROLLOUTS_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
+    argocd-compat) echo "$ARGOCD_COMPAT_VERSION" ;;
     *) echo "unknown binary: $1 (want one of: ${all_names[*]})" >&2; return 2 ;;
   esac
 }
@@ -78,6 +79,18 @@ extras_argo_rollouts() {
   chmod -R u+w "$1/crds"
 }
 
+# build_argocd version module-dir: Argo CD is one multi-call binary; each component is a name pointing
+# at it. Both pins (ARGOCD_VERSION and ARGOCD_COMPAT_VERSION) land in $cache/bin/argocd-<version>/.
+build_argocd() {
+  local version=$1 moddir=$2 c=github.com/argoproj/argo-cd/v3/common alias
+  go_build argocd "$version" "$moddir" \
+    "-X $c.version=${version#v} -X $c.gitTreeState=clean -X $c.buildDate=1970-01-01T00:00:00Z" \
+    argocd github.com/argoproj/argo-cd/v3/cmd
+  for alias in argocd-server argocd-repo-server argocd-application-controller argocd-cmp-server; do
+    ln -sf argocd "$cache/bin/argocd-$version/$alias"
+  done
+}
+
 build_one() {
   local name=$1 version
   version=$(version_of "$name")
@@ -102,15 +115,9 @@ build_one() {
         rollouts-controller "$r/cmd/rollouts-controller" \
         kubectl-argo-rollouts "$r/cmd/kubectl-argo-rollouts" ;;
     argocd)
-      local c=github.com/argoproj/argo-cd/v3/common
-      go_build argocd "$version" argocd \
-        "-X $c.version=${version#v} -X $c.gitTreeState=clean -X $c.buildDate=1970-01-01T00:00:00Z" \
-        argocd github.com/argoproj/argo-cd/v3/cmd
-      # Argo CD is one multi-call binary: each component is a name pointing at it.
-      local d="$cache/bin/argocd-$version"
-      for alias in argocd-server argocd-repo-server argocd-application-controller argocd-cmp-server; do
-        ln -sf argocd "$d/$alias"
-      done ;;
+      GOTOOLCHAIN=$ARGOCD_GOTOOLCHAIN build_argocd "$version" argocd ;;
+    argocd-compat)
+      build_argocd "$version" argocd-compat ;;
   esac
 }
 

@@ -44,8 +44,15 @@ r=github.com/argoproj/argo-rollouts/cmd
 GOTOOLCHAIN=$ARGO_ROLLOUTS_GOTOOLCHAIN tool_module "$here/go/argo-rollouts" k8sta.io/toolchain/argo-rollouts \
   "$r/rollouts-controller $r/kubectl-argo-rollouts" "$ARGO_ROLLOUTS_VERSION" "$rreplaces"
 
-# Argo CD: copy its own replace block verbatim.
-amod=$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
-areplaces=$(sed -n '/^replace (/,/^)/p' "$amod" | sed '1d;$d')
-tool_module "$here/go/argocd" k8sta.io/toolchain/argocd \
-  github.com/argoproj/argo-cd/v3/cmd "$ARGOCD_VERSION" "$areplaces"
+# Argo CD (the pin, and the oldest version still tested): copy its replace block verbatim. v3.6's
+# single-line `replace github.com/argoproj/argo-cd/gitops-engine/v3 => ./gitops-engine` stays out: that
+# directory is not in the module archive, and v3.6 publishes the module at the release's own tag
+# (gitops-engine/v3.6.2), which its require line names.
+argocd_module() { # dir module-path version
+  local dir=$1 modpath=$2 version=$3 amod areplaces
+  amod=$(go mod download -json "github.com/argoproj/argo-cd/v3@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  areplaces=$(sed -n '/^replace (/,/^)/p' "$amod" | sed '1d;$d')
+  tool_module "$dir" "$modpath" github.com/argoproj/argo-cd/v3/cmd "$version" "$areplaces"
+}
+GOTOOLCHAIN=$ARGOCD_GOTOOLCHAIN argocd_module "$here/go/argocd" k8sta.io/toolchain/argocd "$ARGOCD_VERSION"
+argocd_module "$here/go/argocd-compat" k8sta.io/toolchain/argocd-compat "$ARGOCD_COMPAT_VERSION"

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 
 import prometheus_client
 
-from k8sta_cmp import safety
+from k8sta_cmp import pins, safety
 from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters import argocd, kube, logs, repo_credentials, settings
 from k8sta_daemon.adapters.git import runtime
 from k8sta_daemon.adapters.leader import CLAIM_NAME, Holder, LeaderElector, LeaseSettings, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
+from k8sta_daemon.core import compat
 from k8sta_daemon.ops.store import Store
 from k8sta_daemon.reactor import units
 from k8sta_daemon.reactor.cache import Cache
@@ -31,6 +32,8 @@ from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.watch.poller import Intake
 
 log = logging.getLogger("k8sta.daemon")
+# How long the start waits for Argo CD's version before the controller starts without it.
+ARGOCD_VERSION_WAIT_SECONDS = 10.0
 
 
 def build(config: settings.Settings, environ: dict[str, str], metrics: Metrics | None = None) -> Controller:
@@ -94,6 +97,39 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     return controller, intake
 
 
+def tested_argocd_versions() -> list[str]:
+    """The Argo CD releases CI runs against: the pin and the oldest one still tested (versions.env)."""
+    versions = pins.read()
+    return [versions[key] for key in ("ARGOCD_VERSION", "ARGOCD_COMPAT_VERSION") if key in versions]
+
+
+def check_argocd_version(argo: argocd.ArgoCD, stop: threading.Event, *,
+                         retry_seconds: float = 10.0) -> compat.ArgoCDVerdict | None:
+    """Read the version Argo CD reports, log the verdict (``core.compat``) and return it; while Argo CD
+    does not answer, say so and ask again every ``retry_seconds``. None if stopped before it answered."""
+    while not stop.is_set():
+        try:
+            version = argo.version()
+        except argocd.ArgoCDError as exc:
+            log.warning("cannot read Argo CD's version yet (%s); asking again in %gs", exc, retry_seconds)
+            stop.wait(retry_seconds)
+            continue
+        verdict = compat.judge_argocd(version, tested_argocd_versions())
+        level = {compat.Support.TESTED: logging.INFO, compat.Support.UNTESTED: logging.WARNING,
+                 compat.Support.INCOMPATIBLE: logging.ERROR}[verdict.support]
+        log.log(level, "%s", verdict.message, extra={"argocd_version": version, "support": verdict.support.value})
+        return verdict
+    return None
+
+
+def guard_argocd_version(argo: argocd.ArgoCD, stop: threading.Event, refused: threading.Event) -> None:
+    """Judge Argo CD's version once it answers; an incompatible one sets ``refused`` and stops the daemon."""
+    verdict = check_argocd_version(argo, stop)
+    if verdict is not None and verdict.support is compat.Support.INCOMPATIBLE:
+        refused.set()
+        stop.set()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     logs.configure(environ.get("K8STA_LOG_LEVEL", "INFO"))
@@ -114,8 +150,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     log.info("starting as %s: argocd %s, namespace %s, leader election %s", config.identity, config.argocd_url,
              config.namespace or "(all)", "on" if config.leader_election else "off")
-    threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True).start()
-    controller.run(stop)
+    # Argo CD's version is judged before anything acts when Argo CD answers at once; when it does not
+    # (yet), the controller starts (it waits for Argo CD anyway) and an incompatible one stops it later.
+    refused = threading.Event()
+    guard = threading.Thread(target=guard_argocd_version, args=(controller.argo, stop, refused),
+                             name="argocd-version", daemon=True)
+    guard.start()
+    guard.join(timeout=ARGOCD_VERSION_WAIT_SECONDS)
+    if not refused.is_set():
+        threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True).start()
+        controller.run(stop)
+    if refused.is_set():
+        print("k8sta-daemon: stopped: the Argo CD it talks to is not supported (see the log line above)",
+              file=sys.stderr)
+        return 1
     log.info("stopped")
     return 0
 

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from k8sta_daemon.core import compat
 from k8sta_devstack import binaries, processes
 
 PLUGIN_NAME = "k8sta"
@@ -124,6 +125,11 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
     port, metrics = processes.free_port(), processes.free_port()
     argv = [tools.argocd, "--address", "127.0.0.1", "--port", str(port), "--metrics-address", "127.0.0.1",
             "--metrics-port", str(metrics), "--redis", redis, "--disable-tls", "--loglevel", "info"]
+    release = compat.parse(tools.versions["ARGOCD_VERSION"])
+    if release is not None and release[:2] >= (3, 5):
+        # From 3.5, --client-ca-path defaults to a path and is refused next to --disable-tls ("cannot be
+        # used when --disable-tls is enabled"; argo-cd#29661); an empty one turns it off. 3.2 lacks the flag.
+        argv += ["--client-ca-path", ""]
     repo_env = {**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"}
     # bench/bench_argocd.py --tar-exclusions: what repo-server leaves out of the tarball it streams to
     # a plugin (Argo CD's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, e.g. `.git/*`).

@@ -26,7 +26,7 @@ from k8sta_devstack import kube, processes
 NAMESPACE = "argocd"
 ACCOUNT = "k8sta"
 OVERRIDES = Path(__file__).parent / "manifests" / "argocd-overrides.yaml"
-# The CRDs are 1.4 MB of YAML: the C loader parses them ten times faster.
+# The CRDs are 2 MB of YAML (Argo CD 3.6): the C loader parses them ten times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

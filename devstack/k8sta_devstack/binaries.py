@@ -33,9 +33,23 @@ class MissingTool(RuntimeError):
     """A pinned tool is not built or installed; the message says which command provides it."""
 
 
-def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
-    """The pins of versions.env, parsed as the plugin and the daemon parse them (``k8sta_cmp.pins``)."""
-    return pins.read(str(path))
+# Which of the two tested Argo CD releases the stack runs: unset (or the pin) runs ``ARGOCD_VERSION``;
+# ``ARGOCD_COMPAT_VERSION``'s value runs the oldest release still tested (CI's smoke run; docs/devstack.md).
+ARGOCD_CHOICE = "K8STA_DEVSTACK_ARGOCD_VERSION"
+
+
+def read_versions(path: Path = VERSIONS_FILE, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The pins of versions.env, parsed as the plugin and the daemon parse them (``k8sta_cmp.pins``), with
+    ``ARGOCD_VERSION`` set to the release ``$K8STA_DEVSTACK_ARGOCD_VERSION`` chooses, if any."""
+    versions = pins.read(str(path))
+    chosen = (os.environ if environ is None else environ).get(ARGOCD_CHOICE, "").strip()
+    if chosen:
+        tested = (versions["ARGOCD_VERSION"], versions["ARGOCD_COMPAT_VERSION"])
+        if chosen not in tested:
+            raise MissingTool(f"{ARGOCD_CHOICE}={chosen} is not a tested Argo CD release; choose one of "
+                              f"{', '.join(tested)} (toolchain/versions.env)")
+        versions["ARGOCD_VERSION"] = chosen
+    return versions
 
 
 def cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -85,7 +99,8 @@ def pinned_binary(name: str, versions: dict[str, str], cache: Path, binary: str 
     version = versions[_VERSION_KEYS[name]]
     path = cache / "bin" / f"{name}-{version}" / (binary or name)
     if not (path.is_file() and os.access(path, os.X_OK)):
-        raise MissingTool(f"{name} {version} is not built at {path}; run `toolchain/build.sh {name}` "
+        target = "argocd-compat" if name == "argocd" and version == versions.get("ARGOCD_COMPAT_VERSION") else name
+        raise MissingTool(f"{name} {version} is not built at {path}; run `toolchain/build.sh {target}` "
                           "(or `make tools`)")
     return path
 
@@ -99,7 +114,7 @@ def system_binary(name: str) -> Path:
 
 def locate(environ: dict[str, str] | None = None) -> Toolchain:
     """Find every binary of the stack, failing on the first missing one with the command that fixes it."""
-    versions = read_versions()
+    versions = read_versions(environ=environ)
     cache = cache_dir(environ)
     return Toolchain(
         etcd=pinned_binary("etcd", versions, cache),

@@ -35,11 +35,15 @@ def test_health_reasons(tree: object, health: str, expected: str) -> None:
     assert codec.health_reasons(tree, health) == expected
 
 
-def test_reasons_fill_in_only_when_argo_cd_gives_no_message_of_its_own() -> None:
+def test_the_trees_reasons_come_before_argo_cds_own_message() -> None:
+    """Argo CD 3.6 sets ``Caused by <group>/<Kind>:<ns>/<name>`` (controller/health.go): it names the
+    resource, not why, and stays while the status does; the tree says why. Without reasons, it is kept."""
     app = {"metadata": {"name": "prod", "namespace": "argocd"},
            "status": {"health": {"status": "Suspended"}, "sync": {"status": "Synced", "revision": "a" * 40}}}
     assert codec.app_status_from_dict(app, "Rollout api: CanaryPauseStep").health_message == \
         "Rollout api: CanaryPauseStep"
-    app["status"]["health"]["message"] = "from Argo CD"
-    assert codec.app_status_from_dict(app, "Rollout api: CanaryPauseStep").health_message == "from Argo CD"
+    app["status"]["health"]["message"] = "Caused by argoproj.io/Rollout:shop/api"
+    assert codec.app_status_from_dict(app, "Rollout api: CanaryPauseStep").health_message == \
+        "Rollout api: CanaryPauseStep"
+    assert codec.app_status_from_dict(app).health_message == "Caused by argoproj.io/Rollout:shop/api"
     assert codec.app_status_from_dict(app).health is model.HealthStatus.SUSPENDED

@@ -213,3 +213,27 @@ def test_e_a_station_of_two_applications_arrives_when_the_ticket_changes_only_on
     assert len(railway.ready_pods("dev", f"{IMAGE}:6.1.0")) == REPLICAS
     # web did not roll: same pods as before
     assert {p.metadata.name for p in railway.ready_pods("web", f"{OTHER_IMAGE}:latest", app="web")} == web_pods
+
+
+def test_f_a_ticket_rides_three_stations_and_argo_cds_resume_action_promotes_its_canary_at_the_last(
+        railway: Railway, argocd: ArgoCD, analysis: AnalysisEndpoint) -> None:
+    """dev -> staging -> prod (a canary Rollout): the journey every Argo CD release K8sTA claims must carry
+    (CI runs it against the oldest tested release too: `make test-argocd-compat`)."""
+    config = railway.commit({**base(), **overlay("dev"), **overlay("staging"),
+                             **canary_overlay("prod", analysis.url)})
+    for env in ("dev", "staging", "prod"):
+        railway.application(env)
+        railway.station(env, [env])
+    railway.track("main-line", ["dev", "staging", "prod"])
+    railway.ticket("api-1", "main-line", config, "7.0.0")  # a Rollout's first revision skips the steps
+    railway.wait("api-1 Completed", lambda: railway.state("api-1") == "Completed", timeout=240)
+
+    railway.ticket("api-2", "main-line", config, "7.1.0")
+    railway.wait("api-2 Suspended at prod", lambda: railway.state("api-2") == "Suspended", timeout=240)
+    assert [r["station"] for r in railway.get("tickets", "api-2")["status"]["journey"]] == ["dev", "staging", "prod"]
+    for env in ("dev", "staging"):
+        assert len(railway.ready_pods(env, f"{IMAGE}:7.1.0")) == REPLICAS
+    argocd.resume_rollout(model.AppRef(ARGOCD_NS, railway.apps["prod"]), railway.target_namespace("prod"), "api")
+    railway.wait("api-2 Completed", lambda: railway.state("api-2") == "Completed")
+    railway.wait("prod runs 7.1.0", lambda: len(railway.ready_pods("prod", f"{IMAGE}:7.1.0")) == REPLICAS)
+    assert [r["state"] for r in railway.get("tickets", "api-2")["status"]["journey"]] == ["Departed"] * 3

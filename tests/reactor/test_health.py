@@ -29,3 +29,14 @@ def test_the_tree_is_not_asked_while_nothing_is_deployed_yet() -> None:
            "status": {"health": {"status": "Progressing"}, "sync": {"status": "Synced"}}}
     health.reasons({APP: app}, [APP])
     assert argo.asked == [APP]
+
+
+def test_the_tree_is_asked_also_when_argo_cd_sets_a_health_message() -> None:
+    """Argo CD 3.6's ``status.health.message`` names resources ("Caused by apps/Deployment:ns/api"), not why."""
+    argo = TreeArgo()
+    health = HealthReasons(argo)  # type: ignore[arg-type]
+    app = {"metadata": {"name": "dev", "namespace": "argocd", "resourceVersion": "1"},
+           "status": {"health": {"status": "Progressing", "message": "Caused by apps/Deployment:shop/api"},
+                      "sync": {"status": "Synced"}}}
+    assert health.reasons({APP: app}, [APP]) == {APP: "Deployment api: rolling out"}
+    assert argo.asked == [APP]

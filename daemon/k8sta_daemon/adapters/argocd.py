@@ -122,6 +122,10 @@ class ArgoCD:
         params = {"appNamespace": app.namespace}
         return self._request("GET", f"/api/v1/applications/{app.name}/resource-tree", params=params).json()
 
+    def version(self) -> str:
+        """The release Argo CD reports (``v3.6.2+abc1234``); anyone may read it, logged in or not."""
+        return str(self._request("GET", "/api/version").json().get("Version") or "")
+
     def user_info(self) -> dict[str, Any]:
         """Who the token logs in as (``loggedIn``, ``username``)."""
         return self._request("GET", "/api/v1/session/userinfo").json()

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 
-FIELDS = ("ticket", "track", "station", "action", "application")
+FIELDS = ("ticket", "track", "station", "action", "application", "argocd_version", "support")
 
 
 class JsonFormatter(logging.Formatter):

@@ -461,7 +461,10 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
     ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...) and whether
     ``spec.syncPolicy.automated`` is on (None when the spec is absent). Anything missing or unknown
     stays absent/Unknown, which never counts as arrived. ``reasons`` (``health_reasons`` of the
-    resource tree) stands in for the health message Argo CD 3 no longer sets on the Application.
+    resource tree) come first: Argo CD 3.2-3.5 set no Application-level health message, and 3.6 sets
+    one that names resources, not why (``Caused by argoproj.io/Rollout:ns/api``), and keeps it while the
+    health status stays the same (controller/health.go), so it can be stale. Argo CD's own message is
+    the fallback when the tree gave no reason.
     """
     if not isinstance(app, Mapping):
         return model.AppStatus.missing()
@@ -482,7 +485,7 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
         operation_message=str(operation.get("message") or ""),
         reconciled_at=_time(status.get("reconciledAt")),
         health=_enum(model.HealthStatus, health.get("status"), model.HealthStatus.UNKNOWN),
-        health_message=str(health.get("message") or reasons),
+        health_message=reasons or str(health.get("message") or ""),
         automated=_automated(app.get("spec")),
         conditions=tuple(
             model.AppCondition(str(c["type"]), str(c.get("message") or ""))

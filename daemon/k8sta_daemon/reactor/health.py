@@ -1,7 +1,8 @@
 """Why an Application is not Healthy, in Argo CD's own words, for the ticket's message.
 
-Argo CD 3 sets no Application-level ``status.health.message`` and keeps per-resource health out of the
-Application (``controller.resource.health.persist`` is off by default): the reasons ("CanaryPauseStep",
+Argo CD 3 keeps per-resource health out of the Application (``controller.resource.health.persist`` is
+off by default); its Application-level ``status.health.message`` is empty in 3.2-3.5 and in 3.6 names the
+unhealthy resources, not why (``Caused by argoproj.io/Rollout:ns/api``). The reasons ("CanaryPauseStep",
 ``Deployment "api" exceeded its progress deadline``, an aborted analysis) live in the resource tree.
 So for the Applications a Station deploys, and only while they are not Healthy, the loop asks for the
 tree once per change of the Application (its resourceVersion), never on every pass, never for
@@ -43,7 +44,7 @@ class HealthReasons:
         for ref in set(managed):
             app = apps.get(ref)
             health = ((app or {}).get("status") or {}).get("health") or {}
-            if app is None or health.get("status") not in NOT_HEALTHY or health.get("message") or _not_deployed(app):
+            if app is None or health.get("status") not in NOT_HEALTHY or _not_deployed(app):
                 self.known.pop(ref, None)
                 continue
             version = str((app.get("metadata") or {}).get("resourceVersion") or "")
