@@ -89,6 +89,16 @@ build_argocd() {
   for alias in argocd-server argocd-repo-server argocd-application-controller argocd-cmp-server; do
     ln -sf argocd "$cache/bin/argocd-$version/$alias"
   done
+  # Upstream's image puts Argo CD's git wrappers next to the binary (its Dockerfile copies hack/*.sh into
+  # /usr/local/bin); 3.6's repo-server runs git-verify-wrapper.sh on every checkout and refuses the
+  # render ("permission denied") without it. Copied also into an existing cache, from the same module.
+  local src script
+  src=$(module_dir "github.com/argoproj/argo-cd/v3@$version")
+  for script in git-verify-wrapper.sh gpg-wrapper.sh; do
+    if [ -f "$src/hack/$script" ] && [ ! -x "$cache/bin/argocd-$version/$script" ]; then
+      install -m 0755 "$src/hack/$script" "$cache/bin/argocd-$version/$script"
+    fi
+  done
 }
 
 build_one() {

@@ -130,7 +130,10 @@ def start_repo_server(sup: processes.Supervisor, tools: binaries.Toolchain, layo
         # From 3.5, --client-ca-path defaults to a path and is refused next to --disable-tls ("cannot be
         # used when --disable-tls is enabled"; argo-cd#29661); an empty one turns it off. 3.2 lacks the flag.
         argv += ["--client-ca-path", ""]
-    repo_env = {**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"}
+    # Argo CD's git wrappers (git-verify-wrapper.sh, gpg-wrapper.sh) sit next to the binary, as in
+    # upstream's image (toolchain/build.sh copies them from the module).
+    repo_env = {**env, "ARGOCD_BINARY_NAME": "argocd-repo-server",
+                "PATH": os.pathsep.join([str(tools.bin_dir), env["PATH"]])}
     # bench/bench_argocd.py --tar-exclusions: what repo-server leaves out of the tarball it streams to
     # a plugin (Argo CD's ARGOCD_REPO_SERVER_PLUGIN_TAR_EXCLUSIONS, e.g. `.git/*`).
     if os.environ.get("K8STA_DEVSTACK_PLUGIN_TAR_EXCLUSIONS"):

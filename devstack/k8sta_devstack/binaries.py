@@ -135,12 +135,19 @@ def argocd_module_dir(version: str) -> Path:
     """Argo CD's module source (its manifests/) from the Go module cache, downloading it if needed.
 
     ``go mod download -json`` prints the directory and works the same on a fresh machine, where the
-    module is only fetched by the argocd build (or by this call).
+    module is only fetched by the argocd build (or by this call). Go refuses a module whose go.mod asks
+    for a newer Go (3.6: go 1.27.0) unless ``GOTOOLCHAIN`` names one: ``ARGOCD_GOTOOLCHAIN``, as the build.
     """
     go = system_binary("go")
+    toolchain = read_versions().get("ARGOCD_GOTOOLCHAIN")
+    env = {**os.environ, "GOFLAGS": "-mod=mod", **({"GOTOOLCHAIN": toolchain} if toolchain else {})}
     done = subprocess.run([str(go), "mod", "download", "-json", f"github.com/argoproj/argo-cd/v3@{version}"],
-                          capture_output=True, text=True, check=False, cwd="/",
-                          env={**os.environ, "GOFLAGS": "-mod=mod"}, timeout=600)
-    if done.returncode != 0:
-        raise MissingTool(f"cannot download Argo CD {version} module sources: {done.stderr.strip()}")
-    return Path(json.loads(done.stdout)["Dir"])
+                          capture_output=True, text=True, check=False, cwd="/", env=env, timeout=600)
+    try:
+        found = json.loads(done.stdout)
+    except ValueError:
+        found = {}
+    if done.returncode != 0 or "Dir" not in found:
+        why = found.get("Error") or done.stderr.strip() or f"go exited {done.returncode}"
+        raise MissingTool(f"cannot download Argo CD {version} module sources: {why}")
+    return Path(found["Dir"])

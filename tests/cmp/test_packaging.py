@@ -85,8 +85,10 @@ def argocd_source() -> Path:
     version = versions_env()["ARGOCD_VERSION"]
     if shutil.which("go") is None:
         pytest.fail("Go is required (the project builds its pinned tools with it)")
+    # Argo CD 3.6's go.mod asks for Go 1.27: the toolchain the build uses (ARGOCD_GOTOOLCHAIN).
+    env = {**os.environ, "GOTOOLCHAIN": versions_env()["ARGOCD_GOTOOLCHAIN"]}
     out = subprocess.run(["go", "mod", "download", "-json", f"github.com/argoproj/argo-cd/v3@{version}"],
-                         capture_output=True, text=True, check=True, timeout=600)
+                         capture_output=True, text=True, check=True, timeout=600, env=env)
     return Path(json.loads(out.stdout)["Dir"])
 
 
