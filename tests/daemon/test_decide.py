@@ -696,6 +696,27 @@ def test_tracks_sharing_stations_in_opposite_order_are_refused_and_nobody_boards
     assert not [a for a in result if isinstance(a, actions.PushStation)]
 
 
+@pytest.mark.parametrize("paths", [pytest.param({"alpha": ("x",), "zulu": ("y",)}, id="two-tracks"),
+                                   pytest.param({"alpha": ("x", "y")}, id="one-track")])
+def test_stations_naming_one_application_are_refused_and_nobody_pushes_its_branch(
+        paths: dict[str, tuple[str, ...]]) -> None:
+    """Occupancy is per Station: two tickets, one at x and one at y, would push the one app branch of
+    the Application both name. The Tracks are refused instead, naming the Application and both Stations."""
+    at_x = _ready("at-x", "alpha", paths["alpha"], "x", T0 - 100)
+    waiting = [_waiting(f"new-{name}", 2, track_name=name) for name in paths]
+    world = model.World.build(T0 + 1, [track(name, path) for name, path in paths.items()],
+                              [station("x", ("shop",)), station("y", ("shop",))], [at_x, *waiting],
+                              {app("shop"): healthy_at(C, T0)})
+    result = decide.decide(world)
+    conditions = {a.track.name: a.condition for a in result if isinstance(a, actions.SetTrackCondition)}
+    assert {c.reason for c in conditions.values()} == {model.ConditionReason.APPLICATION_SHARED}
+    assert set(conditions) == set(paths)
+    for ticket in (at_x, *waiting):
+        status = _status_of(result, ticket.name)
+        assert status is not None and status.station == ticket.status.station, ticket.name
+        assert "application argocd/shop is named by stations x, y" in status.message
+    assert not [a for a in result if isinstance(a, (actions.PushStation, actions.RequestSync))]
+
 def test_unknown_track_blocks_the_ticket_without_crashing() -> None:
     world = model.World.build(T0, [], [], [_waiting("t", 1, track_name="ghost")])
     status = _status_of(decide.decide(world), "t")

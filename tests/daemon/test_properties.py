@@ -63,7 +63,7 @@ def topologies(draw: st.DrawFn) -> Topology:
     a_stations = [make_station(f"a{i}") for i in range(draw(st.integers(1, 4)))]
     b_stations = [make_station(f"b{i}") for i in range(draw(st.integers(1, 2)))]
     shape = draw(st.sampled_from(["alone", "independent", "junction", "cycle", "shared", "opposite",
-                                  "junction_shared"]))
+                                  "junction_shared", "shared_app"]))
     boarding = draw(st.sampled_from(list(model.Boarding)))
     tracks = [track("a", tuple(s.name for s in a_stations), boarding=boarding)]
     stations = list(a_stations)
@@ -76,6 +76,8 @@ def topologies(draw: st.DrawFn) -> Topology:
         elif shape == "junction_shared":  # a's junction leads to b, which shares a's last Station
             b_names = (*b_names, a_stations[-1].name)
         tracks.append(track("b", b_names, boarding=draw(st.sampled_from(list(model.Boarding)))))
+        if shape == "shared_app":  # b's first Station also names a's first Station's Applications: refused
+            b_stations[0] = dataclasses.replace(b_stations[0], applications=a_stations[0].applications)
         stations.extend(b_stations)
     if shape in ("junction", "cycle", "junction_shared"):
         index = draw(st.integers(0, len(a_stations) - 1))

@@ -62,7 +62,10 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   deleted by a human on purpose and is not created again. (A child deleted before the parent ever
   saw it, within one pass, is created again once.)
 - Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
-  of them moves (abandon still works). A disabled Track likewise.
+  of them moves (abandon still works). A disabled Track likewise. So does every Track listing a
+  Station that names an Application another listed Station names (``ApplicationShared``): occupancy
+  is per Station, and an Application has one app branch that two tickets would push at once (why
+  this is refused rather than counted per Application: ``graph``'s module docstring).
 - Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
   failed at (a new visit: its ``entered_at`` is the retry time, so the operation or verdict that
   failed it is history and only what Argo CD does after the retry is judged), unless a newer
