@@ -209,17 +209,22 @@ def application_sharing(tracks: Mapping[model.TrackRef, model.TrackSpec],
                         stations: Mapping[model.StationRef, model.StationSpec]) -> dict[model.TrackRef, str]:
     """Tracks listing a Station that names an Application another listed Station names too -> why
     (see the module docstring). Stations on no Track take no tickets and do not count."""
-    listed = sorted({model.StationRef(ref.namespace, name) for ref, track in tracks.items()
-                     for name in track.stations} & set(stations))
-    naming: dict[model.AppRef, list[model.StationRef]] = {}
-    for ref in listed:
-        for app in dict.fromkeys(stations[ref].applications):
-            naming.setdefault(app, []).append(ref)
+    owner: dict[model.AppRef, model.StationRef] = {}  # every pass: one look per listed Station
+    shared: dict[model.AppRef, set[model.StationRef]] = {}
+    for ref, track in tracks.items():
+        for name in track.stations:
+            station_ref = model.StationRef(ref.namespace, name)
+            station = stations.get(station_ref)
+            if station is None:
+                continue
+            for app in station.applications:
+                first = owner.setdefault(app, station_ref)
+                if first is not station_ref and first != station_ref:
+                    shared.setdefault(app, {first}).add(station_ref)
+    conflicts = {app: sorted(refs) for app, refs in shared.items()}
     result: dict[model.TrackRef, str] = {}
-    for app in sorted(naming):
-        sharing = naming[app]
-        if len(sharing) < 2:
-            continue
+    for app in sorted(conflicts):
+        sharing = conflicts[app]
         for ref in sorted(tracks):
             mine = [s for s in sharing if s.namespace == ref.namespace and s.name in tracks[ref].stations]
             if not mine or ref in result:
