@@ -75,7 +75,7 @@ def test_two_stations_naming_one_application_refuse_their_tracks(railway: Railwa
         return next((c for c in conditions if c["type"] == "Ready" and c["status"] == "False"), None)
 
     for track in ("main", "previews"):
-        condition = railway.wait(f"track {track} refused", lambda track=track: refused(track))
+        condition = railway.wait(f"track {track} refused", lambda track=track: refused(track), timeout=60)
         assert condition["reason"] == "ApplicationShared"
         assert f"application argocd/{app} is named by stations dev, preview" in condition["message"]
     railway.wait("the ticket says why", lambda: "named by stations dev, preview" in (
