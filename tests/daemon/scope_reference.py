@@ -34,9 +34,12 @@ class Coupling:
             find(node)
             for name in track.stations:
                 union(node, (STATION, ref.namespace, name))
+        naming: dict[model.AppRef, Node] = {}
         for ref, station in world.stations.items():
             for name in station.tracks:  # junction: its Track (through the Station) and the child Track
                 union((STATION, ref.namespace, ref.name), (TRACK, ref.namespace, name))
+            for app in station.applications:  # two Stations naming one Application (refused together)
+                union(naming.setdefault(app, (STATION, ref.namespace, ref.name)), (STATION, ref.namespace, ref.name))
         children: list[model.Ticket] = []
         for ticket in world.tickets.values():
             node = (TRACK, ticket.namespace, ticket.track)

@@ -162,7 +162,7 @@ def _enum_at(kind: str, path: str) -> set[str]:
 TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, model.ConditionReason.CYCLE_DETECTED,
                  model.ConditionReason.STATION_NOT_FOUND, model.ConditionReason.JUNCTION_TRACK_NOT_FOUND,
                  model.ConditionReason.DUPLICATE_STATION, model.ConditionReason.STATION_ORDER_CONFLICT,
-                 model.ConditionReason.JUNCTION_SHARES_STATION}
+                 model.ConditionReason.JUNCTION_SHARES_STATION, model.ConditionReason.APPLICATION_SHARED}
 
 
 @pytest.mark.parametrize("kind, path, values", [

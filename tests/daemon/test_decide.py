@@ -457,6 +457,103 @@ def test_two_tickets_never_enter_one_station_in_one_decision() -> None:
     assert len(at_s2) == 1
 
 
+# -- a shared Station: the longest waiter enters first, whatever the Tracks are called ----------
+
+
+def _ready(name: str, track_name: str, path: tuple[str, ...], at: str, since: float,
+           created: float = 1.0) -> model.Ticket:
+    """A ticket at ``at`` (every Station before it visited), arrived and soaked since ``since``."""
+    visited = tuple(model.JourneyRecord(s, model.JourneyState.DEPARTED, entered_at=since - 100,
+                                        arrived_at=since - 90, departed_at=since - 50)
+                    for s in path[:path.index(at)])
+    record = model.JourneyRecord(at, model.JourneyState.ARRIVED, entered_at=since - 10, arrived_at=since,
+                                 healthy_since=since, pushed=(model.PushedCommit(app(f"{at}-app"), "u", "b", C),))
+    return model.Ticket(NS, name, f"uid-{name}", created, track_name, snapshot(int(created)),
+                        status=model.TicketStatus(St.WAITING, at, (*visited, record)))
+
+
+def _contest(paths: dict[str, tuple[str, ...]], tickets: list[model.Ticket]) -> model.World:
+    names = sorted({s for path in paths.values() for s in path})
+    return model.World.build(T0 + 1, [track(n, p) for n, p in paths.items()],
+                             [station(s, (f"{s}-app",)) for s in names], tickets,
+                             {app(f"{s}-app"): healthy_at(C, T0) for s in names})
+
+
+def _entries(world: model.World, into: str, passes: int = 3) -> list[str]:
+    """Who enters ``into``, pass by pass (each pass applies the statuses the previous one wrote)."""
+    entered: list[str] = []
+    for _ in range(passes):
+        result = decide.decide(world)
+        tickets = dict(world.tickets)
+        for action in result:
+            if isinstance(action, actions.UpdateTicketStatus):
+                old = tickets[action.ticket]
+                if action.status.station == into and old.status.station != into:
+                    entered.append(old.name)
+                tickets[action.ticket] = dataclasses.replace(old, status=action.status)
+        world = dataclasses.replace(world, tickets=tickets)
+    return entered
+
+
+NAME_ORDERS = [pytest.param("alpha", "zulu", id="older-on-the-first-named-track"),
+               pytest.param("zulu", "alpha", id="older-on-the-last-named-track")]
+
+
+@pytest.mark.parametrize("old_track, new_track", NAME_ORDERS)
+@pytest.mark.parametrize("scenario", ["shared-station-free", "freed-in-this-pass-by-the-newer-waiters-track",
+                                      "freed-in-this-pass-by-the-older-waiters-track", "both-board",
+                                      "newest-supersedes-keeps-the-tracks-place", "departing-against-boarding"])
+def test_the_longest_waiter_enters_a_shared_station_first(scenario: str, old_track: str, new_track: str) -> None:
+    """Tickets of several Tracks wait for one Station: the one waiting longest enters first. Waiting
+    counts from when the ticket was ready to leave its Station (arrived and soaked there), or, before
+    boarding, from the creation of the oldest ticket still waiting to board its Track."""
+    old_path, new_path = (f"{old_track}-1", "shared"), (f"{new_track}-1", "shared")
+    tickets = [_ready("old", old_track, old_path, old_path[0], T0 - 100),
+               _ready("new", new_track, new_path, new_path[0], T0 - 50)]
+    if scenario.startswith("freed-in-this-pass"):
+        holder_track, holder_path = (new_track, new_path) if "newer" in scenario else (old_track, old_path)
+        tickets.append(_ready("holder", holder_track, holder_path, "shared", T0 - 200, created=0.5))
+    elif scenario == "both-board":
+        old_path, new_path = ("shared", f"{old_track}-2"), ("shared", f"{new_track}-2")
+        tickets = [_waiting("old", T0 - 100, old_track), _waiting("new", T0 - 50, new_track)]
+    elif scenario == "newest-supersedes-keeps-the-tracks-place":
+        old_path, new_path = ("shared", f"{old_track}-2"), ("shared", f"{new_track}-2")
+        tickets = [_waiting("old-first", T0 - 100, old_track), _waiting("old", T0 - 10, old_track),
+                   _waiting("new", T0 - 50, new_track)]
+    elif scenario == "departing-against-boarding":
+        new_path = ("shared", f"{new_track}-2")
+        tickets = [tickets[0], _waiting("new", T0 - 50, new_track)]
+    entered = _entries(_contest({old_track: old_path, new_track: new_path}, tickets), "shared")
+    assert entered[:1] == ["old"], f"{entered} entered the shared station, in this order"
+    assert "new" not in entered
+
+
+def test_a_ticket_that_yields_a_shared_station_says_who_waited_longer() -> None:
+    world = _contest({"alpha": ("alpha-1", "shared"), "zulu": ("zulu-1", "shared")},
+                     [_ready("busy", "alpha", ("alpha-1", "shared"), "alpha-1", T0 - 50),
+                      _ready("patient", "zulu", ("zulu-1", "shared"), "zulu-1", T0 - 100)])
+    result = decide.decide(world)
+    busy = _status_of(result, "busy") or world.tickets[model.TicketRef(NS, "busy")].status
+    patient = _status_of(result, "patient")
+    assert patient is not None and patient.station == "shared"
+    assert (busy.state, busy.station) == (St.WAITING, "alpha-1")
+    assert "ticket patient of track zulu has waited longer" in busy.message
+
+
+def test_a_station_freed_for_another_tracks_longer_waiter_stays_free_for_it() -> None:
+    """The Track deciding first frees the shared Station; its own follower does not take it: the other
+    Track's ticket waited longer. The message names that ticket and since when."""
+    world = _contest({"alpha": ("alpha-1", "shared"), "zulu": ("zulu-1", "shared")},
+                     [_ready("holder", "alpha", ("alpha-1", "shared"), "shared", T0 - 200, created=0.5),
+                      _ready("follower", "alpha", ("alpha-1", "shared"), "alpha-1", T0 - 50),
+                      _ready("patient", "zulu", ("zulu-1", "shared"), "zulu-1", T0 - 100)])
+    result = decide.decide(world)
+    follower = _status_of(result, "follower") or world.tickets[model.TicketRef(NS, "follower")].status
+    assert (follower.state, follower.station) == (St.WAITING, "alpha-1")
+    assert "ticket patient of track zulu has waited longer" in follower.message
+    assert (_status_of(result, "patient") or model.TicketStatus()).station == "shared"
+
+
 def test_settled_world_yields_no_actions() -> None:
     sim = Sim.of([track("line", ("s1", "s2"))], [station("s1", ("a1",)), station("s2", ("b1",))])
     sim.create("line")
@@ -598,6 +695,27 @@ def test_tracks_sharing_stations_in_opposite_order_are_refused_and_nobody_boards
         assert "a: x -> y; b: y -> x" in status.message
     assert not [a for a in result if isinstance(a, actions.PushStation)]
 
+
+@pytest.mark.parametrize("paths", [pytest.param({"alpha": ("x",), "zulu": ("y",)}, id="two-tracks"),
+                                   pytest.param({"alpha": ("x", "y")}, id="one-track")])
+def test_stations_naming_one_application_are_refused_and_nobody_pushes_its_branch(
+        paths: dict[str, tuple[str, ...]]) -> None:
+    """Occupancy is per Station: two tickets, one at x and one at y, would push the one app branch of
+    the Application both name. The Tracks are refused instead, naming the Application and both Stations."""
+    at_x = _ready("at-x", "alpha", paths["alpha"], "x", T0 - 100)
+    waiting = [_waiting(f"new-{name}", 2, track_name=name) for name in paths]
+    world = model.World.build(T0 + 1, [track(name, path) for name, path in paths.items()],
+                              [station("x", ("shop",)), station("y", ("shop",))], [at_x, *waiting],
+                              {app("shop"): healthy_at(C, T0)})
+    result = decide.decide(world)
+    conditions = {a.track.name: a.condition for a in result if isinstance(a, actions.SetTrackCondition)}
+    assert {c.reason for c in conditions.values()} == {model.ConditionReason.APPLICATION_SHARED}
+    assert set(conditions) == set(paths)
+    for ticket in (at_x, *waiting):
+        status = _status_of(result, ticket.name)
+        assert status is not None and status.station == ticket.status.station, ticket.name
+        assert "application argocd/shop is named by stations x, y" in status.message
+    assert not [a for a in result if isinstance(a, (actions.PushStation, actions.RequestSync))]
 
 def test_unknown_track_blocks_the_ticket_without_crashing() -> None:
     world = model.World.build(T0, [], [], [_waiting("t", 1, track_name="ghost")])

@@ -108,3 +108,29 @@ def test_long_chain_does_not_recurse() -> None:
     assert len(graph.find_cycles(edges)) == n + 1
     edges[_t(f"t{n:05d}")] = ()
     assert graph.find_cycles(edges) == {}
+
+
+@pytest.mark.parametrize("tracks, stations, expected", [
+    pytest.param([track("a", ("x",)), track("b", ("y",))], [station("x", ("app",)), station("y", ("app",))],
+                 {"a": R.APPLICATION_SHARED, "b": R.APPLICATION_SHARED}, id="two-tracks"),
+    pytest.param([track("a", ("x", "y"))], [station("x", ("app", "x-only")), station("y", ("app",))],
+                 {"a": R.APPLICATION_SHARED}, id="one-track"),
+    pytest.param([track("a", ("x",)), track("b", ("y",)), track("c", ("z",))],
+                 [station("x", ("app",)), station("y", ("app",)), station("z", ("other",))],
+                 {"a": R.APPLICATION_SHARED, "b": R.APPLICATION_SHARED, "c": R.VALID}, id="a-third-track-is-fine"),
+    pytest.param([track("a", ("x",)), track("b", ("y",), disabled=True)],
+                 [station("x", ("app",)), station("y", ("app",), disabled=True)],
+                 {"a": R.APPLICATION_SHARED, "b": R.APPLICATION_SHARED}, id="disabled-still-counts"),
+    pytest.param([track("a", ("x",))], [station("x", ("app",)), station("spare", ("app",))],
+                 {"a": R.VALID}, id="a-station-on-no-track-takes-no-tickets"),
+    pytest.param([track("a", ("x", "y")), track("b", ("y",))], [station("x", ("app",)), station("y", ("other",))],
+                 {"a": R.VALID, "b": R.VALID}, id="a-shared-station-is-not-a-shared-application"),
+])
+def test_two_stations_naming_one_application_are_refused(tracks: list[model.TrackSpec],
+                                                         stations: list[model.StationSpec],
+                                                         expected: dict[str, model.ConditionReason]) -> None:
+    verdicts = graph.check_tracks({t.ref: t for t in tracks}, {s.ref: s for s in stations})
+    assert {ref.name: v.reason for ref, v in verdicts.items()} == expected
+    for ref, verdict in verdicts.items():
+        if verdict.reason is R.APPLICATION_SHARED:
+            assert "application argocd/app is named by stations x, y" in verdict.message, ref

@@ -63,7 +63,7 @@ def topologies(draw: st.DrawFn) -> Topology:
     a_stations = [make_station(f"a{i}") for i in range(draw(st.integers(1, 4)))]
     b_stations = [make_station(f"b{i}") for i in range(draw(st.integers(1, 2)))]
     shape = draw(st.sampled_from(["alone", "independent", "junction", "cycle", "shared", "opposite",
-                                  "junction_shared"]))
+                                  "junction_shared", "shared_app"]))
     boarding = draw(st.sampled_from(list(model.Boarding)))
     tracks = [track("a", tuple(s.name for s in a_stations), boarding=boarding)]
     stations = list(a_stations)
@@ -76,6 +76,8 @@ def topologies(draw: st.DrawFn) -> Topology:
         elif shape == "junction_shared":  # a's junction leads to b, which shares a's last Station
             b_names = (*b_names, a_stations[-1].name)
         tracks.append(track("b", b_names, boarding=draw(st.sampled_from(list(model.Boarding)))))
+        if shape == "shared_app":  # b's first Station also names a's first Station's Applications: refused
+            b_stations[0] = dataclasses.replace(b_stations[0], applications=a_stations[0].applications)
         stations.extend(b_stations)
     if shape in ("junction", "cycle", "junction_shared"):
         index = draw(st.integers(0, len(a_stations) - 1))
@@ -268,3 +270,90 @@ def test_cooperative_argo_every_ticket_finishes(boarding: model.Boarding, n_stat
             assert record.healthy_since is not None and record.departed_at - record.healthy_since >= soak
             (pushed,) = record.pushed
             assert pushed.app == app(f"{record.station}-app")
+
+
+# -- a shared Station: the longest waiter enters first ------------------------------------------
+
+
+def _waiting_since(ticket: model.Ticket, tickets: dict[model.TicketRef, model.Ticket], sim: Sim) -> float:
+    """decide's definition, restated: a boarded ticket waits from the end of its soak at its Station;
+    before boarding, a Track's request waits from its oldest ticket still waiting to board."""
+    visits = [r for r in ticket.status.journey if r.state is not model.JourneyState.SKIPPED]
+    if not visits:
+        return min(t.created for t in tickets.values() if t.track == ticket.track
+                   and not t.status.state.terminal and not t.status.boarded)
+    record = visits[-1]
+    assert record.healthy_since is not None, f"{ticket.name} left {record.station} without arriving"
+    return record.healthy_since + sim.stations[model.StationRef(NS, record.station)].soak_seconds
+
+
+def _check_fair_entry(sim: Sim, before: dict[model.TicketRef, model.Ticket], into: str) -> None:
+    """No ticket that only occupancy keeps out of ``into`` waited longer than the one that entered."""
+    entrants = [t for t in sim.tickets.values()
+                if t.status.station == into and before[t.ref].status.station != into and t.ref in before]
+    for entrant in entrants:
+        left = dataclasses.replace(entrant.status, journey=entrant.status.journey[:-1])  # the visit it left
+        entered_since = _waiting_since(dataclasses.replace(entrant, status=left), before, sim)
+        for waiter in sim.tickets.values():
+            spec = sim.tracks[waiter.track_ref]
+            if waiter.track == entrant.track or waiter.status.state is not model.TicketState.WAITING \
+                    or f"into station {into}: held by ticket {entrant.name}" not in waiter.status.message:
+                continue
+            here = spec.stations.index(waiter.status.station) if waiter.status.station else -1
+            ahead = [t.name for t in sim.tickets.values() if t.track == waiter.track and not t.status.state.terminal
+                     and t.status.station in spec.stations[here + 1:spec.stations.index(into) + 1]]
+            if ahead:  # it would overtake its own Track's ticket: not a claim on the Station
+                continue
+            waited = _waiting_since(waiter, sim.tickets if waiter.status.boarded else before, sim)
+            assert entered_since <= waited, (
+                f"{entrant.name} ({entrant.track}, waiting since {entered_since}) entered {into} ahead of "
+                f"{waiter.name} ({waiter.track}, waiting since {waited})")
+
+
+@st.composite
+def contended(draw: st.DrawFn) -> tuple[Sim, list[tuple[str, int]]]:
+    names = draw(st.lists(st.sampled_from(["alpha", "mid", "zulu"]), min_size=2, max_size=3, unique=True))
+    shapes = [draw(st.sampled_from(["before", "after", "between"])) for _ in names]
+    paths = [{"before": (f"{n}-1", "shared"), "after": ("shared", f"{n}-2"),
+              "between": (f"{n}-1", "shared", f"{n}-2")}[shape] for n, shape in zip(names, shapes, strict=True)]
+    tracks = [track(n, path, boarding=draw(st.sampled_from(list(model.Boarding))))
+              for n, path in zip(names, paths, strict=True)]
+    stations = [station(s, (f"{s}-app",), soak_seconds=draw(st.sampled_from([0, 10, 30])))
+                for s in sorted({s for t in tracks for s in t.stations})]
+    script = draw(st.lists(st.tuples(st.sampled_from(["create", "time", "converge"]), st.integers(0, 5)),
+                           min_size=5, max_size=20))
+    return Sim.of(tracks, stations), script
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=contended())
+def test_the_longest_waiter_enters_a_shared_station_first(case: tuple[Sim, list[tuple[str, int]]]) -> None:
+    """Whatever the Tracks are called and however busy each is, no ticket that occupancy alone keeps
+    out of a shared Station waited longer than the one that enters it; and everyone gets through."""
+    sim, script = case
+    names = sorted(ref.name for ref in sim.tracks)
+
+    def settle() -> None:
+        for _ in range(40):
+            before = dict(sim.tickets)
+            if not sim.step():
+                return
+            _check_fair_entry(sim, before, "shared")
+        raise AssertionError("decide did not settle")
+
+    for kind, n in script:
+        if kind == "create":
+            sim.create(names[n % len(names)])
+        elif kind == "time":
+            sim.now += (1, 5, 10, 30, 60, 200)[n]
+        else:
+            sim.argo_converge()
+        settle()
+    for _ in range(60):
+        sim.argo_converge()
+        settle()
+        sim.now += 10
+        if all(t.status.state.terminal for t in sim.tickets.values()):
+            break
+    assert all(t.status.state in (model.TicketState.COMPLETED, model.TicketState.SUPERSEDED)
+               for t in sim.tickets.values()), {t.name: t.status.message for t in sim.tickets.values()}

@@ -45,6 +45,16 @@ def test_a_change_concerns_its_track_and_the_tracks_sharing_a_station_with_it() 
     assert affected(w, apps=frozenset({app("nobody-names-it")})) == set()
 
 
+def test_stations_naming_one_application_couple_their_tracks() -> None:
+    """The graph check refuses both Tracks (``ApplicationShared``): a change to either decides both."""
+    stops = [*STOPS[:3], station("c1", ("a1-app",))]
+    w = world(LINES, stops)
+    assert affected(w, tracks=frozenset({(NS, "c")})) == {"a", "b", "c"}
+    assert affected(w, stations=frozenset({(NS, "c1")})) == {"a", "b", "c"}
+    reference = scope_reference.Coupling.of(w)
+    assert {t.name for t in reference.tracks_with([model.TrackRef(NS, "c")])} == {"a", "b", "c"}
+
+
 def test_a_junction_couples_its_track_with_the_child_track() -> None:
     stops = [dataclasses.replace(s, tracks=("c",)) if s.name == "a1" else s for s in STOPS]
     w = world(LINES, stops)

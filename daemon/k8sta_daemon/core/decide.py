@@ -19,6 +19,16 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Occupancy: a Station (namespace/name, across all Tracks) holds at most one ticket. A ticket moves
   from position i to the next enabled Station j only if no other ticket of its Track is at a position
   in (i, j] and no ticket holds j; it keeps Station i until it enters j. So nobody passes anybody.
+- Shared Stations: when tickets of several Tracks would enter one Station in a pass (approved, not
+  overtaking their own Track, only occupancy in the way), the one that has waited longest enters,
+  whatever the Tracks are called; the others wait ("ticket X of track T has waited longer"), even
+  while the Station stays free for the rest of the pass. Waiting counts from the end of the soak at
+  the Station a ticket would leave (``healthy_since + soak_seconds``, its entry at a Station disabled
+  under it), before boarding from the creation of its Track's oldest ticket still waiting to board
+  (a newer ticket superseding it keeps the Track's place), and for a retry from the failure. All of
+  these are in the statuses, so a restarted daemon keeps the order. The pass decides Tracks in name
+  order; when that let a later waiter in, it is decided again with the Station promised to the
+  longest waiter (``_Decision.promises``).
 - Boarding: tickets wait before the first enabled Station; when it is free the newest waiting ticket
   boards (``NEWEST_SUPERSEDES``) or the oldest (``EVERY_TICKET_RIDES``). A waiting ticket older than
   any ticket that has boarded the Track is Superseded (so a late, older ticket never rides behind).
@@ -52,7 +62,10 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   deleted by a human on purpose and is not created again. (A child deleted before the parent ever
   saw it, within one pass, is created again once.)
 - Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
-  of them moves (abandon still works). A disabled Track likewise.
+  of them moves (abandon still works). A disabled Track likewise. So does every Track listing a
+  Station that names an Application another listed Station names (``ApplicationShared``): occupancy
+  is per Station, and an Application has one app branch that two tickets would push at once (why
+  this is refused rather than counted per Application: ``graph``'s module docstring).
 - Retry: a Failed ticket whose ``retry_count`` exceeds ``observed_retry`` re-enters the Station it
   failed at (a new visit: its ``entered_at`` is the retry time, so the operation or verdict that
   failed it is history and only what Argo CD does after the retry is judged), unless a newer
@@ -86,7 +99,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -105,13 +118,10 @@ def decide(world: model.World) -> list[actions.Action]:
         current = _find_condition(world.tracks[ref].conditions, model.ConditionType.READY)
         if current != condition:
             result.append(actions.SetTrackCondition(ref, _stamp(condition, current, world.now)))
-    decision = _Decision(world, verdicts)
-    for track_ref in sorted({t.track_ref for t in world.tickets.values()}):
-        decision.run_track(track_ref)
-    for ref in sorted(world.tickets):
-        decision.ensure_children(world.tickets[ref])
-    decision.report_malformed()
-    decision.repair_unheld_drift()
+    decision = _Decision(world, verdicts).run()
+    promised = decision.promises()
+    if decision.broke(promised):  # a shared Station went to a later waiter: decide again, keeping it for the first
+        decision = _Decision(world, verdicts, promised).run()
     result.extend(decision.actions())
     return result
 
@@ -126,6 +136,18 @@ def child_ticket_name(parent: str, track: str) -> str:
 
 
 # -- the decision pass --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class _Claim:
+    """A ticket that would enter a Station now if nobody held it: it has waited since ``since``.
+
+    Sorted, the first claim is the longest waiter (ties: the older ticket, then the name)."""
+
+    since: float
+    created: float
+    ticket: model.TicketRef
+    track: model.TrackRef
 
 
 @dataclass
@@ -143,10 +165,14 @@ class _Decision:
     """One pass over all tickets with a working copy of statuses and Station holders, so that two
     tickets never take the same Station within one decision."""
 
-    def __init__(self, world: model.World, verdicts: dict[model.TrackRef, graph.TrackVerdict]) -> None:
+    def __init__(self, world: model.World, verdicts: dict[model.TrackRef, graph.TrackVerdict],
+                 promised: Mapping[model.StationRef, _Claim] | None = None) -> None:
         self.world = world
         self.now = world.now
         self.verdicts = verdicts
+        self.promised: Mapping[model.StationRef, _Claim] = promised or {}
+        self.claims: dict[model.StationRef, list[_Claim]] = {}  # who wants to enter a Station in this pass
+        self.entered: dict[model.StationRef, model.TicketRef] = {}  # who entered a Station in this pass
         self.statuses: dict[model.TicketRef, model.TicketStatus] = {
             ref: t.status for ref, t in world.tickets.items()}
         self.outcomes: dict[model.TicketRef, _Outcome] = {}
@@ -167,6 +193,36 @@ class _Decision:
         self.names = {(t.namespace, t.name) for t in world.tickets.values()} | {
             (ref.namespace, ref.name) for ref in world.malformed}
         self.extra: list[actions.Action] = []  # for objects that are not readable Tickets
+
+    def run(self) -> _Decision:
+        """The pass, in its order: each Track (alphabetically; see ``promises`` for why the order
+        does not matter at a shared Station), then junction children, malformed tickets, and drift
+        of branches nobody deploys."""
+        for track_ref in sorted({t.track_ref for t in self.world.tickets.values()}):
+            self.run_track(track_ref)
+        for ref in sorted(self.world.tickets):
+            self.ensure_children(self.world.tickets[ref])
+        self.report_malformed()
+        self.repair_unheld_drift()
+        return self
+
+    # -- a shared Station: the longest waiter enters first --
+
+    def promises(self) -> dict[model.StationRef, _Claim]:
+        """For each Station tickets of several Tracks wanted to enter in this pass, the longest waiter.
+
+        Tracks are decided one after the other, so without this the Track decided first would take
+        a Station freed in the pass (or already free) ahead of an older waiter of a Track decided
+        later, and a busy Track could starve another."""
+        return {ref: min(claims) for ref, claims in sorted(self.claims.items())
+                if len({c.track for c in claims}) > 1}
+
+    def broke(self, promised: Mapping[model.StationRef, _Claim]) -> bool:
+        """Someone other than the longest waiter entered a contested Station in this pass."""
+        return any(self.entered.get(ref, claim.ticket) != claim.ticket for ref, claim in promised.items())
+
+    def claim(self, ticket: model.Ticket, station: model.StationSpec, since: float) -> None:
+        self.claims.setdefault(station.ref, []).append(_Claim(since, ticket.created, ticket.ref, ticket.track_ref))
 
     # -- bookkeeping --
 
@@ -580,14 +636,15 @@ class _Decision:
                                                  journey=journey, message=f"completed track {line.track.name}"))
             self.event(ticket, actions.EventReason.COMPLETED, f"completed track {line.track.name}")
             return
-        if not self.may_enter(ticket, status, line, index, target, "to depart"):
+        if not self.may_enter(ticket, status, line, index, target, "to depart", _ready_since(status, line, index)):
             return
         self.enter(ticket, status, line, target, skipped, f"departed {here}")
 
     def may_enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, index: int,
-                  target: int, doing: str) -> bool:
-        """Approval and occupancy for moving from position ``index`` (-1: before boarding) to ``target``;
-        when refused, the ticket's status says why (it keeps whatever Station it holds)."""
+                  target: int, doing: str, since: float) -> bool:
+        """Approval and occupancy for moving from position ``index`` (-1: before boarding) to ``target``,
+        for a ticket waiting since ``since``; when refused, the ticket's status says why (it keeps
+        whatever Station it holds)."""
         station = line.stations[target]
         if station.approval_required and station.name not in ticket.approved_stations:
             message = f"waiting for approval {doing} into station {station.name}"
@@ -596,7 +653,7 @@ class _Decision:
             self.set(ticket, dataclasses.replace(status, state=model.TicketState.AWAITING_APPROVAL,
                                                  message=message))
             return False
-        blocker = self.blocker(ticket, line, index, target)
+        blocker = self.blocker(ticket, line, index, target, since)
         if blocker is not None:
             self.set(ticket, dataclasses.replace(
                 status, state=model.TicketState.WAITING,
@@ -604,15 +661,28 @@ class _Decision:
             return False
         return True
 
-    def blocker(self, ticket: model.Ticket, line: _Line, index: int, target: int) -> str | None:
-        """Who stops a move from ``index`` to ``target``: a holder of ``target`` (any Track) or a
-        ticket of this Track between them (passing it would be overtaking)."""
+    def blocker(self, ticket: model.Ticket, line: _Line, index: int, target: int, since: float) -> str | None:
+        """Who stops a move from ``index`` to ``target`` for a ticket waiting since ``since``: a
+        holder of ``target`` (any Track), a longer waiter of another Track it is kept for
+        (``promises``), or a ticket of this Track between them (passing it would be overtaking).
+        A move only occupancy stops is a claim on ``target``."""
         station = line.stations[target]
+        passing = self.overtaking(ticket, line, index, target)
+        if passing is None:
+            self.claim(ticket, station, since)
         holder = self.holders.get(station.ref)
         if holder is not None and holder != ticket.ref:
             if holder in self.world.malformed and holder not in self.world.tickets:
                 return f"held by ticket {holder.name}, which cannot be read ({self.world.malformed[holder].error})"
             return f"held by ticket {holder.name}"
+        promise = self.promised.get(station.ref)
+        if promise is not None and promise.ticket != ticket.ref:
+            return (f"ticket {promise.ticket.name} of track {promise.track.name} has waited longer "
+                    f"(since {_iso(promise.since)}; this ticket since {_iso(since)}) and enters first")
+        return passing
+
+    def overtaking(self, ticket: model.Ticket, line: _Line, index: int, target: int) -> str | None:
+        """A ticket of this Track (or a malformed one) between ``index`` and ``target``: never passed."""
         for other in self.by_track[line.track.ref]:
             other_status = self.statuses[other.ref]
             if other.ref == ticket.ref or other_status.state.terminal or other_status.station is None:
@@ -631,6 +701,7 @@ class _Decision:
     def enter(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, target: int,
               skipped: tuple[str, ...], why: str, note: str = "") -> None:
         station = line.stations[target]
+        self.entered.setdefault(station.ref, ticket.ref)
         journey = _depart_record(status.journey, self.now) + tuple(
             _skipped_record(name, self.now) for name in skipped)
         journey += (model.JourneyRecord(
@@ -672,7 +743,10 @@ class _Decision:
                     self.statuses[ticket.ref], state=model.TicketState.WAITING,
                     message=f"waiting to board track {line.track.name} after ticket {candidate.name}"))
         status = self.statuses[candidate.ref]
-        if not self.may_enter(candidate, status, line, -1, target, "to board"):
+        # the Track's request to board counts from its oldest waiting ticket: a newer one that
+        # supersedes it takes its place in the queue (else a busy Track would go to the back each time)
+        since = min(t.created for t in waiting)
+        if not self.may_enter(candidate, status, line, -1, target, "to board", since):
             return
         self.event(candidate, actions.EventReason.BOARDED, f"boarded track {line.track.name}")
         self.enter(candidate, status, line, target, skipped, f"boarded track {line.track.name}")
@@ -714,7 +788,8 @@ class _Decision:
             self.event(ticket, actions.EventReason.RETRY_REFUSED, message, warning=True)
             return
         target = line.index[status.journey[-1].station]
-        blocker = self.blocker(ticket, line, target - 1, target)
+        failed_at = status.journey[-1].departed_at
+        blocker = self.blocker(ticket, line, target - 1, target, self.now if failed_at is None else failed_at)
         if blocker is not None:
             message = f"retry pending: station {line.stations[target].name} {blocker}"
             if status.message != message:
@@ -769,6 +844,16 @@ class _Line:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _ready_since(status: model.TicketStatus, line: _Line, index: int) -> float:
+    """Since when a ticket departing Station ``index`` has been ready to: the end of its soak there
+    (durable: the soak clock is in the journey record), or its entry if it never judged there (a
+    Station disabled while it was there)."""
+    record = status.journey[-1]
+    if record.healthy_since is not None:
+        return record.healthy_since + line.stations[index].soak_seconds
+    return record.entered_at if record.entered_at is not None else 0.0
 
 
 def _with_record(status: model.TicketStatus, record: model.JourneyRecord) -> model.TicketStatus:

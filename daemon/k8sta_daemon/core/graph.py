@@ -19,6 +19,17 @@ iterative Tarjan). Three graph rules:
   parent's Station with the parent's snapshot, possibly after a newer ticket of the parent's Track
   had been there, and the two tickets could wait for each other. Only the parent Track is refused;
   tickets created directly on the child Track are not affected.
+- Application sharing: two Stations listed by Tracks must not name the same Application
+  (``ApplicationShared``; every Track listing either Station is refused, naming the Application and
+  both Stations). Occupancy is per Station and an Application has one app branch, so two tickets,
+  one at each Station, would push that branch at once and the earlier would wait for a commit that
+  is no longer the head. Refused rather than counting occupancy per Application: a Station is the
+  unit K8sTA deploys, judges, soaks and approves, and an Application deployed by two Stations would
+  have its verified state overwritten by the other Station's visit (arriving at one Station would
+  no longer mean what runs there); drift repair and re-renders also find an Application's single
+  Station; and Station order alone rules out deadlocks only while no two Stations share anything
+  else. Disabled Stations, Applications and Tracks count (enabling one must not create a conflict
+  at run time).
 """
 
 from __future__ import annotations
@@ -92,6 +103,7 @@ def check_tracks(tracks: Mapping[model.TrackRef, model.TrackSpec],
     cycles = find_cycles(edges)
     conflicts = station_order_conflicts(tracks)
     sharing = junction_sharing(tracks, edges)
+    shared_apps = application_sharing(tracks, stations)
     verdicts: dict[model.TrackRef, TrackVerdict] = {}
     reason = model.ConditionReason
     for ref in sorted(tracks):
@@ -124,6 +136,8 @@ def check_tracks(tracks: Mapping[model.TrackRef, model.TrackSpec],
             verdict = TrackVerdict(reason.STATION_ORDER_CONFLICT, conflicts[ref])
         elif ref in sharing:
             verdict = TrackVerdict(reason.JUNCTION_SHARES_STATION, sharing[ref])
+        elif ref in shared_apps:
+            verdict = TrackVerdict(reason.APPLICATION_SHARED, shared_apps[ref])
         elif track.disabled:
             verdict = TrackVerdict(reason.DISABLED, "track is disabled; no ticket moves on it")
         else:
@@ -188,6 +202,39 @@ def junction_sharing(tracks: Mapping[model.TrackRef, model.TrackSpec],
                                "redeploy them with the parent's snapshot (and the two could wait for each "
                                "other); give the junction track its own stations")
                 break
+    return result
+
+
+def application_sharing(tracks: Mapping[model.TrackRef, model.TrackSpec],
+                        stations: Mapping[model.StationRef, model.StationSpec]) -> dict[model.TrackRef, str]:
+    """Tracks listing a Station that names an Application another listed Station names too -> why
+    (see the module docstring). Stations on no Track take no tickets and do not count."""
+    owner: dict[model.AppRef, model.StationRef] = {}  # every pass: one look per listed Station
+    shared: dict[model.AppRef, set[model.StationRef]] = {}
+    for ref, track in tracks.items():
+        for name in track.stations:
+            station_ref = model.StationRef(ref.namespace, name)
+            station = stations.get(station_ref)
+            if station is None:
+                continue
+            for app in station.applications:
+                first = owner.setdefault(app, station_ref)
+                if first is not station_ref and first != station_ref:
+                    shared.setdefault(app, {first}).add(station_ref)
+    conflicts = {app: sorted(refs) for app, refs in shared.items()}
+    result: dict[model.TrackRef, str] = {}
+    for app in sorted(conflicts):
+        sharing = conflicts[app]
+        for ref in sorted(tracks):
+            mine = [s for s in sharing if s.namespace == ref.namespace and s.name in tracks[ref].stations]
+            if not mine or ref in result:
+                continue
+            names = ", ".join(s.name if s.namespace == ref.namespace else f"{s.namespace}/{s.name}"
+                              for s in sharing)
+            result[ref] = (f"application {app.namespace}/{app.name} is named by stations {names}: it has one "
+                           "app branch, so tickets at two of these stations would push it at once (the earlier "
+                           "then waits for a commit that is no longer the head); let one station own each "
+                           "application")
     return result
 
 

@@ -207,6 +207,7 @@ class ConditionReason(enum.Enum):
     DUPLICATE_STATION = "DuplicateStation"
     STATION_ORDER_CONFLICT = "StationOrderConflict"
     JUNCTION_SHARES_STATION = "JunctionSharesStation"
+    APPLICATION_SHARED = "ApplicationShared"
     TRACK_NOT_FOUND = "TrackNotFound"
     TRACK_NOT_READY = "TrackNotReady"
     TRACK_DISABLED = "TrackDisabled"

@@ -5,7 +5,8 @@ objects changed instead of every Track of the cluster (work proportional to what
 size of the world).
 
 ``decide`` couples Tracks only through what they share: a Station (occupancy: one holder across all
-Tracks, and Station-order conflicts), a junction (its Tracks' graph verdicts, child tickets), a ticket
+Tracks, and Station-order conflicts), an Application two Stations name (the graph check refuses
+their Tracks), a junction (its Tracks' graph verdicts, child tickets), a ticket
 holding a Station of another Track (after a Track edit), a parent ticket and its children (a child's
 existence, the Track a recorded child goes onto). ``Index`` keeps those couplings object by object and
 walks the connected components of the changed objects; its ``restrict`` of a union of whole components
@@ -185,6 +186,9 @@ class Index:
             yield from (model.TrackRef(ref.namespace, name) for name in station.tracks)
         for held_by in self._at_station.get(ref, ()):
             yield self.tickets[held_by].track_ref
+        if station is not None:  # another Station naming one of its Applications (graph.application_sharing)
+            for app in station.applications:
+                yield from self._naming.get(app, ())
 
     def _track_neighbours(self, ref: model.TrackRef) -> Iterator[model.TrackRef | model.StationRef]:
         namespace = ref.namespace
