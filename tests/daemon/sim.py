@@ -553,4 +553,4 @@ def check_index(index: scope.Index, world: model.World) -> None:
         return
     for node in nodes:
         part = coupling.tracks_with([node])
-        assert index.restrict(part, world.now, world.apps) == scope_reference.restrict(world, part)
+        assert index.restrict(part, world.now, world.apps, world.rerendered) == scope_reference.restrict(world, part)

@@ -76,12 +76,14 @@ class Standing:
 
     def part(self, changed: scope.Changed, now: float, drift: tuple[model.Drift, ...] = (),
              rerendered: tuple[model.Rerendered, ...] = ()) -> model.World:
-        """The sub-World of the Tracks ``changed`` concerns, or the whole World when it cannot be cut
-        (everything changed, a ticket it cannot place, malformed tickets, drift, re-renders)."""
+        """The sub-World of the Tracks ``changed`` concerns (with the re-renders of its Applications:
+        only the visit a re-render names reads it), or the whole World when it cannot be cut
+        (everything changed, a ticket it cannot place, malformed tickets, drift). A new or changed
+        re-render needs no seed here: the drift watcher's ``on_change`` makes that pass a full one."""
         tracks = self.index.affected(changed)
-        if tracks is None or self.malformed or drift or rerendered:
+        if tracks is None or self.malformed or drift:
             return self.world(now, drift, rerendered)
-        return self.index.restrict(tracks, now, self.apps)
+        return self.index.restrict(tracks, now, self.apps, {r.app: r for r in rerendered})
 
     def awaited(self) -> set[model.AppRef]:
         """The Applications a ticket waits on to arrive (Deploying or Suspended at their Station):
