@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from k8sta_daemon.core import actions, decide, model, scope
+from k8sta_daemon.core import actions, codec, decide, model, scope
 
 from . import scope_reference
 
@@ -329,16 +330,15 @@ class Sim:
                 self.tickets[ref] = dataclasses.replace(self.tickets[ref], status=status)
             case actions.PushStation():
                 self.push(action)
-            case actions.SpawnTicket(parent=parent, name=name, track=track_name, snapshot=snap,
-                                     created_at=created):
+            case actions.SpawnTicket(parent=parent, name=name, track=track_name, snapshot=snap):
                 ref = model.TicketRef(parent.namespace, name)
                 if self.fail_spawns:
                     self.fail_spawns -= 1
                     return
                 assert ref not in self.tickets, f"spawned {name} twice"
                 self.check_spawn(action)
-                self.tickets[ref] = model.Ticket(parent.namespace, name, uid=f"uid-{name}", created=created,
-                                                 track=track_name, snapshot=snap, parent=parent.name)
+                self.tickets[ref] = self.served(action)
+                assert (self.tickets[ref].track, self.tickets[ref].snapshot) == (track_name, snap)
                 self.spawned.append(action)
             case actions.SetTrackCondition(track=ref, condition=condition):
                 spec = self.tracks[ref]
@@ -413,6 +413,13 @@ class Sim:
         self.tickets[owner] = dataclasses.replace(ticket, status=status)
 
     # -- invariants --
+
+    def served(self, action: actions.SpawnTicket) -> model.Ticket:
+        """The child as the API server serves it back: the unit's manifest (``created_at`` in its
+        annotation) with the server's 1-second ``creationTimestamp`` of now, read by the codec."""
+        body = codec.child_ticket_body(action, None)
+        body["metadata"].update(uid=f"uid-{action.name}", creationTimestamp=codec.format_time(math.floor(self.now)))
+        return codec.ticket_from_dict(body)
 
     def check_spawn(self, action: actions.SpawnTicket) -> None:
         parent = self.tickets[action.parent]
