@@ -128,6 +128,15 @@ class Cache:
             self.wake.set()
         return referenced
 
+    def app_news(self, ref: model.AppRef) -> None:
+        """Something the World says of a named Application changed without an event of its own (its
+        health reasons, read off the loop's thread): decide it again, as if an event had come."""
+        with self._lock:
+            if ref not in self.referenced:
+                return
+            self._changed["Application"].add(ref)
+        self.wake.set()
+
     def _alive(self, ref: model.AppRef, app: dict[str, Any]) -> bool:
         """``app`` is newer than ``ref``'s deletion, if any (lock held): it was created again, and the
         tombstone goes. An answer that left Argo CD before the deletion is not (same version: the

@@ -6,12 +6,20 @@ Application (``controller.resource.health.persist`` is off by default): the reas
 So for the Applications a Station deploys, and only while they are not Healthy, the loop asks for the
 tree once per change of the Application (its resourceVersion), never on every pass, never for
 Applications K8sTA does not manage, and not while nothing is deployed yet (Missing and OutOfSync).
+
+Never on the loop's thread: a tree request to a slow Argo CD took up to its 15 s timeout, and the pass
+that asked (every Track's decisions) waited for it. The request goes to the refresher's threads
+(``submit``, as hard refreshes do); until its answer lands the pass uses the last reasons known for that
+Application (none for a first), so a message does not lose its reasons on every new resourceVersion.
+An answer that changes the reasons is news of the Application (``on_news``: the cache marks it
+changed and wakes the loop), so the next pass carries them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from k8sta_daemon.adapters import argocd
@@ -29,32 +37,69 @@ def _not_deployed(app: dict[str, Any]) -> bool:
         "status") == "OutOfSync"
 
 
-class HealthReasons:
-    """A per-Application cache of the resource tree's reasons, keyed by the Application's resourceVersion."""
+def _in_line(call: Callable[..., None], *args: Any) -> None:
+    call(*args)
 
-    def __init__(self, argo: argocd.ArgoCD) -> None:
+
+class HealthReasons:
+    """A per-Application cache of the resource tree's reasons, keyed by the Application's resourceVersion.
+
+    ``submit(call, *args)`` runs a tree request (``Refresher.run``: on its threads; the default, in
+    line, is for tests and tools); ``on_news(app)`` is told when an answer changed ``app``'s reasons.
+    """
+
+    def __init__(self, argo: argocd.ArgoCD, submit: Callable[..., None] = _in_line,
+                 on_news: Callable[[model.AppRef], None] = lambda app: None) -> None:
         self.argo = argo
+        self.submit = submit
+        self.on_news = on_news
+        self._lock = threading.Lock()  # the loop reads, the refresher's threads write
         self.known: dict[model.AppRef, tuple[str, str]] = {}  # app -> (resourceVersion, reasons)
+        self.asking: dict[model.AppRef, str] = {}  # app -> the resourceVersion whose tree is on its way
 
     def reasons(self, apps: Mapping[model.AppRef, dict[str, Any]], managed: Iterable[model.AppRef]) -> dict[
             model.AppRef, str]:
-        """The reasons for every managed, not-Healthy Application; one API call per changed Application."""
-        found: dict[model.AppRef, str] = {}
-        for ref in set(managed):
-            app = apps.get(ref)
-            health = ((app or {}).get("status") or {}).get("health") or {}
-            if app is None or health.get("status") not in NOT_HEALTHY or health.get("message") or _not_deployed(app):
-                self.known.pop(ref, None)
-                continue
-            version = str((app.get("metadata") or {}).get("resourceVersion") or "")
-            cached = self.known.get(ref)
-            if cached is None or cached[0] != version:
-                try:
-                    text = codec.health_reasons(self.argo.resource_tree(ref), health.get("status"))
-                except argocd.ArgoCDError as exc:  # the ticket still says Progressing/Degraded, without why
-                    log.warning("reading the resource tree of %s failed: %s", ref, exc)
-                    text = cached[1] if cached else ""
-                cached = self.known[ref] = (version, text)
-            if cached[1]:
-                found[ref] = cached[1]
-        return found
+        """The reasons known for every managed, not-Healthy Application; asks for the tree of each one
+        that changed since (one request per resourceVersion), without waiting for the answers."""
+        wanted: list[model.AppRef] = []
+        asks: list[tuple[model.AppRef, str, Any]] = []
+        with self._lock:
+            for ref in set(managed):
+                app = apps.get(ref)
+                health = ((app or {}).get("status") or {}).get("health") or {}
+                if app is None or health.get("status") not in NOT_HEALTHY or health.get("message") or \
+                        _not_deployed(app):
+                    self.known.pop(ref, None)
+                    self.asking.pop(ref, None)  # an answer on its way is no longer wanted
+                    continue
+                wanted.append(ref)
+                version = str((app.get("metadata") or {}).get("resourceVersion") or "")
+                cached = self.known.get(ref)
+                if (cached is None or cached[0] != version) and self.asking.get(ref) != version:
+                    self.asking[ref] = version
+                    asks.append((ref, version, health.get("status")))
+        for ref, version, status in asks:
+            self.submit(self.fetch, ref, version, status)
+        with self._lock:
+            return {ref: text for ref in wanted if (text := self.known.get(ref, ("", ""))[1])}
+
+    def fetch(self, ref: model.AppRef, version: str, status: Any) -> None:
+        """One tree request, for ``ref`` at ``version``; its reasons are kept unless a newer version
+        was asked for meanwhile (or the Application became Healthy). A failure keeps the last reasons
+        (the ticket still says Progressing/Degraded, without a new why) and is never raised."""
+        text: str | None = None
+        try:
+            text = codec.health_reasons(self.argo.resource_tree(ref), status)
+        except argocd.ArgoCDError as exc:
+            log.warning("reading the resource tree of %s failed: %s", ref, exc)
+        except Exception:  # on a pool thread nobody would see it otherwise
+            log.exception("reading the resource tree of %s failed unexpectedly", ref)
+        with self._lock:
+            if self.asking.get(ref) != version:
+                return
+            del self.asking[ref]
+            before = self.known.get(ref, ("", ""))[1]
+            self.known[ref] = (version, before if text is None else text)
+            news = text is not None and text != before
+        if news:
+            self.on_news(ref)
