@@ -23,11 +23,12 @@ APP = model.AppRef("argocd", "dev")
 class TreeArgo:
     def __init__(self) -> None:
         self.asked: list[model.AppRef] = []
+        self.tree: dict[str, object] = {"nodes": [{"kind": "Deployment", "name": "api", "health": {
+            "status": "Progressing", "message": "rolling out"}}]}
 
     def resource_tree(self, app: model.AppRef) -> dict[str, object]:
         self.asked.append(app)
-        return {"nodes": [{"kind": "Deployment", "name": "api", "health": {"status": "Progressing",
-                                                                            "message": "rolling out"}}]}
+        return self.tree
 
 
 def test_the_tree_is_not_asked_while_nothing_is_deployed_yet() -> None:
@@ -35,7 +36,7 @@ def test_the_tree_is_not_asked_while_nothing_is_deployed_yet() -> None:
     health = HealthReasons(argo)  # type: ignore[arg-type]
     app = {"metadata": {"name": "dev", "namespace": "argocd", "resourceVersion": "1"},
            "status": {"health": {"status": "Missing"}, "sync": {"status": "OutOfSync"}}}
-    assert health.reasons({APP: app}, [APP]) == {}
+    assert health.reasons({APP: app}, [APP]) == ({}, set())
     assert argo.asked == []
     app = {"metadata": {"name": "dev", "namespace": "argocd", "resourceVersion": "2"},
            "status": {"health": {"status": "Progressing"}, "sync": {"status": "Synced"}}}
@@ -46,10 +47,10 @@ def test_the_tree_is_not_asked_while_nothing_is_deployed_yet() -> None:
 # -- off the loop's thread ----------------------------------------------------------------------
 
 
-def test_the_last_reasons_stand_until_the_new_tree_lands_and_a_superseded_answer_is_dropped() -> None:
-    """A new resourceVersion (Argo CD writes one per reconciliation) asks for the tree again; until it
-    answers the pass keeps the reasons it had (a message that lost them on every version would be a
-    status write each time). An answer about a version that was superseded meanwhile is dropped."""
+def test_reasons_are_asked_once_per_version_and_a_superseded_answer_is_dropped() -> None:
+    """A new resourceVersion (Argo CD writes one per reconciliation) asks for the tree again, without
+    waiting: its reasons are pending until the answer lands (news of the Application). An answer about
+    a version that was superseded meanwhile is dropped."""
     argo, queued, news = TreeArgo(), [], []
     health = HealthReasons(argo, submit=lambda call, *args: queued.append((call, args)),  # type: ignore[arg-type]
                            on_news=news.append)
@@ -58,19 +59,63 @@ def test_the_last_reasons_stand_until_the_new_tree_lands_and_a_superseded_answer
         return {APP: {**progressing("dev"), "metadata": {"namespace": "argocd", "name": "dev",
                                                          "resourceVersion": version}}}
 
-    assert health.reasons(at("1"), [APP]) == {} and len(queued) == 1  # asked, not answered yet
-    assert health.reasons(at("1"), [APP]) == {} and len(queued) == 1  # asked once per version
+    rolling = {APP: "Deployment api: rolling out"}
+    assert health.reasons(at("1"), [APP]) == ({}, {APP}) and len(queued) == 1  # asked, not answered yet
+    assert health.reasons(at("1"), [APP]) == ({}, {APP}) and len(queued) == 1  # asked once per version
     call, args = queued.pop()
     call(*args)
-    assert news == [APP] and health.reasons(at("1"), [APP]) == {APP: "Deployment api: rolling out"}
-    assert health.reasons(at("2"), [APP]) == {APP: "Deployment api: rolling out"}  # version 2 on its way
-    assert health.reasons(at("3"), [APP]) == {APP: "Deployment api: rolling out"}
+    assert news == [APP] and health.reasons(at("1"), [APP]) == (rolling, set())
+    assert health.reasons(at("2"), [APP]) == (rolling, {APP})  # version 2's on its way: the last ones known
+    assert health.reasons(at("3"), [APP]) == (rolling, {APP})
     (call2, args2), (call3, args3) = queued
     call2(*args2)  # version 2's answer comes after version 3 was asked for: dropped
-    assert health.known[APP][0] == "1"
+    assert health.known[APP][0] == "1" and news == [APP]
     call3(*args3)
-    assert health.known[APP] == ("3", "Deployment api: rolling out") and news == [APP]  # same reasons: no news
+    assert health.reasons(at("3"), [APP]) == (rolling, set()) and news == [APP, APP]
     assert argo.asked == [APP, APP, APP]
+
+
+def test_a_degraded_application_fails_the_ticket_only_with_argo_cds_reason() -> None:
+    """The tree is read off the loop's thread, but a status and its reasons are decided together: while
+    the Degraded version's reasons are on their way the World keeps the Application's previous status,
+    so the ticket (no grace) fails once they land, naming them, never without them."""
+    cache = Cache()
+    cache.replace_all("Track", [track("a", "a1")])
+    cache.replace_all("Station", [station("a1", "a1-app")])
+    cache.replace_all("Ticket", [visiting("a-1", "a", "a1", COMMIT, "1")])
+    cache.set_apps([progressing("a1-app")])
+    argo, queued = TreeArgo(), []
+    executor = Recorder()
+    controller = Controller(kube=None, argo=argo, executor=executor, cache=cache,  # type: ignore[arg-type]
+                            metrics=Metrics(), clock=lambda: 1_796_000_000.0,
+                            health=HealthReasons(argo, submit=lambda call, *args: queued.append((call, args)),  # type: ignore[arg-type]
+                                                 on_news=cache.app_news))
+
+    def answer() -> None:
+        while queued:
+            call, args = queued.pop(0)
+            call(*args)
+
+    controller.reconcile()
+    assert messages(executor, "a-1")[-1].endswith("Progressing")  # seen first: its status, reasons asked
+    answer()
+    controller.reconcile(full=False)  # the answer was news of a1-app
+    assert messages(executor, "a-1")[-1].endswith("Progressing (Deployment api: rolling out)")
+    degraded = progressing("a1-app")
+    degraded["metadata"]["resourceVersion"] = "3"
+    degraded["status"]["health"] = {"status": "Degraded"}
+    cache.apply_app("MODIFIED", degraded)
+    argo.tree = {"nodes": [{"kind": "Deployment", "name": "api", "health": {
+        "status": "Degraded", "message": 'Deployment "api" exceeded its progress deadline'}}]}
+    passes = len(executor.passes)
+    controller.reconcile(full=False)
+    assert queued and all(not isinstance(a, actions.UpdateTicketStatus) or a.status.state is not
+                          model.TicketState.FAILED for planned in executor.passes[passes:] for a in planned)
+    answer()
+    controller.reconcile(full=False)
+    (failed,) = [a.status for a in executor.passes[-1] if isinstance(a, actions.UpdateTicketStatus)]
+    assert failed.state is model.TicketState.FAILED
+    assert 'Degraded (Deployment api: Deployment "api" exceeded its progress deadline)' in failed.message
 
 
 class SlowTreeArgo(QuietArgo):

@@ -9,10 +9,12 @@ Applications K8sTA does not manage, and not while nothing is deployed yet (Missi
 
 Never on the loop's thread: a tree request to a slow Argo CD took up to its 15 s timeout, and the pass
 that asked (every Track's decisions) waited for it. The request goes to the refresher's threads
-(``submit``, as hard refreshes do); until its answer lands the pass uses the last reasons known for that
-Application (none for a first), so a message does not lose its reasons on every new resourceVersion.
-An answer that changes the reasons is news of the Application (``on_news``: the cache marks it
-changed and wakes the loop), so the next pass carries them.
+(``submit``, as hard refreshes do) and ``reasons`` says which Applications' reasons are still on their
+way (``pending``); the kept World (``reactor.standing``) goes on showing such an Application's previous
+status until they land, so its new status is decided together with Argo CD's why (a ticket never
+fails on a Degraded Application, or shows Suspended, without it, and its message does not lose the
+reasons on every new resourceVersion). The answer is news of the Application (``on_news``: the cache
+marks it changed and wakes the loop); a failed request keeps the last reasons known.
 """
 
 from __future__ import annotations
@@ -57,10 +59,11 @@ class HealthReasons:
         self.known: dict[model.AppRef, tuple[str, str]] = {}  # app -> (resourceVersion, reasons)
         self.asking: dict[model.AppRef, str] = {}  # app -> the resourceVersion whose tree is on its way
 
-    def reasons(self, apps: Mapping[model.AppRef, dict[str, Any]], managed: Iterable[model.AppRef]) -> dict[
-            model.AppRef, str]:
-        """The reasons known for every managed, not-Healthy Application; asks for the tree of each one
-        that changed since (one request per resourceVersion), without waiting for the answers."""
+    def reasons(self, apps: Mapping[model.AppRef, dict[str, Any]], managed: Iterable[model.AppRef],
+                ) -> tuple[dict[model.AppRef, str], set[model.AppRef]]:
+        """The reasons of every managed, not-Healthy Application, and those whose reasons for their
+        current resourceVersion are still on their way (asked for here, one request per version,
+        without waiting for the answers)."""
         wanted: list[model.AppRef] = []
         asks: list[tuple[model.AppRef, str, Any]] = []
         with self._lock:
@@ -81,7 +84,8 @@ class HealthReasons:
         for ref, version, status in asks:
             self.submit(self.fetch, ref, version, status)
         with self._lock:
-            return {ref: text for ref in wanted if (text := self.known.get(ref, ("", ""))[1])}
+            pending = {ref for ref in wanted if ref in self.asking}
+            return {ref: text for ref in wanted if (text := self.known.get(ref, ("", ""))[1])}, pending
 
     def fetch(self, ref: model.AppRef, version: str, status: Any) -> None:
         """One tree request, for ``ref`` at ``version``; its reasons are kept unless a newer version
@@ -100,6 +104,4 @@ class HealthReasons:
             del self.asking[ref]
             before = self.known.get(ref, ("", ""))[1]
             self.known[ref] = (version, before if text is None else text)
-            news = text is not None and text != before
-        if news:
-            self.on_news(ref)
+        self.on_news(ref)  # the status held back for these reasons can be decided now

@@ -152,16 +152,20 @@ class Standing:
 
     def _refresh(self, view: View, apps: set[model.AppRef]) -> None:
         """The statuses of ``apps`` that a Station names, from the view (and Argo CD's health reasons
-        for the active ones that are not Healthy)."""
+        for the active ones that are not Healthy). While an Application's reasons are being read (off
+        the loop's thread, ``reactor.health``) it keeps the status it had: its new one is decided with
+        them (their answer is news of it). Seen for the first time, it shows its status without them."""
         named = [ref for ref in apps if self.index.named(ref)]
         active = {app for station in self.index.stations_naming(named) for app in
                   self.index.stations[station].active_applications if app in apps}
-        reasons = {} if self.health is None else self.health.reasons(view.apps, active)
+        reasons, pending = ({}, set()) if self.health is None else self.health.reasons(view.apps, active)
         for ref in named:
             app = view.apps.get(ref)
             if app is None:
                 self.apps.pop(ref, None)
                 self._statuses.pop(ref, None)
+            elif ref in pending and (held := self._statuses.get(ref)) is not None:
+                self.apps[ref] = held[2]
             else:
                 self.apps[ref] = self._status(ref, app, reasons.get(ref, ""))
 
