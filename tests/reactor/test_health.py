@@ -187,3 +187,11 @@ def test_a_slow_resource_tree_never_holds_up_a_pass() -> None:
     finally:
         argo.release.set()
         refresher.close()
+
+
+def test_a_request_that_cannot_be_sent_holds_no_status_back() -> None:
+    def closed(call: Any, *args: Any) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    health = HealthReasons(TreeArgo(), submit=closed)  # type: ignore[arg-type]
+    assert health.reasons({APP: progressing("dev")}, [APP]) == ({}, set())

@@ -82,7 +82,13 @@ class HealthReasons:
                     self.asking[ref] = version
                     asks.append((ref, version, health.get("status")))
         for ref, version, status in asks:
-            self.submit(self.fetch, ref, version, status)
+            try:
+                self.submit(self.fetch, ref, version, status)
+            except RuntimeError as exc:  # the refresher's pool is shut down: never hold a status forever
+                log.warning("cannot ask for the resource tree of %s: %s", ref, exc)
+                with self._lock:
+                    if self.asking.get(ref) == version:
+                        del self.asking[ref]
         with self._lock:
             pending = {ref for ref in wanted if ref in self.asking}
             return {ref: text for ref in wanted if (text := self.known.get(ref, ("", ""))[1])}, pending
