@@ -47,7 +47,8 @@ class HealthReasons:
     """A per-Application cache of the resource tree's reasons, keyed by the Application's resourceVersion.
 
     ``submit(call, *args)`` runs a tree request (``Refresher.run``: on its threads; the default, in
-    line, is for tests and tools); ``on_news(app)`` is told when an answer changed ``app``'s reasons.
+    line, is for tests and tools); ``on_news(app)`` is told when the answer for ``app``'s current
+    resourceVersion landed (the status held back for it can be decided now).
     """
 
     def __init__(self, argo: argocd.ArgoCD, submit: Callable[..., None] = _in_line,
