@@ -449,6 +449,16 @@ class Sim:
             old = before.get(ticket.ref)
             if old is not None:
                 self.check_transition(old, ticket)
+        # a junction child's place is no later than its parent's departure from the junction (the next
+        # parent gets there only after that), however late the child was created
+        for ticket in self.tickets.values():
+            parent = self.tickets.get(model.TicketRef(NS, ticket.parent)) if ticket.parent else None
+            departures = [r.departed_at for r in parent.status.journey if r.departed_at is not None
+                          and (spec := self.stations.get(model.StationRef(NS, r.station))) is not None
+                          and ticket.track in spec.tracks] if parent is not None else []
+            if departures and ticket.name in parent.status.children:  # type: ignore[union-attr]
+                assert ticket.created <= departures[-1], (
+                    f"{ticket.name} created at {ticket.created}, after its parent departed at {departures[-1]}")
         # never a newer ticket ahead of an older one on a Track
         for spec in self.tracks.values():
             travelling = sorted(
