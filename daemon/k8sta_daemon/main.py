@@ -88,7 +88,8 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     executor.repairs.on_repaired = drift.settled
     controller = Controller(kube=kube_api, argo=argo, executor=executor, cache=cache, metrics=metrics,
                             resync_seconds=config.resync_seconds, elector=elector, claims=claims, drift=drift,
-                            health=HealthReasons(argo), refresher=refresher)
+                            health=HealthReasons(argo, submit=refresher.run, on_news=cache.app_news),
+                            refresher=refresher)
     # The Subscription pollers: the same clients and git settings, acting only while this daemon leads.
     intake = Intake(kube=kube.Kube(api, config.namespace, component="k8sta-intake", instance=config.identity),
                     store=Store(api, component="k8sta-intake"),

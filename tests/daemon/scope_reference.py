@@ -92,8 +92,9 @@ class Coupling:
 
 def restrict(world: model.World, scope: frozenset[model.TrackRef]) -> model.World | None:
     """The part of ``world`` that decides the Tracks of ``scope`` (a union of whole components).
-    None when the World holds what is read across Tracks (malformed tickets, drift, re-renders)."""
-    if world.malformed or world.drift or world.rerendered:
+    None when the World holds what is read across Tracks (malformed tickets, drift); a re-render is
+    read only by the visit it names, so the part keeps those of its Stations' Applications."""
+    if world.malformed or world.drift:
         return None
     tracks = {ref: track for ref, track in world.tracks.items() if ref in scope}
     tickets = {ref: ticket for ref, ticket in world.tickets.items() if ticket.track_ref in scope}
@@ -104,4 +105,7 @@ def restrict(world: model.World, scope: frozenset[model.TrackRef]) -> model.Worl
     stations = {ref: station for ref, station in world.stations.items() if ref in wanted}
     apps = {app: status for station in stations.values() for app in station.applications
             if (status := world.apps.get(app)) is not None}
-    return dataclasses.replace(world, tracks=tracks, stations=stations, tickets=tickets, apps=apps)
+    rerendered = {app: head for station in stations.values() for app in station.applications
+                  if (head := world.rerendered.get(app)) is not None}
+    return dataclasses.replace(world, tracks=tracks, stations=stations, tickets=tickets, apps=apps,
+                               rerendered=rerendered)

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from k8sta_daemon.core import actions, decide, model, scope
+from k8sta_daemon.core import actions, codec, decide, model, scope
 
 from . import scope_reference
 
@@ -329,16 +330,15 @@ class Sim:
                 self.tickets[ref] = dataclasses.replace(self.tickets[ref], status=status)
             case actions.PushStation():
                 self.push(action)
-            case actions.SpawnTicket(parent=parent, name=name, track=track_name, snapshot=snap,
-                                     created_at=created):
+            case actions.SpawnTicket(parent=parent, name=name, track=track_name, snapshot=snap):
                 ref = model.TicketRef(parent.namespace, name)
                 if self.fail_spawns:
                     self.fail_spawns -= 1
                     return
                 assert ref not in self.tickets, f"spawned {name} twice"
                 self.check_spawn(action)
-                self.tickets[ref] = model.Ticket(parent.namespace, name, uid=f"uid-{name}", created=created,
-                                                 track=track_name, snapshot=snap, parent=parent.name)
+                self.tickets[ref] = self.served(action)
+                assert (self.tickets[ref].track, self.tickets[ref].snapshot) == (track_name, snap)
                 self.spawned.append(action)
             case actions.SetTrackCondition(track=ref, condition=condition):
                 spec = self.tracks[ref]
@@ -414,6 +414,13 @@ class Sim:
 
     # -- invariants --
 
+    def served(self, action: actions.SpawnTicket) -> model.Ticket:
+        """The child as the API server serves it back: the unit's manifest (``created_at`` in its
+        annotation) with the server's 1-second ``creationTimestamp`` of now, read by the codec."""
+        body = codec.child_ticket_body(action, None)
+        body["metadata"].update(uid=f"uid-{action.name}", creationTimestamp=codec.format_time(math.floor(self.now)))
+        return codec.ticket_from_dict(body)
+
     def check_spawn(self, action: actions.SpawnTicket) -> None:
         parent = self.tickets[action.parent]
         junctions = [r for r in parent.status.journey
@@ -442,6 +449,16 @@ class Sim:
             old = before.get(ticket.ref)
             if old is not None:
                 self.check_transition(old, ticket)
+        # a junction child's place is no later than its parent's departure from the junction (the next
+        # parent gets there only after that), however late the child was created
+        for ticket in self.tickets.values():
+            parent = self.tickets.get(model.TicketRef(NS, ticket.parent)) if ticket.parent else None
+            departures = [r.departed_at for r in parent.status.journey if r.departed_at is not None
+                          and (spec := self.stations.get(model.StationRef(NS, r.station))) is not None
+                          and ticket.track in spec.tracks] if parent is not None else []
+            if departures and ticket.name in parent.status.children:  # type: ignore[union-attr]
+                assert ticket.created <= departures[-1], (
+                    f"{ticket.name} created at {ticket.created}, after its parent departed at {departures[-1]}")
         # never a newer ticket ahead of an older one on a Track
         for spec in self.tracks.values():
             travelling = sorted(
@@ -553,4 +570,4 @@ def check_index(index: scope.Index, world: model.World) -> None:
         return
     for node in nodes:
         part = coupling.tracks_with([node])
-        assert index.restrict(part, world.now, world.apps) == scope_reference.restrict(world, part)
+        assert index.restrict(part, world.now, world.apps, world.rerendered) == scope_reference.restrict(world, part)

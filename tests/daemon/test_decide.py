@@ -648,6 +648,47 @@ def test_a_child_deleted_by_a_human_after_it_existed_stays_deleted() -> None:
     assert [s.name for s in sim.spawned].count("rel-eu") == 1
 
 
+def test_a_child_created_again_later_keeps_its_place_and_never_deploys_over_a_newer_one() -> None:
+    """rel1 departs the junction but creating rel1-eu fails (API server unavailable) until rel2 has
+    departed too and rel2-eu is deploying. Then rel1-eu is created: the API server stamps it now, but
+    its place is its parent's departure (the ``created-at`` annotation), so it is older than the
+    boarded rel2-eu and is superseded; rel1's older snapshot never reaches eu1."""
+    sim = _junction_sim()
+    original = sim.apply
+    blocked = {"rel1-eu"}
+
+    def apply(action: actions.Action) -> None:
+        if isinstance(action, actions.SpawnTicket) and action.name in blocked:
+            return  # the create failed
+        original(action)
+
+    def ride() -> None:  # decide and let Argo CD converge (rel1's spawn is asked for on every pass)
+        for _ in range(4):
+            for _ in range(10):
+                sim.step()
+            sim.argo_converge()
+
+    sim.apply = apply  # type: ignore[method-assign]
+    sim.create("main", name="rel1")
+    ride()
+    assert sim.ticket("rel1").status.state is St.COMPLETED and "rel1-eu" not in {t.name for t in sim.tickets}
+    sim.now += 120
+    rel2 = sim.create("main", name="rel2")
+    ride()
+    sim.now += 120
+    assert sim.ticket("rel2-eu").status.state is St.COMPLETED
+    blocked.clear()
+    sim.settle()  # rel1-eu is created at last, four minutes after its parent departed
+    child = sim.ticket("rel1-eu")
+    assert child.created == sim.ticket("rel1").status.journey[-1].departed_at < sim.ticket("rel2-eu").created
+    assert child.status.state is St.SUPERSEDED
+    for _ in range(3):
+        sim.argo_converge()
+        sim.settle()
+    owner, _, _ = sim.heads[app("eu1")]
+    assert owner == model.TicketRef(NS, "rel2-eu") and sim.ticket("rel2-eu").snapshot == rel2.snapshot
+
+
 @pytest.mark.parametrize("parent, track_name", [
     pytest.param("rel", "eu", id="short"),
     pytest.param("r" * 60, "eu", id="long-parent"),

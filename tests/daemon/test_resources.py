@@ -150,6 +150,20 @@ def test_creation_order(annotation: str | None, expected: str) -> None:
     assert resources.ticket_from_dict(obj).created == T(expected)
 
 
+@pytest.mark.parametrize("annotation, expected", [
+    pytest.param("2026-11-26T10:00:05.731Z", "2026-11-26T10:00:05.731Z", id="annotation-refines-same-second"),
+    pytest.param("2026-11-26T09:00:00.5Z", "2026-11-26T09:00:00.5Z", id="created-again-keeps-its-place"),
+    pytest.param("2026-11-26T10:00:09.5Z", "2026-11-26T10:00:05Z", id="a-later-annotation-is-ignored"),
+])
+def test_creation_order_of_a_junction_child(annotation: str, expected: str) -> None:
+    """A child's annotation is its parent's departure from the junction (decided by the core): a child
+    created again later keeps that place instead of ranking as the newest ticket of its Track."""
+    obj = ticket_obj()
+    obj["spec"]["parent"] = "api-6"
+    obj["metadata"]["annotations"] = {resources.CREATED_AT_ANNOTATION: annotation}
+    assert resources.ticket_from_dict(obj).created == T(expected)
+
+
 def _break(kind: str, edit: Any) -> dict[str, Any]:
     obj = {"Ticket": ticket_obj, "Station": station_obj, "Track": track_obj}[kind]()
     edit(obj)

@@ -92,6 +92,52 @@ def test_a_read_answered_late_never_undoes_a_newer_event() -> None:
     assert not cache.wake.is_set()
 
 
+class SlowRefresh:
+    """Argo CD answering a hard refresh with the Application as it was when the refresh began, once the
+    test lets it (the Application is deleted meanwhile)."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer, self.release = answer, threading.Event()
+
+    def refresh(self, ref: model.AppRef, hard: bool = True) -> dict[str, Any]:
+        assert self.release.wait(10)
+        return self.answer
+
+
+def test_an_answer_arriving_after_the_deletion_never_brings_the_application_back() -> None:
+    """A refresh sent before an Application was deleted answers after its DELETED event (the refresher's
+    threads); a list made before the deletion likewise. The Application stays deleted until a newer
+    version of it (created again) comes."""
+    cache = Cache()
+    cache.replace_all("Station", [station("a1", "a1-app")])
+    cache.set_apps([app("a1-app", version="5")])
+    argo = SlowRefresh(app("a1-app", version="5"))
+    landed = threading.Event()
+
+    def into_cache(answer: dict[str, Any]) -> None:
+        cache.apply_app("MODIFIED", answer)
+        landed.set()
+
+    refresher = Refresher(argo, Metrics(), workers=1, on_app=into_cache)  # type: ignore[arg-type]
+    try:
+        refresher.submit([WAITED_ON])
+        cache.apply_app("DELETED", app("a1-app", version="6"))
+        cache.take()
+        argo.release.set()
+        assert landed.wait(10)
+    finally:
+        refresher.close()
+    assert cache.application(WAITED_ON) is None
+    assert cache.take()[1].apps == frozenset()  # nothing to decide: nothing came back
+    cache.set_apps([app("a1-app", version="5")])  # a relist answered late
+    assert cache.application(WAITED_ON) is None
+    cache.apply_app("ADDED", app("a1-app", version="9"))  # created again
+    assert cache.application(WAITED_ON)["metadata"]["resourceVersion"] == "9"  # type: ignore[index]
+    cache.apply_app("DELETED", app("a1-app", version="10"))
+    cache.set_apps([app("a1-app", version="11")])  # listed after being created once more
+    assert cache.application(WAITED_ON)["metadata"]["resourceVersion"] == "11"  # type: ignore[index]
+
+
 def test_a_relist_changes_only_the_named_applications_it_moved() -> None:
     cache = Cache()
     cache.replace_all("Station", [station("a1", "a1-app"), station("b1", "b1-app")])

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from k8sta_daemon.adapters.metrics import Metrics, total
-from k8sta_daemon.core import actions, decide, model
+from k8sta_daemon.core import actions, codec, decide, model
 from k8sta_daemon.reactor.cache import Cache, View
 from k8sta_daemon.reactor.execution import PassResult
 from k8sta_daemon.reactor.loop import Controller
@@ -277,6 +277,50 @@ def test_a_malformed_ticket_makes_every_pass_decide_the_whole_world(
     controller.cache.apply("Ticket", "MODIFIED", ticket("a-1", "a", version="2"))
     controller.reconcile(full=False)
     assert decided == [{"a", "b"}]
+
+
+class Heads:
+    """The drift watcher's findings (``reactor.drift.DriftWatcher``): no hand edits, these re-renders."""
+
+    def __init__(self, *rerendered: model.Rerendered) -> None:
+        self.found = rerendered
+
+    def current(self) -> tuple[model.Drift, ...]:
+        return ()
+
+    def rerendered(self) -> tuple[model.Rerendered, ...]:
+        return self.found
+
+
+def visiting(name: str, on: str, at: str, commit: str, version: str) -> dict[str, Any]:
+    """A ticket Deploying at ``at``, whose push there made ``commit`` on ``<at>-app``'s branch."""
+    obj = ticket(name, on, version)
+    pushed = model.PushedCommit(model.AppRef("argocd", f"{at}-app"), "file:///r", f"env/{at}-app", commit)
+    record = model.JourneyRecord(at, model.JourneyState.ENTERED, entered_at=1_795_999_000.0, pushed=(pushed,))
+    obj["status"] = codec.ticket_status_to_dict(model.TicketStatus(
+        state=model.TicketState.DEPLOYING, station=at, journey=(record,)))
+    return obj
+
+
+def test_a_rerendered_head_leaves_later_passes_deciding_only_what_changed(
+        controller: Controller, decided: list[set[str]]) -> None:
+    """A re-render stays the branch head until the next push; only the visit it names reads it, so an
+    event-driven pass still decides only what its change concerns, and that visit adopts the head."""
+    head = "b" * 40
+    controller.drift = Heads(model.Rerendered(model.AppRef("argocd", "a1-app"), "env/a1-app", head,  # type: ignore[assignment]
+                                              ticket=f"{NS}/a-1", station="a1"))
+    controller.cache.apply("Ticket", "MODIFIED", visiting("a-1", "a", "a1", COMMIT, "2"))
+    controller.reconcile()  # the watcher's on_change (Cache.mark_all) makes a new re-render's pass full
+    decided.clear()
+    controller.cache.apply("Ticket", "MODIFIED", ticket("c-1", "c", version="2"))
+    controller.reconcile(full=False)
+    assert decided == [{"c"}]
+    controller.cache.apply("Ticket", "MODIFIED", visiting("a-1", "a", "a1", COMMIT, "3"))
+    controller.reconcile(full=False)
+    assert decided[-1] == {"a", "b"}
+    (status,) = [a.status for a in controller.executor.passes[-1]  # type: ignore[attr-defined]
+                 if isinstance(a, actions.UpdateTicketStatus) and a.ticket == model.TicketRef(NS, "a-1")]
+    assert status.current is not None and status.current.pushed_commit(model.AppRef("argocd", "a1-app")) == head
 
 
 class Claims:

@@ -18,7 +18,9 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
 - Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
   ``approvedStations``, ``retry`` (a counter the operator bumps), ``abandon``; ``status`` as in
   ``ticket_status_to_dict``. Creation order: ``metadata.creationTimestamp`` (1 s resolution), refined by
-  the ``k8sta.io/created-at`` annotation when that falls within the same second; ties break by name.
+  the ``k8sta.io/created-at`` annotation when that falls within the same second; for a junction child
+  (``spec.parent``) the annotation also counts when earlier (a re-created child keeps the place of its
+  parent's departure, see ``_created``); ties break by name.
 
 Malformed objects raise ``MalformedObject`` whose message names the object and the exact field; the
 controller logs and skips malformed Tracks and Stations, and keeps a malformed Ticket as a
@@ -201,7 +203,7 @@ def ticket_from_dict(obj: Any) -> model.Ticket:
     return model.Ticket(
         namespace=namespace, name=name,
         uid=meta.string("uid") or "",
-        created=_created(meta),
+        created=_created(meta, child=spec.string("parent") is not None),
         track=spec.required("track"),
         snapshot=snapshot_from_dict(spec.nested("snapshot", required=True)),
         parent=spec.string("parent"),
@@ -255,7 +257,17 @@ def ticket_status_with_condition(obj: Any, condition: model.Condition) -> dict[s
     return status
 
 
-def _created(meta: Fields) -> float:
+def _created(meta: Fields, child: bool = False) -> float:
+    """A ticket's place in its Track's order.
+
+    ``creationTimestamp`` is the API server's clock, the one every creator shares, so the annotation
+    (the creator's clock) only refines it within its second and never moves a ticket ahead of one
+    created before it. A junction child is the exception: its annotation is the core's own decision
+    (its parent's departure from the junction, ``decide.child_origin``), and a child created again
+    (its first create failed, or it was deleted before the parent saw it) is created later than that:
+    it keeps the earlier place, or it would rank as the newest ticket of its Track and deploy its
+    parent's older snapshot after (or instead of) the children of parents that departed later. A later
+    annotation never counts (a clock ahead)."""
     stamp = meta.parsed("creationTimestamp", parse_time)
     annotations = meta.data.get("annotations") or {}
     precise: float | None = None
@@ -270,6 +282,8 @@ def _created(meta: Fields) -> float:
         return precise
     if precise is not None and math.floor(precise) == math.floor(stamp):
         return precise  # refines the 1-second creationTimestamp, never contradicts it
+    if precise is not None and child and precise < stamp:
+        return precise  # a child created again keeps its place (its parent's departure)
     return stamp
 
 

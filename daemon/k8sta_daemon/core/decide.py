@@ -57,7 +57,8 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Junctions: when a ticket is ready to depart a junction Station (arrived and soaked), it records
   one child per junction Track (name: ``child_ticket_name``) in ``status.children``, in the same
   status write that departs; then every recorded child that does not exist is created
-  (``SpawnTicket``), on every pass, until it exists, also for a parent that has since completed. A
+  (``SpawnTicket``), on every pass, until it exists, also for a parent that has since completed, with
+  the parent's departure as its creation time (a child created late keeps its place on its Track). A
   child seen to exist is added to ``status.spawned``; a spawned child that later disappears was
   deleted by a human on purpose and is not created again. (A child deleted before the parent ever
   saw it, within one pass, is created again once.)

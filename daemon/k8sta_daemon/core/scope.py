@@ -13,8 +13,13 @@ walks the connected components of the changed objects; its ``restrict`` of a uni
 keeps every Track, Station, ticket and Application status that decisions about those Tracks read, so
 ``decide`` on it returns exactly the actions ``decide`` on the whole World returns for those Tracks.
 The property tests check both against a plain definition over the whole World (union-find,
-``tests/daemon/scope_reference.py``) on every step of random worlds. Malformed tickets, drift and
-re-renders are read across Tracks in ways not modelled here: the caller decides such a World whole.
+``tests/daemon/scope_reference.py``) on every step of random worlds. Malformed tickets and drift
+are read across Tracks in ways not modelled here (a malformed ticket holds a Station no Track knows it
+holds; an unheld drifted branch is repaired unless any held Station deploys its Application): the caller
+decides such a World whole. A re-render is read only by the visit it names, at a Station that visit
+holds, so ``restrict`` keeps the re-renders of its Stations' Applications and a part is cut as usual
+(while a re-rendered head stays the branch head, until the next push, deciding the whole World on
+every pass cost O(installation) per event).
 """
 
 from __future__ import annotations
@@ -222,10 +227,11 @@ class Index:
                 yield recorder.track_ref
 
     def restrict(self, scope: frozenset[model.TrackRef], now: float,
-                 apps: Mapping[model.AppRef, model.AppStatus]) -> model.World:
+                 apps: Mapping[model.AppRef, model.AppStatus],
+                 rerendered: Mapping[model.AppRef, model.Rerendered] | None = None) -> model.World:
         """The part of the indexed World that decides the Tracks of ``scope`` (a union of whole
-        components; no malformed tickets, drift or re-renders): its Tracks, their tickets, the Stations
-        those list, hold or passed, and those Stations' Application statuses."""
+        components; no malformed tickets or drift): its Tracks, their tickets, the Stations those
+        list, hold or passed, and those Stations' Application statuses and re-renders."""
         tracks = {ref: self.tracks[ref] for ref in scope if ref in self.tracks}
         tickets = {ref: self.tickets[ref] for track in scope for ref in self._on_track.get(track, ())}
         wanted = {model.StationRef(ref.namespace, name) for ref, track in tracks.items() for name in track.stations}
@@ -235,4 +241,7 @@ class Index:
         stations = {ref: self.stations[ref] for ref in wanted if ref in self.stations}
         statuses = {app: status for station in stations.values() for app in station.applications
                     if (status := apps.get(app)) is not None}
-        return model.World(now=now, tracks=tracks, stations=stations, tickets=tickets, apps=statuses)
+        heads = {app: head for station in stations.values() for app in station.applications
+                 if (head := (rerendered or {}).get(app)) is not None}
+        return model.World(now=now, tracks=tracks, stations=stations, tickets=tickets, apps=statuses,
+                           rerendered=heads)

@@ -12,6 +12,10 @@ Tickets by key, managed Applications; a deletion or a relist of Tracks, Stations
 "everything"; a relist of Applications changes the named ones it moved), so a pass decides only the
 Tracks those changes concern (``core.scope``).
 
+An Application's DELETED event leaves a tombstone (its resourceVersion): a refresh's or a read's answer,
+or a list, that left Argo CD before the deletion can arrive after it (they come from the refresher's
+threads) and must not bring the Application back; only a newer version (it was created again) does.
+
 Argo CD's stream delivers every Application, also the many K8sTA does not manage. The cache keeps them
 all (a Station may name one later) but only an event of an Application some Station references wakes
 the loop (``referenced``, kept up to date from the Stations): unrelated Applications cost a JSON parse
@@ -29,6 +33,9 @@ from k8sta_daemon.core import codec, model, scope
 
 Key = tuple[str, str]
 KINDS = ("Track", "Station", "Ticket")
+# How long a deleted Application's tombstone is kept: far longer than any Argo CD request the refresher
+# has in flight may take (a request times out long before), so a late answer always finds it.
+TOMBSTONE_SECONDS = 600.0
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -43,6 +50,7 @@ class Cache:
         self.objects: dict[str, dict[Key, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.apps: dict[model.AppRef, dict[str, Any]] = {}
         self.app_event_at: dict[model.AppRef, float] = {}  # monotonic time of the latest event
+        self.deleted: dict[model.AppRef, tuple[dict[str, Any], float]] = {}  # tombstone: DELETED event, when
         self.listed: set[str] = set()  # kinds whose first list arrived (deciding before would be blind)
         self._station_apps: dict[Key, frozenset[model.AppRef]] = {}  # Station -> the Applications it names
         self.referenced: frozenset[model.AppRef] = frozenset()  # Applications any Station names
@@ -87,9 +95,10 @@ class Cache:
     def set_apps(self, items: list[dict[str, Any]]) -> None:
         """A (re)list of every Application: the named ones it changed (or removed) are changed, as if
         their events had come (a relist every 15 s must not make every pass decide everything)."""
-        apps = {_app_ref(a): a for a in items}
         now = time.monotonic()
         with self._lock:
+            self._forget_tombstones(now)
+            apps = {ref: a for a in items if self._alive(ref := _app_ref(a), a)}
             before, self.apps = self.apps, apps
             self.app_event_at = dict.fromkeys(apps, now)  # a list is news of every Application
             moved = {ref for ref in self.referenced if _version(before.get(ref)) != _version(apps.get(ref))}
@@ -101,20 +110,52 @@ class Cache:
         """Store one Application event (or a read of it: an older one is ignored); returns whether a
         Station names it, and only then wakes the loop."""
         ref = _app_ref(app)
+        now = time.monotonic()
         with self._lock:
             referenced = ref in self.referenced
             if event == "DELETED":
                 self.apps.pop(ref, None)
-            elif _newer(app, self.apps.get(ref)):  # a read answered late must not undo a newer event
+                self._forget_tombstones(now)
+                self.deleted[ref] = (app, now)
+            elif self._alive(ref, app) and _newer(app, self.apps.get(ref)):  # late answers undo nothing newer
                 self.apps[ref] = app
             else:
                 return referenced
-            self.app_event_at[ref] = time.monotonic()
+            self.app_event_at[ref] = now
             if referenced:
                 self._changed["Application"].add(ref)
         if referenced:
             self.wake.set()
         return referenced
+
+    def app_news(self, ref: model.AppRef) -> None:
+        """Something the World says of a named Application changed without an event of its own (its
+        health reasons, read off the loop's thread): decide it again, as if an event had come."""
+        with self._lock:
+            if ref not in self.referenced:
+                return
+            self._changed["Application"].add(ref)
+        self.wake.set()
+
+    def _alive(self, ref: model.AppRef, app: dict[str, Any]) -> bool:
+        """``app`` is newer than ``ref``'s deletion, if any (lock held): it was created again, and the
+        tombstone goes. An answer that left Argo CD before the deletion is not (same version: the
+        deleted state itself)."""
+        tombstone = self.deleted.get(ref)
+        if tombstone is None:
+            return True
+        try:
+            if int(app["metadata"]["resourceVersion"]) <= int(tombstone[0]["metadata"]["resourceVersion"]):
+                return False
+        except (KeyError, TypeError, ValueError):
+            pass  # no comparable versions: as without a tombstone
+        del self.deleted[ref]
+        return True
+
+    def _forget_tombstones(self, now: float) -> None:
+        """Drop tombstones no answer in flight can still need (lock held)."""
+        if self.deleted:
+            self.deleted = {ref: t for ref, t in self.deleted.items() if now - t[1] < TOMBSTONE_SECONDS}
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:

@@ -58,7 +58,7 @@ class Controller:
     resync_seconds: float = 5.0
     elector: LeaderElector | None = None
     drift: DriftWatcher | None = None  # fills World.drift from a thread of its own
-    health: HealthReasons | None = None  # Argo CD's reasons for a managed Application's health
+    health: HealthReasons | None = None  # Argo CD's reasons for an Application's health (asked off the loop)
     refresher: Refresher | None = None  # re-reads and relists off the loop's thread (None: in line)
     claims: NamespaceClaims | None = None
     clock: Callable[[], float] = time.time

@@ -76,12 +76,14 @@ class Standing:
 
     def part(self, changed: scope.Changed, now: float, drift: tuple[model.Drift, ...] = (),
              rerendered: tuple[model.Rerendered, ...] = ()) -> model.World:
-        """The sub-World of the Tracks ``changed`` concerns, or the whole World when it cannot be cut
-        (everything changed, a ticket it cannot place, malformed tickets, drift, re-renders)."""
+        """The sub-World of the Tracks ``changed`` concerns (with the re-renders of its Applications:
+        only the visit a re-render names reads it), or the whole World when it cannot be cut
+        (everything changed, a ticket it cannot place, malformed tickets, drift). A new or changed
+        re-render needs no seed here: the drift watcher's ``on_change`` makes that pass a full one."""
         tracks = self.index.affected(changed)
-        if tracks is None or self.malformed or drift or rerendered:
+        if tracks is None or self.malformed or drift:
             return self.world(now, drift, rerendered)
-        return self.index.restrict(tracks, now, self.apps)
+        return self.index.restrict(tracks, now, self.apps, {r.app: r for r in rerendered})
 
     def awaited(self) -> set[model.AppRef]:
         """The Applications a ticket waits on to arrive (Deploying or Suspended at their Station):
@@ -150,16 +152,20 @@ class Standing:
 
     def _refresh(self, view: View, apps: set[model.AppRef]) -> None:
         """The statuses of ``apps`` that a Station names, from the view (and Argo CD's health reasons
-        for the active ones that are not Healthy)."""
+        for the active ones that are not Healthy). While an Application's reasons are being read (off
+        the loop's thread, ``reactor.health``) it keeps the status it had: its new one is decided with
+        them (their answer is news of it). Seen for the first time, it shows its status without them."""
         named = [ref for ref in apps if self.index.named(ref)]
         active = {app for station in self.index.stations_naming(named) for app in
                   self.index.stations[station].active_applications if app in apps}
-        reasons = {} if self.health is None else self.health.reasons(view.apps, active)
+        reasons, pending = ({}, set()) if self.health is None else self.health.reasons(view.apps, active)
         for ref in named:
             app = view.apps.get(ref)
             if app is None:
                 self.apps.pop(ref, None)
                 self._statuses.pop(ref, None)
+            elif ref in pending and (held := self._statuses.get(ref)) is not None:
+                self.apps[ref] = held[2]
             else:
                 self.apps[ref] = self._status(ref, app, reasons.get(ref, ""))
 
