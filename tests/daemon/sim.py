@@ -22,7 +22,10 @@ follows the documented behaviour (docs "Automated Sync Policy", controller/appco
   then the outcome the test chose) and asks for a refresh, which is a separate step here so the
   tests see "Succeeded, not reconciled yet"; a Failed one changes nothing live;
 - health is what the live resources say (``Suspended`` for a paused Rollout, ``Degraded``, ...), and
-  Argo CD reports its changes without a new comparison (``reconciledAt`` stays).
+  Argo CD reports its changes without a new comparison (``reconciledAt`` stays);
+- an edit of the Application's source (``repoint``: another ``targetRevision``) shows in its spec at
+  once, and the controller compares again right away (a spec that differs from ``comparedTo`` needs
+  a refresh, ``needRefreshAppStatus``): from then on the branch head it reads is the new branch's.
 
 ``truly_arrived`` is the ground truth the invariants check decide's arrivals against: the cluster
 runs the pushed commit's render, no operation is running, and the workloads are Healthy.
@@ -44,6 +47,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 NS = "team"
+REPO = "file:///config.git"
 ARGO_NS = "argocd"
 INITIAL = "0" * 40
 H = model.HealthStatus
@@ -110,6 +114,8 @@ class Sim:
     k8sta_heads: dict[model.AppRef, str] = field(default_factory=dict)  # the newest K8sTA commit per branch
     repairs: list[actions.RepairDrift] = field(default_factory=list)
     rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)  # heads K8sTA re-rendered
+    branches: dict[tuple[model.AppRef, str], tuple[model.TicketRef | None, str | None, str]] = field(
+        default_factory=dict)  # heads of branches an Application no longer points at
     check: bool = True
     index: scope.Index = field(default_factory=scope.Index)  # kept across steps, as the controller keeps it
 
@@ -118,7 +124,8 @@ class Sim:
            manual: tuple[str, ...] = (), static: tuple[str, ...] = (), **kwargs: object) -> Sim:
         """Every Application starts Synced and Healthy at ``INITIAL``; ``manual`` ones have no automated
         sync, ``static`` ones render the same whatever the snapshot (e.g. an image they do not use)."""
-        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual), "initial")
+        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual, repo_url=REPO,
+                                               target_revision=f"env/{a.name}"), "initial")
                 for s in stations for a in s.applications}
         sim = cls({t.ref: t for t in tracks}, {s.ref: s for s in stations}, argo,  # type: ignore[arg-type]
                   static=frozenset(app(n) for n in static), **kwargs)  # type: ignore[arg-type]
@@ -163,6 +170,23 @@ class Sim:
         self.human[ref] = commit
         self.rerendered.pop(ref, None)
         return commit
+
+    def repoint(self, ref: model.AppRef, branch: str) -> None:
+        """Someone edits the Application's ``targetRevision`` to ``branch`` (another app branch, with a
+        render of its own); Argo CD compares against that branch at once."""
+        old = self.argo[ref].status.target_revision or f"env/{ref.name}"
+        self.branches[(ref, old)] = self.heads[ref]
+        if (ref, branch) not in self.branches:
+            self.commits += 1
+            commit = hashlib.sha1(f"branch-{self.commits}".encode()).hexdigest()
+            self.renders[commit] = f"branch-{branch}"
+            self.branches[(ref, branch)] = (None, None, commit)
+        self.heads[ref] = self.branches.pop((ref, branch))
+        self.human.pop(ref, None)
+        self.rerendered.pop(ref, None)
+        self.k8sta_heads.pop(ref, None)
+        self._report(ref, target_revision=branch)
+        self.refresh(ref)
 
     def corrupt(self, name: str) -> None:
         """Someone writes a spec the decoder rejects: the object stays, decide sees a MalformedTicket."""
@@ -374,14 +398,15 @@ class Sim:
                 snap = action.snapshot
                 render = self.renders[INITIAL] if ref in self.static else f"{snap.config_commit}/{snap.images}"
                 self.renders[commit] = render
-            pushed.append(model.PushedCommit(ref, "file:///config.git", f"env/{ref.name}", commit))
+            branch = self.argo[ref].status.target_revision if ref in self.argo else None
+            pushed.append(model.PushedCommit(ref, REPO, branch or f"env/{ref.name}", commit))
         ticket = self.tickets[action.ticket]
         status = ticket.status
         if status.station != action.station or status.current is None:
             return  # the ticket moved on meanwhile: the controller drops the report
         record = status.current
-        known = {p.app for p in record.pushed}
-        merged = record.pushed + tuple(p for p in pushed if p.app not in known)
+        known = {p.app for p in pushed}  # as outcomes.follow_up: the new commits replace those of the same apps
+        merged = tuple(p for p in record.pushed if p.app not in known) + tuple(pushed)
         record = dataclasses.replace(record, pushed=merged)
         status = dataclasses.replace(status, journey=(*status.journey[:-1], record))
         self.tickets[action.ticket] = dataclasses.replace(ticket, status=status)
