@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from k8sta_daemon.core import actions, decide, model, scope
+from k8sta_daemon.core import actions, decide, drift, model, outcomes, scope, sources
 
 from . import scope_reference
 
@@ -111,6 +111,7 @@ class Sim:
     fail_spawns: int = 0  # the next N child creations fail (API server unavailable)
     malformed: dict[model.TicketRef, tuple[model.Ticket, model.MalformedTicket]] = field(default_factory=dict)
     human: dict[model.AppRef, str] = field(default_factory=dict)  # branch heads a human pushed
+    unseen: set[model.AppRef] = field(default_factory=set)  # hand edits the drift watcher has not seen yet
     k8sta_heads: dict[model.AppRef, str] = field(default_factory=dict)  # the newest K8sTA commit per branch
     repairs: list[actions.RepairDrift] = field(default_factory=list)
     rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)  # heads K8sTA re-rendered
@@ -143,7 +144,8 @@ class Sim:
         return model.World(now=self.now, tracks=dict(self.tracks), stations=dict(self.stations),
                            tickets=dict(self.tickets), apps=self.apps,
                            malformed={ref: broken for ref, (_, broken) in self.malformed.items()},
-                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()},
+                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()
+                                  if ref not in self.unseen},
                            rerendered=dict(self.rerendered))
 
     def rerender(self, ref: model.AppRef) -> str:
@@ -159,8 +161,9 @@ class Sim:
                                                 station=station_name)
         return commit
 
-    def hand_edit(self, ref: model.AppRef) -> str:
-        """A human pushes a commit onto the app branch (a new render; the plugin refuses it)."""
+    def hand_edit(self, ref: model.AppRef, seen: bool = True) -> str:
+        """A human pushes a commit onto the app branch (a new render; the plugin refuses it). With
+        ``seen`` False the drift watcher has not scanned since (its interval is not over)."""
         self.commits += 1
         commit = hashlib.sha1(f"human-{self.commits}".encode()).hexdigest()
         self.renders[commit] = f"human-{self.commits}"
@@ -168,6 +171,8 @@ class Sim:
         self.k8sta_heads.setdefault(ref, head)  # a second edit keeps the K8sTA commit under the first
         self.heads[ref] = (None, None, commit)
         self.human[ref] = commit
+        if not seen:
+            self.unseen.add(ref)
         self.rerendered.pop(ref, None)
         return commit
 
@@ -183,6 +188,7 @@ class Sim:
             self.branches[(ref, branch)] = (None, None, commit)
         self.heads[ref] = self.branches.pop((ref, branch))
         self.human.pop(ref, None)
+        self.unseen.discard(ref)
         self.rerendered.pop(ref, None)
         self.k8sta_heads.pop(ref, None)
         self._report(ref, target_revision=branch)
@@ -385,11 +391,21 @@ class Sim:
                 raise AssertionError(f"unknown action {action!r}")
 
     def push(self, action: actions.PushStation) -> None:
+        """The git adapter and the push unit: a head that is not K8sTA's is judged by the core's rule
+        (``drift.push_base``), and the result is recorded as ``outcomes.follow_up`` says."""
         pushed: list[model.PushedCommit] = []
+        edits: list[model.Drift] = []
         for ref in action.applications:
             owner, station_name, commit = self.heads.get(ref, (None, None, "0" * 40))
             if (owner, station_name) != (action.ticket, action.station):
+                if ref in self.human:  # a hand edit: what does the core say about building on it?
+                    where = self.argo[ref].status.target_revision or f"env/{ref.name}"
+                    source = sources.AppSource(ref, REPO, where, where, "main")
+                    base = drift.push_base(source, commit, None, None, None, self.k8sta_heads.get(ref, INITIAL))
+                    if base.hand_edit is not None:
+                        edits.append(base.hand_edit)
                 self.human.pop(ref, None)  # a K8sTA push on top ends a drift
+                self.unseen.discard(ref)
                 self.rerendered.pop(ref, None)  # and makes the head a promotion again
                 self.k8sta_heads.pop(ref, None)
                 self.commits += 1
@@ -400,16 +416,9 @@ class Sim:
                 self.renders[commit] = render
             branch = self.argo[ref].status.target_revision if ref in self.argo else None
             pushed.append(model.PushedCommit(ref, REPO, branch or f"env/{ref.name}", commit))
-        ticket = self.tickets[action.ticket]
-        status = ticket.status
-        if status.station != action.station or status.current is None:
-            return  # the ticket moved on meanwhile: the controller drops the report
-        record = status.current
-        known = {p.app for p in pushed}  # as outcomes.follow_up: the new commits replace those of the same apps
-        merged = tuple(p for p in record.pushed if p.app not in known) + tuple(pushed)
-        record = dataclasses.replace(record, pushed=merged)
-        status = dataclasses.replace(status, journey=(*status.journey[:-1], record))
-        self.tickets[action.ticket] = dataclasses.replace(ticket, status=status)
+        outcome = outcomes.Pushed(tuple(pushed), hand_edits=tuple(edits))
+        for step in outcomes.follow_up(self.tickets[action.ticket], action, outcome):
+            self.apply(step)
 
     def repair(self, action: actions.RepairDrift) -> None:
         """K8sTA's content restored on top of the human commit, only if that is still the head."""
@@ -424,6 +433,7 @@ class Sim:
         owner = action.ticket
         self.heads[ref] = (owner, action.station if owner else None, commit)
         del self.human[ref]
+        self.unseen.discard(ref)
         self.rerendered.pop(ref, None)
         self.k8sta_heads.pop(ref, None)
         if owner is None or owner not in self.tickets:

@@ -1220,3 +1220,26 @@ def test_a_sync_request_for_a_multi_source_application_names_the_k8sta_source() 
     sim.settle()
     assert sim.sync_requests == [
         actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, sim.pushed("t", "dev") or "", 2)]
+
+
+def test_a_hand_edit_the_watcher_has_not_seen_is_pushed_over_by_the_next_ticket_and_recorded() -> None:
+    """Issue 19 item 4: the next ticket's push meets the edit first; the visit says so, as a repair would."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    ref = app("dev")
+    sim.create("line", name="t1")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t1").status.state is St.COMPLETED
+    human = sim.hand_edit(ref, seen=False)  # e.g. `git rm -r .k8sta`, pushed between two watcher scans
+    sim.create("line", name="t2")
+    sim.settle()
+    record = sim.ticket("t2").status.journey[-1]
+    assert record.drift == (model.Drift(ref, "env/dev", human),)
+    warnings = [e for e in sim.events if e.reason is actions.EventReason.DRIFT]
+    assert {w.app for w in warnings} == {None, ref} and all(human[:12] in w.message for w in warnings)
+    assert not sim.repairs  # the push took the repair's place
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t2").status.state is St.COMPLETED
+    assert sim.truly_arrived(ref, sim.pushed("t2", "dev"))
