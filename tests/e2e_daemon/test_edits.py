@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,10 @@ def remove_k8sta_dir(repo: ConfigRepo, branch: str) -> str:
     """A person's `git rm -r .k8sta && git commit && git push` on the app branch."""
     head = repo.head(branch)
     assert head is not None
-    with tempfile.TemporaryDirectory(prefix="k8sta-hand-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        repo.git(["read-tree", head], env=env)
-        files = repo.git(["ls-files", ".k8sta"], env=env).split()
-        assert files
-        repo.git(["update-index", "--force-remove", *files], env=env)
-        tree = repo.git(["write-tree"], env=env).strip()
+    entries = repo.git(["ls-tree", head]).splitlines()
+    kept = [e for e in entries if not e.endswith("\t.k8sta")]
+    assert len(kept) == len(entries) - 1
+    tree = repo.git(["mktree"], stdin=("\n".join(kept) + "\n").encode()).strip()
     human = {"GIT_AUTHOR_NAME": "Pat Human", "GIT_AUTHOR_EMAIL": "pat@example.com",
              "GIT_COMMITTER_NAME": "Pat Human", "GIT_COMMITTER_EMAIL": "pat@example.com"}
     commit = repo.git(["commit-tree", tree, "-p", head, "-F", "-"], env=human,
