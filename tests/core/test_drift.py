@@ -80,3 +80,46 @@ def test_a_k8sta_head_with_a_rerender_trailer_is_a_re_render_of_the_visit_it_nam
     assert drift.judge_rerender(source, "b" * 40, "shop/shop-1", "dev", None) is None  # a promotion
     assert drift.judge_rerender(source, "b" * 40, None, None, "f" * 40) is None  # no visit named: drift instead
     assert drift.judge_rerender(source, None, None, None, None) is None
+
+
+# -- the push path: may a ticket's push build on this head? (issue 19 item 4) ---------------------------
+
+PUSHED_SOURCE = sources.AppSource(app=DEV, repo_url="file:///r", branch="env/dev", overlay_dir="env/dev",
+                                  source_branch="main")
+HEAD, BELOW = "b" * 40, "a" * 40
+
+
+@pytest.mark.parametrize("trailers, problem, newest, wanted", [
+    (("shop/shop-1", "dev"), None, HEAD, drift.PushBase(previous=HEAD)),
+    # a hand edit that deleted .k8sta/, or rewrote metadata.yaml without apiVersion, or left it alone:
+    # the push lands on top of it, as the drift repair would, and says so
+    ((None, None), "no .k8sta/metadata.yaml", BELOW,
+     drift.PushBase(previous=BELOW, hand_edit=model.Drift(DEV, "env/dev", HEAD))),
+    ((None, None), ".k8sta/metadata.yaml: apiVersion: is required", BELOW,
+     drift.PushBase(previous=BELOW, hand_edit=model.Drift(DEV, "env/dev", HEAD))),
+    ((None, None), None, BELOW, drift.PushBase(previous=BELOW, hand_edit=model.Drift(DEV, "env/dev", HEAD))),
+    (("shop/shop-1", None), None, BELOW, drift.PushBase(previous=BELOW, hand_edit=model.Drift(DEV, "env/dev", HEAD))),
+], ids=["k8sta-head", "k8sta-dir-removed", "metadata-rewritten", "harmless-edit", "one-trailer-only"])
+def test_push_base(trailers: tuple[str | None, str | None], problem: str | None, newest: str,
+                   wanted: drift.PushBase) -> None:
+    assert drift.push_base(PUSHED_SOURCE, HEAD, *trailers, problem, newest) == wanted
+
+
+@pytest.mark.parametrize("trailers, problem, newest, says", [
+    ((None, None), "no .k8sta/metadata.yaml", None, "not written by K8sTA"),
+    ((None, None), None, None, "not written by K8sTA"),
+    (("shop/shop-1", "dev"), ".k8sta/metadata.yaml: apiVersion: k8sta.io/branch/v9 is not supported", HEAD,
+     "newer K8sTA"),
+], ids=["never-k8sta", "never-k8sta-with-metadata", "unreadable-k8sta-commit"])
+def test_push_base_refuses_a_branch_k8sta_cannot_own(trailers: tuple[str | None, str | None],
+                                                     problem: str | None, newest: str | None, says: str) -> None:
+    with pytest.raises(drift.ForeignBranch, match=says) as caught:
+        drift.push_base(PUSHED_SOURCE, HEAD, *trailers, problem, newest)
+    assert "env/dev" in str(caught.value) and HEAD in str(caught.value)
+
+
+def test_push_base_agrees_with_the_drift_rule() -> None:
+    """Whatever the head's trailers, the push sees a hand edit exactly where the drift watcher does."""
+    for trailers in [(None, None), ("t", None), (None, "s"), ("t", "s")]:
+        said = drift.judge_head(PUSHED_SOURCE, HEAD, *trailers)
+        assert drift.push_base(PUSHED_SOURCE, HEAD, *trailers, None, BELOW).hand_edit == said

@@ -77,3 +77,23 @@ def test_other_outcomes_change_nothing(outcome: outcomes.Outcome) -> None:
     ids=["done", "pushed", "retry-later", "waiting", "push-failed", "stale", "unavailable"])
 def test_only_effective_outcomes_let_the_batch_go_on(outcome: outcomes.Outcome, expected: bool) -> None:
     assert outcomes.took_effect(outcome) is expected
+
+
+def test_a_push_that_landed_on_a_hand_edit_records_it_once_with_warning_events() -> None:
+    """Issue 19 item 4: the push took the drift repair's place, so the visit says so as a repair would."""
+    edit = model.Drift(DEV, "env/dev", "e" * 40)
+    pushed = outcomes.Pushed((NEW_DEV,), hand_edits=(edit,))
+
+    update, *events = outcomes.follow_up(ticket(ENTERED), PUSH, pushed)
+
+    assert isinstance(update, actions.UpdateTicketStatus)
+    record = update.status.journey[-1]
+    assert record.pushed == (NEW_DEV,) and record.drift == (edit,)
+    assert {(e.app, e.type, e.reason) for e in events} == {
+        (DEV, actions.EventType.WARNING, actions.EventReason.DRIFT),
+        (None, actions.EventType.WARNING, actions.EventReason.DRIFT)}
+    assert all(isinstance(e, actions.EmitEvent) and "eeeeeeeeeeee" in e.message and "bbbbbbbbbbbb" in e.message
+               and "edited by hand" in e.message for e in events)
+    # the same hand edit reported again (a repeated push) is not recorded or announced twice
+    again = outcomes.follow_up(ticket(record), PUSH, pushed)
+    assert len(again) == 1 and again[0].status.journey[-1].drift == (edit,)  # type: ignore[union-attr]

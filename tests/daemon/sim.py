@@ -22,7 +22,10 @@ follows the documented behaviour (docs "Automated Sync Policy", controller/appco
   then the outcome the test chose) and asks for a refresh, which is a separate step here so the
   tests see "Succeeded, not reconciled yet"; a Failed one changes nothing live;
 - health is what the live resources say (``Suspended`` for a paused Rollout, ``Degraded``, ...), and
-  Argo CD reports its changes without a new comparison (``reconciledAt`` stays).
+  Argo CD reports its changes without a new comparison (``reconciledAt`` stays);
+- an edit of the Application's source (``repoint``: another ``targetRevision``) shows in its spec at
+  once, and the controller compares again right away (a spec that differs from ``comparedTo`` needs
+  a refresh, ``needRefreshAppStatus``): from then on the branch head it reads is the new branch's.
 
 ``truly_arrived`` is the ground truth the invariants check decide's arrivals against: the cluster
 runs the pushed commit's render, no operation is running, and the workloads are Healthy.
@@ -37,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from k8sta_daemon.core import actions, codec, decide, model, scope
+from k8sta_daemon.core import actions, codec, decide, drift, model, outcomes, scope, sources
 
 from . import scope_reference
 
@@ -45,6 +48,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 NS = "team"
+REPO = "file:///config.git"
 ARGO_NS = "argocd"
 INITIAL = "0" * 40
 H = model.HealthStatus
@@ -108,9 +112,12 @@ class Sim:
     fail_spawns: int = 0  # the next N child creations fail (API server unavailable)
     malformed: dict[model.TicketRef, tuple[model.Ticket, model.MalformedTicket]] = field(default_factory=dict)
     human: dict[model.AppRef, str] = field(default_factory=dict)  # branch heads a human pushed
+    unseen: set[model.AppRef] = field(default_factory=set)  # hand edits the drift watcher has not seen yet
     k8sta_heads: dict[model.AppRef, str] = field(default_factory=dict)  # the newest K8sTA commit per branch
     repairs: list[actions.RepairDrift] = field(default_factory=list)
     rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)  # heads K8sTA re-rendered
+    branches: dict[tuple[model.AppRef, str], tuple[model.TicketRef | None, str | None, str]] = field(
+        default_factory=dict)  # heads of branches an Application no longer points at
     check: bool = True
     index: scope.Index = field(default_factory=scope.Index)  # kept across steps, as the controller keeps it
 
@@ -119,7 +126,8 @@ class Sim:
            manual: tuple[str, ...] = (), static: tuple[str, ...] = (), **kwargs: object) -> Sim:
         """Every Application starts Synced and Healthy at ``INITIAL``; ``manual`` ones have no automated
         sync, ``static`` ones render the same whatever the snapshot (e.g. an image they do not use)."""
-        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual), "initial")
+        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual, repo_url=REPO,
+                                               target_revision=f"env/{a.name}"), "initial")
                 for s in stations for a in s.applications}
         sim = cls({t.ref: t for t in tracks}, {s.ref: s for s in stations}, argo,  # type: ignore[arg-type]
                   static=frozenset(app(n) for n in static), **kwargs)  # type: ignore[arg-type]
@@ -137,7 +145,8 @@ class Sim:
         return model.World(now=self.now, tracks=dict(self.tracks), stations=dict(self.stations),
                            tickets=dict(self.tickets), apps=self.apps,
                            malformed={ref: broken for ref, (_, broken) in self.malformed.items()},
-                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()},
+                           drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()
+                                  if ref not in self.unseen},
                            rerendered=dict(self.rerendered))
 
     def rerender(self, ref: model.AppRef) -> str:
@@ -153,8 +162,9 @@ class Sim:
                                                 station=station_name)
         return commit
 
-    def hand_edit(self, ref: model.AppRef) -> str:
-        """A human pushes a commit onto the app branch (a new render; the plugin refuses it)."""
+    def hand_edit(self, ref: model.AppRef, seen: bool = True) -> str:
+        """A human pushes a commit onto the app branch (a new render; the plugin refuses it). With
+        ``seen`` False the drift watcher has not scanned since (its interval is not over)."""
         self.commits += 1
         commit = hashlib.sha1(f"human-{self.commits}".encode()).hexdigest()
         self.renders[commit] = f"human-{self.commits}"
@@ -162,8 +172,28 @@ class Sim:
         self.k8sta_heads.setdefault(ref, head)  # a second edit keeps the K8sTA commit under the first
         self.heads[ref] = (None, None, commit)
         self.human[ref] = commit
+        if not seen:
+            self.unseen.add(ref)
         self.rerendered.pop(ref, None)
         return commit
+
+    def repoint(self, ref: model.AppRef, branch: str) -> None:
+        """Someone edits the Application's ``targetRevision`` to ``branch`` (another app branch, with a
+        render of its own); Argo CD compares against that branch at once."""
+        old = self.argo[ref].status.target_revision or f"env/{ref.name}"
+        self.branches[(ref, old)] = self.heads[ref]
+        if (ref, branch) not in self.branches:
+            self.commits += 1
+            commit = hashlib.sha1(f"branch-{self.commits}".encode()).hexdigest()
+            self.renders[commit] = f"branch-{branch}"
+            self.branches[(ref, branch)] = (None, None, commit)
+        self.heads[ref] = self.branches.pop((ref, branch))
+        self.human.pop(ref, None)
+        self.unseen.discard(ref)
+        self.rerendered.pop(ref, None)
+        self.k8sta_heads.pop(ref, None)
+        self._report(ref, target_revision=branch)
+        self.refresh(ref)
 
     def corrupt(self, name: str) -> None:
         """Someone writes a spec the decoder rejects: the object stays, decide sees a MalformedTicket."""
@@ -361,11 +391,21 @@ class Sim:
                 raise AssertionError(f"unknown action {action!r}")
 
     def push(self, action: actions.PushStation) -> None:
+        """The git adapter and the push unit: a head that is not K8sTA's is judged by the core's rule
+        (``drift.push_base``), and the result is recorded as ``outcomes.follow_up`` says."""
         pushed: list[model.PushedCommit] = []
+        edits: list[model.Drift] = []
         for ref in action.applications:
             owner, station_name, commit = self.heads.get(ref, (None, None, "0" * 40))
             if (owner, station_name) != (action.ticket, action.station):
+                if ref in self.human:  # a hand edit: what does the core say about building on it?
+                    where = self.argo[ref].status.target_revision or f"env/{ref.name}"
+                    source = sources.AppSource(ref, REPO, where, where, "main")
+                    base = drift.push_base(source, commit, None, None, None, self.k8sta_heads.get(ref, INITIAL))
+                    if base.hand_edit is not None:
+                        edits.append(base.hand_edit)
                 self.human.pop(ref, None)  # a K8sTA push on top ends a drift
+                self.unseen.discard(ref)
                 self.rerendered.pop(ref, None)  # and makes the head a promotion again
                 self.k8sta_heads.pop(ref, None)
                 self.commits += 1
@@ -374,17 +414,11 @@ class Sim:
                 snap = action.snapshot
                 render = self.renders[INITIAL] if ref in self.static else f"{snap.config_commit}/{snap.images}"
                 self.renders[commit] = render
-            pushed.append(model.PushedCommit(ref, "file:///config.git", f"env/{ref.name}", commit))
-        ticket = self.tickets[action.ticket]
-        status = ticket.status
-        if status.station != action.station or status.current is None:
-            return  # the ticket moved on meanwhile: the controller drops the report
-        record = status.current
-        known = {p.app for p in record.pushed}
-        merged = record.pushed + tuple(p for p in pushed if p.app not in known)
-        record = dataclasses.replace(record, pushed=merged)
-        status = dataclasses.replace(status, journey=(*status.journey[:-1], record))
-        self.tickets[action.ticket] = dataclasses.replace(ticket, status=status)
+            branch = self.argo[ref].status.target_revision if ref in self.argo else None
+            pushed.append(model.PushedCommit(ref, REPO, branch or f"env/{ref.name}", commit))
+        outcome = outcomes.Pushed(tuple(pushed), hand_edits=tuple(edits))
+        for step in outcomes.follow_up(self.tickets[action.ticket], action, outcome):
+            self.apply(step)
 
     def repair(self, action: actions.RepairDrift) -> None:
         """K8sTA's content restored on top of the human commit, only if that is still the head."""
@@ -399,6 +433,7 @@ class Sim:
         owner = action.ticket
         self.heads[ref] = (owner, action.station if owner else None, commit)
         del self.human[ref]
+        self.unseen.discard(ref)
         self.rerendered.pop(ref, None)
         self.k8sta_heads.pop(ref, None)
         if owner is None or owner not in self.tickets:

@@ -1316,3 +1316,89 @@ def test_an_overlay_re_render_while_soaking_is_adopted_deployed_and_the_ticket_c
     assert sim.truly_arrived(ref, rerendered)  # what runs in staging is the re-render
     assert ours not in {r.revision for r in sim.sync_requests[requested_before:]}  # never asked to sync it back
     assert len([e for e in sim.events if e.reason is actions.EventReason.RERENDERED]) == 1
+
+
+# -- Applications re-pointed mid-visit; multi-source Applications (issue 19 item 7) -----------------
+
+SOAKED = {"arrived_at": T0, "healthy_since": T0, "state": model.JourneyState.ARRIVED}
+
+
+@pytest.mark.parametrize("seen, says", [
+    pytest.param(Healthy, None, id="where-it-points-unknown"),
+    pytest.param(_ok(repo_url="file:///c.git", target_revision="env/a1"), None, id="unchanged"),
+    pytest.param(_ok(repo_url="file:///c.git", target_revision="env/a1-blue"), "re-pointed to env/a1-blue",
+                 id="another-branch"),
+    pytest.param(_ok(repo_url="file:///elsewhere.git", target_revision="env/a1"),
+                 "re-pointed to env/a1 in file:///elsewhere.git", id="another-repository"),
+])
+def test_an_application_re_pointed_mid_visit_is_pushed_again(seen: model.AppStatus, says: str | None) -> None:
+    world, _ = _at_s1({"soak_seconds": 60, "timeout_seconds": 300}, {"a1": seen}, T0 + 10, dict(SOAKED))
+    result = decide.decide(world)
+    pushes = [a for a in result if isinstance(a, actions.PushStation)]
+    status = _status_of(result, "t1")
+    if says is None:
+        assert not pushes and status is not None and status.state is St.SOAKING
+        return
+    assert pushes == [actions.PushStation(model.TicketRef(NS, "t1"), "line", "s1", (app("a1"),), snapshot(1))]
+    assert status is not None and (status.state, status.station) == (St.DEPLOYING, "s1")
+    assert says in status.message and "pushed to env/a1 in file:///c.git" in status.message
+    record = status.journey[-1]
+    assert record.healthy_since is None and record.arrival_lost_at == T0 + 10  # soak restarts, timeout counts
+
+
+def test_a_re_pointed_application_that_is_never_pushed_fails_at_the_timeout() -> None:
+    moved = _ok(repo_url="file:///c.git", target_revision="env/a1-blue")
+    world, _ = _at_s1({"timeout_seconds": 300}, {"a1": moved}, T0 + 300, {})
+    status = _status_of(decide.decide(world), "t1")
+    assert status is not None and status.state is St.FAILED and "not pushed within the 300s" in status.message
+
+
+def test_re_pointed_mid_visit_the_ticket_deploys_to_the_new_branch_and_completes() -> None:
+    sim, ref, ours = _soaking_at_staging(timeout_seconds=600)
+    sim.repoint(ref, "env/staging-blue")  # Argo CD now renders another branch (and auto-syncs it)
+    sim.argo_converge()
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    sim.now += 60
+    sim.settle()
+    status = sim.ticket("t").status
+    assert status.state is St.COMPLETED, status.message
+    (pushed,) = status.journey[-1].pushed
+    assert pushed.branch == "env/staging-blue" and pushed.commit != ours
+    assert sim.truly_arrived(ref, pushed.commit)
+
+
+def test_a_sync_request_for_a_multi_source_application_names_the_k8sta_source() -> None:
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))], manual=("dev",))
+    ref = app("dev")
+    sim._report(ref, source_position=2)  # spec.sources: [values, k8sta]
+    sim.create("line", name="t")
+    sim.settle()
+    sim.refresh(ref)
+    sim.settle()
+    assert sim.sync_requests == [
+        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, sim.pushed("t", "dev") or "", 2)]
+
+
+def test_a_hand_edit_the_watcher_has_not_seen_is_pushed_over_by_the_next_ticket_and_recorded() -> None:
+    """Issue 19 item 4: the next ticket's push meets the edit first; the visit says so, as a repair would."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    ref = app("dev")
+    sim.create("line", name="t1")
+    sim.settle()
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t1").status.state is St.COMPLETED
+    human = sim.hand_edit(ref, seen=False)  # e.g. `git rm -r .k8sta`, pushed between two watcher scans
+    sim.create("line", name="t2")
+    sim.settle()
+    record = sim.ticket("t2").status.journey[-1]
+    assert record.drift == (model.Drift(ref, "env/dev", human),)
+    warnings = [e for e in sim.events if e.reason is actions.EventReason.DRIFT]
+    assert {w.app for w in warnings} == {None, ref} and all(human[:12] in w.message for w in warnings)
+    assert not sim.repairs  # the push took the repair's place
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t2").status.state is St.COMPLETED
+    assert sim.truly_arrived(ref, sim.pushed("t2", "dev"))

@@ -88,7 +88,7 @@ def topologies(draw: st.DrawFn) -> Topology:
 
 
 ARGO_OPS = ["refresh", "refresh", "finish", "finish", "fail", "rollout", "comparison_error", "hand_edit",
-            "rerender", *(f"health:{h.value}" for h in H)]
+            "hand_edit_unseen", "repoint", "rerender", *(f"health:{h.value}" for h in H)]
 
 _create = st.tuples(st.just("create"), st.integers(0, 1))
 _argo_step = st.tuples(st.just("argo"), st.integers(0, 50), st.sampled_from(ARGO_OPS))
@@ -134,6 +134,11 @@ def _argo(sim: Sim, ref: model.AppRef, op: str) -> None:
         sim.rollout(ref)
     elif op == "hand_edit":  # a human commit on the app branch (repaired: every Station has selfHeal)
         sim.hand_edit(ref)
+    elif op == "hand_edit_unseen":  # the same, before the drift watcher's next scan: a push may meet it first
+        sim.hand_edit(ref, seen=False)
+    elif op == "repoint":  # someone moves the Application to the other of two app branches
+        now = sim.argo[ref].status.target_revision
+        sim.repoint(ref, f"env/{ref.name}" if now != f"env/{ref.name}" else f"env/{ref.name}-blue")
     elif op == "rerender":  # an overlay-only main commit re-rendered onto a K8sTA head (same pins)
         if sim.heads[ref][0] is not None and ref not in sim.human:
             sim.rerender(ref)
@@ -188,6 +193,7 @@ def _drain(sim: Sim, rounds: int = 40) -> None:
     """Fix malformed tickets, approve and enable everything, let Argo CD converge Healthy, time pass."""
     for ref in list(sim.malformed):
         sim.uncorrupt(ref.name)
+    sim.unseen.clear()  # the drift watcher scans every --drift-seconds
     for ref in list(sim.stations):
         sim.set_station(ref.name, disabled=False, disabled_applications=frozenset())
     for _ in range(rounds):

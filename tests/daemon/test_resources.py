@@ -439,7 +439,8 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
         operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=COMMIT,
         operation_started_at=T("2026-11-26T10:01:00Z"), operation_finished_at=T("2026-11-26T10:01:01Z"),
         operation_message="successfully synced (all tasks run)", reconciled_at=T("2026-11-26T10:01:03Z"),
-        health=model.HealthStatus.HEALTHY, automated=True)
+        health=model.HealthStatus.HEALTHY, automated=True, repo_url="https://git.example/config.git",
+        target_revision="env/api-dev")
     assert arrival.judge_app(status, COMMIT)[0] is arrival.AppVerdict.HEALTHY
     assert resources.app_ref_from_dict(argo_app()) == model.AppRef("argocd", "api-dev")
 
@@ -467,6 +468,37 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
 ])
 def test_argo_app_status_variants(changes: dict[str, Any], verdict: arrival.AppVerdict) -> None:
     assert arrival.judge_app(resources.argo_app_status(argo_app(**changes)), COMMIT)[0] is verdict
+
+
+VALUES = {"repoURL": "https://git.example/values.git", "targetRevision": "main", "ref": "values"}
+OURS = {"repoURL": "https://git.example/config.git", "targetRevision": "env/api-dev", "path": ".",
+        "plugin": {"name": "k8sta"}}
+
+
+def multi_source(*sources: dict[str, Any]) -> dict[str, Any]:
+    """An Argo CD 3 multi-source Application: revisions are listed in the order of ``spec.sources``."""
+    app = argo_app(sync={"status": "Synced", "revisions": ["1" * 40, COMMIT]},
+                   operationState={"phase": "Succeeded", "startedAt": "2026-11-26T10:01:00Z",
+                                   "finishedAt": "2026-11-26T10:01:01Z",
+                                   "operation": {"sync": {"revisions": ["1" * 40, COMMIT]}},
+                                   "syncResult": {"revisions": ["1" * 40, COMMIT]}})
+    app["spec"].pop("source")
+    app["spec"]["sources"] = list(sources)
+    return app
+
+
+def test_a_multi_source_application_is_judged_by_the_revision_of_its_k8sta_source() -> None:
+    """Issue 19 item 7: the k8sta source is second here; its revision is the second of each list."""
+    status = resources.argo_app_status(multi_source(VALUES, OURS))
+    assert (status.synced_revision, status.operation_revision) == (COMMIT, COMMIT)
+    assert (status.repo_url, status.target_revision, status.source_position) == (
+        OURS["repoURL"], "env/api-dev", 2)
+    assert arrival.judge_app(status, COMMIT)[0] is arrival.AppVerdict.HEALTHY
+
+
+def test_a_multi_source_application_k8sta_cannot_tell_apart_reports_no_source() -> None:
+    status = resources.argo_app_status(multi_source(OURS, OURS))
+    assert (status.repo_url, status.target_revision, status.source_position) == (None, None, None)
 
 
 def test_argo_app_without_status_or_garbage() -> None:

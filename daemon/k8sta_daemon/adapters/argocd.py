@@ -139,11 +139,18 @@ class ArgoCD:
         """Ask Argo CD to look at the app branch now instead of at its next poll."""
         return self.get_application(app, refresh="hard" if hard else "normal")
 
-    def sync(self, app: AppName, revision: str) -> None:
+    def sync(self, app: AppName, revision: str, source_position: int | None = None) -> None:
         """Start a sync of exactly ``revision``. A refusal raises ``ArgoCDRefused`` with Argo CD's
         message, "another operation is already in progress" included: that operation may be for an
-        older commit, so it is never taken as ours (the caller retries later)."""
-        body = {"revision": revision, "prune": True, "appNamespace": app.namespace}
+        older commit, so it is never taken as ours (the caller retries later). ``source_position``
+        (1-based, multi-source Applications): the source ``revision`` is for; Argo CD ignores a plain
+        ``revision`` for those and resolves each source's targetRevision instead."""
+        body: dict[str, Any] = {"prune": True, "appNamespace": app.namespace}
+        if source_position is None:
+            body["revision"] = revision
+        else:
+            body["revisions"] = [revision]
+            body["sourcePositions"] = [source_position]
         self._request("POST", f"/api/v1/applications/{app.name}/sync", body=body)
 
     def run_resource_action(self, app: AppName, *, action: str, kind: str, resource_name: str, namespace: str,

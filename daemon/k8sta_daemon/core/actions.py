@@ -61,7 +61,9 @@ class RequestSync:
     no automated sync (or it is unknown), or Argo CD already attempted ``revision`` before this visit
     (its automated sync never retries a revision it attempted: the retry case). The executor:
 
-    - POSTs a sync of ``revision`` (``/api/v1/applications/<name>/sync`` with ``revision``);
+    - POSTs a sync of ``revision`` (``/api/v1/applications/<name>/sync`` with ``revision``; for a
+      multi-source Application ``revisions: [revision]`` and ``sourcePositions: [source_position]``,
+      the K8sTA source's 1-based place in ``spec.sources``: Argo CD ignores ``revision`` there);
     - keeps its own backoff per (``app``, ``revision``), exponential with jitter, reset when the
       revision changes: ``decide`` re-emits on every pass and the backoff decides when to call again;
     - treats "another operation is already in progress" as retry later (never as success), and any
@@ -74,6 +76,7 @@ class RequestSync:
     station: str
     app: model.AppRef
     revision: str
+    source_position: int | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from typing import Any
 
 from k8sta_cmp import patterns
 from k8sta_cmp.fields import Fields
-from k8sta_daemon.core import actions, failures, model
+from k8sta_daemon.core import actions, failures, model, sources
 
 GROUP = "k8sta.io"
 VERSION = "v1alpha1"
@@ -469,7 +469,8 @@ def health_reasons(tree: Any, health: Any) -> str:
 def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
     """What the arrival rule needs from an Argo CD Application (REST API or Kubernetes JSON).
 
-    Reads ``status.sync.status/revision`` (first of ``revisions`` for multi-source Applications),
+    Reads ``status.sync.status/revision`` (for a multi-source Application, the entry of ``revisions``
+    at the K8sTA source's position, ``sources.k8sta_source``; the first when that cannot be told),
     ``status.operationState.phase/startedAt/finishedAt/message/syncResult.revision``,
     ``status.reconciledAt``, ``status.health.status/message``, the error conditions of
     ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...) and whether
@@ -488,12 +489,13 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
     result = _mapping(operation.get("syncResult"))
     health = _mapping(status.get("health"))
     requested = _mapping(_mapping(operation.get("operation")).get("sync"))
+    position, repo_url, target = _our_source(app)
     return model.AppStatus(
         exists=True,
         sync_status=_enum(model.SyncStatus, sync.get("status"), model.SyncStatus.UNKNOWN),
-        synced_revision=_revision(sync),
+        synced_revision=_revision(sync, position),
         operation_phase=_enum(model.OperationPhase, operation.get("phase"), None),
-        operation_revision=_revision(result) or _revision(requested),
+        operation_revision=_revision(result, position) or _revision(requested, position),
         operation_started_at=_time(operation.get("startedAt")),
         operation_finished_at=_time(operation.get("finishedAt")),
         operation_message=str(operation.get("message") or ""),
@@ -505,7 +507,24 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
             model.AppCondition(str(c["type"]), str(c.get("message") or ""))
             for c in status.get("conditions") or [] if isinstance(c, Mapping)
             and isinstance(c.get("type"), str) and c["type"].endswith("Error")),
+        repo_url=repo_url, target_revision=target, source_position=position,
     )
+
+
+def _our_source(app: Mapping[str, Any]) -> tuple[int | None, str | None, str | None]:
+    """Position, repoURL and targetRevision of the K8sTA source (all None when it cannot be told)."""
+    spec = app.get("spec")
+    if not isinstance(spec, Mapping):
+        return None, None, None
+    metadata = _mapping(app.get("metadata"))
+    ref = model.AppRef(str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+    try:
+        position, source = sources.k8sta_source(ref, spec)
+    except sources.InvalidSource:
+        return None, None, None
+    repo_url, target = source.get("repoURL"), source.get("targetRevision")
+    return (position, repo_url if isinstance(repo_url, str) else None,
+            target if isinstance(target, str) else None)
 
 
 def _automated(spec: Any) -> bool | None:
@@ -522,11 +541,15 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _revision(section: Mapping[str, Any]) -> str | None:
+def _revision(section: Mapping[str, Any], position: int | None = None) -> str | None:
+    """``revision``, or for a multi-source Application the entry of ``revisions`` at ``position``."""
+    revisions = section.get("revisions")
+    if position is not None and isinstance(revisions, list) and revisions:
+        found = revisions[position - 1] if position <= len(revisions) else None
+        return found if isinstance(found, str) and found else None
     revision = section.get("revision")
     if isinstance(revision, str) and revision:
         return revision
-    revisions = section.get("revisions")
     if isinstance(revisions, list) and revisions and isinstance(revisions[0], str) and revisions[0]:
         return revisions[0]
     return None

@@ -88,6 +88,20 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   re-emitted until the drift is gone; the timeout clock runs as usual (a lost arrival restarts it).
   With ``self_heal`` off the ticket waits (message says why) and fails at its timeout. A drifted
   branch of a Station nobody holds is repaired to the newest K8sTA commit (``ticket`` None).
+- Hand edits at push time: a push never fails because the branch head is a hand edit (no K8sTA
+  trailers, ``.k8sta/`` deleted or ``metadata.yaml`` rewritten included) over a branch K8sTA wrote:
+  ``core.drift.push_base`` (the same rule as the drift watcher's ``judge_head``) lets it land on top
+  of the human commit, and ``outcomes.follow_up`` records the hand edit in the visit's ``drift``
+  with the same Warning Events a repair gives. Only a branch K8sTA never wrote is refused.
+- Re-pointed Applications: when an Application's K8sTA source (``AppStatus.repo_url`` and
+  ``target_revision``) no longer names the repository and branch the visit pushed to, the visit
+  pushes again (``PushStation``, message names old and new) and is judged against the new commit;
+  the soak restarts and the timeout counts from then (an invalid new target fails the push, saying
+  why; one never pushed fails at the timeout, naming it).
+- Multi-source Applications (``spec.sources``): the one source using the k8sta plugin is K8sTA's
+  (``sources.k8sta_source``); its revision is read at its position and ``RequestSync`` names that
+  position (``source_position``). Two k8sta sources, or several and none k8sta's, fail the push
+  with a message saying which.
 - Re-renders (``world.rerendered``: a head that is K8sTA's overlay-only re-render, naming the visit it
   re-rendered): that visit adopts the head as its commit for the Application (a ``ReRendered`` Event)
   and is judged against it, so an overlay edit during a visit is deployed and awaited, never reverted.
@@ -413,12 +427,18 @@ class _Decision:
         timed_out = (station.timeout_seconds is not None and clock is not None
                      and self.now - clock >= station.timeout_seconds)
         unpushed = [a for a in active if record.pushed_commit(a) is None]
-        if unpushed:
+        repointed = [(a, where) for a in active if a not in unpushed
+                     and (where := _repointed(record, a, self.world.apps.get(a))) is not None]
+        if unpushed or repointed:
             if timed_out:
                 self.fail(ticket, _with_record(status, record),
-                          f"branches not pushed within the {station.timeout_seconds:g}s timeout", active)
+                          f"branches not pushed within the {station.timeout_seconds:g}s timeout"
+                          + "".join(f"; {a} {where}" for a, where in repointed), active)
                 return
-            message = f"pushing app branches at station {station.name} ({len(unpushed)} pending)"
+            message = f"pushing app branches at station {station.name} ({len(unpushed) + len(repointed)} pending"
+            message += "".join(f"; {a} {where}" for a, where in repointed) + ")"
+            if repointed and record.arrived_at is not None and record.arrival_lost_at is None:
+                record = dataclasses.replace(record, arrival_lost_at=self.now)  # the timeout counts again
             record = dataclasses.replace(record, healthy_since=None)  # an added Application restarts the soak
             self.set(ticket, dataclasses.replace(_with_record(status, record),
                                                  state=model.TicketState.DEPLOYING, message=message))
@@ -454,8 +474,11 @@ class _Decision:
             drifted = {d.app for d in self.current_drift(station, record)}
             for app, _, _ in not_ready:
                 commit = record.pushed_commit(app) or ""
-                if app not in drifted and needs_sync(self.world.apps.get(app), commit, record.entered_at):
-                    self.outcome(ticket).syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit))
+                seen = self.world.apps.get(app)
+                if app not in drifted and needs_sync(seen, commit, record.entered_at):
+                    position = seen.source_position if seen is not None else None
+                    self.outcome(ticket).syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit,
+                                                                          position))
             suspended = any(v is AppVerdict.SUSPENDED for _, v, _ in not_ready)
             state = model.TicketState.SUSPENDED if suspended else model.TicketState.DEPLOYING
             if degraded:
@@ -888,6 +911,18 @@ def _stamp(condition: model.Condition, previous: model.Condition | None, now: fl
             and previous.last_transition_time is not None:
         return dataclasses.replace(condition, last_transition_time=previous.last_transition_time)
     return dataclasses.replace(condition, last_transition_time=now)
+
+
+def _repointed(record: model.JourneyRecord, app: model.AppRef, seen: model.AppStatus | None) -> str | None:
+    """Why ``app`` must be pushed again: its K8sTA source points elsewhere than the visit's push went
+    (another branch or repository, edited mid-visit); None when it does not, or where it points is unknown."""
+    pushed = next((p for p in record.pushed if p.app == app), None)
+    if pushed is None or seen is None or seen.repo_url is None or seen.target_revision is None:
+        return None
+    if (seen.repo_url, seen.target_revision) == (pushed.repo_url, pushed.branch):
+        return None
+    return (f"was re-pointed to {seen.target_revision} in {seen.repo_url} (pushed to {pushed.branch} in "
+            f"{pushed.repo_url}): pushing there")
 
 
 def _explain(items: list[tuple[model.AppRef, str]]) -> str:

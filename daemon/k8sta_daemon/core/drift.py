@@ -10,12 +10,20 @@ The rule: an app branch has drifted when its head commit does not carry both K8s
 (``K8sTA-Ticket`` and ``K8sTA-Station``). That covers a human commit that breaks the render (the plugin
 refuses it) and a harmless one on top of ours (item 13: Argo CD syncs it and the ticket waits for its
 own commit); both are repaired the same way.
+
+The push path follows the same rule (``push_base``, asked by the push unit for every existing head
+that is not already this visit's commit): a hand edit over a branch K8sTA wrote (a K8sTA commit on
+its first-parent line) is no reason to fail the ticket: its push lands on top of the human commit, as
+a K8sTA commit (history keeps the edit), and the visit records the hand edit (``outcomes.follow_up``),
+whether the edit deleted ``.k8sta/`` or rewrote ``metadata.yaml`` or not. Only a branch K8sTA never
+wrote, or a K8sTA commit whose metadata this daemon cannot read, is refused (``ForeignBranch``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from k8sta_daemon.core import actions, model, sources
@@ -56,6 +64,43 @@ def judge_rerender(source: sources.AppSource, head: str | None, ticket_trailer: 
         return None
     return model.Rerendered(app=source.app, branch=source.branch, head=head, ticket=ticket_trailer,
                             station=station_trailer)
+
+
+@dataclass(frozen=True)
+class PushBase:
+    """What a push builds on when its branch exists: ``previous`` is the K8sTA commit whose pins the new
+    commit's message compares with; ``hand_edit`` the human head it lands on (None: the head is K8sTA's)."""
+
+    previous: str
+    hand_edit: model.Drift | None = None
+
+
+class ForeignBranch(ValueError):
+    """The branch exists but is not K8sTA's to write: a push would overwrite someone else's work."""
+
+
+def push_base(source: sources.AppSource, head: str, ticket_trailer: str | None, station_trailer: str | None,
+              metadata_problem: str | None, newest_k8sta: str | None) -> PushBase:
+    """Whether a push may build on ``head`` (the branch's existing head), and how; ForeignBranch if not.
+
+    ``metadata_problem`` says why ``.k8sta/metadata.yaml`` is missing or unreadable at ``head`` (None:
+    it parses); ``newest_k8sta`` is the newest commit carrying K8sTA's trailers on ``head``'s
+    first-parent line (``head`` itself when it carries them). The rule is ``judge_head``'s: a head
+    without K8sTA's trailers is a hand edit, and the push treats it as the drift repair does (lands on
+    top, restoring K8sTA's content), whatever the edit did to ``.k8sta/``.
+    """
+    drift = judge_head(source, head, ticket_trailer, station_trailer)
+    if drift is None:
+        if metadata_problem is not None:
+            raise ForeignBranch(f"branch {source.branch} at {head} carries K8sTA's trailers but its metadata "
+                                f"cannot be read ({metadata_problem}); a newer K8sTA may have written it: "
+                                "upgrade this daemon, or push a fix to the branch")
+        return PushBase(previous=head)
+    if newest_k8sta is None:
+        raise ForeignBranch(f"branch {source.branch} exists at {head} but was not written by K8sTA (no commit "
+                            "with K8sTA's trailers in its history); app branches are orphan branches K8sTA "
+                            "owns: delete it, or point the Application at another branch")
+    return PushBase(previous=newest_k8sta, hand_edit=drift)
 
 
 def after_repair(ticket: model.Ticket, action: actions.RepairDrift,

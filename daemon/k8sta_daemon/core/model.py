@@ -103,6 +103,10 @@ class AppStatus:
     (``syncResult.revision``): an operation only counts for a ticket when it was for the ticket's own
     commit. ``automated`` is whether the Application has automated sync (None: unknown), and
     ``conditions`` are Argo CD's error conditions, shown in the ticket's message while it waits.
+    ``repo_url`` and ``target_revision`` are where the spec's K8sTA source points now (None: unknown,
+    or no single K8sTA source), so a visit notices an Application re-pointed since its push;
+    ``source_position`` is that source's 1-based place in ``spec.sources`` (None: ``spec.source``),
+    the index of its revision in Argo CD's ``revisions`` lists and what a sync request names.
     """
 
     exists: bool = True
@@ -118,6 +122,9 @@ class AppStatus:
     health_message: str = ""
     automated: bool | None = None
     conditions: tuple[AppCondition, ...] = ()
+    repo_url: str | None = None
+    target_revision: str | None = None
+    source_position: int | None = None
 
     @property
     def operation_running(self) -> bool:

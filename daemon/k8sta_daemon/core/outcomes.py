@@ -22,9 +22,13 @@ class Done:
 
 @dataclass(frozen=True)
 class Pushed:
-    """A Station's app branches point at these commits (new, or already there: pushes are idempotent)."""
+    """A Station's app branches point at these commits (new, or already there: pushes are idempotent).
+
+    ``hand_edits``: heads that were not K8sTA's commits (``core.drift.push_base``) and that the push
+    landed on top of."""
 
     commits: tuple[model.PushedCommit, ...]
+    hand_edits: tuple[model.Drift, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ def follow_up(ticket: model.Ticket, action: actions.PushStation, outcome: Outcom
 
     - ``Pushed``: the commits go into the current journey record, replacing earlier ones of the same
       Applications, unless the ticket has moved on meanwhile (then the trailers make the next push a
-      no-op and nothing is recorded).
+      no-op and nothing is recorded). A hand edit the push landed on top of is recorded in the visit's
+      ``drift`` (once per head) with a Warning Event on the Ticket and one on the Application, as the
+      drift repair does: the push took the place of the repair.
     - ``PushFailed``: the ticket is Failed and vacates its Station, the journey record says why, and a
       Warning Event on the Ticket repeats it.
     - anything else: nothing; ``decide`` emits the push again on a later pass.
@@ -92,8 +98,20 @@ def follow_up(ticket: model.Ticket, action: actions.PushStation, outcome: Outcom
             return []
         known = {p.app for p in outcome.commits}
         merged = tuple(p for p in current.pushed if p.app not in known) + outcome.commits
-        journey = (*ticket.status.journey[:-1], dataclasses.replace(current, pushed=merged))
-        return [actions.UpdateTicketStatus(action.ticket, dataclasses.replace(ticket.status, journey=journey))]
+        seen = {(d.app, d.head) for d in current.drift}
+        new = tuple(d for d in outcome.hand_edits if (d.app, d.head) not in seen)
+        record = dataclasses.replace(current, pushed=merged, drift=current.drift + new)
+        journey = (*ticket.status.journey[:-1], record)
+        events: list[actions.Action] = []
+        for edit in new:
+            what = (f"branch {edit.branch} was edited by hand (head {edit.head[:12]} is not K8sTA's commit); "
+                    f"the push landed on top of it as {(record.pushed_commit(edit.app) or '')[:12]} "
+                    "(history keeps the edit)")
+            events += [actions.EmitEvent(ticket=action.ticket, app=app, type=actions.EventType.WARNING,
+                                         reason=actions.EventReason.DRIFT, message=message)
+                       for app, message in ((edit.app, what), (None, f"station {action.station}: {edit.app}: {what}"))]
+        return [actions.UpdateTicketStatus(action.ticket, dataclasses.replace(ticket.status, journey=journey)),
+                *events]
     if isinstance(outcome, PushFailed):
         if current is None:
             return []

@@ -4,6 +4,12 @@ Caller: the reactor's push unit, with the Applications from its watch cache. By 
 Application's ``spec.source`` names the repository and its app branch (``targetRevision env/<name>``);
 two annotations override the overlay directory and the source branch. The Applications of one Station
 are grouped per repository and source branch, so that each group is one atomic push.
+
+Multi-source Applications (``spec.sources``, which Argo CD uses instead of ``spec.source`` whenever
+it is non-empty): K8sTA promotes the one source that uses its plugin (``plugin.name`` ``k8sta``, or
+``k8sta-<version>``); the others (a ``ref:`` values source, plain manifests, Helm) are Argo CD's alone.
+A one-element list is read like ``spec.source``. More than one k8sta source, or several sources and
+none of them k8sta's, is refused (``InvalidSource``) with a message saying which.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from k8sta_daemon.core import actions, model
 SOURCE_BRANCH_ANNOTATION = "k8sta.io/source-branch"
 OVERLAY_ANNOTATION = "k8sta.io/overlay"
 UNKNOWN_APPLICATION_DELAY = 5.0  # seconds until Argo CD's stream has probably caught up
+PLUGIN_NAME = "k8sta"  # plugin.yaml's name; Argo CD names a versioned plugin ``<name>-<version>``
 
 
 class InvalidSource(ValueError):
@@ -40,10 +47,7 @@ class AppSource:
     @classmethod
     def from_application(cls, app: model.AppRef, application: Mapping[str, Any],
                          default_source_branch: str) -> AppSource:
-        spec = application.get("spec") or {}
-        source = spec.get("source") or {}
-        if not source and spec.get("sources"):
-            raise InvalidSource(f"Application {app} has several sources; K8sTA manages one app branch")
+        _position, source = k8sta_source(app, application.get("spec") or {})
         repo_url, branch = source.get("repoURL"), source.get("targetRevision")
         if not repo_url or not branch or branch == "HEAD":
             raise InvalidSource(f"Application {app} must name a repoURL and an app branch "
@@ -52,6 +56,36 @@ class AppSource:
         return cls(app=app, repo_url=repo_url, branch=branch,
                    overlay_dir=annotations.get(OVERLAY_ANNOTATION, branch),
                    source_branch=annotations.get(SOURCE_BRANCH_ANNOTATION, default_source_branch))
+
+
+def is_k8sta(source: Any) -> bool:
+    """Whether an Application source renders through K8sTA's plugin."""
+    plugin = source.get("plugin") if isinstance(source, Mapping) else None
+    name = plugin.get("name") if isinstance(plugin, Mapping) else None
+    return isinstance(name, str) and (name == PLUGIN_NAME or name.startswith(f"{PLUGIN_NAME}-"))
+
+
+def k8sta_source(app: model.AppRef, spec: Mapping[str, Any]) -> tuple[int | None, Mapping[str, Any]]:
+    """The source K8sTA promotes and its 1-based position in ``spec.sources`` (None: ``spec.source``).
+
+    Argo CD reads ``spec.sources`` whenever it is non-empty (``HasMultipleSources``), so this does too.
+    """
+    listed = spec.get("sources")
+    if isinstance(listed, list) and listed:
+        ours = [(i, s) for i, s in enumerate(listed, 1) if is_k8sta(s)]
+        if len(ours) > 1:
+            raise InvalidSource(f"Application {app} has {len(ours)} sources using the {PLUGIN_NAME} plugin "
+                                f"(positions {', '.join(str(i) for i, _ in ours)} of spec.sources); K8sTA "
+                                "manages one app branch per Application: keep one k8sta source")
+        if ours:
+            return ours[0]
+        if len(listed) == 1 and isinstance(listed[0], Mapping):
+            return 1, listed[0]
+        raise InvalidSource(f"Application {app} has {len(listed)} sources and none uses the {PLUGIN_NAME} "
+                            f"plugin; name it in the app branch's source (plugin: {{name: {PLUGIN_NAME}}}) so "
+                            "K8sTA knows which source to promote")
+    source = spec.get("source")
+    return None, source if isinstance(source, Mapping) else {}
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,8 @@ class Executor:
         if not outcomes.took_effect(recorded):
             return recorded  # decided again next pass; the trailers make the repeated push a no-op
         self._clear_trouble(ref, context)
+        for edit in outcome.hand_edits:  # the push replaced a hand edit as a repair would: the watcher may stop
+            self.repairs.on_repaired(edit.app, edit.head)
         metrics.promotions.labels(track=action.track, station=action.station).inc()
         self._observe_latency(action, world, started)
         log.info("pushed %s", ", ".join(f"{p.branch}@{p.commit[:12]}" for p in outcome.commits),

@@ -65,6 +65,43 @@ class Head(NamedTuple):
     metadata: contract.BranchMetadata | None
 
 
+@dataclass(frozen=True)
+class HeadFacts:
+    """An existing branch head as git shows it, for the caller to judge (this adapter takes no side).
+
+    ``metadata_problem`` says why ``.k8sta/metadata.yaml`` is missing or does not parse (None: it
+    parses); ``newest_k8sta`` is the newest commit carrying both K8sTA trailers on the head's
+    first-parent line (the head itself when it carries them), None when there is none."""
+
+    branch: str
+    sha: str
+    ticket: str | None
+    station: str | None
+    metadata_problem: str | None
+    newest_k8sta: str | None
+
+
+@dataclass(frozen=True)
+class Base:
+    """The caller's verdict on a head: build on it. ``previous`` is the commit whose metadata the new
+    commit's message compares with; ``hand_edit``: the head is not K8sTA's, and the message says so."""
+
+    previous: str
+    hand_edit: bool = False
+
+
+Judge = Callable[[HeadFacts], Base]  # raises a GiveUp (e.g. NotAnAppBranch) to refuse the head
+
+
+def only_readable_heads(facts: HeadFacts) -> Base:
+    """The judge of a caller that has none: build on a head only where its metadata reads."""
+    if facts.metadata_problem is not None:
+        raise errors.NotAnAppBranch(f"branch {facts.branch} exists at {facts.sha} but K8sTA cannot build on it "
+                                    f"({facts.metadata_problem}); app branches are orphan branches K8sTA owns: "
+                                    "delete it, or point the Application at another branch")
+    return Base(previous=facts.sha)
+
+
 def read_head(mirror: Mirror, branch: str, *, fetch: bool = True) -> Head:
     """The head of ``branch`` and its parsed metadata (None: not a K8sTA commit).
 
@@ -88,12 +125,15 @@ def promote(mirror: Mirror, *, source_branch: str, config_commit: str | None, ta
             ticket: contract.ObjectRef, track: str, station: str, images: Sequence[contract.ImagePin],
             kustomize: Kustomize, limits: safety.Limits, note: str = "",
             identity: Identity = DEFAULT_IDENTITY, max_attempts: int = DEFAULT_ATTEMPTS,
-            input_key: bytes | None = None) -> dict[str, str]:
+            input_key: bytes | None = None, judge: Judge = only_readable_heads) -> dict[str, str]:
     """Bring the ticket's snapshot to every target branch in one atomic push; return branch -> SHA.
 
     ``config_commit`` None pins the source branch's tip. Targets already at this ticket and Station
-    with the same pins are returned as they are; if all are, nothing is pushed. With ``input_key``
-    each commit carries the signed ``.k8sta/inputs`` (contract v2), so the plugin skips re-validating.
+    with the same pins are returned as they are; if all are, nothing is pushed. Every other existing
+    head is shown to ``judge`` (each attempt, under the mirror's lock, so a head that moves is judged
+    again), which says what to build on or refuses; the new commit's parent is always the head. With
+    ``input_key`` each commit carries the signed ``.k8sta/inputs`` (contract v2), so the plugin skips
+    re-validating.
     """
     _check_targets(targets, source_branch)
     pins = tuple(images)
@@ -104,15 +144,18 @@ def promote(mirror: Mirror, *, source_branch: str, config_commit: str | None, ta
         config = history.commit(repo, config_commit or str(tip.id), "config commit")
         if not history.contains(repo, tip, config):
             raise errors.NotFound(f"config commit {config.id} is not on branch {source_branch}")
-        head = read_head(mirror, target.branch, fetch=False)
-        if head.sha is not None and head.metadata is None:
-            raise _foreign(target.branch, head.sha)
-        if head.sha is not None and _already_there(mirror.repo, head, target, ticket, station, str(config.id),
-                                                   pins):
-            return _Planned(target.branch, head.sha, None)
+        facts, head = _inspect(repo, target.branch, mirror.branch_head(target.branch))
+        if facts is None:
+            base, previous, over = None, None, None
+        else:
+            if _already_there(repo, head, target, ticket, station, str(config.id), pins):
+                return _Planned(target.branch, facts.sha, None)
+            base = judge(facts)
+            previous = head.metadata if base.previous == facts.sha else _metadata_at(repo, base.previous)
+            over = history.commit(repo, facts.sha, f"head of {target.branch}") if base.hand_edit else None
         return _commit(mirror, renders, identity, target=target, tip=tip, config=config, head=head,
                        source_branch=source_branch, ticket=ticket, track=track, station=station, images=pins,
-                       message=lambda meta: messages.promotion(meta, head.metadata, note))
+                       message=lambda meta: messages.promotion(meta, previous, note, over=_edit(over)))
 
     return _write(mirror, source_branch, targets, plan, max_attempts)
 
@@ -268,6 +311,45 @@ def _already_there(repo: pygit2.Repository, head: Head, target: AppTarget, ticke
     return (said.ticket == str(ticket) and said.station == station
             and meta.ticket == ticket and meta.station == station and meta.application == target.application
             and meta.source.config_commit == config_commit and frozenset(meta.images) == frozenset(images))
+
+
+def _inspect(repo: pygit2.Repository, branch: str, sha: str | None) -> tuple[HeadFacts | None, Head]:
+    """What git says about ``branch``'s head (None facts: no such branch), never raising for what it finds."""
+    if sha is None:
+        return None, Head(None, None)
+    found = history.commit(repo, sha, f"head of {branch}")
+    said = messages.trailers(found.message)
+    blob = trees.entry(found.tree, contract.METADATA_PATH)
+    metadata, problem = None, None
+    if not isinstance(blob, pygit2.Blob):
+        problem = f"no {contract.METADATA_PATH}"
+    else:
+        try:
+            metadata = contract.parse_metadata(blob.data)
+        except cmp_errors.ContractError as exc:
+            problem = str(exc)
+    newest = history.newest_with_trailers(repo, found)
+    facts = HeadFacts(branch=branch, sha=sha, ticket=said.ticket, station=said.station, metadata_problem=problem,
+                      newest_k8sta=None if newest is None else str(newest.id))
+    return facts, Head(sha, metadata)
+
+
+def _metadata_at(repo: pygit2.Repository, sha: str) -> contract.BranchMetadata | None:
+    """The metadata of commit ``sha`` (None when it has none this daemon can read)."""
+    blob = trees.entry(history.commit(repo, sha, "previous K8sTA commit").tree, contract.METADATA_PATH)
+    if not isinstance(blob, pygit2.Blob):
+        return None
+    try:
+        return contract.parse_metadata(blob.data)
+    except cmp_errors.ContractError:
+        return None
+
+
+def _edit(human: pygit2.Commit | None) -> messages.HandEdit | None:
+    if human is None:
+        return None
+    first = human.message.strip().splitlines()[0] if human.message.strip() else ""
+    return messages.HandEdit(sha=str(human.id), author=f"{human.author.name} <{human.author.email}>", subject=first)
 
 
 def _check_targets(targets: Sequence[AppTarget], source_branch: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pygit2
 
-from k8sta_daemon.adapters.git import errors, trees
+from k8sta_daemon.adapters.git import errors, messages, trees
 from k8sta_daemon.adapters.git.mirror import Mirror
 
 
@@ -55,6 +55,17 @@ def newest_touching(tip: pygit2.Commit, path: str) -> pygit2.Commit:
             return current
         current = parent
     return current
+
+
+def newest_with_trailers(repo: pygit2.Repository, head: pygit2.Commit) -> pygit2.Commit | None:
+    """The newest commit on ``head``'s first-parent line (``head`` included) carrying K8sTA's trailers."""
+    current: pygit2.Commit | None = head
+    while current is not None:
+        said = messages.trailers(current.message)
+        if said.ticket and said.station:
+            return current
+        current = current.parents[0] if current.parents else None
+    return None
 
 
 def touched_paths(mirror: Mirror, old: str | None, new: str) -> list[str]:

@@ -29,6 +29,15 @@ class Trailers:
     rerender: str | None
 
 
+@dataclass(frozen=True)
+class HandEdit:
+    """A human commit a K8sTA commit lands on top of: named in that commit's message."""
+
+    sha: str
+    author: str
+    subject: str
+
+
 def short(sha: str) -> str:
     return sha[:12]
 
@@ -68,8 +77,10 @@ def _image_lines(new: Sequence[contract.ImagePin], old: Sequence[contract.ImageP
     return lines
 
 
-def promotion(meta: contract.BranchMetadata, previous: contract.BranchMetadata | None, note: str = "") -> str:
-    """The message of a commit that brings ticket ``meta.ticket`` to ``meta.station``."""
+def promotion(meta: contract.BranchMetadata, previous: contract.BranchMetadata | None, note: str = "",
+              over: HandEdit | None = None) -> str:
+    """The message of a commit that brings ticket ``meta.ticket`` to ``meta.station`` (``over``: the
+    hand edit it lands on top of, named so the branch's history explains itself)."""
     src = meta.source
     head = (f"k8sta: ticket {meta.ticket.name} → station {meta.station} "
             f"({headline_pins(meta.images, src.config_commit)})")
@@ -82,9 +93,12 @@ def promotion(meta: contract.BranchMetadata, previous: contract.BranchMetadata |
     body.append(f"  config {src.branch}@{short(src.config_commit)}{was}")
     body.append(f"  overlay {meta.kustomization}/ from {src.branch}@{short(src.overlay_commit)}")
     body.append(f"  rendered sha256 {meta.rendered_sha256}")
-    if previous is None:
+    if previous is None and over is None:
         body.append("First K8sTA commit of this branch (orphan: no history from the source branch).")
     parts = [head, "\n".join(body)]
+    if over is not None:
+        parts.append(f"Lands on top of hand edit {short(over.sha)} by {over.author} (\"{over.subject}\"), which is "
+                     "not K8sTA's commit; this commit replaces its content (history keeps the edit).")
     if note.strip():
         parts.append(note.strip())
     parts.append(_trailer_block(meta))

@@ -44,13 +44,7 @@ def heads(mirror: Mirror, branches: Iterable[str], *, fetch: bool = True) -> lis
 
 def newest_k8sta_commit(repo: pygit2.Repository, head: str) -> pygit2.Commit | None:
     """The newest commit on ``head``'s first-parent line that carries K8sTA's trailers."""
-    current: pygit2.Commit | None = history.commit(repo, head, "branch head")
-    while current is not None:
-        said = messages.trailers(current.message)
-        if said.ticket and said.station:
-            return current
-        current = current.parents[0] if current.parents else None
-    return None
+    return history.newest_with_trailers(repo, history.commit(repo, head, "branch head"))
 
 
 def restore_over(mirror: Mirror, branch: str, *, head: str, restore: str | None,

@@ -1,7 +1,9 @@
 """Unit ``PushStation``: render a ticket's snapshot onto a Station's app branches, one atomic push per repository.
 
 Each Application resolves to a repository, an app branch and an overlay (``core.sources``); every group
-is one ``appbranch.promote`` (idempotent through the ``K8sTA-Ticket``/``K8sTA-Station`` trailers). Git
+is one ``appbranch.promote`` (idempotent through the ``K8sTA-Ticket``/``K8sTA-Station`` trailers). Whether
+a push may build on a head that is not K8sTA's is ``core.drift.push_base``'s decision (``_judge`` only
+translates): a hand edit over a K8sTA branch is landed on and reported in ``Pushed.hand_edits``. Git
 errors propagate as they are: ``reactor.execution`` turns them into outcomes. After the commits are
 recorded, ``refresh_and_sync`` makes Argo CD look at once.
 """
@@ -11,9 +13,9 @@ from __future__ import annotations
 import logging
 
 from k8sta_cmp import contract
-from k8sta_daemon.adapters.git import appbranch
+from k8sta_daemon.adapters.git import appbranch, errors
 from k8sta_daemon.adapters.git.mirror import Mirror
-from k8sta_daemon.core import actions, model, outcomes, sources
+from k8sta_daemon.core import actions, drift, model, outcomes, sources
 from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.reactor.units.context import Context
 
@@ -26,6 +28,7 @@ def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
     applications = {ref: app for ref in action.applications if (app := context.cache.application(ref)) is not None}
     plan = sources.plan_push(action, applications, git.default_source_branch)
     pushed: list[model.PushedCommit] = []
+    edits: dict[str, model.Drift] = {}  # branch -> the hand edit its push lands on (the last one judged)
     for group in plan.groups:
         repo_url = group.repo_url
         mirror = Mirror.open(repo_url, cache_dir=git.mirrors, creds=git.credentials(repo_url))
@@ -35,10 +38,30 @@ def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
             mirror, source_branch=group.source_branch, config_commit=plan.config_commit,
             targets=targets, ticket=contract.ObjectRef(action.ticket.namespace, action.ticket.name),
             track=action.track, station=action.station, images=action.snapshot.images,
-            kustomize=git.kustomize, limits=git.limits, input_key=git.input_key)
+            kustomize=git.kustomize, limits=git.limits, input_key=git.input_key,
+            judge=_judge({s.branch: s for s in group.sources}, edits))
         pushed.extend(model.PushedCommit(app=s.app, repo_url=repo_url, branch=s.branch, commit=heads[s.branch])
                       for s in group.sources)
-    return outcomes.Pushed(tuple(pushed))
+    landed = tuple(e for e in edits.values() if any(p.branch == e.branch and p.app == e.app for p in pushed))
+    return outcomes.Pushed(tuple(pushed), hand_edits=landed)
+
+
+def _judge(by_branch: dict[str, sources.AppSource], edits: dict[str, model.Drift]) -> appbranch.Judge:
+    """The git adapter's question "may this head be built on?", answered by ``core.drift.push_base``."""
+
+    def judge(facts: appbranch.HeadFacts) -> appbranch.Base:
+        try:
+            base = drift.push_base(by_branch[facts.branch], facts.sha, facts.ticket, facts.station,
+                                   facts.metadata_problem, facts.newest_k8sta)
+        except drift.ForeignBranch as exc:
+            raise errors.NotAnAppBranch(str(exc)) from None
+        if base.hand_edit is None:
+            edits.pop(facts.branch, None)
+        else:
+            edits[facts.branch] = base.hand_edit
+        return appbranch.Base(previous=base.previous, hand_edit=base.hand_edit is not None)
+
+    return judge
 
 
 def refresh_and_sync(commits: tuple[model.PushedCommit, ...], context: Context) -> None:

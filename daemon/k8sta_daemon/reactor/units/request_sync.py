@@ -12,5 +12,5 @@ from k8sta_daemon.reactor.units.context import Context
 
 
 def run(action: actions.RequestSync, context: Context) -> outcomes.Outcome:
-    context.argo.sync(action.app, action.revision)
+    context.argo.sync(action.app, action.revision, action.source_position)
     return outcomes.Done()
