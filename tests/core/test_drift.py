@@ -29,7 +29,7 @@ def ticket(*journey: model.JourneyRecord) -> model.Ticket:
 
 def application(branch: str | None, repo: str = "file:///r") -> dict:
     return {"metadata": {"namespace": "argocd", "name": "x"},
-            "spec": {"source": {"repoURL": repo, "targetRevision": branch}}}
+            "spec": {"source": {"repoURL": repo, "targetRevision": branch, "plugin": {"name": "k8sta"}}}}
 
 
 def test_the_repair_commit_becomes_the_visits_commit_of_that_app() -> None:

@@ -90,7 +90,8 @@ def test_credentials_follow_argo_cds_rule(url: str, expected: Credentials) -> No
 
 
 def application(**source: str) -> dict:
-    return {"metadata": {"name": "dev", "namespace": "argocd", "annotations": {}}, "spec": {"source": source}}
+    return {"metadata": {"name": "dev", "namespace": "argocd", "annotations": {}},
+            "spec": {"source": {**source, "plugin": {"name": "k8sta"}}}}
 
 
 def test_app_source_by_convention() -> None:

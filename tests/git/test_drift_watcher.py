@@ -26,7 +26,8 @@ def world_cache(remote: Remote) -> Cache:
                           "metadata": {"namespace": "shop", "name": "dev", "resourceVersion": "1"},
                           "spec": {"applications": [{"namespace": APP.namespace, "name": APP.name}]}})
     cache.set_apps([{"metadata": {"namespace": APP.namespace, "name": APP.name, "uid": "u"},
-                     "spec": {"source": {"repoURL": remote.url, "targetRevision": "env/dev", "path": "."}}}])
+                     "spec": {"source": {"repoURL": remote.url, "targetRevision": "env/dev", "path": ".",
+                                                 "plugin": {"name": "k8sta"}}}}])
     return cache
 
 

@@ -47,7 +47,14 @@ class AppSource:
     @classmethod
     def from_application(cls, app: model.AppRef, application: Mapping[str, Any],
                          default_source_branch: str) -> AppSource:
-        _position, source = k8sta_source(app, application.get("spec") or {})
+        spec = application.get("spec") or {}
+        _position, source = k8sta_source(app, spec)
+        if not is_k8sta(source):
+            # Its branch is not an app branch: a push would write K8sTA's files over what Argo CD
+            # renders from it (a Helm chart, another team's directory, the Source Hydrator's output).
+            raise InvalidSource(f"Application {app} does not render through the {PLUGIN_NAME} plugin (it uses "
+                                f"{renderer(spec, source)}); K8sTA pushes only app branches the plugin renders: "
+                                f"set plugin: {{name: {PLUGIN_NAME}}} on its source, or name another Application")
         repo_url, branch = source.get("repoURL"), source.get("targetRevision")
         if not repo_url or not branch or branch == "HEAD":
             raise InvalidSource(f"Application {app} must name a repoURL and an app branch "
@@ -63,6 +70,24 @@ def is_k8sta(source: Any) -> bool:
     plugin = source.get("plugin") if isinstance(source, Mapping) else None
     name = plugin.get("name") if isinstance(plugin, Mapping) else None
     return isinstance(name, str) and (name == PLUGIN_NAME or name.startswith(f"{PLUGIN_NAME}-"))
+
+
+def renderer(spec: Mapping[str, Any], source: Mapping[str, Any]) -> str:
+    """What renders an Application that is not K8sTA's, in the words of its spec (for refusals)."""
+    if spec.get("sourceHydrator"):
+        return "Argo CD's Source Hydrator (spec.sourceHydrator)"
+    plugin = source.get("plugin")
+    if isinstance(plugin, Mapping):
+        return f"the plugin {plugin.get('name')!r}" if plugin.get("name") else "a plugin found by discovery"
+    if source.get("chart") or source.get("helm"):
+        return "Helm"
+    if source.get("kustomize"):
+        return "Argo CD's kustomize"
+    if source.get("directory"):
+        return "a directory of manifests"
+    if not source:
+        return "no source K8sTA can read"
+    return "Argo CD's built-in rendering (kustomize, Helm or plain manifests, by what its path holds)"
 
 
 def k8sta_source(app: model.AppRef, spec: Mapping[str, Any]) -> tuple[int | None, Mapping[str, Any]]:
