@@ -24,7 +24,7 @@ def test_hold_and_resume_show_in_the_track_and_its_picture(cluster: Cluster, k8s
     assert held.code == 0 and "held (freeze for the launch)" in held.out
     assert cluster.get("Track", "shop")["spec"]["hold"]["reason"] == "freeze for the launch"
     picture = k8sta("tracks")
-    assert "held (freeze for the launch): intake paused, k8sta resume shop" in picture.out
+    assert "held (freeze for the launch): boarding paused, k8sta resume shop" in picture.out
     assert json.loads(k8sta("tracks", "-o", "json").out)["items"][0]["hold"] == "freeze for the launch"
     resumed = k8sta("resume", "shop")
     assert resumed.code == 0 and "hold" not in cluster.get("Track", "shop")["spec"]
