@@ -27,6 +27,12 @@ def k8sta(stack: Stack, rail: Railway, *argv: str) -> str:
     return done.stdout
 
 
+def state(rail: Railway, ticket: str) -> str | None:
+    """The ticket's state; None while it does not exist (a junction child is created by the daemon)."""
+    found = [t for t in rail.tickets() if t["metadata"]["name"] == ticket]
+    return (found[0].get("status") or {}).get("state") if found else None
+
+
 def runs(rail: Railway, argocd: ArgoCD, tag: str) -> bool:
     """region's app branch renders ``tag`` and Argo CD has it Synced at that branch head, Healthy."""
     head = rail.repo.head("env/region")
@@ -48,15 +54,16 @@ def test_a_rollback_holds_against_a_parent_ride_until_resume(railway: Railway, a
     railway.track("region-line", ["region"])
     for n, tag in ((1, "1.0.0"), (2, "3.0.0")):
         railway.ticket(f"api-{n}", "main-line", config, tag, approvedStations=["dev"])
-        railway.wait(f"api-{n}'s child Completed", lambda n=n: railway.state(f"api-{n}-region-line") == "Completed")
+        railway.wait(f"api-{n}'s child Completed", lambda n=n: state(railway, f"api-{n}-region-line") == "Completed")
     assert runs(railway, argocd, "3.0.0")
 
     railway.ticket("api-3", "main-line", config, "4.0.0")  # the parent's next ride: parked at dev's gate
     railway.wait("api-3 awaits approval", lambda: railway.state("api-3") == "AwaitingApproval")
     out = k8sta(stack, railway, "rollback", "--track", "region-line", "--to", "api-1-region-line")
+    rollback = "region-line-1"
+    assert f"ticket {rollback} created on track region-line" in out
     hold = railway.get("tracks", "region-line")["spec"]["hold"]
-    rollback = hold["ticket"]
-    assert f"ticket {rollback} created on track region-line" in out and rollback in hold["reason"]
+    assert hold["reason"] == f"rollback to api-1-region-line (ticket {rollback})"
     railway.wait("the rollback Completed", lambda: railway.state(rollback) == "Completed", timeout=180)
     railway.wait("region runs 1.0.0 again", lambda: runs(railway, argocd, "1.0.0"))
     rolled_back = railway.repo.head("env/region")
@@ -65,15 +72,15 @@ def test_a_rollback_holds_against_a_parent_ride_until_resume(railway: Railway, a
     child = "api-3-region-line"
     railway.wait("api-3 Completed", lambda: railway.state("api-3") == "Completed")
     status = railway.wait("the child waits at boarding, naming the hold",
-                          lambda: (railway.get("tickets", child).get("status") or {})
-                          if child in {t["metadata"]["name"] for t in railway.tickets()}
-                          and "is held" in (railway.get("tickets", child).get("status") or {}).get("message", "")
-                          else None)
+                          lambda: next((t.get("status") or {} for t in railway.tickets()
+                                        if t["metadata"]["name"] == child
+                                        and "is held" in (t.get("status") or {}).get("message", "")), None))
     assert status["state"] == "Waiting" and not status.get("journey"), status
     assert f"track region-line is held ({hold['reason']})" in status["message"]
     assert "k8sta resume region-line" in status["message"]
     assert railway.repo.head("env/region") == rolled_back and runs(railway, argocd, "1.0.0")
     assert railway.state(rollback) == "Completed"  # never superseded by the newer child
+    assert hold["ticket"] == rollback  # the one ticket allowed to board while held
 
     refused = subprocess.run([str(Path(sys.executable).parent / "k8sta"), "--kubeconfig", str(stack.kubeconfig),
                               "-n", railway.namespace, "ticket", "create", "--track", "region-line", "--image",
@@ -81,5 +88,5 @@ def test_a_rollback_holds_against_a_parent_ride_until_resume(railway: Railway, a
     assert refused.returncode != 0 and "track region-line is held" in refused.stderr
 
     k8sta(stack, railway, "resume", "region-line")
-    railway.wait("the child Completed after resume", lambda: railway.state(child) == "Completed", timeout=180)
+    railway.wait("the child Completed after resume", lambda: state(railway, child) == "Completed", timeout=180)
     railway.wait("region runs 4.0.0", lambda: runs(railway, argocd, "4.0.0"))
