@@ -25,7 +25,9 @@ def run(ctx: Context, *, track: str, images: list[str], config: str | None,
                                        actor=ctx.actor, via="k8sta CLI", drop_images=drop_images or (),
                                        refuse_held=not despite_hold)
     data = {"namespace": created.namespace, "name": created.name, "track": created.track,
-            "snapshot": board.snapshot_json(created.snapshot), "held": created.held}
+            "snapshot": board.snapshot_json(created.snapshot)}
+    if created.held is not None:  # --despite-hold: it waits at boarding, say why
+        data["held"] = created.held
     emit(ctx, data, _human)
     return EXIT_OK
 
