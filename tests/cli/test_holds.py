@@ -24,7 +24,7 @@ def test_hold_and_resume_show_in_the_track_and_its_picture(cluster: Cluster, k8s
     assert held.code == 0 and "held (freeze for the launch)" in held.out
     assert cluster.get("Track", "shop")["spec"]["hold"]["reason"] == "freeze for the launch"
     picture = k8sta("tracks")
-    assert "held (freeze for the launch): intake paused, k8sta resume shop" in picture.out
+    assert "held (freeze for the launch): boarding paused, k8sta resume shop" in picture.out
     assert json.loads(k8sta("tracks", "-o", "json").out)["items"][0]["hold"] == "freeze for the launch"
     resumed = k8sta("resume", "shop")
     assert resumed.code == 0 and "hold" not in cluster.get("Track", "shop")["spec"]
@@ -40,6 +40,35 @@ def test_rollback_holds_the_track(cluster: Cluster, k8sta: Runner) -> None:
     done = k8sta("rollback", "--track", "shop", "--to", "shop-1")
     assert done.code == 0, done.err
     assert cluster.get("Track", "shop")["spec"]["hold"]["reason"] == "rollback to shop-1 (ticket shop-3)"
+
+
+def test_rollback_names_its_ticket_in_the_hold_and_is_idempotent(cluster: Cluster, k8sta: Runner) -> None:
+    """The hold names the one ticket that may board (the CRD keeps the field); the same rollback again
+    creates nothing; a manual ticket on the held Track is refused, naming the hold, unless insisted on."""
+    cluster.track("shop", ["dev"])
+    cluster.ticket("shop-1", "shop", model.Snapshot(CONFIG, (API,)))
+    cluster.ticket("shop-2", "shop", model.Snapshot(CONFIG, (API, WEB)))
+    done = k8sta("rollback", "--track", "shop", "--to", "shop-1")
+    assert done.code == 0, done.err
+    assert "track shop held (rollback to shop-1 (ticket shop-3)): nothing else boards it" in done.out
+    hold = cluster.get("Track", "shop")["spec"]["hold"]
+    assert hold["ticket"] == "shop-3" and hold["reason"] == "rollback to shop-1 (ticket shop-3)"
+    again = k8sta("rollback", "--track", "shop", "--to", "shop-1")
+    assert again.code == 0 and "ticket shop-3 already rolls track shop back to shop-1" in again.out
+    assert sorted(t["metadata"]["name"] for t in cluster.tickets()) == ["shop-1", "shop-2", "shop-3"]
+
+    refused = k8sta("ticket", "create", "--track", "shop", "--image", "registry.example/shop/api:4.0.0")
+    assert refused.code != 0
+    assert "track shop is held (rollback to shop-1 (ticket shop-3)): nothing boards it but ticket shop-3" \
+        in refused.err and "--despite-hold" in refused.err
+    assert len(cluster.tickets()) == 3
+    insisted = k8sta("ticket", "create", "--track", "shop", "--image", "registry.example/shop/api:4.0.0",
+                     "--despite-hold")
+    assert insisted.code == 0, insisted.err
+    assert "ticket shop-4 created" in insisted.out and "it waits at boarding until k8sta resume shop" in insisted.out
+    k8sta("hold", "shop", "--reason", "incident 42")  # a plain hold keeps the rollback's ticket allowed
+    now = cluster.get("Track", "shop")["spec"]["hold"]
+    assert now == {**hold, "reason": "incident 42", "since": now["since"]}
 
 
 def test_drop_image_removes_an_inherited_pin(cluster: Cluster, k8sta: Runner) -> None:

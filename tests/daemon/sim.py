@@ -236,6 +236,14 @@ class Sim:
         ref = model.StationRef(NS, name)
         self.stations[ref] = dataclasses.replace(self.stations[ref], **changes)  # type: ignore[arg-type]
 
+    def hold(self, track_name: str, reason: str, ticket: str | None = None) -> None:
+        """``k8sta hold`` (``ticket`` None) or the hold ``k8sta rollback`` places, naming its ticket."""
+        ref = model.TrackRef(NS, track_name)
+        self.tracks[ref] = dataclasses.replace(self.tracks[ref], hold=reason, hold_ticket=ticket)
+
+    def resume(self, track_name: str) -> None:
+        self.hold(track_name, None, None)  # type: ignore[arg-type]
+
     def pushed(self, name: str, app_name: str) -> str | None:
         """The commit pushed for the ticket at its current Station for that Application."""
         status = self.ticket(name).status
@@ -509,6 +517,10 @@ class Sim:
         was, now = old.status, new.status
         if was.state.terminal and was.state is not model.TicketState.FAILED:
             assert now.state is was.state, f"{new.name}: left terminal {was.state} for {now.state}"
+        # on a held Track nothing boards but the hold's own ticket (a rollback's)
+        spec = self.tracks.get(new.track_ref)
+        if not was.boarded and now.boarded and spec is not None and spec.hold is not None:
+            assert new.name == spec.hold_ticket, f"{new.name} boarded track {spec.name} held ({spec.hold})"
         # the journey only grows; earlier visits are history
         assert len(now.journey) >= len(was.journey), f"{new.name}: journey shrank"
         for index, record in enumerate(now.journey):

@@ -384,6 +384,142 @@ def test_late_older_ticket_never_rides_behind_a_newer_one(boarding: model.Boardi
     assert status is not None and status.state is St.SUPERSEDED and "new" in status.message
 
 
+# -- holds: on a held Track nothing boards but the hold's own ticket (a rollback's) -------------
+
+
+def _held_world(tickets: list[model.Ticket], hold: str | None, hold_ticket: str | None = None,
+                boarding: model.Boarding = NEWEST) -> model.World:
+    return model.World.build(T0, [track("line", ("s1", "s2"), boarding=boarding, hold=hold, hold_ticket=hold_ticket)],
+                             [station("s1", ("a1",)), station("s2", ("b1",))], tickets)
+
+
+ROLLBACK_HOLD = "rollback to a (ticket rb)"
+
+
+@pytest.mark.parametrize("tickets, hold, hold_ticket, boarding, expected", [
+    pytest.param([_waiting("a", 1)], "freeze", None, NEWEST, {"a": (St.WAITING, None)},
+                 id="plain-hold-nothing-boards"),
+    pytest.param([_waiting("rb", 1), _waiting("child", 2, parent="rel")], ROLLBACK_HOLD, "rb", NEWEST,
+                 {"rb": (St.DEPLOYING, "s1"), "child": (St.WAITING, None)},
+                 id="newer-child-waits-and-never-supersedes-the-rollback"),
+    pytest.param([_waiting("old", 1), _waiting("rb", 2), _waiting("new", 3)], ROLLBACK_HOLD, "rb", NEWEST,
+                 {"old": (St.SUPERSEDED, None), "rb": (St.DEPLOYING, "s1"), "new": (St.WAITING, None)},
+                 id="rollback-boards-older-superseded-newer-waits"),
+    pytest.param([_waiting("rb", 1), _waiting("new", 2)], ROLLBACK_HOLD, "rb", EVERY,
+                 {"rb": (St.DEPLOYING, "s1"), "new": (St.WAITING, None)}, id="every-ticket-rides-only-the-rollback"),
+    pytest.param([_waiting("a", 1), _waiting("b", 2)], ROLLBACK_HOLD, "rb", NEWEST,
+                 {"a": (St.WAITING, None), "b": (St.WAITING, None)},
+                 id="rollback-ticket-not-created-yet-nothing-boards"),
+    pytest.param([_waiting("a", 1), _waiting("b", 2)], None, "rb", NEWEST,
+                 {"a": (St.SUPERSEDED, None), "b": (St.DEPLOYING, "s1")}, id="not-held-newest-boards"),
+])
+def test_boarding_on_a_held_track(tickets: list[model.Ticket], hold: str | None, hold_ticket: str | None,
+                                  boarding: model.Boarding,
+                                  expected: dict[str, tuple[model.TicketState, str | None]]) -> None:
+    result = decide.decide(_held_world(tickets, hold, hold_ticket, boarding))
+    got = {t.name: ((_status_of(result, t.name) or t.status).state, (_status_of(result, t.name) or t.status).station)
+           for t in tickets}
+    assert got == expected
+    for name, (state, _) in expected.items():
+        status = _status_of(result, name)
+        if hold is not None and state is St.WAITING:  # every waiting ticket says why and names the hold
+            assert status is not None and f"track line is held ({hold})" in status.message
+            assert "k8sta resume line" in status.message
+
+
+def test_a_held_waiting_ticket_is_told_once() -> None:
+    world = _held_world([_waiting("a", 1)], "freeze")
+    status = _status_of(decide.decide(world), "a")
+    assert status is not None
+    told = dataclasses.replace(world.tickets[model.TicketRef(NS, "a")], status=status)
+    again = decide.decide(dataclasses.replace(world, tickets={told.ref: told}))
+    assert [a for a in again if not isinstance(a, actions.SetTrackCondition)] == []
+
+
+def test_resume_lets_the_newest_waiting_ticket_ride() -> None:
+    sim = Sim.of([track("line", ("s1",), hold="freeze")], [station("s1", ("a1",))])
+    sim.create("line", name="first")
+    sim.now += 1
+    sim.create("line", name="second")
+    sim.settle()
+    assert {n: sim.ticket(n).status.state for n in ("first", "second")} == {"first": St.WAITING,
+                                                                            "second": St.WAITING}
+    sim.tracks[model.TrackRef(NS, "line")] = track("line", ("s1",))  # k8sta resume line
+    sim.settle()
+    assert sim.ticket("second").status.station == "s1"
+    assert sim.ticket("first").status.state is St.SUPERSEDED
+
+
+def _rollback_sim() -> Sim:
+    """``main`` (dev -> hub, hub a junction to ``region``): the scene of the issue, in the simulator."""
+    return Sim.of([track("main", ("dev", "hub")), track("region", ("r1",))],
+                  [station("dev", ("dev",)), station("hub", ("hub",), tracks=("region",)), station("r1", ("r1",))])
+
+
+def _ride(sim: Sim, rounds: int = 4) -> None:
+    for _ in range(rounds):
+        sim.settle()
+        sim.argo_converge()
+        sim.now += 1
+    sim.settle()
+
+
+def test_a_junction_child_never_deploys_over_a_rollback() -> None:
+    """``k8sta rollback --track region`` holds region; the parent's next ticket passes its junction: its
+    child waits at boarding (message naming the hold), the rollback's deployment stays, and resume lets
+    the child ride."""
+    sim = _rollback_sim()
+    sim.create("main", name="v1")
+    _ride(sim)
+    sim.now += 10
+    sim.create("main", name="v3")
+    _ride(sim)
+    r1 = app("r1")
+    assert sim.ticket("v3-region").status.state is St.COMPLETED
+    newer = sim.argo[r1].live_render
+    sim.now += 10
+    region = model.TrackRef(NS, "region")
+    sim.tracks[region] = dataclasses.replace(sim.tracks[region], hold="rollback to v1-region (ticket rb)",
+                                             hold_ticket="rb")
+    rollback = sim.create("region", name="rb")
+    sim.edit("rb", snapshot=sim.ticket("v1-region").snapshot)
+    _ride(sim)
+    assert sim.ticket("rb").status.state is St.COMPLETED
+    deployed = sim.argo[r1].live_render
+    assert deployed != newer
+    sim.now += 10
+    sim.create("main", name="v4")  # the parent's next ticket: passes the junction during the hold
+    _ride(sim)
+    child = sim.ticket("v4-region")
+    assert sim.ticket("v4").status.state is St.COMPLETED and child.status.state is St.WAITING
+    assert not child.status.boarded and "track region is held (rollback to v1-region (ticket rb))" \
+        in child.status.message
+    assert sim.argo[r1].live_render == deployed, "the child deployed over the rollback"
+    assert rollback.name == "rb" and sim.ticket("rb").snapshot != child.snapshot
+    sim.tracks[region] = dataclasses.replace(sim.tracks[region], hold=None, hold_ticket=None)  # k8sta resume
+    _ride(sim)
+    assert sim.ticket("v4-region").status.state is St.COMPLETED
+
+
+def test_a_newer_child_never_supersedes_the_waiting_rollback() -> None:
+    """The rollback waits at boarding (its first Station is busy) while a newer child arrives on the
+    held Track: the rollback boards next, the child waits."""
+    sim = _rollback_sim()
+    region = model.TrackRef(NS, "region")
+    busy = sim.create("region", name="busy")
+    sim.settle()  # busy holds r1, still deploying
+    assert sim.ticket("busy").status.station == "r1"
+    sim.now += 1
+    sim.tracks[region] = dataclasses.replace(sim.tracks[region], hold="rollback to x (ticket rb)", hold_ticket="rb")
+    sim.create("region", name="rb")
+    sim.now += 1
+    sim.create("main", name="v4")
+    _ride(sim)
+    assert busy.name != "rb" and sim.ticket("v4-region").created > sim.ticket("rb").created
+    assert sim.ticket("rb").status.state is St.COMPLETED, sim.ticket("rb").status.message
+    assert sim.ticket("v4-region").status.state is St.WAITING
+
+
 # -- occupancy and no overtaking ----------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """Property-based tests: random topologies (shared Stations, opposite orders, junctions, cycles,
 Applications with and without automated sync, renders a snapshot does not change) and random event
 sequences (tickets created, the fake Argo CD comparing, syncing, failing, rolling out, erroring,
-health flips, approvals, retries, abandons, toggles, time passing) are driven through decide + the
-simulator; sim.Sim checks the invariants after every applied decision:
+health flips, approvals, retries, abandons, toggles, holds, rollbacks and resumes, time passing) are
+driven through decide + the simulator; sim.Sim checks the invariants after every applied decision:
 
 - never two tickets at one Station (a malformed Ticket keeps its Station); never a newer ticket
   ahead of an older one on a Track;
@@ -10,12 +10,14 @@ simulator; sim.Sim checks the invariants after every applied decision:
 - a ticket is never marked arrived unless every Application truly runs its pushed commit's render,
   with no operation running and its workloads Healthy (the simulator's ground truth, not decide's rule);
 - per ticket, the actions come in contract order and every Event comes with its status change;
+- on a held Track no ticket boards but the hold's own (a rollback's), whoever created it: intake,
+  a junction or the CLI;
 - junction children are spawned only after the parent arrived at the junction, and every child a
   parent records exists in the end, even when creates fail;
 - decide is deterministic and independent of map order, and settles without outside change.
 
-After the random phase a drain (approve everything, enable everything, Argo CD cooperative, time
-passing) must bring every ticket on a valid Track to a terminal state: nothing is stuck for good.
+After the random phase a drain (approve everything, enable everything, resume every Track, Argo CD
+cooperative, time passing) must bring every ticket on a valid Track to a terminal state: nothing is stuck for good.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ events = st.one_of(
     st.tuples(st.just("spawn_fails"), st.integers(1, 3)),
     st.tuples(st.just("corrupt"), st.integers(0, 50)),
     st.tuples(st.just("uncorrupt"), st.integers(0, 50)),
+    st.tuples(st.just("hold"), st.integers(0, 1), st.booleans()),  # True: a rollback (hold, then its ticket)
+    st.tuples(st.just("resume"), st.integers(0, 1)),
 )
 
 
@@ -176,6 +180,16 @@ def _apply(sim: Sim, event: tuple[object, ...]) -> None:
     elif kind == "uncorrupt" and sim.malformed:
         broken = sorted(ref.name for ref in sim.malformed)
         sim.uncorrupt(broken[int(event[1]) % len(broken)])  # type: ignore[call-overload]
+    elif kind == "hold":
+        name = sorted(ref.name for ref in sim.tracks)[int(event[1]) % len(sim.tracks)]  # type: ignore[call-overload]
+        if event[2]:  # k8sta rollback: the hold first, naming the ticket it then creates
+            rollback = f"rb{sim.counter + 1:03d}"
+            sim.hold(name, f"rollback (ticket {rollback})", rollback)
+            sim.create(name, name=rollback)
+        else:
+            sim.hold(name, "by an operator")
+    elif kind == "resume":
+        sim.resume(sorted(ref.name for ref in sim.tracks)[int(event[1]) % len(sim.tracks)])  # type: ignore[call-overload]
     elif kind == "spawn_fails":
         sim.fail_spawns += int(event[1])  # type: ignore[call-overload]
     elif kind == "toggle_station":
@@ -196,6 +210,8 @@ def _drain(sim: Sim, rounds: int = 40) -> None:
     sim.unseen.clear()  # the drift watcher scans every --drift-seconds
     for ref in list(sim.stations):
         sim.set_station(ref.name, disabled=False, disabled_applications=frozenset())
+    for ref in list(sim.tracks):
+        sim.resume(ref.name)
     for _ in range(rounds):
         for ticket in list(sim.tickets.values()):
             sim.edit(ticket.name, approved_stations=frozenset(r.name for r in sim.stations))

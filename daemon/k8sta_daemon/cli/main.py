@@ -75,17 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
                              "ticket of a Track")
     create.add_argument("--drop-image", action="append", dest="drop_images", metavar="REPO",
                         help="leave out the inherited pin of image REPO (repeatable)")
+    create.add_argument("--despite-hold", action="store_true",
+                        help="create it even though the Track is held: it waits at boarding until k8sta resume")
 
     approve = add("approve", "approve a ticket's entry into a gated Station")
     approve.add_argument("ticket", metavar="TICKET")
     approve.add_argument("station", metavar="STATION")
     add("retry", "retry a Failed ticket at the Station where it failed").add_argument("ticket", metavar="TICKET")
     add("abandon", "abandon a ticket; it frees its Station").add_argument("ticket", metavar="TICKET")
-    hold = add("hold", "pause intake on a Track: Subscriptions create no ticket on it until resume")
+    hold = add("hold", "hold a Track: no ticket boards it and Subscriptions create none on it until resume")
     hold.add_argument("track", metavar="TRACK")
     hold.add_argument("--reason", default=None, help="why (shown by k8sta tracks and kubectl get tracks)")
-    add("resume", "restart intake on a held Track").add_argument("track", metavar="TRACK")
-    rollback = add("rollback", "create a new ticket pinned to an earlier ticket's snapshot, and hold the Track")
+    add("resume", "lift a Track's hold: the newest waiting ticket boards").add_argument("track", metavar="TRACK")
+    rollback = add("rollback", "hold the Track, then create the one ticket allowed to board it, pinned to an "
+                               "earlier ticket's snapshot")
     rollback.add_argument("--track", required=True)
     rollback.add_argument("--to", required=True, metavar="TICKET", help="the ticket whose snapshot to ride again")
     return parser
@@ -100,7 +103,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
                                          watch=args.watch),
         "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
         "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
-                                                       config=args.config, drop_images=args.drop_images or []),
+                                                       config=args.config, drop_images=args.drop_images or [],
+                                                       despite_hold=args.despite_hold),
         "hold": lambda ctx: holds.hold(ctx, track=args.track, reason=args.reason),
         "resume": lambda ctx: holds.resume(ctx, track=args.track),
         "approve": lambda ctx: approve.run(ctx, ticket=args.ticket, station=args.station),

@@ -78,7 +78,7 @@ def _header(view: Mapping[str, Any], paint: _Paint) -> str:
     if view.get("disabled"):
         parts.append(paint("31", "disabled"))
     if view.get("hold"):
-        parts.append(paint("33", f"held ({view['hold']}): intake paused, k8sta resume {view['name']}"))
+        parts.append(paint("33", f"held ({view['hold']}): boarding paused, k8sta resume {view['name']}"))
     ready = next((c for c in view.get("conditions", ()) if c["type"] == "Ready"), None)
     if ready is None:
         parts.append("readiness unknown")

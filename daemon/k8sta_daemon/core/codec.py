@@ -13,7 +13,7 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
   ``degradedGraceSeconds`` (integers, seconds, like Kubernetes' own ``*Seconds`` fields), ``disabled``,
   ``selfHeal`` (default true: repair hand edits of its app branches).
 - Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``,
-  ``hold: {reason, by?, since?}`` (intake paused);
+  ``hold: {reason, by?, since?, ticket?}`` (nothing boards but ``ticket``, a rollback's);
   ``status.conditions``.
 - Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
   ``approvedStations``, ``retry`` (a counter the operator bumps), ``abandon``; ``status`` as in
@@ -121,13 +121,15 @@ def track_from_dict(obj: Any) -> model.TrackSpec:
     _, what, namespace, name = _meta(obj, "Track")
     spec = _fields(obj.get("spec"), what, "spec")
     status = _fields(obj.get("status") or {}, what, "status")
+    hold = spec.nested("hold")
     return model.TrackSpec(
         namespace=namespace, name=name,
         stations=spec.strings("stations"),
         boarding=spec.enum("boarding", model.Boarding, model.Boarding.NEWEST_SUPERSEDES),
         disabled=spec.boolean("disabled"),
         conditions=tuple(_condition_from(c) for c in status.mappings("conditions")),
-        hold=spec.nested("hold").required("reason") if spec.data.get("hold") is not None else None,
+        hold=hold.required("reason") if spec.data.get("hold") is not None else None,
+        hold_ticket=hold.string("ticket") if spec.data.get("hold") is not None else None,
     )
 
 

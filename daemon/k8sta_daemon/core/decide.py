@@ -32,6 +32,11 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
 - Boarding: tickets wait before the first enabled Station; when it is free the newest waiting ticket
   boards (``NEWEST_SUPERSEDES``) or the oldest (``EVERY_TICKET_RIDES``). A waiting ticket older than
   any ticket that has boarded the Track is Superseded (so a late, older ticket never rides behind).
+- Holds (``TrackSpec.hold``, set by ``k8sta hold`` and ``k8sta rollback``): on a held Track nothing
+  boards except the hold's own ticket (``hold_ticket``, a rollback's), whatever created the others:
+  intake, a junction, the CLI. They wait before boarding with a message naming the hold; since they do
+  not board, a newer one never supersedes the rollback. Tickets already on the Track keep moving.
+  Nothing is lost: once the hold is lifted the newest waiting ticket boards (the usual boarding rule).
 - Arrival (``arrival.judge_app``): for every enabled Application: it exists, Synced at our pushed commit, no
   operation running, any operation for our commit since the visit began Succeeded and finished,
   reconciled at/after the visit began and after that operation, health Healthy. Whether an
@@ -751,6 +756,7 @@ class _Decision:
         self.supersede(line, tickets)
         waiting = [t for t in tickets
                    if not self.statuses[t.ref].state.terminal and not self.statuses[t.ref].boarded]
+        waiting = self.held_back(line, waiting)
         if not waiting:
             return
         target, skipped = line.next_enabled(-1)
@@ -775,6 +781,23 @@ class _Decision:
         self.event(candidate, actions.EventReason.BOARDED, f"boarded track {line.track.name}")
         self.enter(candidate, status, line, target, skipped, f"boarded track {line.track.name}")
         self.supersede(line, tickets)
+
+    def held_back(self, line: _Line, waiting: list[model.Ticket]) -> list[model.Ticket]:
+        """On a held Track nothing boards but the hold's own ticket (a rollback's), whoever created the
+        others (intake, a junction, the CLI): they wait, their message naming the hold, and lift-off is
+        ``k8sta resume``. Returns the tickets that may still board."""
+        track = line.track
+        if track.hold is None:
+            return waiting
+        message = (f"waiting to board: track {track.name} is held ({track.hold})"
+                   + (f", only ticket {track.hold_ticket} boards" if track.hold_ticket else "")
+                   + f"; k8sta resume {track.name} lets the newest waiting ticket board")
+        for ticket in waiting:
+            status = self.statuses[ticket.ref]
+            if ticket.name != track.hold_ticket and (status.state, status.message) != (
+                    model.TicketState.WAITING, message):
+                self.set(ticket, dataclasses.replace(status, state=model.TicketState.WAITING, message=message))
+        return [t for t in waiting if t.name == track.hold_ticket]
 
     def supersede(self, line: _Line, tickets: list[model.Ticket]) -> None:
         """A waiting ticket older than one that boarded never rides (its snapshot is outdated)."""

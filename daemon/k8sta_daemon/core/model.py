@@ -279,7 +279,8 @@ class TrackSpec:
     boarding: Boarding = Boarding.NEWEST_SUPERSEDES
     disabled: bool = False
     conditions: tuple[Condition, ...] = ()
-    hold: str | None = None  # why intake is paused on this Track (None: not held)
+    hold: str | None = None  # why the Track is held: nothing boards it (None: not held)
+    hold_ticket: str | None = None  # the one ticket that may board while held (a rollback's), if any
 
     @cached_property  # asked ~30 times per ticket per pass; a frozen value
     def ref(self) -> TrackRef:

@@ -28,20 +28,30 @@ class Created:
     track: str
     snapshot: model.Snapshot
     created: bool = True  # False: the named ticket already existed (intake acting on a change again)
+    held: str | None = None  # the Track's hold when the ticket was created: it waits at boarding until resume
 
 
 def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[model.ImagePin] = (),
                   config_commit: str | None = None, actor: str, via: str, name: str | None = None,
                   default_config: str | None = None, drop_images: Sequence[str] = (),
-                  annotations: dict[str, str] | None = None) -> Created:
+                  annotations: dict[str, str] | None = None, refuse_held: bool = False) -> Created:
     """A new ticket: ``images``/``config_commit`` over the Track's newest snapshot.
+
+    ``refuse_held``: refuse on a held Track, naming the hold (the CLI, unless the operator insists).
+    Intake does not refuse: it reads the hold before it acts, and a hold placed in between only means
+    the ticket waits at boarding (decide's hold rule) until ``resume``, so nothing is lost.
 
     ``name``: create exactly this ticket (intake derives it from the change; AlreadyExists is
     ``created=False``). ``default_config``: the config commit when neither the caller nor the Track's
     newest snapshot has one (the newest main commit a config Subscription saw). ``drop_images``:
     image names whose inherited pins the new ticket leaves out.
     """
-    store.track(namespace, track)  # a clear "track x not found" before anything is written
+    spec = store.track(namespace, track)  # a clear "track x not found" before anything is written
+    if refuse_held and spec.hold is not None:
+        raise errors.Refused(f"track {track} is held ({spec.hold}): nothing boards it but "
+                             + (f"ticket {spec.hold_ticket}" if spec.hold_ticket else "no ticket")
+                             + f" until k8sta resume {track}; to create a ticket that waits at boarding until "
+                               "then, add --despite-hold")
 
     def snapshot_for(tickets: list[model.Ticket]) -> model.Snapshot:
         base = intake.drop(intake.newest_snapshot(tickets, track), drop_images)
@@ -60,13 +70,14 @@ def create_ticket(store: Store, namespace: str, track: str, *, images: Sequence[
     if name is not None:
         snapshot, created = store.create_named_ticket(namespace, name, track, snapshot_for, annotations)
         if not created:
-            return Created(namespace, name, track, snapshot, created=False)
+            return Created(namespace, name, track, snapshot, created=False, held=spec.hold)
     else:
-        name, snapshot = store.create_ticket(namespace, track, snapshot_for, annotations)
+        name, snapshot = store.create_ticket(namespace, track, snapshot_for, annotations,
+                                             reserved=(spec.hold_ticket,) if spec.hold_ticket else ())
     store.record(namespace, name, store.uid_of(namespace, name), "Created",
                  f"created by {actor} via {via}: {what or 'same pins as the newest ticket'}; "
                  f"pins {intake.describe_snapshot(snapshot)}")
-    return Created(namespace, name, track, snapshot)
+    return Created(namespace, name, track, snapshot, held=spec.hold)
 
 
 def newest_seen_config(store: Store, namespace: str, track: str) -> str | None:
@@ -78,36 +89,80 @@ def newest_seen_config(store: Store, namespace: str, track: str) -> str | None:
     return subscriptions.seen_config(objects, track)
 
 
-def hold(store: Store, namespace: str, track: str, reason: str, *, actor: str) -> model.TrackSpec:
-    """Pause intake on ``track`` (``spec.hold``): Subscriptions create no ticket on it until ``resume``."""
+def hold(store: Store, namespace: str, track: str, reason: str, *, actor: str,
+         ticket: str | None = None) -> model.TrackSpec:
+    """Hold ``track`` (``spec.hold``): no ticket boards it (whoever created it) and intake creates none on
+    it until ``resume``; ``ticket``, a rollback's, is the one that may board. A hold placed on a Track
+    already held by a rollback keeps that rollback's ticket (a merge patch): the rollback still rides."""
     store.track(namespace, track)
-    store.patch_track_spec(namespace, track, {"hold": {"reason": reason[:1024], "by": actor[:253],
-                                                       "since": codec.format_time(time.time())}})
+    body: dict[str, Any] = {"reason": reason[:1024], "by": actor[:253], "since": codec.format_time(time.time())}
+    if ticket is not None:
+        body["ticket"] = ticket
+    store.patch_track_spec(namespace, track, {"hold": body})
     return store.track(namespace, track)
 
 
 def resume(store: Store, namespace: str, track: str) -> model.TrackSpec:
-    """Restart intake on ``track``: the changes Subscriptions found meanwhile become tickets on the next read."""
+    """Lift the hold on ``track``: the newest ticket waiting at boarding boards (older waiting ones are
+    superseded), and the changes Subscriptions found meanwhile become tickets on the next read."""
     store.track(namespace, track)
     store.patch_track_spec(namespace, track, {"hold": None})
     return store.track(namespace, track)
 
 
+ROLLBACK_ATTEMPTS = 8  # a rollback's name taken by a concurrent create: another name, hold again
+
+
 def rollback(store: Store, namespace: str, track: str, to: str, *, actor: str, via: str) -> Created:
     """A new ticket on ``track`` pinned to ticket ``to``'s snapshot (tickets never move backwards), and a
-    hold on the Track, so intake never undoes the rollback (``k8sta resume`` lifts it)."""
-    store.track(namespace, track)
+    hold on the Track, so nothing else boards it until ``k8sta resume``: not intake, not a junction child.
+
+    The hold comes first and names the ticket, then the ticket is created: a ticket that intake or a
+    junction creates in between is held at boarding (decide's hold rule), so it can neither follow nor
+    supersede the rollback. Idempotent and resumable: interrupted between the two steps, the command
+    run again takes the name the hold reserved; run again after it completed, while that ticket is still
+    live with the same pins, it changes nothing (``created`` False).
+    """
+    spec = store.track(namespace, track)
     target = store.ticket(namespace, to)
+    tickets = {t.name: t for t in store.tickets(namespace)}
+
+    def ours(ticket: model.Ticket | None) -> bool:
+        return ticket is not None and ticket.track == track and ticket.snapshot == target.snapshot
+
+    reserved = spec.hold_ticket
+    if reserved is not None and reserved in tickets:
+        existing = tickets[reserved]
+        if ours(existing) and not existing.status.state.terminal:
+            return Created(namespace, reserved, track, existing.snapshot, created=False, held=spec.hold)
+        reserved = None  # an earlier rollback's, done or different: this one is a new ticket
     annotations = {intake.SOURCE_ANNOTATION: f"{actor} via {via}", intake.ROLLBACK_ANNOTATION: to,
                    intake.REASON_ANNOTATION: f"rollback to {to}"}
-    name, snapshot = store.create_ticket(namespace, track, lambda _tickets: target.snapshot, annotations)
+    taken = set(tickets)
+    for _ in range(ROLLBACK_ATTEMPTS):
+        name = reserved or intake.next_ticket_name(track, taken)
+        reason = f"rollback to {to} (ticket {name})"
+        hold(store, namespace, track, reason, actor=actor, ticket=name)
+        snapshot, created = store.create_named_ticket(namespace, name, track, lambda _tickets: target.snapshot,
+                                                      annotations)
+        if created:
+            break
+        try:
+            if ours(store.ticket(namespace, name)):  # the same rollback, run twice at once
+                return Created(namespace, name, track, target.snapshot, created=False, held=reason)
+        except errors.NotFound:
+            pass
+        taken.add(name)
+        reserved = None
+    else:
+        raise errors.Unavailable(f"rolling back track {track}: {ROLLBACK_ATTEMPTS} ticket names taken by "
+                                 "concurrent creates in a row; the track stays held, run the rollback again")
     store.record(namespace, name, store.uid_of(namespace, name), "RolledBack",
                  f"created by {actor} via {via}: rollback to the snapshot of {to}: "
                  f"{intake.describe_snapshot(snapshot)}")
-    hold(store, namespace, track, f"rollback to {to} (ticket {name})", actor=actor)
     store.record(namespace, to, target.uid, "RollbackTarget", f"{actor} rolled track {track} back to this "
                  f"ticket's snapshot with new ticket {name}")
-    return Created(namespace, name, track, snapshot)
+    return Created(namespace, name, track, snapshot, held=reason)
 
 
 # -- operator requests: compare-and-swap on the ticket's resourceVersion ------------------------------

@@ -155,8 +155,9 @@ class Store:
 
     def create_ticket(self, namespace: str, track: str,
                       snapshot_for: Callable[[list[model.Ticket]], model.Snapshot],
-                      annotations: dict[str, str]) -> tuple[str, model.Snapshot]:
-        """Create ``<track>-<n>`` with the snapshot ``snapshot_for(tickets in the namespace)`` returns.
+                      annotations: dict[str, str], reserved: tuple[str, ...] = ()) -> tuple[str, model.Snapshot]:
+        """Create ``<track>-<n>`` with the snapshot ``snapshot_for(tickets in the namespace)`` returns;
+        ``reserved`` names are never taken (the ticket a rollback's hold names, not created yet).
 
         The sequential name is the optimistic lock: any ticket created on the Track after our list
         took the very name we computed, so we list again and recompute; a ticket therefore always
@@ -166,7 +167,8 @@ class Store:
             items = self._list("Ticket", namespace)
             tickets = self._parse_all("Ticket", items, codec.ticket_from_dict)
             snapshot = snapshot_for(tickets)
-            name = intake.next_ticket_name(track, (o.get("metadata", {}).get("name", "") for o in items))
+            name = intake.next_ticket_name(track, (*(o.get("metadata", {}).get("name", "") for o in items),
+                                                   *reserved))
             body = intake.ticket_body(namespace, name, track, snapshot, time.time(), annotations)
             with _translated(f"creating ticket {name} in namespace {namespace}"):
                 if self._kube(namespace).create("Ticket", namespace, body):

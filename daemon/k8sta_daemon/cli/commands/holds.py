@@ -1,6 +1,8 @@
-"""``k8sta hold TRACK [--reason TEXT]`` and ``k8sta resume TRACK``: pause and restart intake on a Track.
+"""``k8sta hold TRACK [--reason TEXT]`` and ``k8sta resume TRACK``: hold a Track and lift the hold.
 
-Tickets already on the Track keep moving; a hold only stops Subscriptions from creating new ones.
+While held, no ticket boards the Track (whoever created it: intake, a junction, the CLI; only a
+rollback's own ticket) and Subscriptions create none; tickets already on it keep moving. Resume lets
+the newest waiting ticket board.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ def resume(ctx: Context, *, track: str) -> ExitCode:
 
 
 def _held(data: dict[str, Any]) -> str:
-    return (f"track {data['track']} held ({data['hold']}): intake creates no ticket on it until "
-            f"k8sta resume {data['track']}")
+    return (f"track {data['track']} held ({data['hold']}): no ticket boards it and intake creates none "
+            f"until k8sta resume {data['track']}")
 
 
 def _resumed(data: dict[str, Any]) -> str:
-    return f"track {data['track']} resumed: intake creates tickets on it again"
+    return f"track {data['track']} resumed: the newest waiting ticket boards, and intake creates tickets again"

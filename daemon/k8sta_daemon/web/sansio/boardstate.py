@@ -27,7 +27,7 @@ _PARSE = {"Track": codec.track_from_dict, "Station": codec.station_from_dict, "T
 
 
 def track_hold(track: model.TrackSpec) -> str | None:
-    """Why intake on ``track`` is paused (``k8sta hold``, or a rollback), or None: the board draws the
+    """Why ``track`` is held (``k8sta hold``, or a rollback): nothing boards it; or None. The board draws the
     hold as a stop signal before the first Station, with the reason in the header."""
     return track.hold
 
