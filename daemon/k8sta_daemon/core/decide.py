@@ -391,7 +391,7 @@ class _Decision:
             record = dataclasses.replace(record, degraded_since=None)
         not_ready = [(a, v, why) for a, v, why in judged if v is not AppVerdict.HEALTHY]
         if not_ready:
-            syncs, not_ready, refused = self.syncs(ticket, station, record, not_ready)
+            syncs, not_ready, refused = self.sync_requests(ticket, station, record, not_ready)
             if timed_out:
                 within = "arrived" if record.arrived_at is None else "recovered"
                 self.fail(ticket, _with_record(status, record),
@@ -447,10 +447,10 @@ class _Decision:
             status = self.spawn_children(ticket, status, station)
         self.depart(ticket, status, line, index)
 
-    def syncs(self, ticket: model.Ticket, station: model.StationSpec, record: model.JourneyRecord,
-              not_ready: list[tuple[model.AppRef, AppVerdict, str]],
-              ) -> tuple[list[actions.RequestSync], list[tuple[model.AppRef, AppVerdict, str]],
-                         list[tuple[model.AppRef, str]]]:
+    def sync_requests(self, ticket: model.Ticket, station: model.StationSpec, record: model.JourneyRecord,
+                      not_ready: list[tuple[model.AppRef, AppVerdict, str]],
+                      ) -> tuple[list[actions.RequestSync], list[tuple[model.AppRef, AppVerdict, str]],
+                                 list[tuple[model.AppRef, str]]]:
         """The syncs to ask Argo CD for (``arrival.sync_to_request``; never for a branch edited by
         hand), the not-ready verdicts with Argo CD's refusal of such a request in the reason, and those
         refusals in the words the reasons use."""
