@@ -55,10 +55,12 @@ test: lint tools images browser-deps
 	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
 
 # What every Argo CD release K8sTA claims must carry: a ticket over three Stations with a canary resumed by
-# Argo CD's action, retry (manual and automated sync), drift repair, the plugin's refusals, the version check.
+# Argo CD's action, retry (manual and automated sync), a refused sync request, drift repair, the plugin's
+# refusals, the version check.
 ARGOCD_SMOKE := \
   tests/e2e_daemon/test_workloads.py::test_f_a_ticket_rides_three_stations_and_argo_cds_resume_action_promotes_its_canary_at_the_last \
   tests/e2e_daemon/test_retry.py \
+  tests/e2e_daemon/test_sync_refused.py \
   tests/e2e_daemon/test_drift.py::test_a_breaking_hand_edit_is_repaired_and_the_ticket_completes \
   tests/e2e/test_smoke.py::test_hostile_branch_is_refused_and_argocd_shows_why \
   tests/e2e/test_smoke.py::test_signed_branch_renders_and_one_edited_after_signing_is_refused_naming_the_file \

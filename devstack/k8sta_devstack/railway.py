@@ -223,16 +223,23 @@ class Railway:
         self.files.update(files)
         return self.repo.commit("main", dict(self.files), message)
 
-    def application(self, env: str, automated: bool = True) -> str:
+    def application(self, env: str, automated: bool = True, project: str = "default",
+                    retry: dict[str, Any] | None = None) -> str:
+        """The Application of ``env``: automated sync with prune unless ``automated`` is False (then
+        manual sync without prune); ``retry`` is its ``syncPolicy.retry`` (Argo CD's default: 5 attempts)."""
         name = f"{env}-{self.suffix}"
+        policy: dict[str, Any] = {"syncOptions": ["CreateNamespace=true"]}
+        if automated:
+            policy["automated"] = {"prune": True}
+        if retry is not None:
+            policy["retry"] = retry
         body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
                 "metadata": {"name": name, "namespace": ARGOCD_NS},
-                "spec": {"project": "default",
+                "spec": {"project": project,
                          "source": {"repoURL": self.repo.url, "targetRevision": f"env/{env}", "path": ".",
                                     "plugin": {"name": "k8sta"}},
                          "destination": {"server": IN_CLUSTER, "namespace": f"{name}-ns"},
-                         "syncPolicy": {"syncOptions": ["CreateNamespace=true"],
-                                        **({"automated": {"prune": True}} if automated else {})}}}
+                         "syncPolicy": policy}}
         self.custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", ARGOCD_NS, "applications", body)
         self.apps[env] = name
         return name

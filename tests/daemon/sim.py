@@ -14,10 +14,18 @@ follows the documented behaviour (docs "Automated Sync Policy", controller/appco
   sets ``sync.revision`` to it, ``Synced`` when the live state equals the head's render (an unchanged
   render is Synced at once, no operation), ``reconciledAt`` to now, and health from the live resources;
 - automated sync starts an operation only when the comparison says OutOfSync, no operation is
-  running, and that revision was not attempted already (a failed attempt is not retried; the
-  condition ``SyncError`` says so);
+  running, and that revision was not attempted already: a failed attempt is never retried, the
+  condition ``SyncError`` says "Failed last sync attempt to [<revision>]: <its message>"
+  (``autoSync``, ``alreadyAttemptedSync``);
+- a sync request through the API (``RequestSync``, ``request_sync``; server/application/application.go
+  ``Sync`` and ``resolveSourceRevisions``) is refused while a deny sync window is active ("cannot sync:
+  blocked by sync window", HTTP 403); while automated sync is on, one naming a revision other than the
+  Application's ``targetRevision`` is refused ("Cannot sync to <revision>: auto-sync currently set to
+  <targetRevision>", FailedPrecondition, HTTP 400), one naming none syncs the ``targetRevision``,
+  resolved to the branch head at that moment; one while an operation runs is refused ("another
+  operation is already in progress"). The reactor's memory of a refusal is ``AppStatus.sync_refused``
+  (set on a refusal, cleared when a request is accepted), as ``reactor.execution`` keeps it;
 - each sync is one operation with its own revision, ``startedAt`` and (once it ends) ``finishedAt``;
-  a manual sync (``RequestSync``) while one runs is refused ("another operation is in progress");
 - a Succeeded operation applies the revision's render (the workloads then roll out: Progressing,
   then the outcome the test chose) and asks for a refresh, which is a separate step here so the
   tests see "Succeeded, not reconciled yet"; a Failed one changes nothing live;
@@ -86,8 +94,11 @@ class FakeApp:
 
     status: model.AppStatus
     live_render: str  # the render the cluster runs (of the last Succeeded operation)
+    target: str = ""  # spec.source.targetRevision: the app branch
     outcome: model.HealthStatus = H.HEALTHY  # where the workloads end up after a rollout
     attempted: str | None = None  # the revision of the last operation (automated sync's memory)
+    pruned: bool | None = None  # whether the last operation K8sTA requested prunes
+    window: bool = False  # a deny sync window is active (manual syncs included)
 
     @property
     def automated(self) -> bool:
@@ -124,10 +135,12 @@ class Sim:
     @classmethod
     def of(cls, tracks: list[model.TrackSpec], stations: list[model.StationSpec],
            manual: tuple[str, ...] = (), static: tuple[str, ...] = (), **kwargs: object) -> Sim:
-        """Every Application starts Synced and Healthy at ``INITIAL``; ``manual`` ones have no automated
-        sync, ``static`` ones render the same whatever the snapshot (e.g. an image they do not use)."""
-        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual, repo_url=REPO,
-                                               target_revision=f"env/{a.name}"), "initial")
+        """Every Application starts Synced and Healthy at ``INITIAL``, following its branch ``env/<name>``;
+        ``manual`` ones have no automated sync (and no prune), the others ``automated: {prune: true}``;
+        ``static`` ones render the same whatever the snapshot (e.g. an image they do not use)."""
+        argo = {a: FakeApp(dataclasses.replace(_initial_status(), automated=a.name not in manual,
+                                               prune=a.name not in manual, repo_url=REPO,
+                                               target_revision=f"env/{a.name}"), "initial", target=f"env/{a.name}")
                 for s in stations for a in s.applications}
         sim = cls({t.ref: t for t in tracks}, {s.ref: s for s in stations}, argo,  # type: ignore[arg-type]
                   static=frozenset(app(n) for n in static), **kwargs)  # type: ignore[arg-type]
@@ -192,6 +205,7 @@ class Sim:
         self.unseen.discard(ref)
         self.rerendered.pop(ref, None)
         self.k8sta_heads.pop(ref, None)
+        self.argo[ref].target = branch  # what automated sync now follows (and accepts a sync of)
         self._report(ref, target_revision=branch)
         self.refresh(ref)
 
@@ -262,13 +276,37 @@ class Sim:
         synced = fake.live_render == self.renders[head]
         self._report(ref, sync_status=model.SyncStatus.SYNCED if synced else model.SyncStatus.OUT_OF_SYNC,
                      synced_revision=head, reconciled_at=self.now, conditions=())
-        if fake.automated and not synced and not fake.status.operation_running:
+        if fake.automated and not synced and not fake.status.operation_running and not fake.window:
             if fake.attempted == head:
                 if fake.status.operation_phase is not model.OperationPhase.SUCCEEDED:
                     self._report(ref, conditions=(model.AppCondition(
-                        "SyncError", f"Failed sync attempt to {head}: {fake.status.operation_message}"),))
+                        "SyncError", f"Failed last sync attempt to [{head}]: {fake.status.operation_message}"),))
                 return
             self.sync(ref, head)
+
+    def request_sync(self, action: actions.RequestSync) -> str | None:
+        """A sync request through Argo CD's API (see the module docstring); returns its refusal, if any,
+        which the reactor remembers (``sync_refused``) until a request is accepted."""
+        fake = self.argo[action.app]
+        revision = action.revision if action.pin else None
+        refused = None
+        if fake.window:
+            refused = "HTTP 403: cannot sync: blocked by sync window"
+        elif fake.automated and revision not in (None, fake.target):
+            refused = f"HTTP 400: Cannot sync to {revision}: auto-sync currently set to {fake.target}"
+        elif fake.status.operation_running:
+            refused = "HTTP 400: another operation is already in progress"
+        if refused is not None:
+            self._report(action.app, sync_refused=model.SyncRefusal(action.revision, refused))
+            return refused
+        self._report(action.app, sync_refused=None)
+        self.sync(action.app, revision or self.heads[action.app][2])  # the target, resolved now
+        fake.pruned = action.prune
+        return None
+
+    def sync_window(self, ref: model.AppRef, active: bool) -> None:
+        """A deny sync window (``manualSync: false``) starts or ends: no sync starts while it is active."""
+        self.argo[ref].window = active
 
     def sync(self, ref: model.AppRef, revision: str) -> bool:
         """Start one operation for ``revision``; refused while another one runs."""
@@ -392,9 +430,15 @@ class Sim:
                 self.repair(action)
             case actions.EmitEvent():
                 self.events.append(action)
-            case actions.RequestSync(app=ref, revision=revision):
+            case actions.RequestSync():
                 self.sync_requests.append(action)
-                self.sync(ref, revision)  # refused while another runs: decide asks again
+                if self.check:
+                    fake = self.argo[action.app]
+                    assert not (fake.automated and action.pin), (
+                        f"{action.ticket} asked for an explicit revision of {action.app} while automated sync "
+                        f"is on: Argo CD refuses it ({action})")
+                    assert action.prune == fake.status.prune, f"prune is not the Application's policy: {action}"
+                self.request_sync(action)  # refused while another runs: decide asks again
             case _:
                 raise AssertionError(f"unknown action {action!r}")
 

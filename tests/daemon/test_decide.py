@@ -9,7 +9,7 @@ import pytest
 
 from k8sta_daemon.core import actions, arrival, decide, model
 
-from .sim import NS, Sim, app, healthy_at, snapshot, station, track
+from .sim import INITIAL, NS, Sim, app, healthy_at, snapshot, station, track
 
 C = "c" * 40  # the commit we pushed
 OTHER = "d" * 40
@@ -104,22 +104,43 @@ def test_argo_cd_error_conditions_are_in_the_reason() -> None:
     assert verdict is V.PENDING and "ComparisonError: rendered sha256 abc does not match recorded def" in why
 
 
+PINNED, TARGET = arrival.Sync(pin=True, prune=False), arrival.Sync(pin=False, prune=False)
+
+
 @pytest.mark.parametrize("status, since, wanted", [
     pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=False, **NO_OP), T0,
-                 True, id="manual-sync-app-out-of-sync"),
+                 PINNED, id="manual-sync-app-out-of-sync-gets-our-commit-pinned"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=None, **NO_OP), T0,
+                 PINNED, id="sync-policy-unknown-is-asked-as-manual"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=False, prune=True, **NO_OP),
+                 T0, arrival.Sync(pin=True, prune=True), id="manual-app-whose-policy-prunes-is-pruned"),
     pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=True, **NO_OP), T0,
-                 False, id="automated-app-syncs-itself"),
-    pytest.param(_ok(automated=False, **NO_OP), T0, False, id="synced-at-ours-needs-no-sync"),
+                 None, id="automated-app-syncs-itself"),
+    pytest.param(_ok(automated=False, **NO_OP), T0, None, id="synced-at-ours-needs-no-sync"),
     pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.RUNNING,
-                     operation_revision=OTHER, operation_finished_at=None), T0, False,
+                     operation_revision=OTHER, operation_finished_at=None), T0, None,
                  id="another-operation-running"),
     pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.FAILED), T0 - 5,
-                 False, id="operation-for-ours-in-this-visit-exists"),
+                 None, id="operation-for-ours-in-this-visit-exists"),
     pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=True, operation_phase=P.FAILED), T0 + 5,
-                 True, id="retry-of-a-revision-automated-sync-already-attempted"),
+                 TARGET, id="retry-of-a-revision-automated-sync-attempted-names-no-revision"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=True, prune=True, operation_phase=P.FAILED), T0 + 5,
+                 arrival.Sync(pin=False, prune=True), id="retry-under-automated-sync-prunes-as-its-policy"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, synced_revision=OTHER, automated=True, operation_phase=P.FAILED),
+                 T0 + 5, None, id="retry-waits-until-argo-cd-resolved-its-target-to-our-commit"),
+    pytest.param(_ok(sync_status=S.OUT_OF_SYNC, automated=False, operation_phase=P.FAILED), T0 + 5,
+                 PINNED, id="retry-of-a-manual-sync-app"),
 ])
-def test_needs_sync(status: model.AppStatus, since: float, wanted: bool) -> None:
-    assert arrival.needs_sync(status, C, since) is wanted
+def test_sync_to_request(status: model.AppStatus, since: float, wanted: arrival.Sync | None) -> None:
+    assert arrival.sync_to_request(status, C, since) == wanted
+
+
+def test_a_refusal_is_said_only_for_the_commit_it_was_about() -> None:
+    refused = _ok(sync_refused=model.SyncRefusal(C, "HTTP 403: cannot sync: blocked by sync window"))
+    assert arrival.refusal(refused, C) == (f"Argo CD refused K8sTA's sync of {C[:12]}: "
+                                           "HTTP 403: cannot sync: blocked by sync window")
+    assert arrival.refusal(refused, OTHER) == ""
+    assert arrival.refusal(_ok(), C) == "" and arrival.refusal(None, C) == ""
 
 
 # -- one ticket at Station s1 of s1 -> s2 -> s3 -------------------------------------------------
@@ -1215,19 +1236,33 @@ def test_retry_after_failure_pushes_again_idempotently_and_can_arrive() -> None:
     assert sim.ticket("t").status.state is St.COMPLETED
 
 
-def test_retry_after_a_sync_failure_arrives_once_the_cause_is_fixed() -> None:
-    """Only operations that started after the retry count; automated sync never retries a revision it
-    attempted, so decide requests the sync itself."""
-    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
-    ref = app("dev")
+def _failed_sync(sim: Sim, ref: model.AppRef) -> None:
+    """Ticket ``t`` on Track ``line`` whose sync of its commit at ``dev`` fails (e.g. a missing namespace)."""
     sim.create("line", name="t")
     sim.settle()
-    sim.refresh(ref)  # OutOfSync at our commit: automated sync starts an operation
+    if sim.argo[ref].automated:
+        sim.refresh(ref)  # OutOfSync at our commit: automated sync starts an operation
+    else:
+        sim.step()  # decide requests the sync
     sim.now += 5
-    sim.finish(ref, ok=False)  # e.g. a missing namespace
+    sim.finish(ref, ok=False)
+    sim.refresh(ref)  # Argo CD compares again; its automated sync does not try that revision again
     sim.settle()
     status = sim.ticket("t").status
     assert status.state is St.FAILED and "Failed" in status.message
+
+
+def test_retry_after_a_sync_failure_under_automated_sync_arrives_once_the_cause_is_fixed() -> None:
+    """Issue 19, item 1. Only operations that started after the retry count; automated sync never retries
+    a revision it attempted, and Argo CD refuses a sync naming a revision while automated sync is on,
+    so decide requests a sync of the Application's target (which is our commit), pruning as it would."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    ref = app("dev")
+    _failed_sync(sim, ref)
+    commit = sim.pushed("t", "dev")
+    condition = sim.argo[ref].status.conditions
+    assert condition == (model.AppCondition("SyncError", f"Failed last sync attempt to [{commit}]: "
+                                                         "one or more objects failed to apply"),)
     sim.now += 120  # an operator creates the namespace, then retries
     sim.retry("t")
     sim.settle()
@@ -1235,12 +1270,111 @@ def test_retry_after_a_sync_failure_arrives_once_the_cause_is_fixed() -> None:
     assert status.state is St.DEPLOYING, status.message
     retried = status.journey[-1]  # the retry's visit, and so what it judges, starts now
     assert retried.entered_at == sim.now and "retry #1" in retried.message
-    assert sim.sync_requests and sim.sync_requests[-1].revision == sim.pushed("t", "dev")
+    assert sim.pushed("t", "dev") == commit  # the push was a no-op: the branch head is the failed commit
+    assert sim.sync_requests == [actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, commit or "",
+                                                     pin=False, prune=True)]
+    assert sim.argo[ref].status.sync_refused is None  # Argo CD accepted it
     assert sim.argo[ref].status.operation_running and sim.argo[ref].status.operation_started_at == sim.now
+    assert sim.argo[ref].status.operation_revision == commit and sim.argo[ref].pruned is True
     sim.now += 5
     sim.argo_converge()
     sim.settle()
     assert sim.ticket("t").status.state is St.COMPLETED, sim.ticket("t").status.message
+
+
+def test_retry_after_a_sync_failure_under_manual_sync_asks_for_the_commit_without_prune() -> None:
+    """Without automated sync decide pins its commit; and, like Argo CD's UI and CLI, does not prune
+    unless the Application's own policy does (issue 19, item 8)."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))], manual=("dev",))
+    ref = app("dev")
+    _failed_sync(sim, ref)
+    commit = sim.pushed("t", "dev") or ""
+    assert sim.sync_requests == [actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, commit,
+                                                     pin=True, prune=False)]
+    sim.now += 120
+    sim.retry("t")
+    sim.settle()
+    assert sim.sync_requests[-1] == actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, commit,
+                                                        pin=True, prune=False)
+    assert sim.argo[ref].status.operation_running and sim.argo[ref].pruned is False
+    sim.now += 5
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED, sim.ticket("t").status.message
+
+
+def test_a_retry_under_automated_sync_waits_until_argo_cd_resolved_its_target_to_our_commit() -> None:
+    """Argo CD syncs its target as it resolves it when it accepts: asking before its comparison saw our
+    commit could deploy another head, so decide waits for that comparison (the push's hard refresh)."""
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",))])
+    ref = app("dev")
+    _failed_sync(sim, ref)
+    sim._report(ref, synced_revision=INITIAL)  # as if Argo CD's last comparison had seen an older head
+    sim.now += 120
+    sim.retry("t")
+    sim.settle()
+    assert not sim.sync_requests
+    sim.refresh(ref)
+    sim.step()
+    assert [r.pin for r in sim.sync_requests] == [False] and sim.argo[ref].status.operation_running
+
+
+def test_fake_argo_cd_refuses_an_explicit_revision_while_automated_sync_is_on() -> None:
+    """The simulator's Argo CD follows server/application/application.go: with automated sync only a
+    sync of the targetRevision (or none named) is accepted; a manual-sync Application takes any."""
+    sim = Sim.of([track("line", ("dev", "qa"))], [station("dev", ("dev",)), station("qa", ("qa",))],
+                 manual=("qa",))
+    pinned = actions.RequestSync(model.TicketRef(NS, "t"), "dev", app("dev"), C, pin=True, prune=True)
+    assert sim.request_sync(pinned) == f"HTTP 400: Cannot sync to {C}: auto-sync currently set to env/dev"
+    assert sim.argo[app("dev")].status.sync_refused == model.SyncRefusal(
+        C, f"HTTP 400: Cannot sync to {C}: auto-sync currently set to env/dev")
+    assert not sim.argo[app("dev")].status.operation_running
+    assert sim.request_sync(dataclasses.replace(pinned, pin=False)) is None
+    assert sim.argo[app("dev")].status.operation_revision == INITIAL  # the target's head, resolved now
+    assert sim.argo[app("dev")].status.sync_refused is None
+    assert sim.request_sync(dataclasses.replace(pinned, app=app("qa"), station="qa")) is None
+    assert sim.argo[app("qa")].status.operation_revision == C
+
+
+def _blocked_by_a_sync_window(timeout: float | None = None) -> tuple[Sim, model.AppRef, str]:
+    sim = Sim.of([track("line", ("dev",))], [station("dev", ("dev",), timeout_seconds=timeout)], manual=("dev",))
+    ref = app("dev")
+    sim.sync_window(ref, active=True)
+    sim.create("line", name="t")
+    for _ in range(4):  # board, push; then decide asks on every pass (the executor's backoff spaces them)
+        sim.step()
+        sim.refresh(ref)
+        sim.now += 10
+    commit = sim.pushed("t", "dev") or ""
+    return sim, ref, f"Argo CD refused K8sTA's sync of {commit[:12]}: HTTP 403: cannot sync: blocked by sync window"
+
+
+def test_argo_cd_refusing_a_sync_is_named_in_the_ticket_message_until_it_accepts() -> None:
+    """A refusal is never silent: the ticket's message names Argo CD's answer, with one Warning Event on the
+    ticket and one on the Application; once Argo CD accepts, the message moves on and the ticket arrives."""
+    sim, ref, words = _blocked_by_a_sync_window()
+    status = sim.ticket("t").status
+    assert status.state is St.DEPLOYING and words in status.message, status.message
+    warned = [e for e in sim.events if e.reason is actions.EventReason.SYNC_REFUSED]
+    assert [(e.app, e.type) for e in warned] == [(None, actions.EventType.WARNING), (ref, actions.EventType.WARNING)]
+    assert words in warned[0].message and "station dev" in warned[0].message
+    sim.sync_window(ref, active=False)
+    sim.step()  # decided while refused; the request of this pass is accepted
+    assert sim.argo[ref].status.operation_running and sim.argo[ref].status.sync_refused is None
+    sim.step()
+    assert "refused" not in sim.ticket("t").status.message
+    sim.now += 5
+    sim.argo_converge()
+    sim.settle()
+    assert sim.ticket("t").status.state is St.COMPLETED
+
+
+def test_a_ticket_whose_sync_argo_cd_keeps_refusing_fails_at_its_timeout_naming_the_refusal() -> None:
+    sim, _, words = _blocked_by_a_sync_window(timeout=300)
+    sim.now += 300
+    sim.step()
+    status = sim.ticket("t").status
+    assert status.state is St.FAILED and "timeout" in status.message and words in status.message, status.message
 
 
 def test_unchanged_render_at_one_of_two_applications_arrives_without_an_operation() -> None:
@@ -1277,7 +1411,7 @@ def test_manual_sync_is_requested_until_an_operation_for_our_commit_exists() -> 
     result = sim.step()
     ours = sim.pushed("t", "dev")
     assert [a for a in result if isinstance(a, actions.RequestSync)] == [
-        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, ours or "")]
+        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, ours or "", pin=True, prune=False)]
     assert sim.argo[ref].status.operation_revision == ours and sim.argo[ref].status.operation_running
     assert not [a for a in sim.step() if isinstance(a, actions.RequestSync)]  # it exists: no more requests
     sim.now += 5
@@ -1514,7 +1648,8 @@ def test_a_sync_request_for_a_multi_source_application_names_the_k8sta_source() 
     sim.refresh(ref)
     sim.settle()
     assert sim.sync_requests == [
-        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, sim.pushed("t", "dev") or "", 2)]
+        actions.RequestSync(model.TicketRef(NS, "t"), "dev", ref, sim.pushed("t", "dev") or "", pin=True, prune=False,
+                            source_position=2)]
 
 
 def test_a_hand_edit_the_watcher_has_not_seen_is_pushed_over_by_the_next_ticket_and_recorded() -> None:

@@ -12,6 +12,8 @@ driven through decide + the simulator; sim.Sim checks the invariants after every
 - per ticket, the actions come in contract order and every Event comes with its status change;
 - on a held Track no ticket boards but the hold's own (a rollback's), whoever created it: intake,
   a junction or the CLI;
+- decide never asks Argo CD for a sync its rules refuse (a revision named while automated sync is on),
+  and a sync prunes exactly as the Application's own policy says;
 - junction children are spawned only after the parent arrived at the junction, and every child a
   parent records exists in the end, even when creates fail;
 - decide is deterministic and independent of map order, and settles without outside change.
@@ -379,3 +381,43 @@ def test_the_longest_waiter_enters_a_shared_station_first(case: tuple[Sim, list[
             break
     assert all(t.status.state in (model.TicketState.COMPLETED, model.TicketState.SUPERSEDED)
                for t in sim.tickets.values()), {t.name: t.status.message for t in sim.tickets.values()}
+
+
+@SETTINGS
+@given(n_stations=st.integers(1, 3), failing=st.integers(0, 2), manual=st.lists(st.booleans(), min_size=3, max_size=3),
+       waited=st.sampled_from([0, 5, 60, 600]))
+def test_a_retry_after_a_failed_sync_completes_once_the_cause_is_fixed(n_stations: int, failing: int,
+                                                                      manual: list[bool], waited: int) -> None:
+    """Issue 19: at any Station, with or without automated sync, a ticket whose sync failed completes
+    after a retry once the cause is gone, and Argo CD accepts every sync K8sTA asks for."""
+    names = tuple(f"s{i}" for i in range(n_stations))
+    at = names[failing % n_stations]
+    ref = app(f"{at}-app")
+    sim = Sim.of([track("line", names)], [station(n, (f"{n}-app",)) for n in names],
+                 manual=tuple(f"{n}-app" for n, m in zip(names, manual, strict=False) if m))
+    sim.create("line", name="t")
+    for _ in range(10 * n_stations):  # a cooperative Argo CD up to the failing Station's push
+        sim.settle()
+        if sim.ticket("t").status.station == at and sim.pushed("t", ref.name):
+            break
+        sim.now += 10
+        sim.argo_converge()
+    if not sim.argo[ref].status.operation_running:
+        sim.refresh(ref)  # automated sync starts the operation (without it, decide has requested it)
+    assert sim.argo[ref].status.operation_revision == sim.pushed("t", ref.name)
+    sim.now += 5
+    sim.finish(ref, ok=False)  # the cause: e.g. a missing namespace, an admission policy
+    sim.refresh(ref)
+    sim.settle()
+    assert sim.ticket("t").status.state is model.TicketState.FAILED
+    sim.now += waited  # the cause is fixed on the cluster
+    sim.retry("t")
+    for _ in range(10 * n_stations):
+        sim.settle()
+        if sim.ticket("t").status.state is model.TicketState.COMPLETED:
+            break
+        sim.now += 10
+        sim.argo_converge()
+    status = sim.ticket("t").status
+    assert status.state is model.TicketState.COMPLETED, status.message
+    assert all(fake.status.sync_refused is None for fake in sim.argo.values())

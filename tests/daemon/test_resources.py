@@ -432,6 +432,21 @@ def test_argo_app_status_reads_error_conditions_and_the_sync_policy() -> None:
     assert resources.argo_app_status(app).automated is None
 
 
+@pytest.mark.parametrize("policy, automated, prune", [
+    pytest.param({"automated": {"prune": True}}, True, True, id="automated-with-prune"),
+    pytest.param({"automated": {}}, True, False, id="automated-without-prune"),
+    pytest.param({"automated": {"prune": True, "enabled": False}}, False, True,
+                 id="automated-switched-off-keeps-its-prune"),
+    pytest.param({"syncOptions": ["CreateNamespace=true"]}, False, False, id="manual-sync"),
+    pytest.param({"automated": {"prune": "yes"}}, True, False, id="prune-not-a-boolean"),
+])
+def test_argo_app_status_reads_the_sync_policy(policy: dict[str, Any], automated: bool, prune: bool) -> None:
+    app = argo_app()
+    app["spec"]["syncPolicy"] = policy
+    status = resources.argo_app_status(app)
+    assert (status.automated, status.prune) == (automated, prune)
+
+
 def test_argo_app_status_of_a_synced_healthy_application() -> None:
     status = resources.argo_app_status(argo_app())
     assert status == model.AppStatus(
@@ -439,7 +454,7 @@ def test_argo_app_status_of_a_synced_healthy_application() -> None:
         operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=COMMIT,
         operation_started_at=T("2026-11-26T10:01:00Z"), operation_finished_at=T("2026-11-26T10:01:01Z"),
         operation_message="successfully synced (all tasks run)", reconciled_at=T("2026-11-26T10:01:03Z"),
-        health=model.HealthStatus.HEALTHY, automated=True, repo_url="https://git.example/config.git",
+        health=model.HealthStatus.HEALTHY, automated=True, prune=True, repo_url="https://git.example/config.git",
         target_revision="env/api-dev")
     assert arrival.judge_app(status, COMMIT)[0] is arrival.AppVerdict.HEALTHY
     assert resources.app_ref_from_dict(argo_app()) == model.AppRef("argocd", "api-dev")

@@ -122,6 +122,29 @@ def test_an_unmanaged_application_event_decides_nothing(controller: Controller, 
     assert total(controller.metrics.decision_seconds, "_count") == passes
 
 
+def test_argo_cd_refusing_a_sync_is_decided_like_an_event_of_its_application(
+        controller: Controller, decided: list[set[str]]) -> None:
+    """The executor keeps Argo CD's refusal in the cache; the kept World shows it on the Application."""
+    controller.reconcile()
+    decided.clear()
+    ref = model.AppRef("argocd", "c1-app")
+    refusal = model.SyncRefusal(COMMIT, "HTTP 403: cannot sync: blocked by sync window")
+    controller.cache.wake.clear()
+    controller.cache.set_refusal(ref, refusal)
+    assert controller.cache.wake.is_set()
+    controller.reconcile(full=False)
+    assert decided == [{"c"}] and controller.standing.apps[ref].sync_refused == refusal
+    controller.cache.set_refusal(ref, refusal)  # the same answer again: nothing new to decide
+    controller.reconcile(full=False)
+    assert decided == [{"c"}]
+    controller.cache.set_refusal(ref, None)  # a request was accepted
+    controller.reconcile(full=False)
+    assert decided == [{"c"}, {"c"}] and controller.standing.apps[ref].sync_refused is None
+    controller.cache.set_refusal(model.AppRef("argocd", "unmanaged"), refusal)
+    controller.reconcile(full=False)
+    assert len(decided) == 2
+
+
 def test_a_station_edit_decides_every_track_listing_it(controller: Controller, decided: list[set[str]]) -> None:
     controller.reconcile()
     decided.clear()

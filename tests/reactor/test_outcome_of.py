@@ -14,9 +14,13 @@ from k8sta_daemon.reactor.execution import outcome_of
     (kube.Conflict("409 on ticket", 409), outcomes.Stale("409 on ticket")),
     (kube.NotFound("Ticket a/b is not in the cache"), outcomes.Unavailable("Ticket a/b is not in the cache")),
     (argocd.ArgoCDUnavailable("HTTP 503"), outcomes.Unavailable("HTTP 503")),
-    (argocd.ArgoCDRefused("HTTP 404 app not found", 404), outcomes.Unavailable("HTTP 404 app not found")),
-    (argocd.ArgoCDRefused("HTTP 403", 403),  # refused credentials are final, never retried
-     outcomes.PushFailed("Argo CD refused K8sTA's token (fix it, then retry the ticket): HTTP 403")),
+    # Argo CD's answer to a sync request, shown on the ticket (the request is asked again with backoff)
+    (argocd.ArgoCDRefused("Argo CD API POST /api/v1/applications/a/sync: HTTP 400 Cannot sync to abc: auto-sync "
+                          "currently set to env/dev", 400, "HTTP 400: Cannot sync to abc: auto-sync currently set "
+                          "to env/dev"),
+     outcomes.Refused("HTTP 400: Cannot sync to abc: auto-sync currently set to env/dev")),
+    (argocd.ArgoCDRefused("HTTP 403 cannot sync: blocked by sync window", 403),
+     outcomes.Refused("HTTP 403 cannot sync: blocked by sync window")),
     (git_errors.CredentialsRefused("https://git.example/r.git: authentication failed (credentials refused)"),
      outcomes.PushFailed("https://git.example/r.git: authentication failed (credentials refused)")),
     (git_errors.TransportFailed("remote hung up", delay=30.0), outcomes.RetryLater("remote hung up", 30.0)),

@@ -1,11 +1,12 @@
 """The daemon's thin Argo CD adapter: its REST API with a bearer token (never logged).
 
-Callers: the reactor's loop (application statuses and the watch stream that wakes it) and its push
-unit (hard refresh right after a push, sync when an Application has no automated sync); the devstack
-and the stack tests use the same client (``application_events``, ``user_info``: what an operator sees
-in Argo CD's UI). Errors are named by what should happen next: ``ArgoCDUnavailable`` (retry later) vs
-``ArgoCDRefused`` (give up). Like every adapter it knows nothing of the core: an Application is
-anything with a ``namespace`` and a ``name`` (``AppName``).
+Callers: the reactor's loop (application statuses and the watch stream that wakes it), its push
+unit (hard refresh right after a push) and its sync unit (``RequestSync``); the devstack and the stack
+tests use the same client (``application_events``, ``user_info``: what an operator sees in Argo CD's
+UI). Errors are named by what should happen next: ``ArgoCDUnavailable`` (the same request may work
+later) vs ``ArgoCDRefused`` (Argo CD said no: not until someone changes something; its ``answer`` is
+what to show). Like every adapter it knows nothing of the core: an Application is anything with a
+``namespace`` and a ``name`` (``AppName``).
 """
 
 from __future__ import annotations
@@ -44,16 +45,12 @@ class ArgoCDUnavailable(ArgoCDError):
 
 
 class ArgoCDRefused(ArgoCDError):
-    """A 4xx: bad token, no permission, unknown Application."""
+    """A 4xx: bad token, no permission, unknown Application, a request Argo CD does not accept."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, answer: str = "") -> None:
         super().__init__(message)
         self.status = status
-
-    @property
-    def credentials_refused(self) -> bool:
-        """401/403: the token is wrong or lacks the permission; retrying the same call cannot help."""
-        return self.status in (401, 403)
+        self.answer = answer or message  # Argo CD's answer alone ("HTTP 400: ..."), without the request
 
 
 @dataclass(frozen=True)
@@ -96,8 +93,9 @@ class ArgoCD:
             raise ArgoCDUnavailable(f"Argo CD API {method} {path}: HTTP {response.status_code} "
                                     f"{_message(response)}")
         if response.status_code >= 400:
-            raise ArgoCDRefused(f"Argo CD API {method} {path}: HTTP {response.status_code} {_message(response)}",
-                                response.status_code)
+            said = _message(response)
+            raise ArgoCDRefused(f"Argo CD API {method} {path}: HTTP {response.status_code} {said}",
+                                response.status_code, f"HTTP {response.status_code}: {said}")
         return response
 
     # -- reads ----------------------------------------------------------------------------------
@@ -139,16 +137,18 @@ class ArgoCD:
         """Ask Argo CD to look at the app branch now instead of at its next poll."""
         return self.get_application(app, refresh="hard" if hard else "normal")
 
-    def sync(self, app: AppName, revision: str, source_position: int | None = None) -> None:
-        """Start a sync of exactly ``revision``. A refusal raises ``ArgoCDRefused`` with Argo CD's
-        message, "another operation is already in progress" included: that operation may be for an
-        older commit, so it is never taken as ours (the caller retries later). ``source_position``
-        (1-based, multi-source Applications): the source ``revision`` is for; Argo CD ignores a plain
-        ``revision`` for those and resolves each source's targetRevision instead."""
-        body: dict[str, Any] = {"prune": True, "appNamespace": app.namespace}
-        if source_position is None:
+    def sync(self, app: AppName, revision: str | None, *, prune: bool, source_position: int | None = None) -> None:
+        """Start a sync of exactly ``revision``, or (None) of the Application's ``targetRevision``, which
+        Argo CD resolves when it accepts the request (the only kind it accepts while automated sync is
+        on). Sync options and the retry strategy are the Application's own. ``source_position`` (1-based,
+        multi-source Applications): the source ``revision`` is for; Argo CD ignores a plain ``revision``
+        for those. A refusal raises ``ArgoCDRefused`` with Argo CD's answer, "another operation is already
+        in progress" included: that operation may be for an older commit, so it is never taken as ours
+        (the caller retries)."""
+        body: dict[str, Any] = {"prune": prune, "appNamespace": app.namespace}
+        if revision is not None and source_position is None:
             body["revision"] = revision
-        else:
+        elif revision is not None:
             body["revisions"] = [revision]
             body["sourcePositions"] = [source_position]
         self._request("POST", f"/api/v1/applications/{app.name}/sync", body=body)

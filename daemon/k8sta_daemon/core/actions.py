@@ -59,16 +59,30 @@ class RequestSync:
     Emitted on every pass while the Application is not Synced at ``revision``, no operation is running
     and no operation for ``revision`` started during the current visit, and either the Application has
     no automated sync (or it is unknown), or Argo CD already attempted ``revision`` before this visit
-    (its automated sync never retries a revision it attempted: the retry case). The executor:
+    (its automated sync never retries a revision it attempted: the retry case). How to ask is
+    ``arrival.sync_to_request``'s decision, so that Argo CD accepts the request:
 
-    - POSTs a sync of ``revision`` (``/api/v1/applications/<name>/sync`` with ``revision``; for a
+    - ``pin``: the request names ``revision``. Without automated sync that is what K8sTA asks for.
+      With automated sync Argo CD refuses any revision but the Application's ``targetRevision``
+      ("Cannot sync to ...: auto-sync currently set to ..."), so ``pin`` is False: the request names
+      no revision and Argo CD syncs its target, emitted only once Argo CD resolved that to ``revision``.
+    - ``prune``: the Application's own choice, never more: ``syncPolicy.automated.prune`` (what its
+      automated sync would do; also kept when ``enabled: false`` switched automated sync off), and
+      otherwise False, as Argo CD's UI and ``argocd app sync`` default. Sync options and the retry
+      strategy are not sent: Argo CD takes the Application's own.
+
+    The executor:
+
+    - POSTs the sync (``/api/v1/applications/<name>/sync``, with ``revision`` only when ``pin``; for a
       multi-source Application ``revisions: [revision]`` and ``sourcePositions: [source_position]``,
       the K8sTA source's 1-based place in ``spec.sources``: Argo CD ignores ``revision`` there);
     - keeps its own backoff per (``app``, ``revision``), exponential with jitter, reset when the
       revision changes: ``decide`` re-emits on every pass and the backoff decides when to call again;
-    - treats "another operation is already in progress" as retry later (never as success), and any
-      other refusal as retry later with a log line; it never fails the ticket itself (the Station's
-      timeout does, with the Application's conditions in the message).
+    - treats any refusal, "another operation is already in progress" included, as retry later (never as
+      success) and remembers Argo CD's answer (``AppStatus.sync_refused``, until a request for the
+      Application is accepted): ``decide`` names it in the ticket's message, with a Warning Event
+      when it is new. It never fails the ticket itself (the Station's timeout does, with the
+      Application's conditions in the message).
     Once an operation for ``revision`` exists, ``decide`` stops emitting this action.
     """
 
@@ -76,6 +90,8 @@ class RequestSync:
     station: str
     app: model.AppRef
     revision: str
+    pin: bool
+    prune: bool
     source_position: int | None = None
 
 
@@ -154,6 +170,7 @@ class EventReason(enum.Enum):
     ABANDONED = "Abandoned"
     RETRIED = "Retried"
     RETRY_REFUSED = "RetryRefused"
+    SYNC_REFUSED = "SyncRefused"
     SPAWNED = "Spawned"
     BLOCKED = "Blocked"
     DRIFT = "Drift"

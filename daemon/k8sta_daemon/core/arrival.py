@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
 
 from k8sta_daemon.core import model
 
@@ -75,16 +76,54 @@ def judge_app(status: model.AppStatus | None, commit: str,
     return AppVerdict.PROGRESSING, f"{health.value}{detail}{errors}"
 
 
-def needs_sync(status: model.AppStatus | None, commit: str, since: float | None) -> bool:
-    """Whether decide must ask Argo CD to sync ``commit`` (see ``actions.RequestSync``)."""
+@dataclass(frozen=True)
+class Sync:
+    """A sync of our commit that Argo CD accepts: with ``pin``, the commit is the request's revision;
+    without, the request names none and Argo CD syncs the Application's ``targetRevision``."""
+
+    pin: bool
+    prune: bool
+
+
+def sync_to_request(status: model.AppStatus | None, commit: str, since: float | None) -> Sync | None:
+    """The sync decide must ask Argo CD for to deploy ``commit``, or None (see ``actions.RequestSync``).
+
+    None while the Application is missing, an operation runs, it is Synced at ``commit``, an operation
+    for ``commit`` started in this visit (judge it instead), or its automated sync will start one by
+    itself (it has not attempted ``commit`` yet). Otherwise, following Argo CD's rules
+    (server/application/application.go ``Sync``, controller/appcontroller.go ``autoSync``):
+
+    - without automated sync (or unknown): ``commit`` pinned, so a head that moved since is never
+      synced in its place;
+    - with automated sync that attempted ``commit`` before this visit (the retry case: it never tries a
+      revision again whose sync failed): Argo CD refuses a revision other than the ``targetRevision``
+      while automated sync is on, so the request names none and Argo CD syncs its target, which is
+      ``commit`` only once its last comparison resolved it so (``synced_revision``); until then None
+      (the push's hard refresh brings that comparison).
+
+    ``prune`` is the Application's own policy (``AppStatus.prune``), never more.
+    """
     if status is None or not status.exists or status.operation_running:
-        return False
+        return None
     if status.sync_status is model.SyncStatus.SYNCED and status.synced_revision == commit:
-        return False
+        return None
     if status.operation_revision == commit and _in_visit(status.operation_started_at, since):
-        return False  # there is an operation for our commit in this visit: judge it instead
+        return None  # there is an operation for our commit in this visit: judge it instead
+    if status.automated is not True:
+        return Sync(pin=True, prune=status.prune)
     attempted_before = status.operation_revision == commit
-    return status.automated is not True or attempted_before
+    if attempted_before and status.synced_revision == commit:
+        return Sync(pin=False, prune=status.prune)
+    return None
+
+
+def refusal(status: model.AppStatus | None, commit: str) -> str:
+    """Argo CD's refusal of K8sTA's latest request to sync ``commit``, as the ticket's message says it
+    ("" when there is none)."""
+    refused = status.sync_refused if status is not None else None
+    if refused is None or refused.revision != commit:
+        return ""
+    return f"Argo CD refused K8sTA's sync of {short(commit)}: {refused.message}"
 
 
 def _in_visit(moment: float | None, since: float | None) -> bool:

@@ -475,9 +475,10 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
     at the K8sTA source's position, ``sources.k8sta_source``; the first when that cannot be told),
     ``status.operationState.phase/startedAt/finishedAt/message/syncResult.revision``,
     ``status.reconciledAt``, ``status.health.status/message``, the error conditions of
-    ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...) and whether
-    ``spec.syncPolicy.automated`` is on (None when the spec is absent). Anything missing or unknown
-    stays absent/Unknown, which never counts as arrived. ``reasons`` (``health_reasons`` of the
+    ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...), whether
+    ``spec.syncPolicy.automated`` is on (None when the spec is absent) and its ``prune`` (kept also
+    under ``enabled: false``: the owner's choice, see ``actions.RequestSync``). Anything missing or
+    unknown stays absent/Unknown, which never counts as arrived. ``reasons`` (``health_reasons`` of the
     resource tree) come first: Argo CD 3.2-3.5 set no Application-level health message, and 3.6 sets
     one that names resources, not why (``Caused by argoproj.io/Rollout:ns/api``), and keeps it while the
     health status stays the same (controller/health.go), so it can be stale. Argo CD's own message is
@@ -505,6 +506,7 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
         health=_enum(model.HealthStatus, health.get("status"), model.HealthStatus.UNKNOWN),
         health_message=reasons or str(health.get("message") or ""),
         automated=_automated(app.get("spec")),
+        prune=_prune(app.get("spec")),
         conditions=tuple(
             model.AppCondition(str(c["type"]), str(c.get("message") or ""))
             for c in status.get("conditions") or [] if isinstance(c, Mapping)
@@ -534,6 +536,10 @@ def _automated(spec: Any) -> bool | None:
         return None
     automated = _mapping(spec.get("syncPolicy")).get("automated")
     return isinstance(automated, Mapping) and automated.get("enabled") is not False
+
+
+def _prune(spec: Any) -> bool:
+    return _mapping(_mapping(_mapping(spec).get("syncPolicy")).get("automated")).get("prune") is True
 
 
 argo_app_status = app_status_from_dict

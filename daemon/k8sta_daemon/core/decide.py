@@ -43,9 +43,12 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   operation exists at all does not matter (automated sync starts none when the render did not
   change). Health is never judged before that reconciliation. Messages name the commit an operation
   was really for and carry Argo CD's error conditions (ComparisonError, SyncError).
-- Sync requests (``arrival.needs_sync``): ``RequestSync`` on every pass while an Application is not Synced at
-  our commit, nothing runs, no operation for our commit started in this visit, and either it has no
-  automated sync or automated sync already attempted our commit before this visit (it never retries).
+- Sync requests (``arrival.sync_to_request``): ``RequestSync`` on every pass while an Application is not
+  Synced at our commit, nothing runs, no operation for our commit started in this visit, and either it
+  has no automated sync (our commit, pinned) or automated sync already attempted our commit before this
+  visit (it never retries; Argo CD refuses a pinned revision while automated sync is on, so the request
+  names none, once Argo CD resolved the target to our commit). Prune as the Application's own policy.
+  Argo CD's refusal of such a request is in the ticket's message, with a Warning Event when new.
 - Suspended (at our reconciled revision): state Suspended, the ticket waits.
 - Failure (ticket Failed, Station vacated): an operation for our commit in this visit Failed/Error;
   an Application Degraded at our revision for ``degraded_grace_seconds`` (0 = at once); not arrived
@@ -124,7 +127,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from k8sta_daemon.core import actions, graph, model
-from k8sta_daemon.core.arrival import AppVerdict, judge_app, needs_sync, short
+from k8sta_daemon.core.arrival import AppVerdict, judge_app, refusal, short, sync_to_request
 
 MAX_NAME_LENGTH = 63
 
@@ -470,20 +473,19 @@ class _Decision:
             record = dataclasses.replace(record, degraded_since=None)
         not_ready = [(a, v, why) for a, v, why in judged if v is not AppVerdict.HEALTHY]
         if not_ready:
+            syncs, not_ready, refused = self.sync_requests(ticket, station, record, not_ready)
             if timed_out:
                 within = "arrived" if record.arrived_at is None else "recovered"
                 self.fail(ticket, _with_record(status, record),
                           f"not {within} within the {station.timeout_seconds:g}s timeout: "
                           + _explain([(a, why) for a, _, why in not_ready]), [a for a, _, _ in not_ready])
                 return
-            drifted = {d.app for d in self.current_drift(station, record)}
-            for app, _, _ in not_ready:
-                commit = record.pushed_commit(app) or ""
-                seen = self.world.apps.get(app)
-                if app not in drifted and needs_sync(seen, commit, record.entered_at):
-                    position = seen.source_position if seen is not None else None
-                    self.outcome(ticket).syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit,
-                                                                          position))
+            self.outcome(ticket).syncs.extend(syncs)
+            for app, words in refused:  # warned about once: the observed message is where decide said it last
+                if words not in ticket.status.message:
+                    self.event(ticket, actions.EventReason.SYNC_REFUSED, f"station {station.name}: {app}: {words}",
+                               warning=True)
+                    self.event(ticket, actions.EventReason.SYNC_REFUSED, words, app=app, warning=True)
             suspended = any(v is AppVerdict.SUSPENDED for _, v, _ in not_ready)
             state = model.TicketState.SUSPENDED if suspended else model.TicketState.DEPLOYING
             if degraded:
@@ -526,6 +528,31 @@ class _Decision:
         if station.tracks:
             status = self.spawn_children(ticket, status, station)
         self.depart(ticket, status, line, index)
+
+    def sync_requests(self, ticket: model.Ticket, station: model.StationSpec, record: model.JourneyRecord,
+                      not_ready: list[tuple[model.AppRef, AppVerdict, str]],
+                      ) -> tuple[list[actions.RequestSync], list[tuple[model.AppRef, AppVerdict, str]],
+                                 list[tuple[model.AppRef, str]]]:
+        """The syncs to ask Argo CD for (``arrival.sync_to_request``; never for a branch edited by
+        hand), the not-ready verdicts with Argo CD's refusal of such a request in the reason, and those
+        refusals in the words the reasons use."""
+        drifted = {d.app for d in self.current_drift(station, record)}
+        syncs: list[actions.RequestSync] = []
+        explained: list[tuple[model.AppRef, AppVerdict, str]] = []
+        refused: list[tuple[model.AppRef, str]] = []
+        for app, verdict, why in not_ready:
+            commit = record.pushed_commit(app) or ""
+            status = self.world.apps.get(app)
+            sync = None if app in drifted else sync_to_request(status, commit, record.entered_at)
+            if sync is not None:
+                position = status.source_position if status is not None else None
+                syncs.append(actions.RequestSync(ticket.ref, station.name, app, commit, sync.pin, sync.prune,
+                                                 position))
+                if words := refusal(status, commit):
+                    why = f"{why}; {words}"
+                    refused.append((app, words))
+            explained.append((app, verdict, why))
+        return syncs, explained, refused
 
     def adopt_rerenders(self, ticket: model.Ticket, record: model.JourneyRecord,
                         station: model.StationSpec) -> model.JourneyRecord:

@@ -23,8 +23,8 @@ from k8sta_cmp.contract import ImagePin
 __all__ = [
     "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
     "ConditionType", "Drift", "HealthStatus", "ImagePin", "JourneyRecord", "JourneyState", "MalformedTicket",
-    "OperationPhase", "PushedCommit", "Rerendered", "Snapshot", "StationRef", "StationSpec", "SyncStatus", "Ticket",
-    "TicketRef", "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
+    "OperationPhase", "PushedCommit", "Rerendered", "Snapshot", "StationRef", "StationSpec", "SyncRefusal",
+    "SyncStatus", "Ticket", "TicketRef", "TicketState", "TicketStatus", "TrackRef", "TrackSpec", "World",
 ]
 
 
@@ -95,14 +95,26 @@ class AppCondition:
 
 
 @dataclass(frozen=True)
+class SyncRefusal:
+    """Argo CD refused K8sTA's latest request to sync ``revision``; ``message`` is its answer (HTTP
+    status and Argo CD's own words, e.g. "cannot sync: blocked by sync window")."""
+
+    revision: str
+    message: str
+
+
+@dataclass(frozen=True)
 class AppStatus:
     """What Argo CD reports for one Application; only the fields the arrival rule needs.
 
-    ``synced_revision`` is the revision of Argo CD's last comparison (``status.sync.revision``) and
-    ``sync_status`` its verdict; ``operation_revision`` is the revision the last operation synced
-    (``syncResult.revision``): an operation only counts for a ticket when it was for the ticket's own
-    commit. ``automated`` is whether the Application has automated sync (None: unknown), and
-    ``conditions`` are Argo CD's error conditions, shown in the ticket's message while it waits.
+    ``synced_revision`` is the revision of Argo CD's last comparison (``status.sync.revision``: what the
+    Application's ``targetRevision`` resolved to) and ``sync_status`` its verdict; ``operation_revision``
+    is the revision the last operation synced (``syncResult.revision``): an operation only counts for a
+    ticket when it was for the ticket's own commit. ``automated`` is whether the Application has
+    automated sync (None: unknown), ``prune`` whether its own sync policy prunes
+    (``syncPolicy.automated.prune``), and ``conditions`` are Argo CD's error conditions, shown in the
+    ticket's message while it waits. ``sync_refused`` is not Argo CD's status but the reactor's memory
+    of Argo CD's answer to K8sTA's latest sync request, when that answer was a refusal.
     ``repo_url`` and ``target_revision`` are where the spec's K8sTA source points now (None: unknown,
     or no single K8sTA source), so a visit notices an Application re-pointed since its push;
     ``source_position`` is that source's 1-based place in ``spec.sources`` (None: ``spec.source``),
@@ -121,10 +133,12 @@ class AppStatus:
     health: HealthStatus = HealthStatus.UNKNOWN
     health_message: str = ""
     automated: bool | None = None
+    prune: bool = False
     conditions: tuple[AppCondition, ...] = ()
     repo_url: str | None = None
     target_revision: str | None = None
     source_position: int | None = None
+    sync_refused: SyncRefusal | None = None
 
     @property
     def operation_running(self) -> bool:

@@ -59,6 +59,12 @@ class Stale(Failure):
     """The object changed under us (a resourceVersion conflict): decide again from the fresh one."""
 
 
+class Refused(Failure):
+    """The remote answered and said no (Argo CD refused a sync request: a sync window, a policy, its
+    RBAC): asking again may work once someone changes something, so it is asked again with backoff,
+    and ``reason`` (its answer) is shown where the request matters (``AppStatus.sync_refused``)."""
+
+
 class Unavailable(Failure):
     """An API call failed (Kubernetes, Argo CD, an object not in the cache); the next pass retries."""
 
@@ -72,7 +78,7 @@ class Fenced(Failure):
     """Not attempted: this replica can no longer be sure it holds the Lease; the whole pass stops."""
 
 
-Outcome = Done | Pushed | RetryLater | Waiting | PushFailed | Stale | Unavailable | Broken | Fenced
+Outcome = Done | Pushed | RetryLater | Waiting | PushFailed | Stale | Refused | Unavailable | Broken | Fenced
 
 
 def took_effect(outcome: Outcome) -> bool:

@@ -10,7 +10,9 @@ one dict per kind, never a deep copy. Turning them into the model is ``core.code
 The cache also remembers what changed since the loop last took a view (``take``: Tracks, Stations,
 Tickets by key, managed Applications; a deletion or a relist of Tracks, Stations or Tickets is
 "everything"; a relist of Applications changes the named ones it moved), so a pass decides only the
-Tracks those changes concern (``core.scope``).
+Tracks those changes concern (``core.scope``). Beside Argo CD's Applications it keeps Argo CD's answer
+to K8sTA's latest sync request of one when that was a refusal (``set_refusal``, from the executor): the
+view hands it on, and the kept World shows it as ``AppStatus.sync_refused``.
 
 An Application's DELETED event leaves a tombstone (its resourceVersion): a refresh's or a read's answer,
 or a list, that left Argo CD before the deletion can arrive after it (they come from the refresher's
@@ -51,6 +53,7 @@ class Cache:
         self.apps: dict[model.AppRef, dict[str, Any]] = {}
         self.app_event_at: dict[model.AppRef, float] = {}  # monotonic time of the latest event
         self.deleted: dict[model.AppRef, tuple[dict[str, Any], float]] = {}  # tombstone: DELETED event, when
+        self.refusals: dict[model.AppRef, model.SyncRefusal] = {}  # Argo CD refused our latest sync request
         self.listed: set[str] = set()  # kinds whose first list arrived (deciding before would be blind)
         self._station_apps: dict[Key, frozenset[model.AppRef]] = {}  # Station -> the Applications it names
         self.referenced: frozenset[model.AppRef] = frozenset()  # Applications any Station names
@@ -157,6 +160,23 @@ class Cache:
         if self.deleted:
             self.deleted = {ref: t for ref, t in self.deleted.items() if now - t[1] < TOMBSTONE_SECONDS}
 
+    def set_refusal(self, ref: model.AppRef, refusal: model.SyncRefusal | None) -> None:
+        """Argo CD's answer to K8sTA's latest sync request of ``ref``, when it was a refusal (None: a
+        request was accepted since). Not Argo CD's status but part of what decide sees of the
+        Application (``AppStatus.sync_refused``), so a change is decided like an event of it."""
+        with self._lock:
+            if self.refusals.get(ref) == refusal:
+                return
+            if refusal is None:
+                del self.refusals[ref]
+            else:
+                self.refusals[ref] = refusal
+            referenced = ref in self.referenced
+            if referenced:
+                self._changed["Application"].add(ref)
+        if referenced:
+            self.wake.set()
+
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
             return self.objects[kind].get((namespace, name))
@@ -180,14 +200,14 @@ class Cache:
 
     def view(self) -> View:
         """The snapshot one pass decides from (and whose resourceVersions its writes carry)."""
-        objects, apps = self.copy()
-        return View(objects, apps)
+        with self._lock:
+            return View({k: dict(v) for k, v in self.objects.items()}, dict(self.apps), dict(self.refusals))
 
     def take(self) -> tuple[View, scope.Changed]:
         """One view and what changed since the previous ``take`` (forgotten here: the caller decides it,
         or gives it back with ``mark_all``)."""
         with self._lock:
-            view = View({k: dict(v) for k, v in self.objects.items()}, dict(self.apps))
+            view = View({k: dict(v) for k, v in self.objects.items()}, dict(self.apps), dict(self.refusals))
             changed = scope.Changed(
                 tracks=frozenset(self._changed["Track"]), stations=frozenset(self._changed["Station"]),
                 tickets=frozenset(self._changed["Ticket"]), apps=frozenset(self._changed["Application"]),
@@ -228,9 +248,11 @@ class View:
     being overwritten by a decision that did not see it.
     """
 
-    def __init__(self, objects: dict[str, dict[Key, dict[str, Any]]], apps: dict[model.AppRef, dict[str, Any]]):
+    def __init__(self, objects: dict[str, dict[Key, dict[str, Any]]], apps: dict[model.AppRef, dict[str, Any]],
+                 refusals: dict[model.AppRef, model.SyncRefusal] | None = None):
         self.objects = objects
         self.apps = apps
+        self.refusals = refusals or {}
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.objects[kind].get((namespace, name))

@@ -57,8 +57,8 @@ def outcome_of(exc: Exception) -> outcomes.Outcome:
     """The outcome an adapter's exception stands for; anything unnamed is ``Broken`` (logged with its trace)."""
     if isinstance(exc, kube.Conflict):
         return outcomes.Stale(str(exc))
-    if isinstance(exc, argocd.ArgoCDRefused) and exc.credentials_refused:
-        return outcomes.PushFailed(f"Argo CD refused K8sTA's token (fix it, then retry the ticket): {exc}")
+    if isinstance(exc, argocd.ArgoCDRefused):  # its answer, shown on the ticket: a token, RBAC, a sync window
+        return outcomes.Refused(exc.answer)
     if isinstance(exc, kube.KubeError | argocd.ArgoCDError):
         return outcomes.Unavailable(str(exc))
     if isinstance(exc, git_errors.RetryLater):
@@ -170,7 +170,7 @@ class Executor:
                 return outcome
         if isinstance(outcome, outcomes.Stale):
             log.info("stale view, deciding again", extra=_fields(action))
-        elif isinstance(outcome, outcomes.Unavailable):
+        elif isinstance(outcome, outcomes.Unavailable | outcomes.Refused):
             log.warning("action failed: %s", outcome.reason, extra=_fields(action))
         return outcome
 
@@ -194,7 +194,17 @@ class Executor:
         self.sync_backoff[key] = (attempts + 1, now + backoff.delay(attempts + 1))
         if not outcomes.took_effect(outcome):
             self.context.metrics.argocd_errors.labels(call="sync").inc()
+        self._remember_answer(action, outcome)
         return outcome
+
+    def _remember_answer(self, action: actions.RequestSync, outcome: outcomes.Outcome) -> None:
+        """Keep Argo CD's refusal of this Application's latest sync request in the cache until a request
+        is accepted (``decide`` names it in the ticket's message). Without an answer (Unavailable,
+        Broken) the last one stands."""
+        if isinstance(outcome, outcomes.Refused):
+            self.context.cache.set_refusal(action.app, model.SyncRefusal(action.revision, outcome.reason))
+        elif isinstance(outcome, outcomes.Done):
+            self.context.cache.set_refusal(action.app, None)
 
     # -- pushes ---------------------------------------------------------------------------------
 

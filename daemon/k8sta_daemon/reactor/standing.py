@@ -10,6 +10,7 @@ namespace claimed or lost, a pass that stopped early) rebuilds it all, as the re
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -167,17 +168,20 @@ class Standing:
             elif ref in pending and (held := self._statuses.get(ref)) is not None:
                 self.apps[ref] = held[2]
             else:
-                self.apps[ref] = self._status(ref, app, reasons.get(ref, ""))
+                self.apps[ref] = self._status(ref, app, reasons.get(ref, ""), view.refusals.get(ref))
 
-    def _status(self, ref: model.AppRef, app: dict[str, Any], reasons: str) -> model.AppStatus:
-        """An Application's status, parsed once per resourceVersion (and health reasons)."""
+    def _status(self, ref: model.AppRef, app: dict[str, Any], reasons: str,
+                refused: model.SyncRefusal | None) -> model.AppStatus:
+        """An Application's status, parsed once per resourceVersion (and health reasons), with Argo CD's
+        refusal of K8sTA's latest sync request (``Cache.set_refusal``)."""
         version = str((app.get("metadata") or {}).get("resourceVersion") or "")
         hit = self._statuses.get(ref)
         if hit is not None and version and hit[0] == version and hit[1] == reasons:
-            return hit[2]
-        status = codec.app_status_from_dict(app, reasons)
-        self._statuses[ref] = (version, reasons, status)
-        return status
+            status = hit[2]
+        else:
+            status = codec.app_status_from_dict(app, reasons)
+            self._statuses[ref] = (version, reasons, status)
+        return status if refused is None else dataclasses.replace(status, sync_refused=refused)
 
     def _warn_once(self, kind: str, obj: dict, message: str) -> None:
         """Log a malformed object once per resourceVersion, not on every pass."""
