@@ -85,7 +85,14 @@ def _handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHa
 @contextmanager
 def serve(root: Path, *, username: str, password: str) -> Iterator[str]:
     """Serve the repositories under ``root``; yields the base URL ``http://127.0.0.1:<port>``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, username, password))
+    with loopback(_handler(root, username, password)) as url:
+        yield url
+
+
+@contextmanager
+def loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port, on its own thread; yields ``http://127.0.0.1:<port>``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
