@@ -47,7 +47,7 @@ def test_the_k8sta_source_of_an_application(spec: dict[str, Any], position: int 
     ({"source": {**PLAIN, "plugin": {}}}, "\\(it uses a plugin found by discovery\\)"),
     ({"sourceHydrator": {"drySource": {"repoURL": "file:///config", "targetRevision": "main", "path": "env/dev"},
                          "syncSource": {"targetBranch": "env/dev", "path": "dev"}}},
-     "\\(it uses Argo CD's Source Hydrator \\(spec.sourceHydrator\\)\\)"),
+     "\\(it uses Argo CD's Source Hydrator, spec.sourceHydrator\\)"),
 ], ids=["two-k8sta-sources", "none-of-several", "plain-source", "plain-one-element", "helm", "other-plugin",
         "discovered-plugin", "source-hydrator"])
 def test_sources_k8sta_cannot_choose_from_are_refused_saying_why(spec: dict[str, Any], says: str) -> None:

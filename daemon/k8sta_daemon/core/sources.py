@@ -75,7 +75,7 @@ def is_k8sta(source: Any) -> bool:
 def renderer(spec: Mapping[str, Any], source: Mapping[str, Any]) -> str:
     """What renders an Application that is not K8sTA's, in the words of its spec (for refusals)."""
     if spec.get("sourceHydrator"):
-        return "Argo CD's Source Hydrator (spec.sourceHydrator)"
+        return "Argo CD's Source Hydrator, spec.sourceHydrator"
     plugin = source.get("plugin")
     if isinstance(plugin, Mapping):
         return f"the plugin {plugin.get('name')!r}" if plugin.get("name") else "a plugin found by discovery"
@@ -87,7 +87,7 @@ def renderer(spec: Mapping[str, Any], source: Mapping[str, Any]) -> str:
         return "a directory of manifests"
     if not source:
         return "no source K8sTA can read"
-    return "Argo CD's built-in rendering (kustomize, Helm or plain manifests, by what its path holds)"
+    return "Argo CD's built-in rendering: kustomize, Helm or plain manifests, by what its path holds"
 
 
 def k8sta_source(app: model.AppRef, spec: Mapping[str, Any]) -> tuple[int | None, Mapping[str, Any]]:
