@@ -165,13 +165,14 @@ def running(state_dir: Path, *, sidecar_uid: int | None = None) -> Iterator[Stac
     atexit.register(sup.stop_all)
     previous = {sig: signal.signal(sig, _raise_exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
     started: Stack | None = None
+    began = time.time()
     try:
         started = start(state_dir, sup, sidecar_uid=sidecar_uid)
         yield started
     finally:
         sup.stop_all()
         if started is not None:
-            remove_apply_kubeconfigs(started.apiserver_url)
+            remove_apply_leftovers(started.apiserver_url, since=began)
         atexit.unregister(sup.stop_all)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -180,15 +181,22 @@ def running(state_dir: Path, *, sidecar_uid: int | None = None) -> Iterator[Stac
 def stop(stack: Stack) -> None:
     """Stop a stack started elsewhere (``up``)."""
     processes.stop_groups(stack.processes)
-    remove_apply_kubeconfigs(stack.apiserver_url)
+    try:  # the state file is written once the stack is up
+        began: float | None = (stack.state_dir / STATE_FILE).stat().st_mtime - stack.startup_seconds
+    except OSError:
+        began = None
+    remove_apply_leftovers(stack.apiserver_url, since=began)
 
 
-def remove_apply_kubeconfigs(apiserver_url: str, shm: Path = Path("/dev/shm")) -> list[Path]:
+def remove_apply_leftovers(apiserver_url: str, since: float | None = None,
+                           shm: Path = Path("/dev/shm")) -> list[Path]:
     """Remove what Argo CD's controller left in ``shm`` for this stack; returns the files removed.
 
-    gitops-engine writes the kubeconfig of every apply to /dev/shm (``gitops-engine/pkg/utils/io``:
-    ``TempDir``) and deletes it afterwards; a controller stopped in the middle of an apply leaves it there,
-    credentials included. Only our own small files naming this stack's API server are touched.
+    gitops-engine writes the kubeconfig and the manifest of every apply to /dev/shm
+    (``gitops-engine/pkg/utils/io``: ``TempDir``, names of digits) and deletes them afterwards; a
+    controller stopped in the middle of an apply leaves them there, credentials included. Only our own
+    small files are touched: kubeconfigs naming this stack's API server, and, with ``since`` (when the
+    stack started), digit-named JSON manifests (``apiVersion`` and ``kind``) written since then.
     """
     removed: list[Path] = []
     wanted = f"server: {apiserver_url}\n".encode()
@@ -199,11 +207,21 @@ def remove_apply_kubeconfigs(apiserver_url: str, shm: Path = Path("/dev/shm")) -
     for path in candidates:
         try:
             info = path.lstat()
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > 65536:
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > 1 << 20:
                 continue
-            if wanted in path.read_bytes():
+            body = path.read_bytes()
+            if wanted in body or (since is not None and path.name.isdigit() and info.st_mtime >= since
+                                  and _is_manifest(body)):
                 path.unlink()
                 removed.append(path)
         except OSError:
             continue  # gone meanwhile, or not ours to read
     return removed
+
+
+def _is_manifest(body: bytes) -> bool:
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(found, dict) and "apiVersion" in found and "kind" in found
