@@ -107,13 +107,16 @@ def tested_argocd_versions() -> list[str]:
 def check_argocd_version(argo: argocd.ArgoCD, stop: threading.Event, *,
                          retry_seconds: float = 10.0) -> compat.ArgoCDVerdict | None:
     """Read the version Argo CD reports, log the verdict (``core.compat``) and return it; while Argo CD
-    does not answer, say so and ask again every ``retry_seconds``. None if stopped before it answered."""
+    does not answer, say so and ask again after ``retry_seconds``, twice as long each time up to 5
+    minutes (a long outage is not a log line every few seconds). None if stopped before it answered."""
+    wait = retry_seconds
     while not stop.is_set():
         try:
             version = argo.version()
         except argocd.ArgoCDError as exc:
-            log.warning("cannot read Argo CD's version yet (%s); asking again in %gs", exc, retry_seconds)
-            stop.wait(retry_seconds)
+            log.warning("cannot read Argo CD's version yet (%s); asking again in %gs", exc, wait)
+            stop.wait(wait)
+            wait = min(wait * 2, 300.0)
             continue
         verdict = compat.judge_argocd(version, tested_argocd_versions())
         level = {compat.Support.TESTED: logging.INFO, compat.Support.UNTESTED: logging.WARNING,
