@@ -2,12 +2,9 @@
 kube-scheduler, scaled by the real controller-manager, and Argo Rollouts canaries, all judged by Argo
 CD's built-in health (no Lua check, no test data choosing the health).
 
-Known to fail until other branches land (the behaviour is right, these checks are not weakened):
-- the last assertion of b, c and d (the ticket's message names Argo CD's reason, e.g. CanaryPauseStep):
-  Argo CD 3 sets no Application-level ``status.health.message`` and keeps resource health out of the
-  Application resource; the daemon's Argo CD adapter reads only the former (resources.app_status_from_dict);
-- e: arrival must not require a sync operation for our commit (issue 13 item 1): Argo CD never starts
-  one for an Application already Synced at the new commit.
+The tickets name Argo CD's reasons (CanaryPauseStep, a progress deadline, a failed analysis), which live
+in the resource tree, not in the Application (reactor/health.py); test_e needs no sync operation for
+an Application already Synced at the new commit.
 
 Canary promotion is Argo CD's built-in ``resume`` action through its API (what the UI's Actions menu
 does), so K8sTA needs no promote command of its own.
