@@ -6,9 +6,7 @@ proxy setting, so kustomize's sandbox does not stop them) that records every req
 
 from __future__ import annotations
 
-import http.server
 import textwrap
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from k8sta_cmp import remote
 from k8sta_cmp.kustomize import Kustomize
 
 from .conftest import run_cmp, seal, write, write_inputs
+from .httprecorder import Recorder, recording
 
 KEY = b"k8sta-test-input-key-0123456789abcdef"
 
@@ -98,44 +97,10 @@ def test_local_paths_are_not_remote(value: str) -> None:
     assert remote.remote_form(value) is None
 
 
-class Recorder(http.server.ThreadingHTTPServer):
-    """An HTTP server on 127.0.0.1 that answers every GET with a ConfigMap and records the path."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: Recorder
-
-    def do_GET(self) -> None:
-        self.server.requests.append(self.path)
-        body = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fetched}\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with recording() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_recorder_sees_what_kustomize_fetches(recorder: Recorder, kustomize: Kustomize, tmp_path: Path) -> None:
