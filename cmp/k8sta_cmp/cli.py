@@ -3,16 +3,15 @@
 Every expected failure is one ``k8sta: ...`` line on stderr and exit code 1 (Argo CD shows that line
 in the Application's conditions); usage errors exit 2. Anything else is a bug and keeps its traceback.
 
-Imports are deliberately late: ``generate`` first starts kustomize (early.py) and only then pays for
-importing the checks, so that cost overlaps kustomize's own run.
+Imports are deliberately late: a render of a signed branch (signed.py) never imports YAML. kustomize
+starts only after the checks passed (the signed tree proven, or the full checks of safety.py): never
+on inputs nobody checked, since a remote resource reaches the network even in kustomize's sandbox.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-from k8sta_cmp import early
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,26 +33,21 @@ def _parser():  # type: ignore[no-untyped-def]  # argparse is imported late on p
 
 def main(argv: list[str] | tuple[str, ...] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # The plugin's own invocation (plugin.yaml: `k8sta-cmp generate`) starts kustomize at once.
-    started = early.start(".", os.environ) if argv == ["generate"] else None
-    try:
-        if started is not None:
-            done = _signed(started)
-            if done is not None:
-                return done
-        return _run(argv, started)
-    finally:
-        if started is not None:
-            started.kill()
+    # The plugin's own invocation (plugin.yaml: `k8sta-cmp generate`) tries the signed path first.
+    if argv == ["generate"]:
+        done = _signed()
+        if done is not None:
+            return done
+    return _run(argv)
 
 
-def _signed(started: early.Started) -> int | None:
+def _signed() -> int | None:
     """The signed path (contract v2): an exit code, or None to run the full checks (no key, or the
     branch carries no valid signature; a present but invalid one is named in a warning)."""
     from k8sta_cmp import errors, inputs, signed
 
     try:
-        result = signed.generate(".", os.environ, started)
+        result = signed.generate(".", os.environ)
     except errors.K8staError as exc:
         revision = os.environ.get("ARGOCD_APP_REVISION", "")
         print(f"k8sta: {exc}" + (f" at revision {revision[:12]}" if revision else ""), file=sys.stderr)
@@ -69,7 +63,7 @@ def _signed(started: early.Started) -> int | None:
     return EXIT_OK
 
 
-def _run(argv: list[str], started: early.Started | None) -> int:
+def _run(argv: list[str]) -> int:
     from k8sta_cmp import errors, safety
     from k8sta_cmp.environment import BuildEnvironment
     from k8sta_cmp.generate import generate
@@ -83,7 +77,7 @@ def _run(argv: list[str], started: early.Started | None) -> int:
             for key, value in sorted(env._asdict().items()):
                 print(f"{key}={'' if value is None else value}")
             return EXIT_OK
-        result = generate(args.path, env, environ, safety.Limits.from_environ(environ), started)
+        result = generate(args.path, env, environ, safety.Limits.from_environ(environ))
     except errors.K8staError as exc:
         revision = f" at revision {env.revision[:12]}" if env is not None and env.revision else ""
         print(f"k8sta: {exc}{revision}", file=sys.stderr)

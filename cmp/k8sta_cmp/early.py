@@ -1,14 +1,15 @@
-"""Start kustomize the moment the plugin process starts, before any heavy import.
+"""Start the pinned kustomize on the checked inputs, cheaply: ``posix_spawn``, no ``subprocess``.
 
-argocd-cmp-server starts one ``k8sta-cmp generate`` process per render, and importing YAML parsing,
-dataclasses and friends costs Python ~100 ms, as long as kustomize itself needs for a small
-Application. So the CLI spawns kustomize first (on the committed wrapper kustomization, see
-contract.WRAPPER_PATH) and runs every check while kustomize works; any refusal kills kustomize and its
-output is never read. kustomize runs sandboxed either way (no PATH, so no git; proxies pointing at a
-closed port; no plugin flags), so starting it early cannot reach the network or run user code.
+argocd-cmp-server starts one ``k8sta-cmp generate`` process per render, so this module is on the hot
+path of every render. It is called only after the checks passed (signed.py proves the checkout is the
+tree the daemon checked and signed; generate.py runs safety.py's full checks): kustomize fetches a
+remote resource through its own loader, and Go sends a loopback URL past any proxy setting, so the
+sandbox below (no PATH, so no git; proxies pointing at a closed port; no plugin flags) is a second
+layer, never the first. Starting kustomize at process start instead, overlapping the checks, saved
+little (docs/benchmarks.md, ``make bench-cmp``) and let it read inputs nobody had checked yet.
 
-Only ``os``, ``select`` and ``_signal`` (and the package's pins) are imported here: this module is on
-the hot path of every render (``signal`` would import ``enum`` and ``functools`` for one constant).
+Only ``os``, ``select`` and ``_signal`` (and the package's pins) are imported here (``signal`` would
+import ``enum`` and ``functools`` for one constant).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Started:
             self._cleanup()
 
     def kill(self) -> None:
-        """Stop kustomize and forget its output (a check refused the inputs, or it took too long)."""
+        """Stop kustomize and forget its output (it took too long, or the caller gave up on it)."""
         if not self.done:
             try:  # noqa: SIM105 (contextlib is not imported on this hot path)
                 os.kill(self.pid, SIGKILL)

@@ -17,7 +17,8 @@ Any other ``ARGOCD_ENV_K8STA_*`` is an error (a typo must not silently change no
 ``ARGOCD_ENV_*`` parameters are ignored.
 
 Operator settings come from the sidecar's own environment, not from Applications:
-``K8STA_KUSTOMIZE``, ``K8STA_MAX_INPUT_BYTES``, ``K8STA_MAX_INPUT_FILES``, ``K8STA_RENDER_TIMEOUT``.
+``K8STA_KUSTOMIZE``, ``K8STA_MAX_INPUT_BYTES`` (default: what fits ``K8STA_CMP_TMP_BYTES`` for
+``K8STA_CMP_RENDERS`` renders, inputs.py), ``K8STA_MAX_INPUT_FILES``, ``K8STA_RENDER_TIMEOUT``.
 """
 
 from __future__ import annotations

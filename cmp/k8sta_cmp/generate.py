@@ -1,7 +1,7 @@
 """The plugin's one job: render the checked-out app branch and verify it against its metadata.
 
-kustomize may already be running (started by ``early.start`` at process start); every check below
-runs while it works, and any refusal kills it before its output is read.
+Every check below runs before kustomize starts (``early.start``): a refusal leaves nothing to stop,
+and a remote resource never reaches kustomize's loader.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def running_versions(kustomize: Kustomize) -> contract.RendererVersions:
                                      scheme=contract.RENDER_SCHEME)
 
 
-def generate(root: Path, env: BuildEnvironment, environ: dict[str, str], limits: safety.Limits,
-             started: early.Started | None = None) -> Result:
+def generate(root: Path, env: BuildEnvironment, environ: dict[str, str], limits: safety.Limits) -> Result:
+    started: early.Started | None = None
     try:
         env.check_source_path()
         meta = contract.read_metadata(root)
@@ -35,7 +35,7 @@ def generate(root: Path, env: BuildEnvironment, environ: dict[str, str], limits:
         render.check_wrapper(root, meta)
         render.check_inputs(root, meta.kustomization, limits)
         kustomize = Kustomize.locate(environ)
-        started = started or early.start(str(root), environ)
+        started = early.start(str(root), environ)
         if started is None:  # cannot happen after the checks above; kept as a clear error
             raise errors.RenderError("kustomize could not be started")
         finished = started.wait(env.render_timeout)

@@ -47,7 +47,17 @@ MAGIC = "k8sta-inputs 2"
 KEY_ENV = "K8STA_INPUT_KEY_FILE"
 MIN_KEY_BYTES = 16
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# The input cap follows the sidecar's /tmp (kustomize/components/cmp-sidecar: an emptyDir on memory,
+# sizeLimit 128Mi, whose pages count against the container's memory limit). Each render holds up to
+# three copies of its inputs there: the tarball argocd-cmp-server receives, the tree it unpacks, and
+# kustomize's output (no larger than the inputs, which carry the last render). So by default a render
+# may read TMP_BYTES / (COPIES x RENDERS): 128 MiB / (3 x 4) = 10.7 MiB for 4 renders at once.
+TMP_BYTES_ENV, RENDERS_ENV, MAX_BYTES_ENV, MAX_FILES_ENV = (
+    "K8STA_CMP_TMP_BYTES", "K8STA_CMP_RENDERS", "K8STA_MAX_INPUT_BYTES", "K8STA_MAX_INPUT_FILES")
+DEFAULT_TMP_BYTES = 128 * 1024 * 1024
+DEFAULT_RENDERS = 4
+COPIES = 3
+DEFAULT_MAX_BYTES = DEFAULT_TMP_BYTES // (COPIES * DEFAULT_RENDERS)
 DEFAULT_MAX_FILES = 20_000
 # Bumped whenever the renderer's own part of the output changes (the wrapper kustomization).
 RENDER_SCHEME = 1
@@ -93,8 +103,12 @@ def read_key(environ: dict[str, str] | os._Environ[str]) -> bytes | None:
 
 
 def limits(environ: dict[str, str] | os._Environ[str]) -> tuple[int, int]:
-    """(max bytes, max files) from ``K8STA_MAX_INPUT_BYTES``/``_FILES`` (operator settings)."""
-    values = {"K8STA_MAX_INPUT_BYTES": DEFAULT_MAX_BYTES, "K8STA_MAX_INPUT_FILES": DEFAULT_MAX_FILES}
+    """(max bytes, max files): operator settings on the sidecar (and the controller, which refuses to
+    write what the plugin would refuse). The byte cap defaults to what fits the sidecar's /tmp
+    (``K8STA_CMP_TMP_BYTES`` / (3 x ``K8STA_CMP_RENDERS``)); a ``K8STA_MAX_INPUT_BYTES`` that does not
+    fit is an error, since the renders it allows would get the sidecar OOM-killed."""
+    values = {TMP_BYTES_ENV: DEFAULT_TMP_BYTES, RENDERS_ENV: DEFAULT_RENDERS, MAX_BYTES_ENV: 0,
+              MAX_FILES_ENV: DEFAULT_MAX_FILES}
     for name in values:
         raw = environ.get(name)
         if raw is None:
@@ -102,7 +116,25 @@ def limits(environ: dict[str, str] | os._Environ[str]) -> tuple[int, int]:
         if not raw.isdigit() or int(raw) <= 0:
             raise errors.K8staError(f"{name} must be a positive integer, got {raw!r}")
         values[name] = int(raw)
-    return values["K8STA_MAX_INPUT_BYTES"], values["K8STA_MAX_INPUT_FILES"]
+    tmp_bytes, renders = values[TMP_BYTES_ENV], values[RENDERS_ENV]
+    fits = tmp_bytes // (COPIES * renders)
+    max_bytes = values[MAX_BYTES_ENV] or fits
+    if max_bytes > fits:
+        raise errors.K8staError(
+            f"{MAX_BYTES_ENV}={max_bytes} does not fit the sidecar's /tmp: {RENDERS_ENV}={renders} renders "
+            f"x {COPIES} copies of the inputs need more than {TMP_BYTES_ENV}={tmp_bytes} (at most {fits}); "
+            f"raise the emptyDir sizeLimit and {TMP_BYTES_ENV} with it, or lower the cap")
+    return max_bytes, values[MAX_FILES_ENV]
+
+
+def too_large(max_bytes: int) -> str:
+    """The refusal of inputs over the byte cap, naming the cap and where it comes from."""
+    return (f"refused: inputs larger than {max_bytes} bytes ({max_bytes / 1048576:.1f} MiB, {MAX_BYTES_ENV}; "
+            f"by default {TMP_BYTES_ENV} / ({COPIES} x {RENDERS_ENV}), what fits the sidecar's /tmp)")
+
+
+def too_many(max_files: int) -> str:
+    return f"refused: more than {max_files} files in the checkout ({MAX_FILES_ENV})"
 
 
 # -- writing (the daemon) ---------------------------------------------------------------------------
@@ -237,13 +269,17 @@ def _walk(root: str, prefix: str, out: list[tuple[str, str, str]], caps: list[in
             _walk(root, rel + "/", out, caps)
         elif item.is_file(follow_symlinks=False):
             with open(item.path, "rb") as handle:
+                # Under the caps, a file that would pass them is refused before it is read (into the
+                # same memory the sidecar's /tmp already takes).
+                if caps is not None and caps[2] + os.fstat(handle.fileno()).st_size > caps[1]:
+                    raise Refused(too_large(caps[1]))
                 data = handle.read()
             out.append(("file", sha256(data).hexdigest(), rel))
             if caps is not None:
                 caps[2] += len(data)
                 if len(out) > caps[0]:
-                    raise Refused(f"refused: more than {caps[0]} files in the checkout (K8STA_MAX_INPUT_FILES)")
+                    raise Refused(too_many(caps[0]))
                 if caps[2] > caps[1]:
-                    raise Refused(f"refused: inputs larger than {caps[1]} bytes (K8STA_MAX_INPUT_BYTES)")
+                    raise Refused(too_large(caps[1]))
         else:
             raise Refused(f"refused: {rel} is neither a file, a directory nor a symlink")

@@ -1,8 +1,10 @@
 """Refuse inputs that would make a render reach the network, run user code or read outside the checkout.
 
-Runs before kustomize, on the checked-out app branch. kustomize is also started without the flags that
-enable plugins, helm or exec, and without network-capable helpers (see kustomize.py); these checks turn
-what would be an obscure failure, or a silent fetch, into one clear refusal naming the file and field.
+Runs before kustomize starts, on the checked-out app branch (the plugin starts kustomize only once these
+checks passed, or once the signed tree is proven to be one the daemon checked). Every path of every
+kustomization the render reads is checked against kustomize's own idea of a remote (remote.py), so a
+git or HTTP remote is refused here, naming the file, the field and the value, instead of being left
+to kustomize's sandbox (no PATH, so no git; proxies on a closed port, which Go ignores for loopback).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from k8sta_cmp import errors, inputs
+from k8sta_cmp import errors, inputs, remote
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 BUILTIN_PLUGIN_KINDS = frozenset({
@@ -30,7 +32,8 @@ REFUSED_FIELDS = {
     "helmChartInflationGenerator": "helm chart inflation",
     "helmGlobals": "helm chart inflation",
 }
-_REMOTE_MARKERS = ("://", "git@", "?ref=", "?version=", "?timeout=", "?submodules=")
+# Generator fields kustomize loads as files (so, through its loader, also as URLs).
+_PLUGIN_FILE_LISTS = ("files", "envs")
 
 
 class Limits(NamedTuple):
@@ -67,11 +70,9 @@ def check_tree(root: Path, limits: Limits) -> None:
             files += 1
             total += os.lstat(full).st_size
             if files > limits.max_files:
-                raise errors.RefusedInput(f"refused: more than {limits.max_files} files in the checkout "
-                                          "(K8STA_MAX_INPUT_FILES)")
+                raise errors.RefusedInput(inputs.too_many(limits.max_files))
             if total > limits.max_bytes:
-                raise errors.RefusedInput(f"refused: inputs larger than {limits.max_bytes} bytes "
-                                          "(K8STA_MAX_INPUT_BYTES)")
+                raise errors.RefusedInput(inputs.too_large(limits.max_bytes))
 
 
 def check_kustomizations(root: Path, entry: str) -> None:
@@ -81,12 +82,6 @@ def check_kustomizations(root: Path, entry: str) -> None:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
-
-
-def _looks_remote(value: str) -> bool:
-    return any(marker in value for marker in _REMOTE_MARKERS) or value.startswith(
-        ("github.com/", "gitlab.com/", "bitbucket.org/")
-    )
 
 
 class _Walker:
@@ -99,9 +94,10 @@ class _Walker:
     def _resolve(self, base: Path, value: str, where: str) -> Path:
         if not isinstance(value, str) or not value:
             raise errors.RefusedInput(f"refused: {where}: expected a path, got {value!r}")
-        if _looks_remote(value):
-            raise errors.RefusedInput(f"refused: {where}: remote input {value!r} "
-                                      "(the plugin never reaches the network)")
+        form = remote.remote_form(value)
+        if form is not None:
+            raise errors.RefusedInput(f"refused: {where}: remote input {value!r} ({form}; the plugin "
+                                      "never reaches the network)")
         if os.path.isabs(value):
             raise errors.RefusedInput(f"refused: {where}: absolute path {value!r}")
         target = Path(os.path.realpath(base / value))
@@ -160,21 +156,28 @@ class _Walker:
                 if isinstance(item, dict) and "path" in item:
                     self._file(directory, item["path"], f"{label}: {key}[{i}].path")
         for i, item in enumerate(_as_list(doc.get("patchesStrategicMerge"), f"{label}: patchesStrategicMerge")):
-            if isinstance(item, str) and "\n" not in item and ":" not in item.split("/")[0]:
-                self._file(directory, item, f"{label}: patchesStrategicMerge[{i}]")
+            self._patch_or_file(directory, item, f"{label}: patchesStrategicMerge[{i}]")
         for key in ("configMapGenerator", "secretGenerator"):
             for i, gen in enumerate(_as_list(doc.get(key), f"{label}: {key}")):
-                if not isinstance(gen, dict):
-                    continue
-                for fkey in ("files", "envs"):
-                    for j, value in enumerate(_as_list(gen.get(fkey), f"{label}: {key}[{i}].{fkey}")):
-                        path = value.split("=", 1)[-1] if isinstance(value, str) else value
-                        self._file(directory, path, f"{label}: {key}[{i}].{fkey}[{j}]")
-                if "env" in gen:
-                    self._file(directory, gen["env"], f"{label}: {key}[{i}].env")
+                if isinstance(gen, dict):
+                    self._generator_sources(directory, gen, f"{label}: {key}[{i}]")
         for key in ("generators", "transformers", "validators"):
             for i, item in enumerate(_as_list(doc.get(key), f"{label}: {key}")):
                 self._plugin_config(directory, item, f"{label}: {key}[{i}]")
+
+    def _patch_or_file(self, base: Path, item: Any, where: str) -> None:
+        """A strategic-merge patch entry: inline YAML (left alone) or a file path (checked)."""
+        if isinstance(item, str) and "\n" not in item and not item.lstrip().startswith("{") and ": " not in item:
+            self._file(base, item, where)
+
+    def _generator_sources(self, base: Path, gen: dict[Any, Any], where: str) -> None:
+        """configMapGenerator/secretGenerator (and their builtin plugin configs): files, envs, env."""
+        for fkey in _PLUGIN_FILE_LISTS:
+            for j, value in enumerate(_as_list(gen.get(fkey), f"{where}.{fkey}")):
+                path = value.split("=", 1)[-1] if isinstance(value, str) else value
+                self._file(base, path, f"{where}.{fkey}[{j}]")
+        if "env" in gen:
+            self._file(base, gen["env"], f"{where}.env")
 
     def _file(self, base: Path, value: Any, where: str) -> Path:
         target = self._resolve(base, value, where)
@@ -210,6 +213,18 @@ class _Walker:
             if api != "builtin" or kind not in BUILTIN_PLUGIN_KINDS:
                 raise errors.RefusedInput(f"refused: {where}: plugin {api}/{kind} is not a kustomize "
                                           "builtin (external plugins run user code)")
+            self._plugin_files(base, doc, f"{where} ({kind})")
+
+    def _plugin_files(self, base: Path, doc: dict[Any, Any], where: str) -> None:
+        """The fields a builtin plugin config loads as files: local files in the checkout only."""
+        if isinstance(doc.get("path"), str):
+            self._file(base, doc["path"], f"{where}.path")
+        for j, item in enumerate(_as_list(doc.get("paths"), f"{where}.paths")):
+            self._patch_or_file(base, item, f"{where}.paths[{j}]")
+        for j, item in enumerate(_as_list(doc.get("replacements"), f"{where}.replacements")):
+            if isinstance(item, dict) and "path" in item:
+                self._file(base, item["path"], f"{where}.replacements[{j}].path")
+        self._generator_sources(base, doc, where)
 
 
 def _as_list(value: Any, where: str) -> list[Any]:

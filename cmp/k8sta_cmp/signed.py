@@ -22,9 +22,10 @@ class Result:
         self.manifests, self.sha256, self.warnings = manifests, sha256, warnings
 
 
-def generate(root: str, environ: dict[str, str] | os._Environ[str], started: early.Started) -> Result | str:
+def generate(root: str, environ: dict[str, str] | os._Environ[str]) -> Result | str:
     """The render, or why the branch is not on the signed path (the caller runs the full checks then).
 
+    kustomize starts only once the checkout is proven to be the tree the daemon checked and signed.
     Raises K8staError for a refusal (edited after signing, wrong Application, bad render)."""
     key = inputs.read_key(environ)
     if key is None:
@@ -37,7 +38,13 @@ def generate(root: str, environ: dict[str, str] | os._Environ[str], started: ear
     env.check_source_path()
     namespace, _, name = signed.application.partition("/")
     env.check_application(namespace, name, signed.application, signed.ticket)
-    finished = started.wait(env.render_timeout)
+    started = early.start(root, environ)
+    if started is None:  # no wrapper or no kustomize: the full path names the problem
+        return "kustomize could not be started on the signed tree"
+    try:
+        finished = started.wait(env.render_timeout)
+    finally:
+        started.kill()  # a no-op after a normal finish
     if finished is None:
         raise errors.RenderError(timeout_message(env.render_timeout))
     code, out, err = finished

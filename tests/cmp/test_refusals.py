@@ -111,7 +111,8 @@ def test_inputs_over_the_size_cap_are_refused(branch: Path) -> None:
     write(branch, "base/big.txt", "x" * 5000)
     done = run_cmp(branch, env={"K8STA_MAX_INPUT_BYTES": "4096"})
     assert done.returncode == 1
-    assert done.stderr == b"k8sta: refused: inputs larger than 4096 bytes (K8STA_MAX_INPUT_BYTES)\n"
+    assert done.stderr == (b"k8sta: refused: inputs larger than 4096 bytes (0.0 MiB, K8STA_MAX_INPUT_BYTES; by "
+                           b"default K8STA_CMP_TMP_BYTES / (3 x K8STA_CMP_RENDERS), what fits the sidecar's /tmp)\n")
 
 
 def test_too_many_files_are_refused(branch: Path) -> None:
@@ -137,7 +138,7 @@ def test_missing_wrapper_is_refused(branch: Path) -> None:
 
 
 def test_refusal_stops_kustomize_before_its_output_is_used(branch: Path, tmp_path: Path) -> None:
-    """kustomize starts at once; a refusal found meanwhile must still win, and leave nothing behind."""
+    """A refusal wins and leaves nothing behind (kustomize, which starts only after the checks, never ran)."""
     write(branch, "env/dev/kustomization.yaml", "resources: [../../base, https://example.com/x.yaml]\n")
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cmp.httprecorder import recording  # tests/ is the rootdir of the test packages
 from kubernetes import client as k8s_client
 
 from k8sta_cmp import contract
@@ -86,6 +87,35 @@ def test_hostile_branch_is_refused_and_argocd_shows_why(
     assert status["sync"]["status"] != "Synced"
     namespaces = k8s_client.CoreV1Api(kube_api).list_namespace(field_selector=f"metadata.name={destination}")
     assert namespaces.items == []  # nothing was deployed
+
+
+@pytest.mark.parametrize("form", ["scp", "loopback-http"])
+def test_remote_form_is_refused_before_kustomize_starts_and_argocd_shows_it(
+        form: str, argocd: ArgoCD, config_repo: ConfigRepo, kustomize: Kustomize,
+        create_app: Callable[[App], dict[str, Any]], app_names: Callable[[str], tuple[str, str]]) -> None:
+    """Issue 18, finding 7: `deploy@host:org/repo` is refused by name, and a loopback URL (which Go fetches
+    past kustomize's proxy sandbox) is never requested: the plugin starts kustomize only after its checks."""
+    name, destination = app_names(f"remote-{form}")
+    app = App(name, destination, config_repo)
+    with recording() as recorder:
+        value = "deploy@host:org/repo" if form == "scp" else f"{recorder.url}/evil.yaml"
+        inputs = app_inputs("never deployed")
+        inputs["env/dev/kustomization.yaml"] = yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [value, "../../base"]}).encode()
+        push_app_branch(app, inputs, kustomize, render=False)
+        create_app(app)
+
+        def refused(found: dict[str, Any]) -> bool:
+            conditions = found.get("status", {}).get("conditions") or []
+            return any("k8sta: refused:" in c.get("message", "") for c in conditions)
+
+        status = wait_for_app(argocd, name, refused, "showing the plugin's refusal")["status"]
+        assert recorder.requests == []
+    [condition] = [c for c in status["conditions"] if "k8sta: refused:" in c["message"]]
+    assert condition["type"] == "ComparisonError"
+    assert f"refused: env/dev/kustomization.yaml: resources[0]: remote input {value!r} (" in condition["message"]
+    assert status["sync"]["status"] != "Synced"
 
 
 def test_signed_branch_renders_and_one_edited_after_signing_is_refused_naming_the_file(

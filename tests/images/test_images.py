@@ -86,6 +86,29 @@ def test_cmp_generate_in_the_image_renders_byte_identically_to_the_host(images: 
     assert b"kind: Deployment" in inside.stdout
 
 
+def test_the_cmp_image_carries_neither_git_nor_ssh_and_still_renders(images: Images, tmp_path: Path,
+                                                                      kustomize: Kustomize) -> None:
+    """Issue 18, finding 7: the plugin needs no git and no ssh; the daemon (which clones) keeps them."""
+    probe = ("import glob, shutil; print(sorted({t for t in ('git', 'ssh', 'scp', 'sftp', 'git-upload-pack') "
+             "if shutil.which(t, path='/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')} "
+             "| set(glob.glob('/usr/lib/git-core')) | set(glob.glob('/usr/lib/openssh'))))")
+    in_cmp = podman("run", "--rm", "--read-only", "--entrypoint", "python3", images.cmp, "-c", probe).strip()
+    assert in_cmp == "[]"
+    in_daemon = podman("run", "--rm", "--read-only", "--entrypoint", "python3", images.daemon, "-c", probe)
+    assert "git" in in_daemon and "ssh" in in_daemon  # the same probe does see them where they are
+    branch = tmp_path / "branch"
+    write_inputs(branch)
+    seal(branch, kustomize)
+    run = ["podman", "run", "--rm", "--read-only", "--user", str(compose.UID), "--tmpfs", "/tmp",
+           "-v", f"{branch}:/work:ro", "-w", "/work", "--entrypoint", "k8sta-cmp", images.cmp, "generate"]
+    rendered = subprocess.run(run, capture_output=True, check=False, timeout=300, env=podman_env())
+    assert rendered.returncode == 0 and b"kind: Deployment" in rendered.stdout, rendered.stderr
+    (branch / "env/dev/kustomization.yaml").write_text("resources: [../../base, 'deploy@host:org/repo']\n")
+    refused = subprocess.run(run, capture_output=True, check=False, timeout=300, env=podman_env())
+    assert refused.returncode == 1 and refused.stderr.startswith(
+        b"k8sta: refused: env/dev/kustomization.yaml: resources[1]: remote input 'deploy@host:org/repo'")
+
+
 def test_web_under_gunicorn_answers_probes_and_authenticates_with_the_install_rbac(
         docker_services: Services, ports: Ports, image_api: k8s.ApiClient, ride_namespace: str) -> None:
     url = f"http://127.0.0.1:{ports.web}"
