@@ -70,7 +70,7 @@ def _signed(started: early.Started) -> int | None:
 
 
 def _run(argv: list[str], started: early.Started | None) -> int:
-    from k8sta_cmp import errors, safety
+    from k8sta_cmp import errors, inputs, safety, signed
     from k8sta_cmp.environment import BuildEnvironment
     from k8sta_cmp.generate import generate
 
@@ -83,6 +83,8 @@ def _run(argv: list[str], started: early.Started | None) -> int:
             for key, value in sorted(env._asdict().items()):
                 print(f"{key}={'' if value is None else value}")
             return EXIT_OK
+        if inputs.require_signed(environ):  # the signed path did not run (no early kustomize, `verify`)
+            signed.verified(str(args.path), environ)  # refuses what the key did not sign
         result = generate(args.path, env, environ, safety.Limits.from_environ(environ), started)
     except errors.K8staError as exc:
         revision = f" at revision {env.revision[:12]}" if env is not None and env.revision else ""
