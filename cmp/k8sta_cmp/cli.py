@@ -48,7 +48,7 @@ def main(argv: list[str] | tuple[str, ...] | None = None) -> int:
 
 
 def _signed(started: early.Started) -> int | None:
-    """The signed path (contract v2): an exit code, or None to run the full checks (no key, or the
+    """The signed path (contract v3): an exit code, or None to run the full checks (no key, or the
     branch carries no valid signature; a present but invalid one is named in a warning)."""
     from k8sta_cmp import errors, inputs, signed
 
