@@ -42,7 +42,7 @@ def main(argv: list[str] | tuple[str, ...] | None = None) -> int:
 
 
 def _signed() -> int | None:
-    """The signed path (contract v2): an exit code, or None to run the full checks (no key, or the
+    """The signed path (contract v3): an exit code, or None to run the full checks (no key, or the
     branch carries no valid signature; a present but invalid one is named in a warning)."""
     from k8sta_cmp import errors, inputs, signed
 
@@ -64,7 +64,7 @@ def _signed() -> int | None:
 
 
 def _run(argv: list[str]) -> int:
-    from k8sta_cmp import errors, safety
+    from k8sta_cmp import errors, inputs, safety, signed
     from k8sta_cmp.environment import BuildEnvironment
     from k8sta_cmp.generate import generate
 
@@ -77,6 +77,8 @@ def _run(argv: list[str]) -> int:
             for key, value in sorted(env._asdict().items()):
                 print(f"{key}={'' if value is None else value}")
             return EXIT_OK
+        if inputs.require_signed(environ):  # the signed path did not run (`verify`, `generate --path`)
+            signed.verified(str(args.path), environ)  # refuses what the key did not sign
         result = generate(args.path, env, environ, safety.Limits.from_environ(environ))
     except errors.K8staError as exc:
         revision = f" at revision {env.revision[:12]}" if env is not None and env.revision else ""

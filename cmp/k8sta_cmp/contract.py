@@ -1,4 +1,4 @@
-"""The app-branch contract (version 2; version 1 still read): what one commit of an app branch ``env/<name>`` holds.
+"""The app-branch contract (v3; v1 and v2 still read): what one commit of an app branch ``env/<name>`` holds.
 
 Written only by K8sTA's daemon, read by the plugin. This module is the single owner of the format:
 file locations, the metadata schema, its validation (errors name the exact field) and its
@@ -12,7 +12,9 @@ A commit of an app branch holds:
 - ``.k8sta/rendered.yaml``: the rendered manifests, the paper trail a reviewer diffs;
 - ``.k8sta/kustomization.yaml``: the wrapper kustomization that is built (pins over the overlay);
 - ``.k8sta/inputs`` (v2, when the daemon holds the input key): the HMAC-signed list of every file
-  (inputs.py), which lets the plugin skip re-validating inputs the daemon already checked.
+  (inputs.py), which lets the plugin skip re-validating inputs the daemon already checked;
+- v3 adds ``sequence`` to the metadata: per branch, one more on every K8sTA commit, signed with the
+  Station in ``.k8sta/inputs``, so each K8sTA commit's tree is unique and its order is signed.
 
 Records are ``typing.NamedTuple``s rather than dataclasses: immutable and hashable all the same, and
 the plugin (a process per render) does not pay for importing ``dataclasses``/``inspect``.
@@ -28,8 +30,9 @@ import yaml
 
 from k8sta_cmp import errors, fields, inputs, patterns
 
-API_VERSION = "k8sta.io/branch/v2"  # what the daemon writes (v2: may carry the signed .k8sta/inputs)
-READABLE_VERSIONS = ("k8sta.io/branch/v1", API_VERSION)  # v1 branches still render (full checks)
+API_VERSION = "k8sta.io/branch/v3"  # what the daemon writes (v3: a signed, per-branch sequence)
+# v1/v2 branches still render with the full checks (a v2 signature binds no Station or order: unsigned).
+READABLE_VERSIONS = ("k8sta.io/branch/v1", "k8sta.io/branch/v2", API_VERSION)
 INPUTS_PATH = inputs.MANIFEST_PATH
 KIND = "AppBranch"
 METADATA_PATH = ".k8sta/metadata.yaml"
@@ -45,6 +48,7 @@ _KNOWN_TOP_LEVEL = {
     "apiVersion", "kind", "ticket", "track", "station", "application", "source",
     "kustomization", "images", "renderer", "rendered",
 }
+_SINCE_V3 = {"sequence"}
 
 
 class ObjectRef(NamedTuple):
@@ -97,6 +101,7 @@ class BranchMetadata(NamedTuple):
     images: tuple[ImagePin, ...]
     renderer: RendererVersions
     rendered_sha256: str
+    sequence: int = 1  # per branch, one more on every K8sTA commit (v3; read as 0 from v1/v2 branches)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -156,10 +161,10 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
     api_version = top.required("apiVersion")
     if api_version not in READABLE_VERSIONS:
         raise top.fail("apiVersion", f"must be one of {', '.join(map(repr, READABLE_VERSIONS))} (this plugin "
-                                     f"reads contracts v1 and v2), got {api_version!r}")
+                                     f"reads contracts v1 to v3), got {api_version!r}")
     if top.required("kind") != KIND:
         raise top.fail("kind", f"must be {KIND!r}")
-    unknown = sorted(set(data) - _KNOWN_TOP_LEVEL)
+    unknown = sorted(set(data) - _KNOWN_TOP_LEVEL - (_SINCE_V3 if api_version == API_VERSION else set()))
     if unknown:
         raise top.fail(unknown[0], f"is not a field of contract {api_version.rsplit('/', 1)[-1]}")
     source = top.nested("source", required=True)
@@ -167,6 +172,10 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
     scheme = renderer.data.get("scheme")
     if not isinstance(scheme, int) or isinstance(scheme, bool) or scheme < 1:
         raise renderer.fail("scheme", "must be a positive integer")
+    sequence = data.get("sequence", 0)
+    if api_version == API_VERSION and (not isinstance(sequence, int) or isinstance(sequence, bool)
+                                       or sequence < 1):
+        raise top.fail("sequence", f"must be a positive integer, got {sequence!r}")
     return BranchMetadata(
         ticket=_object_ref(top.nested("ticket", required=True)),
         track=top.required("track", patterns.DNS_SUBDOMAIN, "a DNS-1123 subdomain"),
@@ -186,6 +195,7 @@ def parse_metadata(text: str | bytes) -> BranchMetadata:
         ),
         rendered_sha256=top.nested("rendered", required=True).required("sha256", patterns.SHA256,
                                                                        "64 lowercase hex digits"),
+        sequence=sequence,
     )
 
 
@@ -217,6 +227,7 @@ def metadata_to_yaml(meta: BranchMetadata) -> str:
             "scheme": meta.renderer.scheme,
         },
         "rendered": {"sha256": meta.rendered_sha256},
+        "sequence": meta.sequence,
     }
     text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
     parse_metadata(text)  # never write what we could not read back
@@ -259,9 +270,9 @@ def branch_files(meta: BranchMetadata, rendered: bytes, *, input_entries: list[t
             raise errors.ContractError(f"inputs must not hold K8sTA's own files: {sorted(ours)}")
         entries = input_entries + [inputs.entry("file", data, path) for path, data in files.items()]
         signed = inputs.manifest(application=str(meta.application), ticket=str(meta.ticket),
-                                 kustomization=meta.kustomization, kustomize=meta.renderer.kustomize,
-                                 scheme=meta.renderer.scheme, rendered=meta.rendered_sha256, entries=entries,
-                                 key=key)
+                                 station=meta.station, sequence=meta.sequence, kustomization=meta.kustomization,
+                                 kustomize=meta.renderer.kustomize, scheme=meta.renderer.scheme,
+                                 rendered=meta.rendered_sha256, entries=entries, key=key)
         if signed is not None:
             files[INPUTS_PATH] = signed
     return files

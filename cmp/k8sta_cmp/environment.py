@@ -4,9 +4,13 @@ argocd-cmp-server starts ``generate`` with the Application's build environment
 (https://argo-cd.readthedocs.io/en/stable/user-guide/build-environment/) plus plugin parameters as
 ``ARGOCD_ENV_<NAME>``. Which ones K8sTA uses, and for what:
 
-- ``ARGOCD_APP_NAME`` / ``ARGOCD_APP_NAMESPACE``: the Application must be the one the branch was
-  written for (``application`` in the metadata); a mismatch is refused, so pointing prod at the dev
-  branch fails loudly instead of deploying dev's ticket.
+- ``ARGOCD_APP_NAME``: the Application must be exactly the one the branch was written (or signed) for
+  (``application`` in the metadata); a mismatch is refused, so pointing prod at the dev branch fails
+  loudly instead of deploying dev's ticket. Argo CD gives ``<name>`` for an Application in its
+  control-plane namespace and ``<namespace>_<name>`` for one elsewhere (``Application.InstanceName``,
+  v3.6.2 reposerver ``newEnv``), so the namespace is the control plane's (``K8STA_ARGOCD_NAMESPACE``,
+  the sidecar's own pod namespace in the install; default ``argocd``) unless the name carries one.
+  ``ARGOCD_APP_NAMESPACE`` is the Application's *destination* namespace, not its own: not used.
 - ``ARGOCD_APP_REVISION``: named in messages (which commit failed).
 - ``ARGOCD_APP_SOURCE_PATH``: must be ``.`` (an app branch is rendered from its root).
 - ``ARGOCD_APP_SOURCE_REPO_URL``, ``KUBE_VERSION``: read and reported by ``k8sta-cmp env``; they do
@@ -18,7 +22,8 @@ Any other ``ARGOCD_ENV_K8STA_*`` is an error (a typo must not silently change no
 
 Operator settings come from the sidecar's own environment, not from Applications:
 ``K8STA_KUSTOMIZE``, ``K8STA_MAX_INPUT_BYTES`` (default: what fits ``K8STA_CMP_TMP_BYTES`` for
-``K8STA_CMP_RENDERS`` renders, inputs.py), ``K8STA_MAX_INPUT_FILES``, ``K8STA_RENDER_TIMEOUT``.
+``K8STA_CMP_RENDERS`` renders, inputs.py), ``K8STA_MAX_INPUT_FILES``, ``K8STA_RENDER_TIMEOUT``,
+``K8STA_ARGOCD_NAMESPACE``, ``K8STA_INPUT_KEY_FILE``, ``K8STA_REQUIRE_SIGNED_INPUTS`` (inputs.py).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from __future__ import annotations
 from k8sta_cmp import errors
 
 PARAM_PREFIX = "ARGOCD_ENV_"
+ARGOCD_NAMESPACE_ENV = "K8STA_ARGOCD_NAMESPACE"
+DEFAULT_ARGOCD_NAMESPACE = "argocd"
 KNOWN_PARAMS = {"K8STA_STRICT_VERSIONS"}
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
@@ -34,12 +41,14 @@ class BuildEnvironment:
     """Immutable by convention; a plain class (not a NamedTuple) so the plugin's signed path, which
     reads it on every render, does not import ``typing``."""
 
-    __slots__ = ("app_name", "app_namespace", "kube_version", "render_timeout", "repo_url", "revision",
-                 "source_path", "strict_versions")
+    __slots__ = ("app_name", "app_namespace", "argocd_namespace", "kube_version", "render_timeout", "repo_url",
+                 "revision", "source_path", "strict_versions")
 
     def __init__(self, *, app_name: str | None, app_namespace: str | None, revision: str | None,
                  source_path: str | None, repo_url: str | None, kube_version: str | None,
-                 strict_versions: bool, render_timeout: float) -> None:
+                 strict_versions: bool, render_timeout: float, argocd_namespace: str = DEFAULT_ARGOCD_NAMESPACE,
+                 ) -> None:
+        self.argocd_namespace = argocd_namespace
         self.app_name, self.app_namespace, self.revision = app_name, app_namespace, revision
         self.source_path, self.repo_url, self.kube_version = source_path, repo_url, kube_version
         self.strict_versions, self.render_timeout = strict_versions, render_timeout
@@ -80,6 +89,7 @@ class BuildEnvironment:
             kube_version=environ.get("KUBE_VERSION") or None,
             strict_versions=_BOOL[strict_raw],
             render_timeout=timeout,
+            argocd_namespace=environ.get(ARGOCD_NAMESPACE_ENV) or DEFAULT_ARGOCD_NAMESPACE,
         )
 
     def check_source_path(self) -> None:
@@ -87,15 +97,22 @@ class BuildEnvironment:
             raise errors.ContractError(f"Application source path must be '.' for a K8sTA app branch, "
                                        f"got {self.source_path!r}")
 
-    def check_application(self, namespace: str, name: str, application: object, ticket: object) -> None:
-        if not self.application_matches(namespace, name):
+    def check_application(self, namespace: str, name: str, application: object, ticket: object,
+                          signed: bool = False) -> None:
+        """Refuse a branch written for another Application: the namespace counts, not only the name."""
+        rendering = self.rendering_application()
+        if rendering is not None and rendering != (namespace, name):
+            how = "signed" if signed else "written"
             raise errors.ContractError(
-                f"this branch was written for Application {application} (ticket {ticket}), "
-                f"not for {self.app_name}; check the Application's targetRevision"
+                f"refused: this branch was {how} for Application {application} (ticket {ticket}), "
+                f"rendered for {rendering[0]}/{rendering[1]}; check the Application's targetRevision"
             )
 
-    def application_matches(self, namespace: str, name: str) -> bool:
-        """Argo CD names an Application ``name`` or, outside its control-plane namespace, ``ns_name``."""
+    def rendering_application(self) -> tuple[str, str] | None:
+        """(namespace, name) of the Application Argo CD renders for; None outside Argo CD (no
+        ``ARGOCD_APP_NAME``). ``ns_name`` outside the control-plane namespace: neither a namespace nor a
+        name may hold ``_``, so the split is unambiguous."""
         if self.app_name is None:
-            return True
-        return self.app_name in (name, f"{namespace}_{name}")
+            return None
+        namespace, sep, name = self.app_name.partition("_")
+        return (namespace, name) if sep else (self.argocd_namespace, self.app_name)

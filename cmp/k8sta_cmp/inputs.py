@@ -1,4 +1,4 @@
-"""The signed input manifest (contract v2): ``.k8sta/inputs``, the daemon's proof that it checked a tree.
+"""The signed input manifest (contract v3): ``.k8sta/inputs``, the daemon's proof that it checked a tree.
 
 The daemon renders every app-branch commit itself, after the full safety checks (safety.py). With an
 input key (a Secret only the daemon and the plugin sidecar mount, ``K8STA_INPUT_KEY_FILE``) it writes
@@ -6,6 +6,17 @@ input key (a Secret only the daemon and the plugin sidecar mount, ``K8STA_INPUT_
 sha256) and every file of the commit with its sha256, closed by an HMAC-SHA256 over all of it. A branch
 writer without the key cannot produce a valid HMAC, so a digest the branch declares proves nothing
 unless the key signed it.
+
+The HMAC also binds who the tree is for and when: the Application (namespace and name), the ticket,
+the Station and the branch's ``sequence`` (one more on every K8sTA commit of the branch). The plugin
+refuses a tree signed for another Application; an old signed commit pushed back (a replay) carries a
+lower sequence and is not the head the ticket's status records, which K8sTA repairs as drift
+(docs/app-branch-contract.md says why the plugin itself keeps no state). A v2 manifest binds neither the
+Station nor the order, so it counts as unsigned.
+
+Keys: ``K8STA_INPUT_KEY_FILE`` is the key the daemon signs with; during a rotation a ``previous-key`` file
+next to it (the Secret's second key) is accepted too. ``K8STA_REQUIRE_SIGNED_INPUTS=true`` (sidecar)
+refuses everything the key did not sign, instead of running the full checks.
 
 The plugin, holding the same key, then checks that the checkout is exactly the signed tree (every
 file hashed: cheap) instead of re-parsing and re-validating the YAML: same bytes, same verdict as the
@@ -18,9 +29,11 @@ construction, checked against ``hmac.new`` by the tests.
 
 Format (UTF-8 lines, fields separated by one space, the path always last so it may hold spaces)::
 
-    k8sta-inputs 2
+    k8sta-inputs 3
     application <namespace>/<name>
     ticket <namespace>/<name>
+    station <name>
+    sequence <n>                            per branch, one more on every K8sTA commit
     kustomization <path>
     renderer <kustomize version> <scheme>
     rendered <sha256 of the render>
@@ -43,8 +56,11 @@ except ImportError:  # pragma: no cover - other interpreters / versions
 from k8sta_cmp import errors
 
 MANIFEST_PATH = ".k8sta/inputs"
-MAGIC = "k8sta-inputs 2"
+MAGIC = "k8sta-inputs 3"
+OLD_MAGIC = "k8sta-inputs 2"  # contract v2: no Station, no sequence; treated as unsigned
 KEY_ENV = "K8STA_INPUT_KEY_FILE"
+PREVIOUS_KEY_NAME = "previous-key"  # next to the key file: also accepted while a key is rotated
+REQUIRE_ENV = "K8STA_REQUIRE_SIGNED_INPUTS"
 MIN_KEY_BYTES = 16
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 # The input cap follows the sidecar's /tmp (kustomize/components/cmp-sidecar: an emptyDir on memory,
@@ -65,17 +81,20 @@ _HMAC_PREFIX = b"hmac-sha256 "
 _SKIPPED = {".git", MANIFEST_PATH}  # never part of the signed tree (Argo CD's checkout; the manifest)
 
 
+_FIELDS = ("application", "ticket", "station", "sequence", "kustomization", "renderer", "rendered")
 Refused = errors.RefusedInput  # the checkout differs from the signed tree: the message names the file
 
 
 class Signed:
     """What a valid manifest says (trusted: the HMAC verified)."""
 
-    __slots__ = ("application", "kustomization", "kustomize", "rendered", "scheme", "ticket")
+    __slots__ = ("application", "kustomization", "kustomize", "rendered", "scheme", "sequence", "station", "ticket")
 
     def __init__(self, fields: dict[str, str]) -> None:
         self.application = fields["application"]
         self.ticket = fields["ticket"]
+        self.station = fields["station"]
+        self.sequence = int(fields["sequence"])
         self.kustomization = fields["kustomization"]
         self.kustomize, scheme = fields["renderer"].split(" ", 1)
         self.scheme = int(scheme)
@@ -100,6 +119,26 @@ def read_key(environ: dict[str, str] | os._Environ[str]) -> bytes | None:
         raise errors.K8staError(f"{KEY_ENV}: {path} holds {len(key)} bytes; an input key needs at least "
                         f"{MIN_KEY_BYTES}")
     return key
+
+
+def read_keys(environ: dict[str, str] | os._Environ[str]) -> tuple[bytes, ...]:
+    """Every key the plugin accepts: ``read_key``'s, then ``previous-key`` next to it when present
+    (a rotation: the Secret holds the new ``key`` and the old ``previous-key``). Empty: no key."""
+    key = read_key(environ)
+    if key is None:
+        return ()
+    previous = read_key({KEY_ENV: os.path.join(os.path.dirname(environ[KEY_ENV]), PREVIOUS_KEY_NAME)})
+    return (key,) if previous is None or previous == key else (key, previous)
+
+
+def require_signed(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """``K8STA_REQUIRE_SIGNED_INPUTS`` (sidecar, operator): only branches the input key signed render."""
+    raw = environ.get(REQUIRE_ENV, "false").strip().lower()
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no", ""):
+        return False
+    raise errors.K8staError(f"{REQUIRE_ENV} must be true or false, got {raw!r}")
 
 
 def limits(environ: dict[str, str] | os._Environ[str]) -> tuple[int, int]:
@@ -152,11 +191,11 @@ def tree_entries(root: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def manifest(*, application: str, ticket: str, kustomization: str, kustomize: str, scheme: int,
-             rendered: str, entries: list[tuple[str, str, str]], key: bytes) -> bytes | None:
+def manifest(*, application: str, ticket: str, station: str, sequence: int, kustomization: str, kustomize: str,
+             scheme: int, rendered: str, entries: list[tuple[str, str, str]], key: bytes) -> bytes | None:
     """The signed manifest text, or None if a path cannot be written on one line (then: unsigned)."""
-    lines = [MAGIC, f"application {application}", f"ticket {ticket}", f"kustomization {kustomization}",
-             f"renderer {kustomize} {scheme}", f"rendered {rendered}"]
+    lines = [MAGIC, f"application {application}", f"ticket {ticket}", f"station {station}", f"sequence {sequence}",
+             f"kustomization {kustomization}", f"renderer {kustomize} {scheme}", f"rendered {rendered}"]
     for kind, digest, path in sorted(entries, key=lambda e: e[2]):
         if "\n" in path or "\r" in path:
             return None
@@ -171,10 +210,11 @@ def manifest(*, application: str, ticket: str, kustomization: str, kustomize: st
 ABSENT = f"{MANIFEST_PATH} is absent"
 
 
-def verify(root: str, key: bytes, max_files: int, max_bytes: int) -> Signed | str:
-    """The signed facts if ``root`` is exactly the tree the key signed; else why it carries no valid
-    signature (``ABSENT``, no HMAC, a wrong HMAC: the caller runs the full checks). Refused when the
-    signature is valid but the checkout differs from it (edited after signing)."""
+def verify(root: str, keys: tuple[bytes, ...], max_files: int, max_bytes: int) -> Signed | str:
+    """The signed facts if ``root`` is exactly the tree one of ``keys`` signed; else why it carries no
+    valid signature (``ABSENT``, no HMAC, a wrong HMAC, a v2 manifest: the caller runs the full checks,
+    or refuses under ``K8STA_REQUIRE_SIGNED_INPUTS``). Refused when the signature is valid but the
+    checkout differs from it (edited after signing)."""
     path = os.path.join(root, MANIFEST_PATH)
     try:
         info = os.lstat(path)
@@ -188,11 +228,14 @@ def verify(root: str, key: bytes, max_files: int, max_bytes: int) -> Signed | st
     if cut < 0 or not data.endswith(b"\n"):
         return f"{MANIFEST_PATH} carries no HMAC"
     body, claimed = data[:cut + 1], data[cut + 1 + len(_HMAC_PREFIX):-1]
-    if not compare_digest(_mac(key, body).encode(), claimed):
+    if not any(compare_digest(_mac(key, body).encode(), claimed) for key in keys):
         return f"the HMAC of {MANIFEST_PATH} does not verify with the input key"
     fields: dict[str, str] = {}
     signed: dict[str, tuple[str, str]] = {}
     lines = body.decode().split("\n")
+    if lines[0] == OLD_MAGIC:
+        return (f"{MANIFEST_PATH} is a contract v2 manifest, which binds neither the Station nor the "
+                "branch's order")
     if lines[0] != MAGIC:
         return f"{MANIFEST_PATH} is not a {MAGIC!r} manifest"
     for line in lines[1:-1]:
@@ -202,6 +245,9 @@ def verify(root: str, key: bytes, max_files: int, max_bytes: int) -> Signed | st
             signed[rel] = (name, digest)
         else:
             fields[name] = rest
+    missing = [f for f in _FIELDS if f not in fields]
+    if missing or not fields["sequence"].isdigit():
+        return f"{MANIFEST_PATH} lacks {missing[0] if missing else 'a numeric sequence'}"
     found: list[tuple[str, str, str]] = []
     _walk(root, "", found, [max_files, max_bytes, 0])
     for kind, digest, rel in found:

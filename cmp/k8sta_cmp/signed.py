@@ -26,18 +26,15 @@ def generate(root: str, environ: dict[str, str] | os._Environ[str]) -> Result | 
     """The render, or why the branch is not on the signed path (the caller runs the full checks then).
 
     kustomize starts only once the checkout is proven to be the tree the daemon checked and signed.
-    Raises K8staError for a refusal (edited after signing, wrong Application, bad render)."""
-    key = inputs.read_key(environ)
-    if key is None:
-        return f"{inputs.KEY_ENV} is not set"
-    env = BuildEnvironment.from_environ(dict(environ))
-    max_bytes, max_files = inputs.limits(environ)
-    signed = inputs.verify(root, key, max_files, max_bytes)
+    Raises K8staError for a refusal (edited after signing, wrong Application, bad render, and under
+    ``K8STA_REQUIRE_SIGNED_INPUTS`` anything the input key did not sign)."""
+    signed = verified(root, environ)
     if isinstance(signed, str):
         return signed
+    env = BuildEnvironment.from_environ(dict(environ))
     env.check_source_path()
     namespace, _, name = signed.application.partition("/")
-    env.check_application(namespace, name, signed.application, signed.ticket)
+    env.check_application(namespace, name, signed.application, signed.ticket, signed=True)
     started = early.start(root, environ)
     if started is None:  # no wrapper or no kustomize: the full path names the problem
         return "kustomize could not be started on the signed tree"
@@ -60,6 +57,25 @@ def generate(root: str, environ: dict[str, str] | os._Environ[str]) -> Result | 
     _, warnings = compare(signed.ticket, signed.rendered, (signed.kustomize, signed.scheme), sha,
                           (running, inputs.RENDER_SCHEME), env.strict_versions)
     return Result(out, sha, warnings)
+
+
+def verified(root: str, environ: dict[str, str] | os._Environ[str]) -> inputs.Signed | str:
+    """What the input key signed in ``root``, or why nothing was (then the full checks run). Under
+    ``K8STA_REQUIRE_SIGNED_INPUTS`` that "why" is a refusal instead: fail closed, never fall back."""
+    required = inputs.require_signed(environ)
+    keys = inputs.read_keys(environ)
+    if not keys:
+        if required:
+            where = environ.get(inputs.KEY_ENV) or "unset"
+            raise errors.RefusedInput(f"refused: {inputs.REQUIRE_ENV} is on but there is no input key "
+                                      f"({inputs.KEY_ENV}: {where}); only branches K8sTA signed render")
+        return f"{inputs.KEY_ENV} is not set"
+    max_bytes, max_files = inputs.limits(environ)
+    signed = inputs.verify(root, keys, max_files, max_bytes)
+    if isinstance(signed, str) and required:
+        raise errors.RefusedInput(f"refused: {signed}; {inputs.REQUIRE_ENV} is on, so only branches K8sTA "
+                                  "signed with the input key render")
+    return signed
 
 
 # -- shared with the full path -----------------------------------------------------------------------

@@ -36,7 +36,7 @@ def build(inputs: Mapping[str, bytes], *, application: contract.ObjectRef, kusto
           source_commit: str, kustomize: Kustomize, images: Sequence[contract.ImagePin] = (),
           key: bytes | None = None) -> dict[str, bytes]:
     """Render ``inputs`` with the pinned kustomize and return inputs + metadata + paper trail (and,
-    with the input ``key``, the signed ``.k8sta/inputs`` of contract v2, as the daemon writes it)."""
+    with the input ``key``, the signed ``.k8sta/inputs`` of contract v3, as the daemon writes it)."""
     with tempfile.TemporaryDirectory(prefix="k8sta-appbranch-") as tmp:
         root = Path(tmp)
         for rel, content in inputs.items():

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from k8sta_daemon.core import compat
-from k8sta_devstack import binaries, processes
+from k8sta_devstack import argocd_config, binaries, processes
 
 PLUGIN_NAME = "k8sta"
+# A second plugin sidecar with K8STA_REQUIRE_SIGNED_INPUTS=true (the same k8sta-cmp, failing closed):
+# Applications naming it show what an operator who requires signatures gets.
+STRICT_PLUGIN_NAME = "k8sta-strict"
 RESYNC_SECONDS = 10
 # bench/bench_scale.py: Argo CD's reconciliation interval and the application controller's processors
 # (``--status-processors``, ``--operation-processors``) for a stack with hundreds of Applications.
@@ -97,26 +100,36 @@ def _redis_pong(port: int) -> processes.ReadyCheck:
 
 
 def start_cmp_server(sup: processes.Supervisor, tools: binaries.Toolchain, layout: Layout,
-                     env: dict[str, str], input_key: Path | None = None) -> Path:
+                     env: dict[str, str], input_key: Path | None = None, *, require_signed: bool = False) -> Path:
     """The plugin sidecar: reads <repo>/plugin.yaml, serves <sockets>/k8sta.sock, runs k8sta-cmp.
 
     ``K8STA_DEVSTACK_CMP_BIN`` (a directory) goes first on its PATH: bench/bench_argocd.py puts a
     wheel-installed k8sta-cmp there, started as the plugin image starts it (no editable-install hook).
     ``K8STA_DEVSTACK_CMP_WORKDIR`` (an existing directory) is where it unpacks each checkout instead of
     the layout's: bench/bench_argocd.py gives it a tmpfs one, as the install's memory-backed /tmp is.
+    ``require_signed``: the sidecar runs with ``K8STA_REQUIRE_SIGNED_INPUTS=true`` as the plugin
+    ``k8sta-strict`` (its own copy of plugin.yaml under the layout), next to the plain one.
     """
-    socket_path = layout.plugin_sockets / f"{PLUGIN_NAME}.sock"
+    name = STRICT_PLUGIN_NAME if require_signed else PLUGIN_NAME
+    socket_path = layout.plugin_sockets / f"{name}.sock"
     workdir = os.environ.get("K8STA_DEVSTACK_CMP_WORKDIR") or str(layout.cmp_workdir)
     cmp_env = {**env, "ARGOCD_BINARY_NAME": "argocd-cmp-server", "ARGOCD_CMP_WORKDIR": workdir,
-               "K8STA_KUSTOMIZE": str(tools.kustomize)}
+               "K8STA_KUSTOMIZE": str(tools.kustomize), "K8STA_ARGOCD_NAMESPACE": argocd_config.NAMESPACE}
     if input_key is not None:
         cmp_env["K8STA_INPUT_KEY_FILE"] = str(input_key)
+    config_dir = binaries.REPO_ROOT
+    if require_signed:
+        cmp_env["K8STA_REQUIRE_SIGNED_INPUTS"] = "true"
+        config_dir = layout.root / f"cmp-{name}"
+        config_dir.mkdir(exist_ok=True)
+        plugin = (binaries.REPO_ROOT / "plugin.yaml").read_text()
+        (config_dir / "plugin.yaml").write_text(plugin.replace(f"  name: {PLUGIN_NAME}\n", f"  name: {name}\n", 1))
     if os.environ.get("K8STA_DEVSTACK_CMP_BIN"):
         cmp_env["PATH"] = os.pathsep.join([os.environ["K8STA_DEVSTACK_CMP_BIN"], cmp_env["PATH"]])
-    argv = [tools.argocd, "--config-dir-path", str(binaries.REPO_ROOT), "--loglevel", "info"]
+    argv = [tools.argocd, "--config-dir-path", str(config_dir), "--loglevel", "info"]
     # grace 1 s: on SIGTERM cmp-server removes its socket but keeps serving (upstream), never exits.
-    sup.start("argocd-cmp-server", argv, env=cmp_env, cwd=layout.root, ready=processes.path_exists(socket_path),
-              grace=1.0)
+    sup.start(f"argocd-cmp-server-{name}" if require_signed else "argocd-cmp-server", argv, env=cmp_env,
+              cwd=layout.root, ready=processes.path_exists(socket_path), grace=1.0)
     return socket_path
 
 

@@ -130,10 +130,12 @@ def start(state_dir: Path, sup: processes.Supervisor, *, sidecar_uid: int | None
         layout.create()
         env = argocd.common_env(layout, apiserver.kubeconfig, path)
         redis = argocd.start_redis(sup, tools.redis_server, layout, env)
-        # The input key the daemon signs app branches with (contract v2); the plugin sidecar reads it.
+        # The input key the daemon signs app branches with (contract v3); the plugin sidecars read it
+        # (the second one, plugin k8sta-strict, refuses what the key did not sign).
         input_key = argocd_config.write_private(state_dir / INPUT_KEY_FILE, secrets.token_hex(32) + "\n")
         if sidecar_uid is None:
             argocd.start_cmp_server(sup, tools, layout, env, input_key)
+            argocd.start_cmp_server(sup, tools, layout, env, input_key, require_signed=True)
         else:  # our cmp image runs argocd-cmp-server (tests/images): it owns the socket directory
             os.chown(layout.plugin_sockets, sidecar_uid, sidecar_uid)
         repo_server = argocd.start_repo_server(sup, tools, layout, env, redis)

@@ -8,7 +8,7 @@ import yaml
 from k8sta_cmp import contract, errors
 
 VALID = {
-    "apiVersion": "k8sta.io/branch/v1",
+    "apiVersion": "k8sta.io/branch/v3",
     "kind": "AppBranch",
     "ticket": {"namespace": "k8sta", "name": "api-42"},
     "track": "main-line",
@@ -20,6 +20,7 @@ VALID = {
                {"name": "localhost:5000/team/worker", "tag": "v2"}],
     "renderer": {"k8sta": "0.1.0", "kustomize": "v5.7.1", "scheme": 1},
     "rendered": {"sha256": "d" * 64},
+    "sequence": 7,
 }
 
 
@@ -47,6 +48,15 @@ def test_valid_metadata_parses_with_every_field() -> None:
     assert meta.renderer == contract.RendererVersions("0.1.0", "v5.7.1", 1)
 
 
+def test_v3_carries_the_branch_sequence_and_older_versions_read_as_zero() -> None:
+    assert contract.parse_metadata(yaml.safe_dump(VALID)).sequence == 7
+    for version in ("k8sta.io/branch/v1", "k8sta.io/branch/v2"):
+        old = {k: v for k, v in VALID.items() if k != "sequence"} | {"apiVersion": version}
+        assert contract.parse_metadata(yaml.safe_dump(old)).sequence == 0
+        with pytest.raises(errors.ContractError, match=f"sequence: is not a field of contract {version[-2:]}"):
+            contract.parse_metadata(yaml.safe_dump({**old, "sequence": 3}))
+
+
 def test_round_trip_is_exact_and_deterministic() -> None:
     meta = contract.parse_metadata(yaml.safe_dump(VALID))
     text = contract.metadata_to_yaml(meta)
@@ -58,8 +68,8 @@ def test_round_trip_is_exact_and_deterministic() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        pytest.param("apiVersion", "k8sta.io/branch/v3",
-                     "apiVersion: must be one of 'k8sta.io/branch/v1', 'k8sta.io/branch/v2'",
+        pytest.param("apiVersion", "k8sta.io/branch/v4",
+                     "apiVersion: must be one of 'k8sta.io/branch/v1', 'k8sta.io/branch/v2', 'k8sta.io/branch/v3'",
                      id="future-version"),
         pytest.param("kind", "Other", "kind: must be 'AppBranch'", id="kind"),
         pytest.param("ticket", KeyError, "ticket: is required", id="no-ticket"),
@@ -84,7 +94,7 @@ def test_round_trip_is_exact_and_deterministic() -> None:
         pytest.param("renderer.scheme", "1", "renderer.scheme: must be a positive integer", id="scheme-type"),
         pytest.param("rendered.sha256", "D" * 64, "rendered.sha256: must be 64 lowercase hex digits",
                      id="digest-case"),
-        pytest.param("extra", 1, "extra: is not a field of contract v1", id="unknown-field"),
+        pytest.param("extra", 1, "extra: is not a field of contract v3", id="unknown-field"),
     ],
 )
 def test_invalid_metadata_names_the_field(path: str, value: object, message: str) -> None:

@@ -129,7 +129,7 @@ def test_unknown_k8sta_parameter_is_an_error(branch: Path) -> None:
 def test_branch_for_another_application_is_refused(branch: Path) -> None:
     done = run_cmp(branch, env={"ARGOCD_APP_NAME": "prod", "ARGOCD_APP_REVISION": "f" * 40})
     assert done.returncode == 1
-    assert b"written for Application argocd/dev (ticket k8sta/api-42), not for prod" in done.stderr
+    assert b"written for Application argocd/dev (ticket k8sta/api-42), rendered for argocd/prod" in done.stderr
     assert b"at revision ffffffffffff" in done.stderr
 
 
@@ -153,6 +153,7 @@ def test_env_command_reports_the_build_environment(branch: Path) -> None:
     assert lines == {
         "app_name": "dev", "app_namespace": "apps", "revision": "abc", "source_path": ".",
         "repo_url": "file:///repo", "kube_version": "1.34", "strict_versions": "True", "render_timeout": "120.0",
+        "argocd_namespace": "argocd",
     }
 
 

@@ -30,7 +30,7 @@ def test_the_default_cap_fits_the_sidecar_tmp_for_its_renders() -> None:
     deployment = yaml.safe_load(SIDECAR.read_text())
     spec = deployment["spec"]["template"]["spec"]
     sidecar = next(c for c in spec["containers"] if c["name"] == "k8sta-cmp")
-    env = {e["name"]: e["value"] for e in sidecar["env"]}
+    env = {e["name"]: e["value"] for e in sidecar["env"] if "value" in e}  # not the fieldRef ones
     size_limit = quantity(next(v for v in spec["volumes"] if v["name"] == "k8sta-cmp-tmp")["emptyDir"]["sizeLimit"])
     assert int(env["K8STA_CMP_TMP_BYTES"]) == size_limit == inputs.DEFAULT_TMP_BYTES
     assert int(env["K8STA_CMP_RENDERS"]) == inputs.DEFAULT_RENDERS

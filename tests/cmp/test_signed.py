@@ -1,4 +1,4 @@
-"""Contract v2: the signed input manifest lets the plugin skip re-validating, and only the key can sign."""
+"""Contract v3: the signed input manifest lets the plugin skip re-validating, and only the key can sign."""
 
 from __future__ import annotations
 
@@ -135,7 +135,8 @@ def test_v1_branch_still_renders_with_a_key(tmp_path: Path, kustomize: Kustomize
     write_inputs(root)
     seal(root, kustomize)  # unsigned
     meta_path = root / contract.METADATA_PATH
-    meta_path.write_text(meta_path.read_text().replace(contract.API_VERSION, "k8sta.io/branch/v1"))
+    old = meta_path.read_text().replace(contract.API_VERSION, "k8sta.io/branch/v1")
+    meta_path.write_text("".join(line for line in old.splitlines(True) if not line.startswith("sequence:")))
     assert "apiVersion: k8sta.io/branch/v1" in meta_path.read_text()
     done = run_cmp(root, env={inputs.KEY_ENV: str(key_file)})
     assert done.returncode == 0, done.stderr
@@ -145,9 +146,174 @@ def test_v1_branch_still_renders_with_a_key(tmp_path: Path, kustomize: Kustomize
 
 def test_signed_branch_for_another_application_is_refused(signed_branch: Path, key_file: Path) -> None:
     done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(key_file), "ARGOCD_APP_NAME": "prod"})
+    assert done.returncode == 1 and done.stdout == b""
+    assert ("refused: this branch was signed for Application argocd/dev (ticket k8sta/api-42), rendered for "
+            "argocd/prod") in done.stderr.decode()
+
+
+@pytest.fixture
+def team_a_branch(tmp_path: Path, kustomize: Kustomize) -> Path:
+    """Signed for the Application ``web`` in namespace ``team-a`` (Argo CD's apps-in-any-namespace)."""
+    root = tmp_path / "team-a"
+    write_inputs(root)
+    seal(root, kustomize, key=KEY, application=contract.ObjectRef("team-a", "web"))
+    return root
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+def test_branch_for_the_same_name_in_another_namespace_is_refused(team_a_branch: Path, key_file: Path,
+                                                                   signed: bool) -> None:
+    """Argo CD names an Application of its own namespace ``web`` and team-a's ``team-a_web``: the bare
+    name ``web`` is argocd/web, never team-a/web."""
+    if not signed:
+        (team_a_branch / contract.INPUTS_PATH).unlink()
+    done = run_cmp(team_a_branch, env={inputs.KEY_ENV: str(key_file), "ARGOCD_APP_NAME": "web"})
+    assert done.returncode == 1 and done.stdout == b""
+    how = "signed" if signed else "written"
+    assert (f"refused: this branch was {how} for Application team-a/web (ticket k8sta/api-42), rendered for "
+            "argocd/web; check the Application's targetRevision") in done.stderr.decode()
+
+
+@pytest.mark.parametrize(("app_name", "control_plane"), [("team-a_web", "argocd"), ("web", "team-a")],
+                         ids=["apps-in-any-namespace", "control-plane-namespace"])
+def test_branch_renders_for_its_own_application_in_its_namespace(team_a_branch: Path, key_file: Path,
+                                                                 app_name: str, control_plane: str) -> None:
+    done = probe(team_a_branch, {inputs.KEY_ENV: str(key_file), "ARGOCD_APP_NAME": app_name,
+                                 "K8STA_ARGOCD_NAMESPACE": control_plane})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().strip() == "yaml-not-imported"
+
+
+def resign(root: Path, key: bytes, edit) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite the manifest's body with ``edit`` and sign it again with ``key`` (a writer holding it)."""
+    path = root / contract.INPUTS_PATH
+    body = "".join(path.read_text().splitlines(keepends=True)[:-1])
+    new = edit(body).encode()
+    path.write_bytes(new + b"hmac-sha256 " + inputs._mac(key, new).encode() + b"\n")
+
+
+def test_manifest_binds_station_and_sequence(signed_branch: Path, key_file: Path) -> None:
+    text = (signed_branch / contract.INPUTS_PATH).read_text()
+    assert "\nstation dev\nsequence 1\n" in text
+    path = signed_branch / contract.INPUTS_PATH
+    path.write_text(text.replace("\nsequence 1\n", "\nsequence 9\n"))  # moved forward without the key
+    done = probe(signed_branch, {inputs.KEY_ENV: str(key_file)})
+    assert "does not verify with the input key; running the full checks" in done.stderr.decode()
+    assert "yaml-imported" in done.stderr.decode()
+
+
+def test_contract_v2_signature_counts_as_unsigned(signed_branch: Path, key_file: Path) -> None:
+    """A v2 manifest (no Station, no sequence) proves nothing about order: full checks, or refused."""
+    resign(signed_branch, KEY, lambda body: body.replace(inputs.MAGIC, inputs.OLD_MAGIC)
+           .replace("station dev\n", "").replace("sequence 1\n", ""))
+    done = probe(signed_branch, {inputs.KEY_ENV: str(key_file)})
+    assert done.returncode == 0, done.stderr
+    assert "is a contract v2 manifest, which binds neither the Station nor the branch's order; running the " \
+           "full checks" in done.stderr.decode()
+    required = run_cmp(signed_branch, env={inputs.KEY_ENV: str(key_file), inputs.REQUIRE_ENV: "true"})
+    assert required.returncode == 1 and required.stdout == b""
+    assert "is a contract v2 manifest" in required.stderr.decode()
+    assert f"{inputs.REQUIRE_ENV} is on" in required.stderr.decode()
+
+
+# -- K8STA_REQUIRE_SIGNED_INPUTS: fail closed ---------------------------------------------------------
+
+
+def test_signed_branch_renders_when_signatures_are_required(signed_branch: Path, key_file: Path) -> None:
+    done = probe(signed_branch, {inputs.KEY_ENV: str(key_file), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().strip() == "yaml-not-imported"
+
+
+@pytest.mark.parametrize("command", ["generate", "verify"])
+def test_unsigned_branch_is_refused_when_signatures_are_required(branch: Path, key_file: Path,
+                                                                 command: str) -> None:
+    done = run_cmp(branch, command, env={inputs.KEY_ENV: str(key_file), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode() == (
+        f"k8sta: refused: {contract.INPUTS_PATH} is absent; {inputs.REQUIRE_ENV} is on, so only branches K8sTA "
+        "signed with the input key render\n")
+
+
+def test_branch_signed_with_another_key_is_refused_when_signatures_are_required(signed_branch: Path,
+                                                                                tmp_path: Path) -> None:
+    other = tmp_path / "other-key"
+    other.write_bytes(b"some-other-key-0123456789abcdef\n")
+    done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(other), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 1 and done.stdout == b""
+    assert "refused: the HMAC of .k8sta/inputs does not verify with the input key; " \
+           "K8STA_REQUIRE_SIGNED_INPUTS is on" in done.stderr.decode()
+
+
+@pytest.mark.parametrize("where", ["absent", "unset"])
+def test_missing_key_is_refused_when_signatures_are_required(signed_branch: Path, tmp_path: Path,
+                                                             where: str) -> None:
+    env = {inputs.REQUIRE_ENV: "true"} | ({inputs.KEY_ENV: str(tmp_path / "absent")} if where == "absent" else {})
+    done = run_cmp(signed_branch, env=env)
+    assert done.returncode == 1 and done.stdout == b""
+    shown = str(tmp_path / "absent") if where == "absent" else "unset"
+    assert done.stderr.decode() == (f"k8sta: refused: {inputs.REQUIRE_ENV} is on but there is no input key "
+                                    f"({inputs.KEY_ENV}: {shown}); only branches K8sTA signed render\n")
+
+
+def test_unreadable_key_is_refused_when_signatures_are_required(signed_branch: Path, tmp_path: Path) -> None:
+    (tmp_path / "key-dir").mkdir()
+    done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(tmp_path / "key-dir"), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 1 and done.stdout == b""
+    assert f"k8sta: {inputs.KEY_ENV}: cannot read" in done.stderr.decode()
+
+
+def test_require_setting_must_be_a_boolean(signed_branch: Path, key_file: Path) -> None:
+    done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(key_file), inputs.REQUIRE_ENV: "maybe"})
     assert done.returncode == 1
-    assert "this branch was written for Application argocd/dev (ticket k8sta/api-42), not for prod" in \
-        done.stderr.decode()
+    assert f"k8sta: {inputs.REQUIRE_ENV} must be true or false, got 'maybe'" in done.stderr.decode()
+
+
+# -- key rotation -------------------------------------------------------------------------------------
+
+
+NEW_KEY = b"k8sta-test-the-next-input-key-0123456789"
+
+
+def test_during_a_rotation_the_previous_key_still_verifies(signed_branch: Path, tmp_path: Path) -> None:
+    """The Secret holds the new ``key`` and the old ``previous-key``: branches signed before the
+    rotation stay on the signed path (and render under K8STA_REQUIRE_SIGNED_INPUTS)."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "key").write_bytes(NEW_KEY + b"\n")
+    (keys / inputs.PREVIOUS_KEY_NAME).write_bytes(KEY + b"\n")
+    done = probe(signed_branch, {inputs.KEY_ENV: str(keys / "key"), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().strip() == "yaml-not-imported"
+    assert inputs.read_keys({inputs.KEY_ENV: str(keys / "key")}) == (NEW_KEY, KEY)
+
+    (keys / inputs.PREVIOUS_KEY_NAME).unlink()  # rotation finished: the old key proves nothing any more
+    done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(keys / "key"), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 1
+    assert "does not verify with the input key" in done.stderr.decode()
+
+
+def test_branch_signed_with_the_new_key_verifies(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = tmp_path / "branch"
+    write_inputs(root)
+    seal(root, kustomize, key=NEW_KEY)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "key").write_bytes(NEW_KEY + b"\n")
+    (keys / inputs.PREVIOUS_KEY_NAME).write_bytes(KEY + b"\n")
+    done = probe(root, {inputs.KEY_ENV: str(keys / "key"), inputs.REQUIRE_ENV: "true"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().strip() == "yaml-not-imported"
+
+
+def test_short_previous_key_is_an_error(signed_branch: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "key").write_bytes(NEW_KEY + b"\n")
+    (keys / inputs.PREVIOUS_KEY_NAME).write_bytes(b"short\n")
+    done = run_cmp(signed_branch, env={inputs.KEY_ENV: str(keys / "key")})
+    assert done.returncode == 1
+    assert f"{inputs.PREVIOUS_KEY_NAME} holds 5 bytes; an input key needs at least 16" in done.stderr.decode()
 
 
 def test_signed_render_that_differs_from_the_signed_digest_is_refused(signed_branch: Path, key_file: Path,
@@ -182,7 +348,7 @@ def test_key_file_that_does_not_exist_means_no_key(signed_branch: Path, tmp_path
 
 
 @pytest.mark.parametrize("key_size", [16, 64, 65, 200])
-@pytest.mark.parametrize("body", [b"", b"k8sta-inputs 2\n", b"x" * 100_000])
+@pytest.mark.parametrize("body", [b"", b"k8sta-inputs 3\n", b"x" * 100_000])
 def test_hmac_is_the_standard_hmac_sha256(key_size: int, body: bytes) -> None:
     import hashlib
     import hmac

@@ -123,3 +123,33 @@ def test_push_base_agrees_with_the_drift_rule() -> None:
     for trailers in [(None, None), ("t", None), (None, "s"), ("t", "s")]:
         said = drift.judge_head(PUSHED_SOURCE, HEAD, *trailers)
         assert drift.push_base(PUSHED_SOURCE, HEAD, *trailers, None, BELOW).hand_edit == said
+
+
+def test_the_recorded_head_is_the_push_of_the_visit_entered_last() -> None:
+    older = dataclasses.replace(SOAKING, entered_at=5.0, pushed=(REPAIRED,))
+    first = ticket(SOAKING)
+    second = dataclasses.replace(ticket(older), name="shop-0")
+    recorded = drift.recorded_heads([second, first])
+    assert recorded[(DEV, "file:///r", "env/dev")] == OURS.commit  # entered at 10 beats 5
+    assert recorded[(STAGING, "file:///r", "env/staging")] == OTHER.commit
+    assert drift.recorded_heads([ticket()]) == {}
+
+
+RECORDED = "a" * 40
+REPLAY = "9" * 40
+SOURCE = sources.AppSource(DEV, "file:///r", "env/dev", "env/dev", "main")
+
+
+@pytest.mark.parametrize(("head", "trailers", "same_tree", "descends", "is_drift"), [
+    pytest.param(RECORDED, ("k8sta/shop-1", "dev"), True, True, False, id="the-recorded-commit"),
+    pytest.param(REPLAY, ("k8sta/shop-0", "dev"), False, False, True, id="old-k8sta-commit-pushed-back"),
+    pytest.param(REPLAY, ("k8sta/shop-1", "dev"), False, False, True, id="copied-trailers-elsewhere"),
+    pytest.param("e" * 40, ("k8sta/shop-1", "dev"), True, False, False, id="repair-restoring-its-tree"),
+    pytest.param("f" * 40, ("k8sta/shop-1", "dev"), False, True, False, id="k8sta-commit-on-top"),
+    pytest.param("b" * 40, (None, None), False, True, True, id="hand-edit-on-top"),
+])
+def test_drift_is_judged_by_the_commit_the_status_records(head: str, trailers: tuple[str | None, str | None],
+                                                          same_tree: bool, descends: bool, is_drift: bool) -> None:
+    line = drift.Lineage(recorded=RECORDED, same_tree=same_tree, descends=descends)
+    found = drift.judge_head(SOURCE, head, *trailers, line)
+    assert (found == model.Drift(SOURCE.app, SOURCE.branch, head)) if is_drift else found is None

@@ -12,7 +12,7 @@ from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters.git import appbranch, credentials
 from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, model, outcomes
+from k8sta_daemon.core import actions, codec, model, outcomes
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.units import Context, GitSettings, repair_drift
@@ -105,3 +105,48 @@ def test_an_overlay_re_render_is_reported_as_the_visits_new_commit_not_as_drift(
 
     assert watcher.current() == ()
     assert watcher.rerendered() == (model.Rerendered(APP, "env/dev", sha, ticket="k8sta/api-42", station="dev"),)
+
+
+def ticket_obj(name: str, commit: str, remote: Remote, entered_at: float) -> dict:
+    """A Ticket whose status records ``commit`` as its push to env/dev (what the daemon writes)."""
+    record = model.JourneyRecord(station="dev", state=model.JourneyState.ARRIVED, entered_at=entered_at,
+                                 pushed=(model.PushedCommit(APP, remote.url, "env/dev", commit),))
+    status = model.TicketStatus(state=model.TicketState.COMPLETED, station=None, journey=(record,))
+    return {"apiVersion": "k8sta.io/v1alpha1", "kind": "Ticket",
+            "metadata": {"namespace": "shop", "name": name, "uid": name, "resourceVersion": "1",
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"track": "shop", "snapshot": {"configCommit": "d" * 40}},
+            "status": codec.ticket_status_to_dict(status)}
+
+
+def test_an_old_k8sta_commit_pushed_back_is_drift_judged_by_the_tickets_status_and_repaired(
+        mirror: Mirror, remote: Remote, human: Human, tmp_path: Path, kustomize: Kustomize,
+        limits: safety.Limits) -> None:
+    """A replay carries K8sTA's trailers and signature; the ticket's status says it is not the head."""
+    old = promote(mirror, kustomize, limits, name="api-42")
+    human.commit({"base/extra.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n",
+                  "base/kustomization.yaml": "resources:\n- deployment.yaml\n- extra.yaml\n"}, "extra config")
+    new = promote(mirror, kustomize, limits, name="api-43")
+    cache = world_cache(remote)
+    cache.put("Ticket", ticket_obj("api-42", old, remote, 10.0))
+    cache.put("Ticket", ticket_obj("api-43", new, remote, 20.0))
+    git = settings(tmp_path, kustomize, limits)
+    watcher = DriftWatcher(cache, git, interval=3600)
+    watcher.scan()
+    assert watcher.current() == ()
+
+    remote.git("update-ref", "refs/heads/env/dev", old)  # force-pushed back: trailers, metadata, all K8sTA's
+    watcher.scan()
+    (found,) = watcher.current()
+    assert (found.head, found.restore) == (old, new)
+
+    context = Context(kube=None, argo=None, cache=cache, metrics=Metrics(), git=git)  # type: ignore[arg-type]
+    action = actions.RepairDrift(ticket=None, station="dev", app=APP, branch="env/dev", head=old,
+                                 restore=found.restore)
+    outcome = repair_drift.run(action, context)
+    assert isinstance(outcome, outcomes.Pushed)
+    (commit,) = outcome.commits
+    assert remote.git("rev-parse", f"{commit.commit}^{{tree}}") == remote.git("rev-parse", f"{new}^{{tree}}")
+    watcher.settled(APP, old)
+    watcher.scan()
+    assert watcher.current() == ()  # the repair holds the recorded commit's tree: K8sTA's again

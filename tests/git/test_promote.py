@@ -149,6 +149,27 @@ def test_with_the_input_key_the_commit_is_signed_and_the_plugin_takes_the_signed
     assert b"refused: base/deployment.yaml was changed after K8sTA signed the inputs" in edited.stderr
 
 
+def test_every_k8sta_commit_moves_the_branch_sequence_forward_and_signs_it(
+        mirror: Mirror, remote: Remote, tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> None:
+    """Contract v3: the sequence (and the Station) are in the signed manifest, so a replayed old commit
+    is a different tree from the current one, and no writer without the key can move it forward."""
+    key = b"daemon-and-sidecar-shared-key-42"
+    first = promote(mirror, kustomize, limits, name="api-1", tag="1.0.0", input_key=key)["env/dev"]
+    second = promote(mirror, kustomize, limits, name="api-2", tag="2.0.0", input_key=key)["env/dev"]
+    hand = tmp_path / "hand"
+    git("clone", "-q", "-b", "env/dev", remote.url, str(hand))
+    (hand / "README.md").write_text("edited by hand\n")
+    git("commit", "-q", "-am", "by hand", cwd=hand)
+    git("push", "-q", "origin", "env/dev", cwd=hand)
+    third = promote(mirror, kustomize, limits, name="api-3", tag="3.0.0", input_key=key)["env/dev"]
+
+    sequences = [contract.parse_metadata(remote.show(sha, contract.METADATA_PATH) + "\n").sequence
+                 for sha in (first, second, third)]
+    assert sequences == [1, 2, 3]  # the hand edit in between does not move it
+    manifest = remote.show(third, contract.INPUTS_PATH)
+    assert "\nstation dev\nsequence 3\n" in manifest
+
+
 def test_without_the_input_key_no_manifest_is_written(
         mirror: Mirror, remote: Remote, kustomize: Kustomize, limits: safety.Limits) -> None:
     sha = promote(mirror, kustomize, limits)["env/dev"]

@@ -347,11 +347,14 @@ def test_argocd_patch_adds_the_sidecar_to_argo_cds_repo_server(builder: Builder)
     tmp = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-cmp-tmp")
     assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "128Mi"}
     assert {"mountPath": "/tmp", "name": "k8sta-cmp-tmp"} in sidecar["volumeMounts"]
-    # the input key (contract v2) is mounted, optional
+    # the input key (contract v3) is mounted, optional, with every key of the Secret (`previous-key`
+    # during a rotation); signatures are not required by default; Argo CD's namespace is the pod's
     key_volume = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-input-key")
-    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o400,
-                                    "items": [{"key": "key", "path": "key"}]}
+    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o400}
     assert {"name": "K8STA_INPUT_KEY_FILE", "value": "/var/run/secrets/k8sta/input-key/key"} in sidecar["env"]
+    assert {"name": "K8STA_REQUIRE_SIGNED_INPUTS", "value": "false"} in sidecar["env"]
+    assert {"name": "K8STA_ARGOCD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} \
+        in sidecar["env"]
     for obj in result.objects:
         if obj["kind"] not in CLUSTER_SCOPED:
             assert obj["metadata"].get("namespace") == rbac.ARGOCD_NAMESPACE, obj["metadata"]["name"]

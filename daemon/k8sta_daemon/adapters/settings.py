@@ -38,7 +38,7 @@ class Settings:
     metrics_port: int | None = None
     drift_seconds: float = 30.0
     lease_seconds: int = 15
-    input_key: bytes | None = field(default=None, repr=False)  # signs app branches (contract v2)
+    input_key: bytes | None = field(default=None, repr=False)  # signs app branches (contract v3)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:

@@ -95,7 +95,8 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   ``self_heal`` (default on) ``RepairDrift`` restores the visit's commit on top of the human one,
   re-emitted until the drift is gone; the timeout clock runs as usual (a lost arrival restarts it).
   With ``self_heal`` off the ticket waits (message says why) and fails at its timeout. A drifted
-  branch of a Station nobody holds is repaired to the newest K8sTA commit (``ticket`` None).
+  branch of a Station nobody holds is repaired to the commit a ticket's status last recorded for it
+  (``Drift.restore``; the newest K8sTA commit when none is recorded; ``ticket`` None).
 - Hand edits at push time: a push never fails because the branch head is a hand edit (no K8sTA
   trailers, ``.k8sta/`` deleted or ``metadata.yaml`` rewritten included) over a branch K8sTA wrote:
   ``core.drift.push_base`` (the same rule as the drift watcher's ``judge_head``) lets it land on top
@@ -622,8 +623,8 @@ class _Decision:
                 drift = self.world.drift.get(app)
                 if drift is not None and app not in done and not self.held_elsewhere(app):
                     done.add(app)
-                    self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head, None,
-                                                          namespace=ref.namespace))
+                    self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head,
+                                                          drift.restore, namespace=ref.namespace))
 
     def held_elsewhere(self, app: model.AppRef) -> bool:
         return any(app in self.world.stations[held].active_applications

@@ -6,8 +6,14 @@ K8sTA's and ``judge_rerender`` whether it is an overlay-only re-render of a visi
 executor asks ``after_repair`` what a ``RepairDrift`` push means for the ticket. All pure: the watcher
 reads git, this module decides.
 
-The rule: an app branch has drifted when its head commit does not carry both K8sTA trailers
-(``K8sTA-Ticket`` and ``K8sTA-Station``). That covers a human commit that breaks the render (the plugin
+The rule: an app branch has drifted when its head is not the commit K8sTA last recorded for it in a
+ticket's status (``recorded_heads``), nor K8sTA's own work on top of that commit (``Lineage``: a
+re-render, a repair restoring its tree, or a push that lands before its status is written). Trailers
+alone prove nothing (anyone can copy them): an old signed K8sTA commit force-pushed back (a replay)
+carries K8sTA's trailers and a valid signature, but it is not on the recorded commit's line, so it is
+drift and is repaired like a hand edit. Only for a branch no ticket status records a push to (tickets
+deleted) does the older rule remain: a head without both K8sTA trailers (``K8sTA-Ticket`` and
+``K8sTA-Station``) has drifted. That covers a human commit that breaks the render (the plugin
 refuses it) and a harmless one on top of ours (item 13: Argo CD syncs it and the ticket waits for its
 own commit); both are repaired the same way.
 
@@ -49,10 +55,47 @@ def watched(stations: Iterable[model.StationSpec], applications: Mapping[model.A
     return [found[a] for a in sorted(found, key=lambda a: (a.namespace, a.name))]
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """What git says about a branch head next to the commit a ticket's status records for it.
+
+    ``recorded`` is that commit; ``same_tree``: the head holds exactly its tree (it, or a repair
+    restoring it: every K8sTA tree is unique, its metadata carries the branch's sequence);
+    ``descends``: ``recorded`` is on the head's first-parent line (the head came after it)."""
+
+    recorded: str
+    same_tree: bool
+    descends: bool
+
+
+def recorded_heads(tickets: Iterable[model.Ticket]) -> dict[tuple[model.AppRef, str, str], str]:
+    """(Application, repository, branch) -> the commit K8sTA last recorded pushing there, from the
+    journey record entered last (ties: the later ticket by name), across every ticket's status."""
+    newest: dict[tuple[model.AppRef, str, str], tuple[float, tuple[str, str], str]] = {}
+    for ticket in tickets:
+        for record in ticket.status.journey:
+            for pushed in record.pushed:
+                key = (pushed.app, pushed.repo_url, pushed.branch)
+                rank = (record.entered_at or 0.0, (ticket.namespace, ticket.name), pushed.commit)
+                if key not in newest or rank[:2] >= newest[key][:2]:
+                    newest[key] = rank
+    return {key: rank[2] for key, rank in newest.items()}
+
+
 def judge_head(source: sources.AppSource, head: str | None, ticket_trailer: str | None,
-               station_trailer: str | None) -> model.Drift | None:
-    """Drift when the branch exists and its head lacks K8sTA's trailers; None for a K8sTA head or no branch."""
-    if head is None or (ticket_trailer and station_trailer):
+               station_trailer: str | None, lineage: Lineage | None = None) -> model.Drift | None:
+    """Drift when the branch exists and its head is not K8sTA's; None for a K8sTA head or no branch.
+
+    With ``lineage`` (a ticket's status records a push to this branch): K8sTA's head is the recorded
+    commit, one with its tree, or a commit with K8sTA's trailers that descends from it; anything else,
+    an old K8sTA commit pushed back included, is drift. Without: a head lacking the trailers is."""
+    if head is None:
+        return None
+    if lineage is not None:
+        if head == lineage.recorded or lineage.same_tree or (lineage.descends and ticket_trailer and station_trailer):
+            return None
+        return model.Drift(app=source.app, branch=source.branch, head=head)
+    if ticket_trailer and station_trailer:
         return None
     return model.Drift(app=source.app, branch=source.branch, head=head)
 

@@ -173,13 +173,16 @@ class PushedCommit:
 
 @dataclass(frozen=True)
 class Drift:
-    """An app branch whose head is not a K8sTA commit: someone pushed to ``env/<name>`` by hand.
+    """An app branch whose head is not K8sTA's commit: a hand edit, or an old commit pushed back.
 
-    Reported by the git adapter (the head has no K8sTA trailers); ``head`` is the human commit."""
+    Reported by the drift watcher (``core.drift.judge_head``); ``head`` is the foreign commit and
+    ``restore`` the commit a ticket's status records for the branch (None: none is recorded, a repair
+    restores the newest K8sTA commit below ``head``)."""
 
     app: AppRef
     branch: str
     head: str
+    restore: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ repository that holds a watched app branch once (a fetch that brings nothing is 
 the trailers of each branch head (only of heads it has not judged before: a head's verdict never
 changes) and keeps the resulting ``model.Drift`` values; the loop reads them with ``current()`` when it
 builds a World. Which branches to watch and what counts as drift are the core's rules
-(``core.drift``). Why git and not Argo CD's status: Argo CD resolves ``targetRevision`` only when it
+(``core.drift``): a head is judged next to the commit the tickets' statuses last recorded for its
+branch (``drift.recorded_heads``), never by its trailers alone, so an old K8sTA commit pushed back is
+drift. Why git and not Argo CD's status: Argo CD resolves ``targetRevision`` only when it
 compares (every 3 minutes by default) and a ComparisonError (the plugin refusing a hand edit) is not
 guaranteed to carry the resolved revision, while the mirror answers at once and for every case.
 """
@@ -40,7 +42,7 @@ class DriftWatcher:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _drift: dict[model.AppRef, model.Drift] = field(default_factory=dict)
     _rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)
-    _judged: dict[tuple[str, str, str], model.Drift | model.Rerendered | None] = field(default_factory=dict)
+    _judged: dict[tuple[str, str, str, str], model.Drift | model.Rerendered | None] = field(default_factory=dict)
     _mirrors: dict[str, Mirror] = field(default_factory=dict)
     _soon: threading.Event = field(default_factory=threading.Event)
 
@@ -74,6 +76,13 @@ class DriftWatcher:
                 stations.append(codec.station_from_dict(obj))
             except codec.MalformedObject:
                 continue  # the loop logs it
+        tickets = []
+        for obj in objects["Ticket"].values():
+            try:
+                tickets.append(codec.ticket_from_dict(obj))
+            except codec.MalformedObject:
+                continue  # the loop reports it; its pushes count once it reads again
+        recorded = drift.recorded_heads(tickets)
         found: dict[model.AppRef, model.Drift | model.Rerendered] = {}
         by_repo: dict[str, list[sources.AppSource]] = {}
         for source in drift.watched(stations, applications, self.git.default_source_branch):
@@ -82,7 +91,7 @@ class DriftWatcher:
             previous: dict[model.AppRef, model.Drift | model.Rerendered] = {**self._drift, **self._rerendered}
         for repo_url, group in by_repo.items():
             try:
-                found.update(self._scan_repo(repo_url, group))
+                found.update(self._scan_repo(repo_url, group, recorded))
             except (git_errors.GitError, OSError) as exc:
                 log.warning("drift check of %s failed: %s", repo_url, exc)
                 found.update({s.app: d for s in group if (d := previous.get(s.app)) is not None})
@@ -98,6 +107,7 @@ class DriftWatcher:
             self.on_change()
 
     def _scan_repo(self, repo_url: str, group: list[sources.AppSource],
+                   recorded: dict[tuple[model.AppRef, str, str], str],
                    ) -> dict[model.AppRef, model.Drift | model.Rerendered]:
         mirror = self._mirrors.get(repo_url)
         if mirror is None:
@@ -108,15 +118,22 @@ class DriftWatcher:
             out: dict[model.AppRef, model.Drift | model.Rerendered] = {}
             for source in group:
                 sha = mirror.branch_head(source.branch)
-                key = (repo_url, source.branch, sha or "")
+                ours = recorded.get((source.app, source.repo_url, source.branch))
+                key = (repo_url, source.branch, sha or "", ours or "")
                 if key not in self._judged:
                     if len(self._judged) > MAX_JUDGED:
                         self._judged.clear()  # old heads are never asked about again; start over
                     (head,) = repair.heads(mirror, [source.branch], fetch=False)
                     said = head.trailers
-                    self._judged[key] = (drift.judge_head(source, head.sha, said.ticket, said.station)
-                                         or drift.judge_rerender(source, head.sha, said.ticket, said.station,
-                                                                 said.rerender))
+                    line = None
+                    if ours is not None and head.sha is not None:
+                        same_tree, descends = repair.lineage(mirror, head.sha, ours)
+                        line = drift.Lineage(recorded=ours, same_tree=same_tree, descends=descends)
+                    found = drift.judge_head(source, head.sha, said.ticket, said.station, line)
+                    if found is not None:
+                        found = dataclasses.replace(found, restore=ours)
+                    self._judged[key] = found or drift.judge_rerender(source, head.sha, said.ticket, said.station,
+                                                                      said.rerender)
                 verdict = self._judged[key]
                 if verdict is not None:
                     out[source.app] = dataclasses.replace(verdict, app=source.app)

@@ -27,4 +27,4 @@ class GitSettings:
     kustomize: Kustomize
     limits: safety.Limits
     default_source_branch: str
-    input_key: bytes | None = field(default=None, repr=False)  # sign app branches' inputs (contract v2)
+    input_key: bytes | None = field(default=None, repr=False)  # sign app branches' inputs (contract v3)

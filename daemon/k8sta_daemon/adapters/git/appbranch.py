@@ -132,8 +132,8 @@ def promote(mirror: Mirror, *, source_branch: str, config_commit: str | None, ta
     with the same pins are returned as they are; if all are, nothing is pushed. Every other existing
     head is shown to ``judge`` (each attempt, under the mirror's lock, so a head that moves is judged
     again), which says what to build on or refuses; the new commit's parent is always the head. With
-    ``input_key`` each commit carries the signed ``.k8sta/inputs`` (contract v2), so the plugin skips
-    re-validating.
+    ``input_key`` each commit carries the signed ``.k8sta/inputs`` (contract v3: Application, ticket,
+    Station and the branch's sequence, one more than the head's), so the plugin skips re-validating.
     """
     _check_targets(targets, source_branch)
     pins = tuple(images)
@@ -265,6 +265,7 @@ def _commit(mirror: Mirror, renders: _RenderCache, identity: Identity, *, target
                                    overlay_commit=str(overlay_commit.id)),
             kustomization=target.overlay_dir, images=tuple(images),
             renderer=generate.running_versions(renders.kustomize), rendered_sha256=rendered.sha256,
+            sequence=_next_sequence(repo, head.sha),
         )
         entries = trees.signed_entries(repo, repo[inputs]) if renders.input_key else None  # type: ignore[arg-type]
         files = contract.branch_files(meta, rendered.manifests, input_entries=entries, key=renders.input_key)
@@ -332,6 +333,27 @@ def _inspect(repo: pygit2.Repository, branch: str, sha: str | None) -> tuple[Hea
     facts = HeadFacts(branch=branch, sha=sha, ticket=said.ticket, station=said.station, metadata_problem=problem,
                       newest_k8sta=None if newest is None else str(newest.id))
     return facts, Head(sha, metadata)
+
+
+MAX_SEQUENCE_WALK = 1000  # first-parent commits looked at for the branch's last sequence
+
+
+def _next_sequence(repo: pygit2.Repository, head: str | None) -> int:
+    """One more than the sequence of the newest commit below ``head`` (included) whose metadata reads:
+    the branch's order, signed in ``.k8sta/inputs`` (a hand edit's own metadata counts too, so the
+    sequence never goes back because of one). 1 for a new branch or one written before contract v3."""
+    current = None if head is None else history.commit(repo, head, "branch head")
+    for _ in range(MAX_SEQUENCE_WALK):
+        if current is None:
+            break
+        blob = trees.entry(current.tree, contract.METADATA_PATH)
+        if isinstance(blob, pygit2.Blob):
+            try:
+                return contract.parse_metadata(blob.data).sequence + 1
+            except cmp_errors.ContractError:
+                pass
+        current = current.parents[0] if current.parents else None
+    return 1
 
 
 def _metadata_at(repo: pygit2.Repository, sha: str) -> contract.BranchMetadata | None:

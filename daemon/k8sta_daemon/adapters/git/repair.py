@@ -42,6 +42,32 @@ def heads(mirror: Mirror, branches: Iterable[str], *, fetch: bool = True) -> lis
     return found
 
 
+MAX_LINEAGE = 1000  # first-parent commits walked to find the recorded commit below a head
+
+
+def lineage(mirror: Mirror, head: str, recorded: str) -> tuple[bool, bool]:
+    """(same tree, descends): whether ``head`` holds exactly ``recorded``'s tree, and whether
+    ``recorded`` is on ``head``'s first-parent line (within ``MAX_LINEAGE`` commits). A recorded
+    commit the mirror does not hold (a branch rewritten and collected) is neither."""
+    repo = mirror.repo
+    found = history.commit(repo, head, "branch head")
+    try:
+        old = repo[recorded]
+    except (KeyError, ValueError):
+        return False, False
+    if not isinstance(old, pygit2.Commit):
+        return False, False
+    same_tree = found.tree_id == old.tree_id
+    current: pygit2.Commit | None = found
+    for _ in range(MAX_LINEAGE):
+        if current is None:
+            break
+        if str(current.id) == recorded:
+            return same_tree, True
+        current = current.parents[0] if current.parents else None
+    return same_tree, False
+
+
 def newest_k8sta_commit(repo: pygit2.Repository, head: str) -> pygit2.Commit | None:
     """The newest commit on ``head``'s first-parent line that carries K8sTA's trailers."""
     return history.newest_with_trailers(repo, history.commit(repo, head, "branch head"))
