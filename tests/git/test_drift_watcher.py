@@ -32,7 +32,8 @@ def world_cache(remote: Remote) -> Cache:
 
 
 def settings(tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> GitSettings:
-    return GitSettings(mirrors=tmp_path / "daemon-mirrors", credentials=lambda url: credentials.ANONYMOUS,
+    return GitSettings(mirrors=tmp_path / "daemon-mirrors",
+                       credentials=lambda _url, _project=None: credentials.ANONYMOUS,
                        kustomize=kustomize, limits=limits, default_source_branch="main")
 
 

@@ -35,7 +35,7 @@ def context(remote: Remote, tmp_path: Path, kustomize: Kustomize, limits: safety
         "spec": {"source": {"repoURL": remote.url, "targetRevision": "env/dev", "path": ".",
                             "plugin": {"name": "k8sta"}}}}
     cache.set_apps([application])
-    git_settings = GitSettings(mirrors=tmp_path / "daemon-mirrors", credentials=lambda _url: ANONYMOUS,
+    git_settings = GitSettings(mirrors=tmp_path / "daemon-mirrors", credentials=lambda _url, _project=None: ANONYMOUS,
                                kustomize=kustomize, limits=limits, default_source_branch="main")
     return Context(kube=None, argo=None, cache=cache, metrics=Metrics(), git=git_settings)  # type: ignore[arg-type]
 
