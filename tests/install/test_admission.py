@@ -28,11 +28,16 @@ REFUSAL = "the web part (k8sta-web) may change only the annotation k8sta.io/nudg
 
 
 @pytest.fixture(scope="module")
-def policy(dynamic: DynamicClient, installed_rbac: None, base: Built) -> None:
+def policy(dynamic: DynamicClient, installed_rbac: None, base: Built) -> Iterator[None]:
+    """The install's policy and binding, applied for real; removed afterwards (the stack is shared with
+    tests of other versions of the web part)."""
     objects = [o for o in base.objects if o["kind"] in POLICY_KINDS]
     assert [o["kind"] for o in objects] == list(POLICY_KINDS)
     for obj in objects:
         apply(dynamic, obj, dry_run=False)
+    yield
+    for obj in reversed(objects):
+        dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]).delete(name=obj["metadata"]["name"])
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +123,10 @@ def test_the_web_part_may_nudge_and_others_are_not_affected(policy: None, web: k
                                                             kube_api: k8s.ApiClient,
                                                             subscription: tuple[str, str]) -> None:
     _wait_for_the_policy(web, subscription)
-    nudged = "2026-12-07T21:00:00Z"
-    _patch(web, subscription, {"metadata": {"annotations": {subs.NUDGE_ANNOTATION: nudged}}})
-    _patch(web, subscription, {"metadata": {"annotations": {subs.NUDGE_ANNOTATION: "2026-12-07T21:00:01Z"}}})
+    namespace, name = subscription
+    nudger = kube.Kube(web.api_client, component="k8sta-web")  # the web part's own call (ops.store)
+    for at in ("2026-12-07T21:00:00Z", "2026-12-07T21:00:01Z"):
+        nudger.patch_metadata("Subscription", namespace, name, {"annotations": {subs.NUDGE_ANNOTATION: at}})
     admin = k8s.CustomObjectsApi(kube_api)
     _patch(admin, subscription, SPEC_REPOSITORY)  # the Subscription's owners edit it as before
     obj = _read(admin, subscription)
