@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, codec, model
+from k8sta_daemon.core import actions, authorization, codec, model
 from k8sta_daemon.reactor.cache import Cache, View
 from k8sta_daemon.reactor.execution import PassResult
 from k8sta_daemon.reactor.loop import Controller
@@ -35,8 +35,11 @@ def meta(ns: str, name: str, version: int) -> dict[str, Any]:
             "creationTimestamp": "2026-12-01T10:00:00Z"}
 
 
-def app(name: str, version: int = 1) -> dict[str, Any]:
-    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": str(version)},
+def app(name: str, version: int = 1, authorized: str | None = None) -> dict[str, Any]:
+    """``authorized``: the namespace the Application opted in to (core.authorization); None: unmanaged."""
+    annotations = {authorization.ANNOTATION: authorized} if authorized else {}
+    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": str(version),
+                         "annotations": annotations},
             "spec": {"source": {"repoURL": "file:///r", "targetRevision": f"env/{name}", "path": "."}},
             "status": {"sync": {"status": "Synced", "revision": COMMIT}, "health": {"status": "Healthy"}}}
 
@@ -63,7 +66,7 @@ def controller(tracks: int, unrelated: int = 300) -> Controller:
          "spec": {"applications": [{"name": f"app-{t}-{s}", "namespace": "argocd"}]}}
         for t in range(tracks) for s in range(3)])
     cache.replace_all("Ticket", [ticket(t, 1) for t in range(tracks)])
-    cache.set_apps([app(f"app-{t}-{s}") for t in range(tracks) for s in range(3)]
+    cache.set_apps([app(f"app-{t}-{s}", authorized=f"team-{t % 20}") for t in range(tracks) for s in range(3)]
                    + [app(f"unmanaged-{u}") for u in range(unrelated)])
     return Controller(kube=None, argo=None, executor=Recorder(), cache=cache,  # type: ignore[arg-type]
                       metrics=Metrics(), clock=lambda: 1_796_000_000.0)

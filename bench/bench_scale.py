@@ -303,7 +303,8 @@ def run_size(n: int, stack: devstack.Stack, api: k8s.ApiClient, unrelated: list[
             world.apps[f"{track}-{station}"] = name
             bodies.append(application(name, {"repoURL": repo.url, "targetRevision": f"env/{track}-{station}",
                                              "path": ".", "plugin": {"name": devargocd.PLUGIN_NAME}},
-                                      f"{name}-ns", {sources.OVERLAY_ANNOTATION: f"env/{station}"}))
+                                      f"{name}-ns", {sources.OVERLAY_ANNOTATION: f"env/{station}",
+                                                     rail.AUTHORIZED_NAMESPACES: namespace}))
     began = time.monotonic()
     create_all(api, [lambda b=b: create_app(api, b) for b in bodies])
     create_all(api, [lambda t=t, s=s: world.station(f"{t}-{s}", [f"{t}-{s}"]) for t in tracks for s in STATIONS])

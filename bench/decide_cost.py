@@ -55,7 +55,7 @@ def build_world(now: float, tracks_count: int) -> model.World:
             synced_revision=sha if arrived else commit("old", t),
             operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=sha if arrived else None,
             operation_started_at=now - 20, operation_finished_at=now - 10, reconciled_at=now - 5,
-            health=model.HealthStatus.HEALTHY)
+            health=model.HealthStatus.HEALTHY, authorized_namespaces=ns)  # opted in (core.authorization)
     return model.World.build(now, tracks, stations, tickets, apps)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
+from k8sta_daemon.core.authorization import ANNOTATION as AUTHORIZED_NAMESPACES
 from k8sta_devstack import kube as devkube
 from k8sta_devstack.gitrepo import ConfigRepo
 
@@ -224,17 +225,22 @@ class Railway:
         return self.repo.commit("main", dict(self.files), message)
 
     def application(self, env: str, automated: bool = True, project: str = "default",
-                    retry: dict[str, Any] | None = None) -> str:
+                    retry: dict[str, Any] | None = None, authorized: str | None = "") -> str:
         """The Application of ``env``: automated sync with prune unless ``automated`` is False (then
-        manual sync without prune); ``retry`` is its ``syncPolicy.retry`` (Argo CD's default: 5 attempts)."""
+        manual sync without prune); ``retry`` is its ``syncPolicy.retry`` (Argo CD's default: 5 attempts).
+        Its owners opt in to being driven from this railway's namespace, as a user would (annotation
+        ``k8sta.io/authorized-namespaces``); ``authorized`` names other namespaces, None: no opt-in."""
         name = f"{env}-{self.suffix}"
         policy: dict[str, Any] = {"syncOptions": ["CreateNamespace=true"]}
         if automated:
             policy["automated"] = {"prune": True}
         if retry is not None:
             policy["retry"] = retry
+        metadata: dict[str, Any] = {"name": name, "namespace": ARGOCD_NS}
+        if authorized is not None:
+            metadata["annotations"] = {AUTHORIZED_NAMESPACES: authorized or self.namespace}
         body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-                "metadata": {"name": name, "namespace": ARGOCD_NS},
+                "metadata": metadata,
                 "spec": {"project": project,
                          "source": {"repoURL": self.repo.url, "targetRevision": f"env/{env}", "path": ".",
                                     "plugin": {"name": "k8sta"}},

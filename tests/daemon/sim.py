@@ -85,7 +85,7 @@ def healthy_at(commit: str, t: float) -> model.AppStatus:
         exists=True, sync_status=model.SyncStatus.SYNCED, synced_revision=commit,
         operation_phase=model.OperationPhase.SUCCEEDED, operation_revision=commit,
         operation_started_at=t - 1, operation_finished_at=t, reconciled_at=t,
-        health=model.HealthStatus.HEALTHY)
+        health=model.HealthStatus.HEALTHY, authorized_namespaces=NS)
 
 
 @dataclass
@@ -606,7 +606,7 @@ def check_order(result: list[actions.Action]) -> None:
 
 def _initial_status() -> model.AppStatus:
     return model.AppStatus(exists=True, sync_status=model.SyncStatus.SYNCED, synced_revision=INITIAL,
-                           reconciled_at=0.0, health=H.HEALTHY)
+                           reconciled_at=0.0, health=H.HEALTHY, authorized_namespaces=NS)
 
 
 def _reversed(mapping: Mapping[K, V]) -> dict[K, V]:

@@ -173,7 +173,9 @@ TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, mo
     ("Ticket", "status.conditions.[].reason", {r.value for r in set(model.ConditionReason) - TRACK_REASONS}
      | {failures.Reason.RETRYING, failures.Reason.UNEXPECTED}),
     ("Track", "status.conditions.[].type", {model.ConditionType.READY.value}),
-    ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}),
+    # ApplicationNotAuthorized: on the Track (Ready=False) and on its tickets (Blocked)
+    ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}
+     | {model.ConditionReason.APPLICATION_NOT_AUTHORIZED.value}),
     ("Track", "spec.boarding", {b.value for b in model.Boarding}),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_enums_match_the_model(kind: str, path: str, values: set[str]) -> None:

@@ -83,7 +83,7 @@ def test_a_change_it_cannot_place_decides_everything() -> None:
 
 
 def test_the_part_holds_its_tracks_their_stations_tickets_and_statuses_only() -> None:
-    status = model.AppStatus(exists=True)
+    status = model.AppStatus(exists=True, authorized_namespaces=NS)
     w = dataclasses.replace(world(LINES, STOPS, [ticket("a-1", "a"), ticket("c-1", "c")]),
                             apps={app(f"{n}-app"): status for n in ("a1", "shared", "b1", "c1")})
     part = scope.Index.of(w).restrict(frozenset({model.TrackRef(NS, "c")}), w.now, w.apps)

@@ -89,6 +89,42 @@ def test_credentials_follow_argo_cds_rule(url: str, expected: Credentials) -> No
     assert repo_credentials.credentials_from_secrets(REPOS, CREDS, url) == expected
 
 
+SHOP_URL = "https://git.example.com/shop/config.git"
+SCOPED_REPOS = [{"url": SHOP_URL, "password": "shop-only", "project": "shop"},
+                {"url": SHOP_URL, "password": "global"},
+                {"url": "https://git.example.com/bank/config.git", "password": "bank-only", "project": "bank"}]
+SCOPED_CREDS = [{"url": "https://git.example.com/", "password": "global-prefix"},
+                {"url": "https://git.example.com/bank/", "password": "bank-prefix", "project": "bank"},
+                {"url": "https://git.example.com/", "password": "shop-prefix", "project": "shop"}]
+
+
+@pytest.mark.parametrize(("url", "project", "expected"), [
+    pytest.param(SHOP_URL, "shop", "shop-only", id="the-projects-own-repository-secret-first"),
+    pytest.param(SHOP_URL, "web", "global", id="another-projects-app-gets-the-global-one"),
+    pytest.param(SHOP_URL, None, "global", id="no-project-global-only"),
+    pytest.param("https://git.example.com/bank/config.git", "shop", "shop-prefix",
+                 id="never-another-projects-repository-secret"),
+    pytest.param("https://git.example.com/bank/config.git", "bank", "bank-only", id="scoped-exact-match"),
+    pytest.param("https://git.example.com/bank/other.git", "bank", "bank-prefix", id="scoped-longest-prefix"),
+    pytest.param("https://git.example.com/bank/other.git", "web", "global-prefix",
+                 id="never-another-projects-repo-creds"),
+    pytest.param("https://git.example.com/team/x.git", "shop", "shop-prefix", id="equal-prefix-project-first"),
+    pytest.param("https://git.example.com/team/x.git", None, "global-prefix", id="equal-prefix-no-project"),
+])
+def test_credentials_follow_argo_cds_project_scoping(url: str, project: str | None, expected: str) -> None:
+    """Argo CD's "Project scoped Repositories": a Secret with ``project`` serves only that project's
+    Applications; a global one serves every Application."""
+    found = repo_credentials.credentials_from_secrets(SCOPED_REPOS, SCOPED_CREDS, url, project)
+    assert found.password == expected
+
+
+def test_a_project_scoped_secret_alone_is_never_used_for_other_projects() -> None:
+    only = [{"url": SHOP_URL, "password": "shop-only", "project": "shop"}]
+    assert repo_credentials.credentials_from_secrets(only, [], SHOP_URL, "web") == ANONYMOUS
+    assert repo_credentials.credentials_from_secrets(only, [], SHOP_URL) == ANONYMOUS
+    assert repo_credentials.select(only, [], SHOP_URL, "shop") == only[0]
+
+
 def application(**source: str) -> dict:
     return {"metadata": {"name": "dev", "namespace": "argocd", "annotations": {}},
             "spec": {"source": {**source, "plugin": {"name": "k8sta"}}}}

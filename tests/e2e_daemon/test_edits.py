@@ -21,7 +21,7 @@ from kubernetes import client as k8s
 from k8sta_daemon.adapters.argocd import ArgoCD
 from k8sta_daemon.core import model, sources
 from k8sta_devstack.gitrepo import ConfigRepo
-from k8sta_devstack.railway import ARGOCD_NS, IN_CLUSTER, Railway, base, overlay
+from k8sta_devstack.railway import ARGOCD_NS, AUTHORIZED_NAMESPACES, IN_CLUSTER, Railway, base, overlay
 from k8sta_devstack.stack import Stack
 
 from .conftest import Daemon
@@ -123,7 +123,7 @@ def multi_source_application(rail: Railway, env: str) -> str:
     name = f"{env}-{rail.suffix}"
     body: dict[str, Any] = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": name, "namespace": ARGOCD_NS},
+        "metadata": {"name": name, "namespace": ARGOCD_NS, "annotations": {AUTHORIZED_NAMESPACES: rail.namespace}},
         "spec": {"project": "default",
                  "sources": [{"repoURL": rail.repo.url, "targetRevision": "main", "ref": "values"},
                              {"repoURL": rail.repo.url, "targetRevision": f"env/{env}", "path": ".",

@@ -12,7 +12,7 @@ from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters.git import appbranch, credentials
 from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, codec, model, outcomes
+from k8sta_daemon.core import actions, authorization, codec, model, outcomes
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.units import Context, GitSettings, repair_drift
@@ -25,14 +25,16 @@ def world_cache(remote: Remote) -> Cache:
     cache.put("Station", {"apiVersion": "k8sta.io/v1alpha1", "kind": "Station",
                           "metadata": {"namespace": "shop", "name": "dev", "resourceVersion": "1"},
                           "spec": {"applications": [{"namespace": APP.namespace, "name": APP.name}]}})
-    cache.set_apps([{"metadata": {"namespace": APP.namespace, "name": APP.name, "uid": "u"},
+    cache.set_apps([{"metadata": {"namespace": APP.namespace, "name": APP.name, "uid": "u",
+                                  "annotations": {authorization.ANNOTATION: "shop"}},  # the Station's namespace
                      "spec": {"source": {"repoURL": remote.url, "targetRevision": "env/dev", "path": ".",
                                                  "plugin": {"name": "k8sta"}}}}])
     return cache
 
 
 def settings(tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> GitSettings:
-    return GitSettings(mirrors=tmp_path / "daemon-mirrors", credentials=lambda url: credentials.ANONYMOUS,
+    return GitSettings(mirrors=tmp_path / "daemon-mirrors",
+                       credentials=lambda _url, _project=None: credentials.ANONYMOUS,
                        kustomize=kustomize, limits=limits, default_source_branch="main")
 
 
@@ -53,7 +55,8 @@ def test_a_hand_edit_is_reported_until_the_repair_lands(
     assert changes == [1]  # the loop is woken to decide at once
 
     context = Context(kube=None, argo=None, cache=cache, metrics=Metrics(), git=git)  # type: ignore[arg-type]
-    action = actions.RepairDrift(ticket=None, station="dev", app=APP, branch="env/dev", head=human, restore=ours)
+    action = actions.RepairDrift(ticket=None, station="dev", app=APP, branch="env/dev", head=human, restore=ours,
+                                 namespace="shop")  # as decide names the Station's namespace
     outcome = repair_drift.run(action, context)
     assert isinstance(outcome, outcomes.Pushed)
     (commit,) = outcome.commits
@@ -142,7 +145,7 @@ def test_an_old_k8sta_commit_pushed_back_is_drift_judged_by_the_tickets_status_a
 
     context = Context(kube=None, argo=None, cache=cache, metrics=Metrics(), git=git)  # type: ignore[arg-type]
     action = actions.RepairDrift(ticket=None, station="dev", app=APP, branch="env/dev", head=old,
-                                 restore=found.restore)
+                                 restore=found.restore, namespace="shop")  # as decide names the Station's namespace
     outcome = repair_drift.run(action, context)
     assert isinstance(outcome, outcomes.Pushed)
     (commit,) = outcome.commits

@@ -21,7 +21,7 @@ from k8sta_daemon.adapters.git.access import GitSettings
 from k8sta_daemon.adapters.git.credentials import ANONYMOUS
 from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, model, outcomes
+from k8sta_daemon.core import actions, authorization, model, outcomes
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.units import Context, push_station
 
@@ -31,11 +31,12 @@ APP = model.AppRef(DEV.application.namespace, DEV.application.name)
 def context(remote: Remote, tmp_path: Path, kustomize: Kustomize, limits: safety.Limits) -> Context:
     cache = Cache()
     application: dict[str, Any] = {
-        "metadata": {"namespace": APP.namespace, "name": APP.name, "resourceVersion": "1"},
+        "metadata": {"namespace": APP.namespace, "name": APP.name, "resourceVersion": "1",
+                     "annotations": {authorization.ANNOTATION: "k8sta"}},  # the tickets' namespace (opt-in)
         "spec": {"source": {"repoURL": remote.url, "targetRevision": "env/dev", "path": ".",
                             "plugin": {"name": "k8sta"}}}}
     cache.set_apps([application])
-    git_settings = GitSettings(mirrors=tmp_path / "daemon-mirrors", credentials=lambda _url: ANONYMOUS,
+    git_settings = GitSettings(mirrors=tmp_path / "daemon-mirrors", credentials=lambda _url, _project=None: ANONYMOUS,
                                kustomize=kustomize, limits=limits, default_source_branch="main")
     return Context(kube=None, argo=None, cache=cache, metrics=Metrics(), git=git_settings)  # type: ignore[arg-type]
 

@@ -68,13 +68,16 @@ TABLE: tuple[Access, ...] = (
     *(_a(C, verb, group, "events", ns, True) for verb in ("create", "patch") for group in ("", "events.k8s.io")
       for ns in (U, A)),
     _a(C, "delete", "", "events", U, False),
-    # controller: git credentials, only from Argo CD's repository Secrets
-    _a(C, "get", "", "secrets", A, True),
-    _a(C, "list", "", "secrets", A, True),
-    _a(C, "watch", "", "secrets", A, False),
-    _a(C, "create", "", "secrets", A, False),
-    _a(C, "update", "", "secrets", A, False),
-    _a(C, "get", "", "secrets", NAMESPACE, False),
+    # controller: git write credentials, only from the repository Secrets in its own namespace; nothing of
+    # Argo CD's namespace (argocd-secret can mint admin sessions; cluster credentials)
+    _a(C, "get", "", "secrets", NAMESPACE, True),
+    _a(C, "list", "", "secrets", NAMESPACE, True),
+    _a(C, "watch", "", "secrets", NAMESPACE, False),
+    _a(C, "create", "", "secrets", NAMESPACE, False),
+    _a(C, "update", "", "secrets", NAMESPACE, False),
+    _a(C, "get", "", "secrets", A, False, "argocd-secret"),
+    _a(C, "get", "", "secrets", A, False),
+    _a(C, "list", "", "secrets", A, False),
     _a(C, "list", "", "secrets", U, False),
     _a(C, "list", "", "secrets", "kube-system", False),
     # controller: its own Lease, nothing else

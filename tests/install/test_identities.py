@@ -136,12 +136,16 @@ def test_the_controller_account_is_enough_for_the_controller(controller_api: k8s
                         "name": app, "uid": ""}, "Normal", "Arrived", "checked by the install tests")
     assert [e.reason for e in events_about(kube_api, namespace, "Ticket", "line-1")] == ["Entered"]
     assert [e.reason for e in events_about(kube_api, rbac.ARGOCD_NAMESPACE, "Application", app)] == ["Arrived"]
-    # Git credentials from Argo CD's repository Secrets, and nowhere else.
-    adapter.list_secrets(rbac.ARGOCD_NAMESPACE, "argocd.argoproj.io/secret-type=repository")
-    adapter.list_secrets(rbac.ARGOCD_NAMESPACE, "argocd.argoproj.io/secret-type=repo-creds")
-    with pytest.raises(kube.KubeError) as refused:
-        adapter.list_secrets(namespace, "argocd.argoproj.io/secret-type=repository")
-    assert refused.value.status == 403
+    # Git credentials from the repository Secrets in k8sta, and nowhere else: not even argocd-secret.
+    adapter.list_secrets(rbac.NAMESPACE, "argocd.argoproj.io/secret-type=repository")
+    adapter.list_secrets(rbac.NAMESPACE, "argocd.argoproj.io/secret-type=repo-creds")
+    for where in (namespace, rbac.ARGOCD_NAMESPACE):
+        with pytest.raises(kube.KubeError) as refused:
+            adapter.list_secrets(where, "argocd.argoproj.io/secret-type=repository")
+        assert refused.value.status == 403
+    with pytest.raises(k8s.ApiException) as unreadable:
+        k8s.CoreV1Api(controller_api).read_namespaced_secret("argocd-secret", rbac.ARGOCD_NAMESPACE)
+    assert unreadable.value.status == 403
     # The controller never edits what humans asked for.
     with pytest.raises(kube.KubeError) as refused:
         adapter.patch_spec("Ticket", namespace, "line-1", {"abandon": True})

@@ -35,7 +35,8 @@ from .kustomizations import (
 Obj = dict[str, Any]
 IMAGE = f"ghcr.io/k8sta/k8sta:{project_version()}"
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
-CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
 def test_the_install_tree_has_the_documented_kustomizations() -> None:
@@ -73,8 +74,6 @@ def test_every_namespaced_object_says_where_it_goes(base: Built) -> None:
         namespace = obj["metadata"].get("namespace")
         if obj["kind"] in CLUSTER_SCOPED:
             assert namespace is None, obj["metadata"]
-        elif obj["kind"] in ("Role", "RoleBinding") and obj["metadata"]["name"].endswith("repo-secrets"):
-            assert namespace == rbac.ARGOCD_NAMESPACE
         else:
             assert namespace == rbac.NAMESPACE, f"{obj['kind']} {obj['metadata']['name']} in {namespace}"
 
@@ -115,10 +114,11 @@ def test_rbac_has_no_wildcards_and_no_escalation(builder: Builder, name: str) ->
         assert "aggregationRule" not in role, role["metadata"]["name"]
 
 
-def test_secrets_are_readable_only_in_argo_cds_namespace(base: Built) -> None:
+def test_secrets_are_readable_only_in_k8stas_own_namespace(base: Built) -> None:
+    """The git write credentials live in ``k8sta``; nothing reads a Secret of Argo CD's namespace."""
     secret_rules = [(role, rule) for role, rule in rules(base.objects) if "secrets" in rule.get("resources", [])
                     and role["metadata"]["name"] != "k8sta-pull-secrets"]
-    assert secret_rules, "the controller needs Argo CD's repository Secrets for git credentials"
+    assert secret_rules, "the controller needs its repository Secrets for git credentials"
     # Subscriptions' pull secrets: a ClusterRole (get only) that the install binds to nobody; a namespace's
     # owner binds it with a RoleBinding to opt in.
     (pull,) = [o for o in base.of_kind("ClusterRole") if o["metadata"]["name"] == "k8sta-pull-secrets"]
@@ -126,7 +126,7 @@ def test_secrets_are_readable_only_in_argo_cds_namespace(base: Built) -> None:
     assert "k8sta-pull-secrets" not in {b["roleRef"]["name"] for b in base.of_kind("RoleBinding") +
                                         base.of_kind("ClusterRoleBinding")}
     for role, rule in secret_rules:
-        assert role["kind"] == "Role" and role["metadata"]["namespace"] == rbac.ARGOCD_NAMESPACE
+        assert role["kind"] == "Role" and role["metadata"]["namespace"] == rbac.NAMESPACE
         assert set(rule["verbs"]) == {"get", "list"}
     bindings = [b for b in base.of_kind("RoleBinding") if b["roleRef"]["name"] in {r["metadata"]["name"] for r, _ in
                                                                                    secret_rules}]
@@ -234,7 +234,8 @@ def test_controller_runs_the_daemon_leader_elected_against_argo_cd(base: Built, 
     assert parsed.argocd_token == "stand-in"  # read from the file the flag names
     assert parsed.leader_election is True
     assert parsed.lease_namespace == rbac.NAMESPACE
-    assert parsed.argocd_namespace == rbac.ARGOCD_NAMESPACE  # where the Secrets Role is
+    assert parsed.argocd_namespace == rbac.ARGOCD_NAMESPACE
+    assert parsed.repo_secrets_namespace == rbac.NAMESPACE  # where the Secrets Role is
     assert parsed.namespace is None  # every namespace, as the ClusterRole allows
     # The token file is the `token` key of Secret k8sta-argocd-token.
     flag = next(a for a in container["args"] if a.startswith("--argocd-token-file="))

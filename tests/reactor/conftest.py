@@ -36,7 +36,7 @@ class Reactor:
         self.argo = argo
         self.cache = Cache()
         self.fenced: str | None = None
-        git = units.GitSettings(mirrors=workdir / "mirrors", credentials=lambda _url: ANONYMOUS,
+        git = units.GitSettings(mirrors=workdir / "mirrors", credentials=lambda _url, _project=None: ANONYMOUS,
                                 kustomize=kustomize, limits=safety.Limits(), default_source_branch="main")
         self.context = units.Context(kube=self.kube, argo=argo, cache=self.cache, metrics=Metrics(), git=git)
         fence: Fence = lambda _namespace: self.fenced  # noqa: E731

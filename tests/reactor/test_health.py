@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, model
+from k8sta_daemon.core import actions, authorization, model
 from k8sta_daemon.reactor.cache import Cache, View
 from k8sta_daemon.reactor.execution import PassResult
 from k8sta_daemon.reactor.health import HealthReasons
@@ -145,7 +145,8 @@ class SlowTreeArgo(QuietArgo):
 
 def progressing(name: str) -> dict[str, Any]:
     """Synced at the visit's commit, reconciled in the visit, not Healthy yet: the tree says why."""
-    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": "2"},
+    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": "2",
+                         "annotations": {authorization.ANNOTATION: NS}},  # opted in to the Stations' namespace
             "spec": {"source": {"repoURL": "file:///r", "targetRevision": f"env/{name}", "path": "."}},
             "status": {"sync": {"status": "Synced", "revision": COMMIT}, "reconciledAt": "2026-12-01T10:00:30Z",
                        "health": {"status": "Progressing"}}}

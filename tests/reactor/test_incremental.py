@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from k8sta_daemon.adapters.metrics import Metrics, total
-from k8sta_daemon.core import actions, codec, decide, model
+from k8sta_daemon.core import actions, authorization, codec, decide, model
 from k8sta_daemon.reactor.cache import Cache, View
 from k8sta_daemon.reactor.execution import PassResult
 from k8sta_daemon.reactor.loop import Controller
@@ -44,7 +44,8 @@ def ticket(name: str, on: str, version: str = "1") -> dict[str, Any]:
 
 
 def app(name: str, version: str = "1") -> dict[str, Any]:
-    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": version},
+    return {"metadata": {"namespace": "argocd", "name": name, "resourceVersion": version,
+                         "annotations": {authorization.ANNOTATION: NS}},  # opted in to the Stations' namespace
             "spec": {"source": {"repoURL": "file:///r", "targetRevision": f"env/{name}", "path": "."}},
             "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}}
 

@@ -39,6 +39,7 @@ class Settings:
     drift_seconds: float = 30.0
     lease_seconds: int = 15
     input_key: bytes | None = field(default=None, repr=False)  # signs app branches (contract v3)
+    repo_secrets_namespace: str = "k8sta"  # where the git write credentials are (repo_credentials)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -53,7 +54,9 @@ _FLAGS: tuple[tuple[str, ...], ...] = (
     ("--argocd-token-file", "K8STA_ARGOCD_TOKEN_FILE", "file holding an Argo CD API token"),
     ("--argocd-insecure", "K8STA_ARGOCD_INSECURE", "skip TLS verification of Argo CD's API", "switch"),
     ("--argocd-ca-file", "K8STA_ARGOCD_CA_FILE", "CA bundle for Argo CD's API"),
-    ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD (repository secrets)"),
+    ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD"),
+    ("--repo-secrets-namespace", "K8STA_REPO_SECRETS_NAMESPACE",
+     "namespace of the git write credentials (Argo CD-format repository/repo-creds Secrets); default: k8sta"),
     ("--cache-dir", "K8STA_CACHE", "git mirrors live under <cache>/mirrors"),
     ("--resync-seconds", "K8STA_RESYNC_SECONDS", "full re-decision interval (time-based rules)"),
     ("--drift-seconds", "K8STA_DRIFT_SECONDS", "how often app branches are checked for hand edits"),
@@ -139,4 +142,5 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         drift_seconds=drift_seconds,
         lease_seconds=int(lease_raw),
         input_key=input_key,
+        repo_secrets_namespace=get("K8STA_REPO_SECRETS_NAMESPACE") or "k8sta",
     )

@@ -39,7 +39,7 @@ from typing import Any
 
 from k8sta_cmp import patterns
 from k8sta_cmp.fields import Fields
-from k8sta_daemon.core import actions, failures, model, sources
+from k8sta_daemon.core import actions, authorization, failures, model, sources
 
 GROUP = "k8sta.io"
 VERSION = "v1alpha1"
@@ -477,7 +477,8 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
     ``status.reconciledAt``, ``status.health.status/message``, the error conditions of
     ``status.conditions`` (types ending in ``Error``: ComparisonError, SyncError, ...), whether
     ``spec.syncPolicy.automated`` is on (None when the spec is absent) and its ``prune`` (kept also
-    under ``enabled: false``: the owner's choice, see ``actions.RequestSync``). Anything missing or
+    under ``enabled: false``: the owner's choice, see ``actions.RequestSync``), and the opt-in annotation
+    ``k8sta.io/authorized-namespaces`` (``authorization``). Anything missing or
     unknown stays absent/Unknown, which never counts as arrived. ``reasons`` (``health_reasons`` of the
     resource tree) come first: Argo CD 3.2-3.5 set no Application-level health message, and 3.6 sets
     one that names resources, not why (``Caused by argoproj.io/Rollout:ns/api``), and keeps it while the
@@ -512,6 +513,7 @@ def app_status_from_dict(app: Any, reasons: str = "") -> model.AppStatus:
             for c in status.get("conditions") or [] if isinstance(c, Mapping)
             and isinstance(c.get("type"), str) and c["type"].endswith("Error")),
         repo_url=repo_url, target_revision=target, source_position=position,
+        authorized_namespaces=authorization.annotation_of(app),
     )
 
 

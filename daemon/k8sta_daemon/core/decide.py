@@ -70,6 +70,11 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   child seen to exist is added to ``status.spawned``; a spawned child that later disappears was
   deleted by a human on purpose and is not created again. (A child deleted before the parent ever
   saw it, within one pass, is created again once.)
+- Opt-in (``authorization``): a Track any of whose enabled Stations names an Application whose
+  ``k8sta.io/authorized-namespaces`` annotation does not list the Station's namespace gets
+  ``Ready=False`` (``ApplicationNotAuthorized``, naming the Application and the annotation to add) and
+  its tickets ``Blocked``: nothing is pushed, synced, repaired or announced on that Application. An
+  unheld drifted branch of such an Application is not repaired either.
 - Cycles and unknown references: the Track gets ``Ready=False`` and its tickets ``Blocked``; none
   of them moves (abandon still works). A disabled Track likewise. So does every Track listing a
   Station that names an Application another listed Station names (``ApplicationShared``): occupancy
@@ -127,7 +132,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from k8sta_daemon.core import actions, graph, model
+from k8sta_daemon.core import actions, authorization, graph, model
 from k8sta_daemon.core.arrival import AppVerdict, judge_app, refusal, short, sync_to_request
 
 MAX_NAME_LENGTH = 63
@@ -135,7 +140,7 @@ MAX_NAME_LENGTH = 63
 
 def decide(world: model.World) -> list[actions.Action]:
     """Everything that should happen now, given what is observed. See the module docstring."""
-    verdicts = graph.check_tracks(world.tracks, world.stations)
+    verdicts = authorization.restrict(graph.check_tracks(world.tracks, world.stations), world)
     result: list[actions.Action] = []
     for ref, verdict in verdicts.items():
         condition = verdict.condition()
@@ -328,7 +333,8 @@ class _Decision:
             return
         verdict = self.verdicts[track_ref]
         if not verdict.ok:
-            kind = reason.TRACK_DISABLED if verdict.reason is reason.DISABLED else reason.TRACK_NOT_READY
+            kind = {reason.DISABLED: reason.TRACK_DISABLED, reason.APPLICATION_NOT_AUTHORIZED:
+                    reason.APPLICATION_NOT_AUTHORIZED}.get(verdict.reason, reason.TRACK_NOT_READY)
             self.block(live, kind, f"track {track.name}: {verdict.message}")
             return
         stations = tuple(self.world.stations[model.StationRef(track.namespace, s)] for s in track.stations)
@@ -621,7 +627,8 @@ class _Decision:
                 continue
             for app in spec.active_applications:
                 drift = self.world.drift.get(app)
-                if drift is not None and app not in done and not self.held_elsewhere(app):
+                if (drift is not None and app not in done and not self.held_elsewhere(app)
+                        and authorization.authorized(spec, app, self.world.apps)):
                     done.add(app)
                     self.extra.append(actions.RepairDrift(None, spec.name, app, drift.branch, drift.head,
                                                           drift.restore, namespace=ref.namespace))

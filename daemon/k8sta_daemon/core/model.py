@@ -119,6 +119,8 @@ class AppStatus:
     or no single K8sTA source), so a visit notices an Application re-pointed since its push;
     ``source_position`` is that source's 1-based place in ``spec.sources`` (None: ``spec.source``),
     the index of its revision in Argo CD's ``revisions`` lists and what a sync request names.
+    ``authorized_namespaces`` is the raw value of the Application's ``k8sta.io/authorized-namespaces``
+    annotation (None: absent): whose Stations may drive it, judged by ``authorization``.
     """
 
     exists: bool = True
@@ -139,6 +141,7 @@ class AppStatus:
     target_revision: str | None = None
     source_position: int | None = None
     sync_refused: SyncRefusal | None = None
+    authorized_namespaces: str | None = None
 
     @property
     def operation_running(self) -> bool:
@@ -232,6 +235,7 @@ class ConditionReason(enum.Enum):
     STATION_ORDER_CONFLICT = "StationOrderConflict"
     JUNCTION_SHARES_STATION = "JunctionSharesStation"
     APPLICATION_SHARED = "ApplicationShared"
+    APPLICATION_NOT_AUTHORIZED = "ApplicationNotAuthorized"  # an Application has not opted in (authorization)
     TRACK_NOT_FOUND = "TrackNotFound"
     TRACK_NOT_READY = "TrackNotReady"
     TRACK_DISABLED = "TrackDisabled"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from k8sta_daemon.adapters.git import errors as git_errors
 from k8sta_daemon.adapters.git import repair
 from k8sta_daemon.adapters.git.mirror import Mirror
-from k8sta_daemon.core import codec, drift, model, sources
+from k8sta_daemon.core import authorization, codec, drift, model, sources
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.units.context import GitSettings
 
@@ -91,7 +91,9 @@ class DriftWatcher:
             previous: dict[model.AppRef, model.Drift | model.Rerendered] = {**self._drift, **self._rerendered}
         for repo_url, group in by_repo.items():
             try:
-                found.update(self._scan_repo(repo_url, group, recorded))
+                # Read with the credentials of the first watched Application's Argo CD project.
+                project = authorization.project_of(applications.get(group[0].app) or {})
+                found.update(self._scan_repo(repo_url, group, recorded, project))
             except (git_errors.GitError, OSError) as exc:
                 log.warning("drift check of %s failed: %s", repo_url, exc)
                 found.update({s.app: d for s in group if (d := previous.get(s.app)) is not None})
@@ -107,12 +109,12 @@ class DriftWatcher:
             self.on_change()
 
     def _scan_repo(self, repo_url: str, group: list[sources.AppSource],
-                   recorded: dict[tuple[model.AppRef, str, str], str],
+                   recorded: dict[tuple[model.AppRef, str, str], str], project: str | None,
                    ) -> dict[model.AppRef, model.Drift | model.Rerendered]:
         mirror = self._mirrors.get(repo_url)
         if mirror is None:
             mirror = self._mirrors[repo_url] = Mirror.open(repo_url, cache_dir=self.git.mirrors,
-                                                           creds=self.git.credentials(repo_url))
+                                                           creds=self.git.credentials(repo_url, project))
         with mirror.lock():
             mirror.fetch()
             out: dict[model.AppRef, model.Drift | model.Rerendered] = {}

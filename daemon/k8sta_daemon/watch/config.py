@@ -10,8 +10,10 @@ touched decides (``adapters.git.changes.classify`` over ``history.touched_paths`
 - nothing that reaches an app branch: recorded, nothing done.
 
 The first read records the branch head as a baseline and acts on nothing (what is deployed already
-came from somewhere). Credentials for the repository come from Argo CD's repository Secrets, as for
-pushes. A held Track gets neither tickets nor re-renders; the found commit is acted on after resume.
+came from somewhere). Credentials for the repository come from the repository Secrets, as for pushes,
+the global ones (a Subscription belongs to no Argo CD project). A held Track gets neither tickets nor
+re-renders; the found commit is acted on after resume. An Application that has not opted in to the
+Subscription's namespace (``core.authorization``) is not re-rendered: the read says so.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from k8sta_cmp import contract
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.git import appbranch, changes, errors, history
 from k8sta_daemon.adapters.git.mirror import Mirror, normalise_url
-from k8sta_daemon.core import model, sources
+from k8sta_daemon.core import authorization, model, sources
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.ops import errors as ops_errors
 
@@ -44,7 +46,7 @@ def read(intake: Intake, sub: subs.Subscription) -> Outcome:
     try:
         creds = git.credentials(cfg.repo_url)
     except kube.KubeError as exc:
-        raise ReadFailed(subs.Reason.REPO_UNAVAILABLE, f"reading Argo CD's repository Secrets: {exc}") from None
+        raise ReadFailed(subs.Reason.REPO_UNAVAILABLE, f"reading the repository Secrets: {exc}") from None
     mirror = Mirror.open(cfg.repo_url, cache_dir=git.mirrors, creds=creds)
     try:
         with mirror.lock():
@@ -91,7 +93,7 @@ def _rerender(intake: Intake, sub: subs.Subscription, mirror: Mirror, head: str,
     git, argo = intake.git, intake.argo
     assert cfg is not None and git is not None and argo is not None
     stations = intake.store.stations(sub.namespace)
-    done, unchanged, held, failed = [], [], [], []
+    done, unchanged, held, failed, refused = [], [], [], [], []
     for track_name in sub.tracks:
         try:
             track = intake.store.track(sub.namespace, track_name)
@@ -111,6 +113,9 @@ def _rerender(intake: Intake, sub: subs.Subscription, mirror: Mirror, head: str,
                     continue
                 if (normalise_url(source.repo_url) != normalise_url(cfg.repo_url) or source.overlay_dir not in
                         overlays or source.source_branch != cfg.branch):
+                    continue
+                if why := authorization.unauthorized(sub.namespace, [(app, application)]):
+                    refused.extend(why)
                     continue
                 target = appbranch.AppTarget(contract.ObjectRef(app.namespace, app.name), source.branch,
                                              source.overlay_dir)
@@ -133,6 +138,8 @@ def _rerender(intake: Intake, sub: subs.Subscription, mirror: Mirror, head: str,
         parts.append(f"already current: {', '.join(sorted(set(unchanged)))}")
     if held:
         parts.append(f"held, nothing re-rendered on track {', '.join(held)}")
+    if refused:
+        parts.append(f"not re-rendered: {'; '.join(refused)}")
     if failed:
         parts.append(f"failed: {'; '.join(failed)}")
     if done:

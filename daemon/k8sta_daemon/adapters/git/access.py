@@ -1,16 +1,17 @@
 """How the daemon reaches app repositories: one value shared by the reactor's units and the intake.
 
 The push and drift units and the config Subscription poller (``watch/config``) all open mirrors under
-``mirrors`` with ``credentials(url)`` (Argo CD's repository Secrets in production) and render with
+``mirrors`` with ``credentials(url, project)`` (Argo CD-format repository Secrets in production, scoped
+to the Application's Argo CD project) and render with
 ``kustomize`` inside ``limits``; ``default_source_branch`` is where an Application's app branches are
 cut from when its spec does not say (the intake does not need it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from k8sta_cmp import safety
 from k8sta_cmp.kustomize import Kustomize
@@ -18,12 +19,18 @@ from k8sta_cmp.kustomize import Kustomize
 from .credentials import Credentials
 
 
+class CredentialsLookup(Protocol):
+    """``(url, project) -> Credentials``: a project's own credentials or global ones (no project: global only)."""
+
+    def __call__(self, url: str, project: str | None = None, /) -> Credentials: ...
+
+
 @dataclass(frozen=True)
 class GitSettings:
     """How a Station is pushed: where the mirrors live, whose credentials, which kustomize and limits."""
 
     mirrors: Path
-    credentials: Callable[[str], Credentials]
+    credentials: CredentialsLookup
     kustomize: Kustomize
     limits: safety.Limits
     default_source_branch: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from k8sta_daemon.adapters.git import repair
 from k8sta_daemon.adapters.git.mirror import Mirror
-from k8sta_daemon.core import actions, model, outcomes, sources
+from k8sta_daemon.core import actions, authorization, model, outcomes, sources
 from k8sta_daemon.reactor.units.context import Context
 
 MOVED_DELAY = 2.0  # seconds: about when the drift watcher has looked at the branch again
@@ -20,8 +20,13 @@ def run(action: actions.RepairDrift, context: Context) -> outcomes.Outcome:
     application = context.cache.application(action.app)
     if application is None:
         raise sources.UnknownApplication(f"Application {action.app} is not known to Argo CD (yet)")
+    namespace = action.ticket.namespace if action.ticket is not None else action.namespace
+    refused = authorization.unauthorized(namespace, [(action.app, application)])
+    if refused:  # the opt-in was withdrawn since the decision: push nothing, decide again
+        return outcomes.Stale("; ".join(refused))
     source = sources.AppSource.from_application(action.app, application, context.git.default_source_branch)
-    mirror = Mirror.open(source.repo_url, cache_dir=context.git.mirrors, creds=context.git.credentials(source.repo_url))
+    mirror = Mirror.open(source.repo_url, cache_dir=context.git.mirrors,
+                         creds=context.git.credentials(source.repo_url, authorization.project_of(application)))
     sha = repair.restore_over(mirror, action.branch, head=action.head, restore=action.restore)
     if sha is None:
         return outcomes.RetryLater(f"{action.branch} is no longer at {action.head[:12]}: nothing to repair "
