@@ -12,7 +12,6 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,19 +19,7 @@ import pytest
 from k8sta_devstack import processes
 from k8sta_devstack.node import gitservers
 
-from .servers import Served, git, git_env, seed
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    supervisor = processes.Supervisor(tmp_path / "logs")
-    repos = tmp_path / "repos"
-    seed(repos / "config.git", tmp_path / "seed")
-    try:
-        yield Served(https=gitservers.start_https(tmp_path / "https", supervisor, repos=repos),
-                     ssh=gitservers.start_ssh(tmp_path / "ssh", supervisor, repos=repos), repos=repos)
-    finally:
-        supervisor.stop_all()
+from .servers import Served, git, git_env
 
 
 def _ssh_env(served: Served, known_hosts: Path) -> dict[str, str]:
