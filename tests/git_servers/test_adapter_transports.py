@@ -8,6 +8,7 @@ is ``repo_credentials.FromArgoCDSecrets``, one ``config_map_data`` call per Conf
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -160,6 +161,22 @@ def test_ssh_host_listed_with_another_key_is_refused(served: Served, tmp_path: P
     host = served.ssh.known_hosts_line.split()[0]
     assert f"SSH host {host} presented another host key than the one listed" in str(refused.value)
     assert mirror.branch_head("main") is None
+
+
+def test_ssh_key_the_server_does_not_know_is_refused_and_changes_nothing(served: Served, tmp_path: Path) -> None:
+    url, creds = _ssh(served, served.ssh.known_hosts_line + "\n")
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    gitservers._ed25519(stranger / "key", "stranger")
+    creds = dataclasses.replace(creds, ssh_private_key=(stranger / "key").read_text())
+    mirror = Mirror.open(url, cache_dir=tmp_path / "mirrors", creds=creds)
+
+    with pytest.raises(errors.CredentialsRefused) as refused:
+        push(mirror, [RefUpdate(branch="env/dev", new=_server_branch(served, "main") or "", expected=None)])
+
+    assert "Permission denied (publickey" in str(refused.value)
+    assert "PRIVATE KEY" not in str(refused.value)
+    assert _server_branch(served, "env/dev") is None
 
 
 def test_ssh_key_lives_in_memory_only_while_the_push_runs(served: Served, tmp_path: Path) -> None:

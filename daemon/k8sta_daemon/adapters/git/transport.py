@@ -63,9 +63,11 @@ _CERTIFICATE = ("ssl certificate problem", "certificate verify failed", "the ssl
 
 
 def summary(output: str, limit: int = 500) -> str:
-    """The lines of git's stderr that say what went wrong (``fatal:``/``error:``, else the last three)."""
+    """The lines of git's stderr that say what went wrong (``fatal:``/``error:`` and ssh's refusal of
+    our key, else the last three)."""
     lines = [" ".join(line.split()) for line in output.splitlines() if line.strip()]
-    wanted = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines[-3:]
+    wanted = [line for line in lines
+              if line.startswith(("fatal:", "error:")) or errors.refuses_credentials(line)] or lines[-3:]
     text = " ".join(wanted) or "git exited with an error and no message"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
