@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from k8sta_daemon.adapters import repo_credentials
 from k8sta_daemon.adapters.git import credentials, errors, keydir
@@ -177,6 +178,21 @@ def test_ssh_key_the_server_does_not_know_is_refused_and_changes_nothing(served:
     assert "Permission denied (publickey" in str(refused.value)
     assert "PRIVATE KEY" not in str(refused.value)
     assert _server_branch(served, "env/dev") is None
+
+
+def test_ssh_key_with_a_passphrase_is_opened_in_memory(served: Served, tmp_path: Path) -> None:
+    key = serialization.load_ssh_private_key(served.ssh.client_key.read_bytes(), None)
+    locked = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                               serialization.BestAvailableEncryption(b"open sesame")).decode()
+    url, creds = _ssh(served, served.ssh.known_hosts_line + "\n")
+
+    _fetch_and_push(url, dataclasses.replace(creds, ssh_private_key=locked, ssh_passphrase="open sesame"), served,
+                    tmp_path / "mirrors")
+
+    wrong = Mirror.open(url, cache_dir=tmp_path / "other", creds=dataclasses.replace(
+        creds, ssh_private_key=locked, ssh_passphrase="not it"))
+    with pytest.raises(errors.CredentialsRefused, match="does not open with its passphrase"):
+        wrong.fetch()
 
 
 def test_ssh_key_lives_in_memory_only_while_the_push_runs(served: Served, tmp_path: Path) -> None:
