@@ -53,7 +53,8 @@ def build_all(config: settings.Settings, environ: dict[str, str],
                                                verify=config.argocd_verify), on_request=metrics.argocd_request)
     cache = Cache()
     git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
-                            credentials=repo_credentials.FromRepoSecrets(kube_api, config.repo_secrets_namespace),
+                            credentials=repo_credentials.FromRepoSecrets(kube_api, config.repo_secrets_namespace,
+                                                                         config.argocd_namespace),
                             kustomize=Kustomize.locate(environ), limits=safety.Limits.from_environ(environ),
                             default_source_branch=config.default_source_branch, input_key=config.input_key)
     scope = f"namespace {config.namespace}" if config.namespace else "all namespaces"

@@ -74,8 +74,18 @@ def test_every_namespaced_object_says_where_it_goes(base: Built) -> None:
         namespace = obj["metadata"].get("namespace")
         if obj["kind"] in CLUSTER_SCOPED:
             assert namespace is None, obj["metadata"]
+        elif obj["kind"] in ("Role", "RoleBinding") and obj["metadata"]["name"] == "k8sta-controller-argocd-trust":
+            assert namespace == rbac.ARGOCD_NAMESPACE  # Argo CD's known hosts and TLS ConfigMaps are there
         else:
             assert namespace == rbac.NAMESPACE, f"{obj['kind']} {obj['metadata']['name']} in {namespace}"
+
+
+def test_the_only_grant_in_argo_cds_namespace_is_its_two_trust_config_maps_by_name(base: Built) -> None:
+    in_argocd = [o for o in base.objects if o["metadata"].get("namespace") == rbac.ARGOCD_NAMESPACE]
+    assert sorted(o["kind"] for o in in_argocd) == ["Role", "RoleBinding"]
+    (role,) = [o for o in in_argocd if o["kind"] == "Role"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["argocd-ssh-known-hosts-cm", "argocd-tls-certs-cm"], "verbs": ["get"]}]
 
 
 def test_install_is_base_with_the_release_image(base: Built, install: Built) -> None:
@@ -234,7 +244,7 @@ def test_controller_runs_the_daemon_leader_elected_against_argo_cd(base: Built, 
     assert parsed.argocd_token == "stand-in"  # read from the file the flag names
     assert parsed.leader_election is True
     assert parsed.lease_namespace == rbac.NAMESPACE
-    assert parsed.argocd_namespace == rbac.ARGOCD_NAMESPACE
+    assert parsed.argocd_namespace == rbac.ARGOCD_NAMESPACE  # where the trust ConfigMaps Role is
     assert parsed.repo_secrets_namespace == rbac.NAMESPACE  # where the Secrets Role is
     assert parsed.namespace is None  # every namespace, as the ClusterRole allows
     # The token file is the `token` key of Secret k8sta-argocd-token.
