@@ -245,3 +245,14 @@ def test_a_freeze_stops_only_its_own_namespace() -> None:
     result = decide.decide(model.World.build(T0, lines, stations, tickets, frozen={"frozen": "incident"}))
     boarded = {a.ticket.namespace for a in result if isinstance(a, actions.PushStation)}
     assert boarded == {"open"}
+
+
+def test_a_window_pass_behind_an_occupied_station_waits_without_events_of_passing() -> None:
+    holder = _waiting("h", T0 - 120, status=model.TicketStatus(
+        St.DEPLOYING, "s1", (model.JourneyRecord("s1", model.JourneyState.ENTERED, entered_at=T0 - 100),)))
+    world = model.World.build(T0, [track("line", ("s1",), windows=(XMAS,))], [station("s1", ("a1",))],
+                              [holder, _waiting("a", T0 - 60, window_pass="hotfix")])
+    result = decide.decide(world)
+    status = _status_of(result, "a")
+    assert status is not None and status.message == "waiting to board into station s1: held by ticket h"
+    assert _events(result, actions.EventReason.WINDOW_PASSED) == []

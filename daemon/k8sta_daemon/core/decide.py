@@ -721,6 +721,7 @@ class _Decision:
             return False
         blocker = self.blocker(ticket, line, index, target, since)
         if blocker is not None:
+            self.passed.pop(ticket.ref, None)
             self.set(ticket, dataclasses.replace(
                 status, state=model.TicketState.WAITING,
                 message=f"waiting {doing} into station {station.name}: {blocker}"))
@@ -738,6 +739,8 @@ class _Decision:
         if frozen is not None:
             why, reason = (f"namespace {namespace} is frozen: {frozen}; k8sta unfreeze lets every track "
                            "move again"), actions.EventReason.FROZEN
+        elif not station.windows and not line.track.windows:
+            return False
         else:
             shut = windows.closed((windows.Scope(f"station {station.name}", station.windows),
                                    windows.Scope(f"track {line.track.name}", line.track.windows)), self.now)
@@ -909,6 +912,7 @@ class _Decision:
             return
         blocker = self.blocker(ticket, line, target - 1, target, self.now if failed_at is None else failed_at)
         if blocker is not None:
+            self.passed.pop(ticket.ref, None)
             message = f"retry pending: station {line.stations[target].name} {blocker}"
             if status.message != message:
                 self.set(ticket, dataclasses.replace(status, message=message))
