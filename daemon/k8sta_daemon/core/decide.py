@@ -224,6 +224,7 @@ class _Decision:
             (ref.namespace, ref.name) for ref in world.malformed}
         self.extra: list[actions.Action] = []  # for objects that are not readable Tickets
         self.passed: dict[model.TicketRef, str] = {}  # went through a closed window by an operator's pass
+        self.window_memo: windows.Memo = {}  # each set of windows evaluated once per moment in this pass
 
     def run(self) -> _Decision:
         """The pass, in its order: each Track (alphabetically; see ``promises`` for why the order
@@ -743,7 +744,8 @@ class _Decision:
             return False
         else:
             shut = windows.closed((windows.Scope(f"station {station.name}", station.windows),
-                                   windows.Scope(f"track {line.track.name}", line.track.windows)), self.now)
+                                   windows.Scope(f"track {line.track.name}", line.track.windows)), self.now,
+                                  self.window_memo)
             if shut is None:
                 return False
             if ticket.window_pass is not None:

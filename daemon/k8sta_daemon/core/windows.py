@@ -138,8 +138,15 @@ class Scope:
     windows: tuple[Window, ...]
 
 
-def closed(scopes: Sequence[Scope], now: float) -> Closed | None:
-    """Whether entry is closed at ``now`` by the windows of ``scopes`` (all must allow), and until when."""
+Memo = dict[tuple[tuple[Window, ...], float], tuple[str | None, float | None]]
+
+
+def closed(scopes: Sequence[Scope], now: float, memo: Memo | None = None) -> Closed | None:
+    """Whether entry is closed at ``now`` by the windows of ``scopes`` (all must allow), and until when.
+
+    ``memo`` (the caller's, e.g. one per decision pass) keeps each set of windows' verdict per moment:
+    a cron evaluation costs a few hundred microseconds, and many Tracks often declare the same windows."""
+    memo = {} if memo is None else memo
     scopes = [s for s in scopes if s.windows]
     why: str | None = None
     moment: float | None = now
@@ -148,7 +155,10 @@ def closed(scopes: Sequence[Scope], now: float) -> Closed | None:
             break
         later = moment
         for scope in scopes:
-            reason, opens = _scope_closed(scope, moment)
+            key = (scope.windows, moment)
+            if key not in memo:
+                memo[key] = _scope_closed(scope.windows, moment)
+            reason, opens = memo[key]
             if reason is None:
                 continue
             why = why or f"{scope.name}: {reason}"
@@ -160,13 +170,13 @@ def closed(scopes: Sequence[Scope], now: float) -> Closed | None:
     return None if why is None else Closed(why, None)
 
 
-def _scope_closed(scope: Scope, now: float) -> tuple[str | None, float | None]:
-    """Why ``scope``'s windows close entry at ``now`` (None: they do not) and when they next might open."""
-    denies = [(w, span) for w in scope.windows if w.kind is Kind.DENY and (span := w.open_span(now))]
+def _scope_closed(declared: tuple[Window, ...], now: float) -> tuple[str | None, float | None]:
+    """Why ``declared`` windows close entry at ``now`` (None: they do not) and when they next might open."""
+    denies = [(w, span) for w in declared if w.kind is Kind.DENY and (span := w.open_span(now))]
     if denies:
         window, _ = denies[0]
         return f"inside {window.describe()}", max(end for _, (_, end) in denies)
-    allows = [w for w in scope.windows if w.kind is Kind.ALLOW]
+    allows = [w for w in declared if w.kind is Kind.ALLOW]
     if not allows or any(w.open_span(now) for w in allows):
         return None, None
     starts = [s for w in allows if (s := w.next_start(now)) is not None]
