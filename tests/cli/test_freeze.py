@@ -24,10 +24,10 @@ API = model.ImagePin("registry.example/shop/api", "1.0.0")
 
 def kubectl_get_tracks(cluster: Cluster) -> dict[str, dict[str, Any]]:
     """``kubectl get tracks``: the API server's Table (its printer columns), by Track name."""
-    table = cluster.api.call_api(
-        f"/apis/k8sta.io/v1alpha1/namespaces/{cluster.namespace}/tracks", "GET",
-        header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
-        response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True)
+    url = f"{cluster.api.configuration.host}/apis/k8sta.io/v1alpha1/namespaces/{cluster.namespace}/tracks"
+    answer = cluster.api.call_api("GET", url, header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    answer.read()
+    table = json.loads(answer.data)
     names = [c["name"] for c in table["columnDefinitions"]]
     return {row["cells"][0]: dict(zip(names, row["cells"], strict=True)) for row in table["rows"]}
 
