@@ -131,6 +131,7 @@ class Sim:
         default_factory=dict)  # heads of branches an Application no longer points at
     check: bool = True
     index: scope.Index = field(default_factory=scope.Index)  # kept across steps, as the controller keeps it
+    frozen: dict[str, str] = field(default_factory=dict)  # namespaces stopped by ``k8sta freeze``
 
     @classmethod
     def of(cls, tracks: list[model.TrackSpec], stations: list[model.StationSpec],
@@ -160,7 +161,7 @@ class Sim:
                            malformed={ref: broken for ref, (_, broken) in self.malformed.items()},
                            drift={ref: model.Drift(ref, f"env/{ref.name}", head) for ref, head in self.human.items()
                                   if ref not in self.unseen},
-                           rerendered=dict(self.rerendered))
+                           rerendered=dict(self.rerendered), frozen=dict(self.frozen))
 
     def rerender(self, ref: model.AppRef) -> str:
         """The intake re-renders the app branch for an overlay-only main commit: a new K8sTA commit with
@@ -376,7 +377,8 @@ class Sim:
             shuffled = model.World(now=world.now, tracks=_reversed(world.tracks),
                                    stations=_reversed(world.stations), tickets=_reversed(world.tickets),
                                    apps=_reversed(world.apps), malformed=_reversed(world.malformed),
-                                   drift=_reversed(world.drift), rerendered=_reversed(world.rerendered))
+                                   drift=_reversed(world.drift), rerendered=_reversed(world.rerendered),
+                                   frozen=world.frozen)
             assert decide.decide(shuffled) == result, "decide depends on the order of the world's maps"
         if self.check:
             check_order(result)
@@ -661,4 +663,5 @@ def check_index(index: scope.Index, world: model.World) -> None:
         return
     for node in nodes:
         part = coupling.tracks_with([node])
-        assert index.restrict(part, world.now, world.apps, world.rerendered) == scope_reference.restrict(world, part)
+        assert index.restrict(part, world.now, world.apps, world.rerendered, world.frozen) == \
+            scope_reference.restrict(world, part)

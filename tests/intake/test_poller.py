@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client as k8s_client
 
 from k8sta_daemon.adapters import kube
-from k8sta_daemon.core import model
+from k8sta_daemon.core import codec, model
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.ops.store import Store
 from k8sta_daemon.watch import images
@@ -156,6 +156,19 @@ def test_every_subscribed_track_gets_one_and_a_held_track_none_until_resumed(wor
     world.poll(key)
     assert set(world.new_tickets()) == {"eu-1", subs.ticket_name("eu", "api", digest),
                                         subs.ticket_name("shop", "api", digest)}
+
+
+def test_a_frozen_namespace_still_gets_the_tickets_intake_finds(world: World) -> None:
+    """Stop-the-line (``k8sta freeze``: the ``k8sta.io/freeze`` annotation) stops entries into Stations, not
+    intake: what the poller finds while frozen becomes a ticket, which waits (unlike a hold, which the poller
+    skips), so nothing is lost."""
+    key = world.subscription(constraint=">=1.0.0, <2.0.0")
+    world.custom.patch_namespaced_custom_object(GROUP, VERSION, world.ns, "tracks", "shop", {
+        "metadata": {"annotations": {codec.FREEZE_ANNOTATION: "incident 7"}}})
+    digest = world.push("1.0.0")
+    world.poll(key)
+    assert set(world.new_tickets()) == {subs.ticket_name("shop", "api", digest)}
+    assert world.ready()["reason"] == "Found"
 
 
 def test_digest_strategy_follows_a_repushed_tag(world: World) -> None:

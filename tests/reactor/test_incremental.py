@@ -375,3 +375,32 @@ def test_objects_of_a_namespace_another_controller_holds_never_enter_the_kept_wo
     controller.cache.mark_all()  # as the claims thread does when what it holds changes: rebuilt with them
     controller.reconcile(full=False)
     assert model.TrackRef("theirs", "x") in controller.standing.index.tracks
+
+
+def test_a_freeze_on_one_track_decides_every_track_and_each_part_sees_it(
+        controller: Controller, decided: list[set[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``k8sta freeze`` annotates every Track, one write at a time: the first one already stops the
+    namespace, so that pass decides every Track, and later parts (a ticket event of c alone) still see
+    the freeze; the last annotation removed frees them all in one pass."""
+    frozen_seen: list[dict[str, str]] = []
+    recording = decide.decide
+
+    def seeing(world: model.World) -> list[actions.Action]:
+        frozen_seen.append(dict(world.frozen))
+        return recording(world)
+
+    monkeypatch.setattr(decide, "decide", seeing)
+    controller.reconcile()
+    decided.clear()
+    frozen_seen.clear()
+    annotated = track("a", "a1", "shared", version="2")
+    annotated["metadata"]["annotations"] = {codec.FREEZE_ANNOTATION: "incident 7"}
+    controller.cache.apply("Track", "MODIFIED", annotated)
+    controller.reconcile(full=False)
+    assert decided == [{"a", "b", "c"}] and frozen_seen == [{NS: "incident 7"}]
+    controller.cache.apply("Ticket", "MODIFIED", ticket("c-1", "c", version="2"))
+    controller.reconcile(full=False)
+    assert decided[-1] == {"c"} and frozen_seen[-1] == {NS: "incident 7"}
+    controller.cache.apply("Track", "MODIFIED", track("a", "a1", "shared", version="3"))
+    controller.reconcile(full=False)
+    assert decided[-1] == {"a", "b", "c"} and frozen_seen[-1] == {}

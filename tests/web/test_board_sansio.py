@@ -228,6 +228,18 @@ def test_a_held_track_shows_its_hold_before_the_first_station() -> None:
     assert '<g class="hold"><title>held: rollback to api-3 by alice</title>' in held
 
 
+def test_a_frozen_namespace_shows_on_every_track() -> None:
+    """``k8sta freeze`` annotates the Tracks (``k8sta.io/freeze``); the board shows it in each header."""
+    state = fed()
+    assert "frozen" not in str(svg.render_track(state.track_view(MAIN)))
+    frozen = bw.track(NS, "main-line", ["dev", "staging", "prod"])
+    frozen["metadata"]["annotations"] = {"k8sta.io/freeze": "incident 7", "k8sta.io/frozen-by": "alice at 10:00"}
+    state.apply("Track", "MODIFIED", frozen)
+    shown = str(svg.render_track(state.track_view(MAIN)))
+    assert ('class="badge bad frozen">namespace frozen: incident 7 (by alice at 10:00) (k8sta unfreeze)</span>'
+            in shown)
+
+
 @pytest.mark.parametrize(("reason", "lines"), [
     ("", []),
     ("deploying at station dev", ["deploying at station dev"]),

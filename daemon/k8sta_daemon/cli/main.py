@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     tracks.add_argument("-w", "--watch", type=_seconds, nargs="?", const=2.0, metavar="SECONDS",
                         help="redraw every SECONDS (default 2) until interrupted")
 
-    ticket = add("ticket", "show or create tickets")
+    ticket = add("ticket", "show or create tickets, or let one through freeze windows")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
     show = add("show", "show a ticket's pins and journey", ticket_commands)
     show.add_argument("name", metavar="TICKET")
@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--despite-hold", action="store_true",
                         help="create it even though the Track is held: it waits at boarding until k8sta resume")
 
+    pass_window = add("pass-window", "let a ticket through freeze windows (not through a namespace freeze)",
+                      ticket_commands)
+    pass_window.add_argument("name", metavar="TICKET")
+    pass_window.add_argument("--reason", required=True, help="why (recorded on the ticket and in an Event)")
     approve = add("approve", "approve a ticket's entry into a gated Station")
     approve.add_argument("ticket", metavar="TICKET")
     approve.add_argument("station", metavar="STATION")
@@ -87,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     hold.add_argument("track", metavar="TRACK")
     hold.add_argument("--reason", default=None, help="why (shown by k8sta tracks and kubectl get tracks)")
     add("resume", "lift a Track's hold: the newest waiting ticket boards").add_argument("track", metavar="TRACK")
+    freeze = add("freeze", "stop every Track of the namespace at once: no ticket enters a Station until unfreeze")
+    freeze.add_argument("--reason", default=None, help="why (shown by kubectl get tracks, the board and tickets)")
+    add("unfreeze", "lift the namespace's freeze: waiting tickets move again")
     rollback = add("rollback", "hold the Track, then create the one ticket allowed to board it, pinned to an "
                                "earlier ticket's snapshot")
     rollback.add_argument("--track", required=True)
@@ -96,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     """The one command to run; imported lazily so ``--help`` stays fast."""
-    from .commands import abandon, approve, holds, retry, rollback, ticket_create, ticket_show, tracks
+    from .commands import abandon, approve, freeze, holds, retry, rollback, ticket_create, ticket_show, tracks
 
     table: dict[str, Callable[[Context], ExitCode]] = {
         "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
@@ -105,6 +112,9 @@ def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
         "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
                                                        config=args.config, drop_images=args.drop_images or [],
                                                        despite_hold=args.despite_hold),
+        "ticket pass-window": lambda ctx: freeze.pass_window(ctx, ticket=args.name, reason=args.reason),
+        "freeze": lambda ctx: freeze.freeze(ctx, reason=args.reason),
+        "unfreeze": lambda ctx: freeze.unfreeze(ctx),
         "hold": lambda ctx: holds.hold(ctx, track=args.track, reason=args.reason),
         "resume": lambda ctx: holds.resume(ctx, track=args.track),
         "approve": lambda ctx: approve.run(ctx, ticket=args.ticket, station=args.station),

@@ -79,6 +79,9 @@ def _header(view: Mapping[str, Any], paint: _Paint) -> str:
         parts.append(paint("31", "disabled"))
     if view.get("hold"):
         parts.append(paint("33", f"held ({view['hold']}): boarding paused, k8sta resume {view['name']}"))
+    if view.get("frozen"):
+        parts.append(paint("31;1", f"namespace frozen ({view['frozen']}): no ticket enters a station, "
+                                   "k8sta unfreeze"))
     ready = next((c for c in view.get("conditions", ()) if c["type"] == "Ready"), None)
     if ready is None:
         parts.append("readiness unknown")

@@ -176,6 +176,9 @@ class EventReason(enum.Enum):
     DRIFT = "Drift"
     RERENDERED = "ReRendered"
     MALFORMED = "Malformed"
+    FROZEN = "Frozen"  # the namespace is stopped (k8sta freeze)
+    WINDOW_CLOSED = "WindowClosed"  # a freeze window keeps the ticket out of its next Station
+    WINDOW_PASSED = "WindowPassed"  # an operator let it through a closed window
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ Our objects (group ``k8sta.io``, version ``v1alpha1``; CRDs in kustomize/crds):
   ``selfHeal`` (default true: repair hand edits of its app branches).
 - Track ``spec``: ``stations: [name]``, ``boarding: NewestSupersedes|EveryTicketRides``, ``disabled``,
   ``hold: {reason, by?, since?, ticket?}`` (nothing boards but ``ticket``, a rollback's);
-  ``status.conditions``.
+  ``status.conditions``; the ``k8sta.io/freeze`` annotation (``k8sta freeze``: the namespace is stopped).
+- Track and Station ``spec.windows``: freeze windows (``windows_from``, ``core.windows``).
 - Ticket ``spec``: ``track``, ``snapshot: {configCommit?, images: [{name, tag, digest?}]}``, ``parent``,
-  ``approvedStations``, ``retry`` (a counter the operator bumps), ``abandon``; ``status`` as in
+  ``approvedStations``, ``retry`` (a counter the operator bumps), ``abandon``, ``windowPass: {reason, by?,
+  at?}`` (through freeze windows); ``status`` as in
   ``ticket_status_to_dict``. Creation order: ``metadata.creationTimestamp`` (1 s resolution), refined by
   the ``k8sta.io/created-at`` annotation when that falls within the same second; for a junction child
   (``spec.parent``) the annotation also counts when earlier (a re-created child keeps the place of its
@@ -39,7 +41,7 @@ from typing import Any
 
 from k8sta_cmp import patterns
 from k8sta_cmp.fields import Fields
-from k8sta_daemon.core import actions, authorization, failures, model, sources
+from k8sta_daemon.core import actions, authorization, failures, model, sources, windows
 
 GROUP = "k8sta.io"
 VERSION = "v1alpha1"
@@ -49,6 +51,9 @@ CREATED_AT_ANNOTATION = "k8sta.io/created-at"
 CREATED_BY_ANNOTATION = "k8sta.io/created-by"
 TRACK_LABEL = "k8sta.io/track"
 PARENT_LABEL = "k8sta.io/parent"
+FREEZE_ANNOTATION = "k8sta.io/freeze"  # on every Track of a frozen namespace: the reason (``k8sta freeze``)
+FROZEN_BY_ANNOTATION = "k8sta.io/frozen-by"  # who froze it and when
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 
@@ -130,6 +135,8 @@ def track_from_dict(obj: Any) -> model.TrackSpec:
         conditions=tuple(_condition_from(c) for c in status.mappings("conditions")),
         hold=hold.required("reason") if spec.data.get("hold") is not None else None,
         hold_ticket=hold.string("ticket") if spec.data.get("hold") is not None else None,
+        windows=windows_from(spec),
+        freeze=_freeze(obj),
     )
 
 
@@ -158,7 +165,51 @@ def station_from_dict(obj: Any, *, default_app_namespace: str = DEFAULT_ARGOCD_N
         disabled=spec.boolean("disabled"),
         disabled_applications=frozenset(disabled),
         self_heal=spec.data.get("selfHeal") is None or spec.boolean("selfHeal"),
+        windows=windows_from(spec),
     )
+
+
+def windows_from(spec: Fields) -> tuple[windows.Window, ...]:
+    """``spec.windows`` of a Track or Station: ``[{kind: Deny|Allow, schedule, duration, timeZone} |
+    {kind, from, to}]`` with an optional ``reason``; a bad cron, an unknown time zone or ``to`` before
+    ``from`` is an error naming the field (``spec.windows[1].timeZone: ...``)."""
+    found: list[windows.Window] = []
+    for entry in spec.mappings("windows"):
+        duration = entry.parsed("duration", _duration)
+        window = windows.Window(
+            kind=entry.enum("kind", windows.Kind),
+            schedule=entry.string("schedule"),
+            duration=duration or 0,
+            timezone=entry.string("timeZone") or "UTC",
+            start=entry.parsed("from", parse_time),
+            end=entry.parsed("to", parse_time),
+            reason=entry.string("reason") or "",
+        )
+        try:
+            windows.check(window)
+        except windows.InvalidWindow as exc:
+            raise entry.fail(exc.field, str(exc)) from None
+        found.append(window)
+    return tuple(found)
+
+
+def _duration(value: Any) -> float:
+    """A Go-style duration as Argo CD's sync windows write it (``1h30m``, ``45m``, ``90s``)."""
+    match = _DURATION.match(value) if isinstance(value, str) and value else None
+    if match is None:
+        raise ValueError(f"must be a duration such as 2h, 30m or 1h30m, got {value!r}")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def _freeze(obj: Mapping[str, Any]) -> str | None:
+    """The namespace's stop-the-line as this Track carries it: the reason, and who froze it when."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, Mapping) or FREEZE_ANNOTATION not in annotations:
+        return None
+    reason = str(annotations.get(FREEZE_ANNOTATION) or "").strip() or "no reason given"
+    by = str(annotations.get(FROZEN_BY_ANNOTATION) or "").strip()
+    return f"{reason} (by {by})" if by else reason
 
 
 def track_status_with_condition(obj: Any, condition: model.Condition) -> dict[str, Any]:
@@ -213,6 +264,7 @@ def ticket_from_dict(obj: Any) -> model.Ticket:
         retry_count=spec.integer("retry") or 0,
         abandon=spec.boolean("abandon"),
         status=ticket_status_from_dict(raw_status, what) if raw_status else model.TicketStatus(),
+        window_pass=spec.nested("windowPass").required("reason") if spec.data.get("windowPass") else None,
     )
 
 

@@ -85,6 +85,13 @@ Rules, in the words of the tests (tests/daemon/test_decide.py):
   failed it is history and only what Argo CD does after the retry is judged), unless a newer
   ticket already entered that Station or a later one (refused: create a new ticket instead); if
   the Station is held it waits.
+- Freeze windows and stop-the-line (``core.windows``): entering a Station (boarding, departing, a
+  retry) also needs the namespace not frozen (``World.frozen``, ``k8sta freeze``) and the windows of
+  the Station and of the Track open at ``world.now``; otherwise the ticket waits where it is, its
+  message saying why and until when, with a ``Frozen``/``WindowClosed`` Event once per change. A
+  ticket with a window pass (``Ticket.window_pass``) goes through windows (a ``WindowPassed``
+  Event), never through a freeze. Tickets at a Station keep being judged; intake keeps creating
+  tickets (nothing is lost: once open, boarding follows the Track's rule).
 - Track edits mid-journey: a Station is never skipped in silence. When a ticket is ready to depart
   and an enabled Station before its current one on the (edited) Track has no journey record (a
   reorder such as (d1, d2, d3) -> (d1, d3, d2) while at d2, or a Station inserted behind it), the
@@ -132,7 +139,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from k8sta_daemon.core import actions, authorization, graph, model
+from k8sta_daemon.core import actions, authorization, graph, model, windows
 from k8sta_daemon.core.arrival import AppVerdict, judge_app, refusal, short, sync_to_request
 
 MAX_NAME_LENGTH = 63
@@ -222,6 +229,8 @@ class _Decision:
         self.names = {(t.namespace, t.name) for t in world.tickets.values()} | {
             (ref.namespace, ref.name) for ref in world.malformed}
         self.extra: list[actions.Action] = []  # for objects that are not readable Tickets
+        self.passed: dict[model.TicketRef, str] = {}  # went through a closed window by an operator's pass
+        self.window_memo: windows.Memo = {}  # each set of windows evaluated once per moment in this pass
 
     def run(self) -> _Decision:
         """The pass, in its order: each Track (alphabetically; see ``promises`` for why the order
@@ -717,12 +726,45 @@ class _Decision:
             self.set(ticket, dataclasses.replace(status, state=model.TicketState.AWAITING_APPROVAL,
                                                  message=message))
             return False
+        if self.gated(ticket, status, line, target, f"waiting {doing} into station {station.name}: "):
+            return False
         blocker = self.blocker(ticket, line, index, target, since)
         if blocker is not None:
+            self.passed.pop(ticket.ref, None)
             self.set(ticket, dataclasses.replace(
                 status, state=model.TicketState.WAITING,
                 message=f"waiting {doing} into station {station.name}: {blocker}"))
             return False
+        return True
+
+    def gated(self, ticket: model.Ticket, status: model.TicketStatus, line: _Line, target: int,
+              prefix: str, state: model.TicketState = model.TicketState.WAITING) -> bool:
+        """Stop-the-line and freeze windows (``core.windows``) for entering ``target``: when closed, the
+        ticket waits (keeping what it holds) with a message saying why and until when, and an Event
+        once per change. Checked before occupancy, so a frozen ticket never claims a shared Station."""
+        namespace = line.track.namespace
+        station = line.stations[target]
+        frozen = self.world.frozen.get(namespace)
+        if frozen is not None:
+            why, reason = (f"namespace {namespace} is frozen: {frozen}; k8sta unfreeze lets every track "
+                           "move again"), actions.EventReason.FROZEN
+        elif not station.windows and not line.track.windows:
+            return False
+        else:
+            shut = windows.closed((windows.Scope(f"station {station.name}", station.windows),
+                                   windows.Scope(f"track {line.track.name}", line.track.windows)), self.now,
+                                  self.window_memo)
+            if shut is None:
+                return False
+            if ticket.window_pass is not None:
+                self.passed[ticket.ref] = f"let through {shut.why} by an operator: {ticket.window_pass}"
+                return False
+            why, reason = (f"{shut.message()}; k8sta ticket pass-window {ticket.name} --reason ... lets "
+                           "this ticket through"), actions.EventReason.WINDOW_CLOSED
+        message = prefix + why
+        if status.message != message:
+            self.event(ticket, reason, message)
+        self.set(ticket, dataclasses.replace(status, state=state, message=message))
         return True
 
     def blocker(self, ticket: model.Ticket, line: _Line, index: int, target: int, since: float) -> str | None:
@@ -766,6 +808,10 @@ class _Decision:
               skipped: tuple[str, ...], why: str, note: str = "") -> None:
         station = line.stations[target]
         self.entered.setdefault(station.ref, ticket.ref)
+        passed = self.passed.pop(ticket.ref, None)
+        if passed is not None:
+            note = f"{note}; {passed}" if note else passed
+            self.event(ticket, actions.EventReason.WINDOW_PASSED, passed)
         journey = _depart_record(status.journey, self.now) + tuple(
             _skipped_record(name, self.now) for name in skipped)
         journey += (model.JourneyRecord(
@@ -871,8 +917,12 @@ class _Decision:
             return
         target = line.index[status.journey[-1].station]
         failed_at = status.journey[-1].departed_at
+        if self.gated(ticket, status, line, target, f"retry pending: station {line.stations[target].name}: ",
+                      state=status.state):
+            return
         blocker = self.blocker(ticket, line, target - 1, target, self.now if failed_at is None else failed_at)
         if blocker is not None:
+            self.passed.pop(ticket.ref, None)
             message = f"retry pending: station {line.stations[target].name} {blocker}"
             if status.message != message:
                 self.set(ticket, dataclasses.replace(status, message=message))

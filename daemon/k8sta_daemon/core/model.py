@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from k8sta_cmp.contract import ImagePin
+from k8sta_daemon.core.windows import Window
 
 __all__ = [
     "AppCondition", "AppRef", "AppStatus", "Boarding", "Condition", "ConditionReason", "ConditionStatus",
@@ -275,6 +276,7 @@ class StationSpec:
     disabled: bool = False
     disabled_applications: frozenset[AppRef] = frozenset()
     self_heal: bool = True
+    windows: tuple[Window, ...] = ()  # freeze windows for entering this Station (core.windows)
 
     @cached_property  # asked ~30 times per ticket per pass; a frozen value
     def ref(self) -> StationRef:
@@ -302,6 +304,8 @@ class TrackSpec:
     conditions: tuple[Condition, ...] = ()
     hold: str | None = None  # why the Track is held: nothing boards it (None: not held)
     hold_ticket: str | None = None  # the one ticket that may board while held (a rollback's), if any
+    windows: tuple[Window, ...] = ()  # freeze windows for entering any of its Stations (core.windows)
+    freeze: str | None = None  # the namespace's stop-the-line as this Track carries it (``k8sta freeze``)
 
     @cached_property  # asked ~30 times per ticket per pass; a frozen value
     def ref(self) -> TrackRef:
@@ -427,6 +431,7 @@ class Ticket:
     retry_count: int = 0
     abandon: bool = False
     status: TicketStatus = TicketStatus()
+    window_pass: str | None = None  # why an operator let it through freeze windows (``k8sta ticket pass-window``)
 
     @cached_property  # asked ~30 times per ticket per pass; a frozen value
     def ref(self) -> TicketRef:
@@ -472,6 +477,7 @@ class World:
     malformed: Mapping[TicketRef, MalformedTicket] = field(default_factory=dict)
     drift: Mapping[AppRef, Drift] = field(default_factory=dict)
     rerendered: Mapping[AppRef, Rerendered] = field(default_factory=dict)
+    frozen: Mapping[str, str] = field(default_factory=dict)  # namespace -> why ``k8sta freeze`` stopped it
 
     @classmethod
     def build(cls, now: float, tracks: tuple[TrackSpec, ...] | list[TrackSpec] = (),
@@ -480,7 +486,8 @@ class World:
               apps: Mapping[AppRef, AppStatus] | None = None,
               malformed: tuple[MalformedTicket, ...] | list[MalformedTicket] = (),
               drift: tuple[Drift, ...] | list[Drift] = (),
-              rerendered: tuple[Rerendered, ...] | list[Rerendered] = ()) -> World:
+              rerendered: tuple[Rerendered, ...] | list[Rerendered] = (),
+              frozen: Mapping[str, str] | None = None) -> World:
         """Index lists of objects by reference (convenient for adapters and tests)."""
         return cls(
             now=now,
@@ -491,4 +498,5 @@ class World:
             malformed={m.ref: m for m in malformed},
             drift={d.app: d for d in drift},
             rerendered={r.app: r for r in rerendered},
+            frozen=dict(frozen or {}),
         )

@@ -228,10 +228,12 @@ class Index:
 
     def restrict(self, scope: frozenset[model.TrackRef], now: float,
                  apps: Mapping[model.AppRef, model.AppStatus],
-                 rerendered: Mapping[model.AppRef, model.Rerendered] | None = None) -> model.World:
+                 rerendered: Mapping[model.AppRef, model.Rerendered] | None = None,
+                 frozen: Mapping[str, str] | None = None) -> model.World:
         """The part of the indexed World that decides the Tracks of ``scope`` (a union of whole
         components; no malformed tickets or drift): its Tracks, their tickets, the Stations those
-        list, hold or passed, and those Stations' Application statuses and re-renders."""
+        list, hold or passed, and those Stations' Application statuses and re-renders; ``frozen``
+        (the stopped namespaces) is the whole World's, as every Track of a namespace reads it."""
         tracks = {ref: self.tracks[ref] for ref in scope if ref in self.tracks}
         tickets = {ref: self.tickets[ref] for track in scope for ref in self._on_track.get(track, ())}
         wanted = {model.StationRef(ref.namespace, name) for ref, track in tracks.items() for name in track.stations}
@@ -244,4 +246,4 @@ class Index:
         heads = {app: head for station in stations.values() for app in station.applications
                  if (head := (rerendered or {}).get(app)) is not None}
         return model.World(now=now, tracks=tracks, stations=stations, tickets=tickets, apps=statuses,
-                           rerendered=heads)
+                           rerendered=heads, frozen=dict(frozen or {}))

@@ -141,6 +141,7 @@ def track_json(track: model.TrackSpec, stations: Mapping[str, model.StationSpec]
         "boarding": track.boarding.value,
         "disabled": track.disabled,
         "hold": track.hold,
+        "frozen": track.freeze,  # the namespace's stop-the-line (``k8sta freeze``), as this Track carries it
         "conditions": [condition_json(c) for c in track.conditions],
         "waiting": [{"name": p.ticket.name, "state": p.ticket.status.state.value}
                     for p in placed if p.column == BOARDING],

@@ -208,6 +208,22 @@ class Store:
                          f"{namespace}"):
             self._kube(namespace).patch_spec("Track", namespace, name, spec)
 
+    def annotate_tracks(self, namespace: str, annotations: dict[str, str | None], reason: str,
+                        message: str) -> list[str]:
+        """Merge ``annotations`` (None removes one) into every Track of ``namespace``, each with an Event
+        (``reason``, ``message``) that ``kubectl describe track`` shows; returns the Tracks' names."""
+        names: list[str] = []
+        for obj in sorted(self._list("Track", namespace), key=lambda o: o["metadata"]["name"]):
+            meta = obj["metadata"]
+            with _translated(f"updating track {namespace}/{meta['name']}"):
+                self._kube(namespace).patch_metadata("Track", namespace, meta["name"], {"annotations": annotations})
+            involved = {"apiVersion": kube.API_VERSION, "kind": "Track", "namespace": namespace,
+                        "name": meta["name"], "uid": meta.get("uid") or ""}
+            with _translated(f"recording an Event on track {namespace}/{meta['name']}"):
+                self._kube(namespace).emit_event(involved, "Normal", reason, message)
+            names.append(meta["name"])
+        return names
+
     def ticket_at(self, namespace: str, name: str) -> tuple[model.Ticket, str]:
         """The ticket and the resourceVersion it was read at (for a compare-and-swap write)."""
         obj = self._get("Ticket", namespace, name)

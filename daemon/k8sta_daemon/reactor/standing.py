@@ -36,6 +36,7 @@ class Standing:
         self._parsed: dict[tuple[str, Key], tuple[str, Any]] = {}
         self._statuses: dict[model.AppRef, tuple[str, str, model.AppStatus]] = {}
         self._warned: set[tuple[object, ...]] = set()
+        self.frozen: dict[str, str] = {}  # namespace -> why it is stopped (``k8sta freeze``)
 
     def update(self, view: View, changed: scope.Changed, claimed: frozenset[str] | None,
                rebuild: bool = False) -> scope.Changed:
@@ -49,9 +50,13 @@ class Standing:
                                     tickets=ours(changed.tickets), apps=changed.apps, everything=changed.everything)
         if rebuild or claimed != self.claimed:
             self._rebuild(view, claimed)
+            self.frozen = self._frozen()
             return scope.Changed(everything=True)
         for ns, name in changed.tracks:
             self.index.put_track(model.TrackRef(ns, name), self._read(view, "Track", (ns, name)))
+        if changed.tracks and (frozen := self._frozen()) != self.frozen:
+            self.frozen = frozen  # a freeze stops (or frees) every Track of its namespace: decide them all
+            changed = dataclasses.replace(changed, everything=True)
         for ns, name in changed.stations:
             self.index.put_station(model.StationRef(ns, name), self._read(view, "Station", (ns, name)))
         for ns, name in changed.tickets:
@@ -73,7 +78,8 @@ class Standing:
         index = self.index
         return model.World(now=now, tracks=dict(index.tracks), stations=dict(index.stations),
                            tickets=dict(index.tickets), apps=dict(self.apps), malformed=dict(self.malformed),
-                           drift={d.app: d for d in drift}, rerendered={r.app: r for r in rerendered})
+                           drift={d.app: d for d in drift}, rerendered={r.app: r for r in rerendered},
+                           frozen=dict(self.frozen))
 
     def part(self, changed: scope.Changed, now: float, drift: tuple[model.Drift, ...] = (),
              rerendered: tuple[model.Rerendered, ...] = ()) -> model.World:
@@ -84,7 +90,18 @@ class Standing:
         tracks = self.index.affected(changed)
         if tracks is None or self.malformed or drift:
             return self.world(now, drift, rerendered)
-        return self.index.restrict(tracks, now, self.apps, {r.app: r for r in rerendered})
+        return self.index.restrict(tracks, now, self.apps, {r.app: r for r in rerendered}, self.frozen)
+
+    def _frozen(self) -> dict[str, str]:
+        """The namespaces ``k8sta freeze`` stopped: those with a Track carrying the freeze annotation
+        (any one: the first Track it writes stops them all, and one a failed unfreeze left keeps them
+        stopped), with the reason of the first such Track by name."""
+        frozen: dict[str, str] = {}
+        for ref in sorted(self.index.tracks):
+            track = self.index.tracks[ref]
+            if track.freeze is not None:
+                frozen.setdefault(ref.namespace, track.freeze)
+        return frozen
 
     def awaited(self) -> set[model.AppRef]:
         """The Applications a ticket waits on to arrive (Deploying or Suspended at their Station):

@@ -237,6 +237,9 @@ def _header(track: TrackView) -> str:
         parts.append('<span class="badge bad">disabled</span>')
     if track.hold:
         parts.append(f'<span class="badge bad hold">held: {escape(track.hold)}</span>')
+    if view.get("frozen"):
+        parts.append(f'<span class="badge bad frozen">namespace frozen: {escape(view["frozen"])} '
+                     f'(k8sta unfreeze)</span>')
     return '<header>' + "".join(parts) + "</header>"
 
 
