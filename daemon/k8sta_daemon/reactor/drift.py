@@ -126,9 +126,9 @@ class DriftWatcher:
                     if len(self._judged) > MAX_JUDGED:
                         self._judged.clear()  # old heads are never asked about again; start over
                         self._read.clear()
-                    self._read[key] = _head_of(mirror, source.branch, sha)
                     (head,) = repair.heads(mirror, [source.branch], fetch=False)
                     said = head.trailers
+                    self._read[key] = _head_of(mirror, source.branch, sha, ours=bool(said.ticket and said.station))
                     self._judged[key] = (drift.judge_head(source, head.sha, said.ticket, said.station)
                                          or drift.judge_rerender(source, head.sha, said.ticket, said.station,
                                                                  said.rerender))
@@ -150,10 +150,13 @@ class DriftWatcher:
             self._soon.clear()
 
 
-def _head_of(mirror: Mirror, branch: str, sha: str | None) -> station_status.BranchHead | None:
-    """The head ``sha`` of ``branch`` with what its metadata records (no metadata: no visit named)."""
+def _head_of(mirror: Mirror, branch: str, sha: str | None, *, ours: bool) -> station_status.BranchHead | None:
+    """The head ``sha`` of ``branch`` with what its metadata records; only a K8sTA commit (``ours``: its
+    trailers) names a visit: a hand edit keeps the metadata file, but K8sTA did not write it."""
     if sha is None:
         return None
+    if not ours:
+        return station_status.BranchHead(app=model.AppRef("", ""), branch=branch, sha=sha)
     try:
         head = appbranch.read_head(mirror, branch, fetch=False)
     except git_errors.NotAnAppBranch:
