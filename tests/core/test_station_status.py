@@ -153,6 +153,24 @@ def test_a_station_no_ticket_visited_reads_its_app_branches() -> None:
     assert written(world(ticket("api-1", NEW, entered=100, arrived=110)), status, heads).source is Source.TICKET
 
 
+def test_a_first_ride_writes_once_at_arrival_not_when_its_push_shows_on_the_branches() -> None:
+    riding = ticket("api-1", OLD, entered=100, arrived=None, state=model.TicketState.DEPLOYING, at_dev=True)
+    pushed_heads = {app: BranchHead(app, f"env/{app.name}", f"api-1-{app.name}", ticket="api-1", station="dev",
+                                    config_commit=OLD.config_commit, images=OLD.images) for app in (API, WEB)}
+    assert decide(world(riding), None, pushed_heads) == []
+    arrived = ticket("api-1", OLD, entered=100, arrived=110, state=model.TicketState.SOAKING, at_dev=True)
+    assert written(world(arrived), None, pushed_heads).source is Source.TICKET
+
+
+def test_a_ride_into_a_station_without_status_writes_the_last_arrival() -> None:
+    """A controller upgraded mid-ride: what arrived before is known from the tickets."""
+    first = ticket("api-1", OLD, entered=100, arrived=110)
+    riding = ticket("api-2", NEW, entered=200, arrived=None, state=model.TicketState.DEPLOYING, at_dev=True)
+    status = written(world(first, riding))
+    assert (status.ticket, status.snapshot) == ("api-1", OLD)
+    assert [a.commit for a in status.applications] == ["api-1-api-dev", "api-1-web-dev"]
+
+
 def test_nothing_known_writes_nothing() -> None:
     assert decide(world()) == []
     half = {API: BranchHead(API, "env/api-dev", "h", ticket="api-0", station="dev")}  # web has no K8sTA head

@@ -158,8 +158,8 @@ def desired(world: model.World, station: model.StationSpec, observed: StationSta
     if arrival is not None and (observed is None or observed.source is not Source.TICKET
                                 or observed.arrived_at is None or arrival.key > _key(observed)):
         base = _from_arrival(arrival, heads)
-    elif observed is not None and observed.source is Source.TICKET:
-        base = observed
+    elif (observed is not None and observed.source is Source.TICKET) or riding:
+        base = observed  # riding: the branches may already hold the rider's commits, not what runs
     else:
         base = _from_heads(station, heads) or observed
     if base is None:
