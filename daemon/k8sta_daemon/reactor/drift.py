@@ -88,7 +88,6 @@ class DriftWatcher:
             by_repo.setdefault(source.repo_url, []).append(source)
         with self._lock:
             previous: dict[model.AppRef, model.Drift | model.Rerendered] = {**self._drift, **self._rerendered}
-        with self._lock:
             heads_before = dict(self._heads)
         heads: dict[model.AppRef, station_status.BranchHead] = {}
         for repo_url, group in by_repo.items():
