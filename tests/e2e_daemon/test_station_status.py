@@ -90,6 +90,7 @@ def test_station_status_after_a_ride_a_rollback_and_an_overlay_rerender(
                      timeout=60)
         assert status(railway, env)["arrivedAt"] == arrived(railway, rollback, env)
     staging = status(railway, "staging")
+    k8sta(stack, railway, "resume", "line")  # the rollback's hold: a held Track is not re-rendered either
 
     # an overlay-only commit re-renders env/dev: same ticket and snapshot, the new commit, Argo CD's verdicts
     dev_before = railway.repo.head("env/dev")
