@@ -199,7 +199,7 @@ def test_a_station_at_rest_shows_what_runs_there() -> None:
                                                  arrived_at=100),
             "staging": station_status.StationStatus(station_status.Source.APP_BRANCH, SNAP)}
     tickets = [ticket("api-9", 1, TS.COMPLETED, last="prod"), ticket("api-11", 3, TS.DEPLOYING, "dev")]
-    view = board.track_json(track(), stations(), tickets, runs)
+    view = board.track_json(track(), stations(), tickets, {name: board.runs_json(r) for name, r in runs.items()})
     assert railway.render_track(view) == "\n".join([
         "api · boarding NewestSupersedes · Ready",
         "  boarding   dev         staging                prod",

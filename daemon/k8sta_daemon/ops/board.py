@@ -139,9 +139,10 @@ def station_runs_json(spec: model.StationSpec, status: station_status.StationSta
 
 def track_json(track: model.TrackSpec, stations: Mapping[str, model.StationSpec],
                tickets: Iterable[model.Ticket],
-               runs: Mapping[str, station_status.StationStatus | None] | None = None) -> dict[str, Any]:
+               runs: Mapping[str, Mapping[str, Any] | None] | None = None) -> dict[str, Any]:
     """A Track as the board shows it: its Stations in order, who stands where, what runs at each (``runs``:
-    the Stations' statuses by name), what just finished."""
+    ``runs_json`` of the Stations' statuses by name, made once per status: the board re-renders a Track on
+    every change of its tickets), what just finished."""
     tickets = list(tickets)
     runs = runs or {}
     placed = positions(track, tickets)
@@ -158,7 +159,7 @@ def track_json(track: model.TrackSpec, stations: Mapping[str, model.StationSpec]
             "soakSeconds": spec.soak_seconds if spec else 0,
             "disabled": spec.disabled if spec else False,
             "tickets": [{"name": t.name, "state": t.status.state.value} for t in here],
-            "runs": runs_json(runs.get(name)),
+            "runs": runs.get(name),
         }
 
     return {

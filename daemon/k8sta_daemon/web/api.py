@@ -34,7 +34,8 @@ def tracks() -> Response:
     items = []
     for track in auth.visible(store.tracks(namespace)):
         mine = [(spec, runs) for spec, runs in stations if spec.namespace == track.namespace]
-        items.append(board.track_json(track, {s.name: s for s, _ in mine}, tickets, {s.name: r for s, r in mine}))
+        items.append(board.track_json(track, {s.name: s for s, _ in mine}, tickets,
+                                     {s.name: board.runs_json(r) for s, r in mine}))
     return jsonify(items=items)
 
 
@@ -45,7 +46,7 @@ def track(namespace: str, name: str) -> Response:
     spec = store.track(namespace, name)
     stations = store.stations_running(namespace)
     return jsonify(board.track_json(spec, {s.name: s for s, _ in stations}, store.tickets(namespace, name),
-                                    {s.name: runs for s, runs in stations}))
+                                    {s.name: board.runs_json(runs) for s, runs in stations}))
 
 
 @bp.get("/tickets")

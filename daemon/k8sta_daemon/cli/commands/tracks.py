@@ -43,7 +43,7 @@ def _views(ctx: Context, store: Any, names: list[str], all_namespaces: bool) -> 
     stations = store.stations_running(namespace)
     tickets = store.tickets(namespace)
     return [board.track_json(track, {s.name: s for s, _ in stations if s.namespace == track.namespace}, tickets,
-                             {s.name: runs for s, runs in stations if s.namespace == track.namespace})
+                             {s.name: board.runs_json(runs) for s, runs in stations if s.namespace == track.namespace})
             for track in tracks]
 
 

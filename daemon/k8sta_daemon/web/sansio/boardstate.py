@@ -73,9 +73,9 @@ def pending_gate(track: model.TrackSpec, stations: Mapping[str, model.StationSpe
 
 def track_view(track: model.TrackSpec, stations: Mapping[str, model.StationSpec],
                tickets: Iterable[model.Ticket],
-               runs: Mapping[str, station_status.StationStatus | None] | None = None) -> TrackView:
+               runs: Mapping[str, Mapping[str, Any] | None] | None = None) -> TrackView:
     """The board's picture of one Track (``stations``: the Track's namespace's Stations by name, ``runs``
-    what runs at each)."""
+    what runs at each, as ``board.runs_json``)."""
     tickets = list(tickets)
     view = board.track_json(track, stations, tickets, runs)
     shown = {t["name"] for t in view["waiting"]} | {t["name"] for t in view["offTrack"]} | {
@@ -109,7 +109,7 @@ class BoardState:
     def __init__(self) -> None:
         self.tracks: dict[model.TrackRef, model.TrackSpec] = {}
         self.stations: dict[str, dict[str, model.StationSpec]] = {}  # namespace -> name -> spec
-        self.runs: dict[str, dict[str, station_status.StationStatus | None]] = {}  # namespace -> name -> status
+        self.runs: dict[str, dict[str, dict[str, Any] | None]] = {}  # namespace -> name -> runs_json of its status
         self.tickets: dict[model.TrackRef, dict[str, model.Ticket]] = {}  # by the Track they name
         self._versions: dict[tuple[str, str, str], str] = {}  # (kind, namespace, name) -> resourceVersion
         self._ticket_track: dict[tuple[str, str], model.TrackRef] = {}
@@ -131,7 +131,7 @@ class BoardState:
             return self._remove(kind, key[1], key[2])
         self._versions[key] = _version(obj)
         if kind == "Station":
-            self.runs.setdefault(key[1], {})[key[2]] = _runs(obj)
+            self.runs.setdefault(key[1], {})[key[2]] = board.runs_json(_runs(obj))
         return self._put(kind, parsed)
 
     def replace_all(self, kind: str, items: Iterable[Mapping[str, Any]]) -> set[model.TrackRef]:
