@@ -67,9 +67,20 @@ class World:
         return {"Track": self.tracks, "Station": self.stations, "Ticket": self.tickets}
 
 
+def runs(namespace: str, station_name: str, ticket_name: str, track_name: str) -> dict[str, Any]:
+    """A Station's status as the controller writes it (``core.station_status``): what runs there now."""
+    return {"source": "Ticket", "version": "3f2a9c1 api:1.4.2",
+            "snapshot": {"configCommit": "3f2a9c1" + "0" * 33, "images": [
+                {"name": "registry.example/acme/api", "tag": "1.4.2", "digest": "sha256:" + "ab" * 32}]},
+            "ticket": ticket_name, "track": track_name, "arrivedAt": "2026-12-01T09:00:00Z",
+            "applications": [{"namespace": "argocd", "name": f"{station_name}-app", "branch": f"env/{station_name}",
+                              "commit": "c0ffee12" * 5, "sync": "Synced", "health": "Healthy"}]}
+
+
 def at_scale(tracks: int = 1000, stations_per_track: int = 3, tickets: int = 1000) -> World:
-    """``tracks`` Tracks of ``stations_per_track`` Stations each (a namespace per 50 Tracks) and ``tickets``
-    tickets spread over them: every state the board draws, each with the reason the core would write."""
+    """``tracks`` Tracks of ``stations_per_track`` Stations each (a namespace per 50 Tracks), each Station with
+    what runs there, and ``tickets`` tickets spread over them: every state the board draws, each with the
+    reason the core would write."""
     world = World()
     states = [("Deploying", 0, "deploying at station {s}"),
               ("AwaitingApproval", 0, "waiting for approval to depart into station {n}"),
@@ -82,8 +93,9 @@ def at_scale(tracks: int = 1000, stations_per_track: int = 3, tickets: int = 100
         names = [f"{name}-s{k}" for k in range(stations_per_track)]
         for k, station_name in enumerate(names):
             junction = [f"line-{(i + 1) % tracks:04d}"] if k == stations_per_track - 1 and i % 10 == 0 else []
-            world.stations.append(station(namespace, station_name, [f"{station_name}-app"], tracks=junction,
-                                          approvalRequired=k == 1, soakSeconds=60 if k == 0 else 0))
+            world.stations.append({**station(namespace, station_name, [f"{station_name}-app"], tracks=junction,
+                                             approvalRequired=k == 1, soakSeconds=60 if k == 0 else 0),
+                                   "status": runs(namespace, station_name, f"{name}-0", name)})
         world.tracks.append(track(namespace, name, names))
     for j in range(tickets):
         i = j % tracks

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from k8sta_daemon.cli import journey, railway
-from k8sta_daemon.core import model
+from k8sta_daemon.core import model, station_status
 from k8sta_daemon.ops import board
 
 TS = model.TicketState
@@ -192,3 +192,20 @@ def test_events_follow_the_journey() -> None:
         "  2025-11-26 09:40:09Z  Warning  RetryRefused  retry refused: a newer ticket holds dev (x3)",
     ]
     assert "Events:" not in journey.render_ticket({**view, "events": []})
+
+
+def test_a_station_at_rest_shows_what_runs_there() -> None:
+    runs = {"prod": station_status.StationStatus(station_status.Source.TICKET, SNAP, ticket="api-9", track="api",
+                                                 arrived_at=100),
+            "staging": station_status.StationStatus(station_status.Source.APP_BRANCH, SNAP)}
+    tickets = [ticket("api-9", 1, TS.COMPLETED, last="prod"), ticket("api-11", 3, TS.DEPLOYING, "dev")]
+    view = board.track_json(track(), stations(), tickets, {name: board.runs_json(r) for name, r in runs.items()})
+    assert railway.render_track(view) == "\n".join([
+        "api · boarding NewestSupersedes · Ready",
+        "  boarding   dev         staging                prod",
+        "  ▷──────────●───────────○──────────────────────○",
+        "             api-11      runs abc1234 api:1.0   runs abc1234 api:1.0",
+        "             Deploying   from app branches      from api-9",
+        "  recent: api-9 Completed at prod",
+    ])
+    assert view["stations"][2]["runs"]["ticket"] == "api-9" and view["stations"][0]["runs"] is None

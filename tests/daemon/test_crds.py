@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sta_daemon.core import actions, failures, model
+from k8sta_daemon.core import actions, failures, model, station_status
 from k8sta_daemon.core import codec as resources
 
 from .test_resources import _journey_statuses, station_obj, ticket_obj, track_obj
@@ -131,7 +131,7 @@ def test_kustomization_lists_every_crd_file() -> None:
     assert sorted(kustomization["resources"]) == sorted(files)
 
 
-@pytest.mark.parametrize("kind, has_status", [("Ticket", True), ("Track", True), ("Station", False)])
+@pytest.mark.parametrize("kind, has_status", [("Ticket", True), ("Track", True), ("Station", True)])
 def test_status_subresource(kind: str, has_status: bool) -> None:
     assert ("status" in (_version(kind).get("subresources") or {})) is has_status
 
@@ -177,6 +177,9 @@ TRACK_REASONS = {model.ConditionReason.VALID, model.ConditionReason.DISABLED, mo
     ("Track", "status.conditions.[].reason", {r.value for r in TRACK_REASONS}
      | {model.ConditionReason.APPLICATION_NOT_AUTHORIZED.value}),
     ("Track", "spec.boarding", {b.value for b in model.Boarding}),
+    ("Station", "status.source", {s.value for s in station_status.Source}),
+    ("Station", "status.applications.[].sync", {s.value for s in model.SyncStatus}),
+    ("Station", "status.applications.[].health", {h.value for h in model.HealthStatus}),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_enums_match_the_model(kind: str, path: str, values: set[str]) -> None:
     assert _enum_at(kind, path) == values
@@ -267,6 +270,19 @@ def test_every_status_decide_writes_is_valid() -> None:
     for status in _journey_statuses():
         body = resources.ticket_status_to_dict(status)
         assert validate(status_schema, body, ".status") == [], body
+
+
+def test_station_status_is_valid_and_shown_in_columns() -> None:
+    status = station_status.StationStatus(
+        source=station_status.Source.TICKET, ticket="api-1", track="api", arrived_at=1_795_000_000.25,
+        snapshot=model.Snapshot("a" * 40, (model.ImagePin("registry.local/shop/api", "1.4.2", "sha256:" + "b" * 64),)),
+        applications=(station_status.AppVersion(model.AppRef("argocd", "api-prod"), "env/prod", "c" * 40,
+                                                model.SyncStatus.SYNCED, model.HealthStatus.HEALTHY),))
+    body = station_status.to_dict(status)
+    assert validate(_schema("Station")["properties"]["status"], body, ".status") == []
+    columns = {c["name"]: c["jsonPath"] for c in _version("Station")["additionalPrinterColumns"]}
+    assert columns["Version"] == ".status.version" and body["version"] == "aaaaaaa api:1.4.2"
+    assert columns["Ticket"] == ".status.ticket" and body["ticket"] == "api-1"
 
 
 def test_child_ticket_body_is_valid() -> None:

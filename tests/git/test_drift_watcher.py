@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitrepos import DEV, Human, Remote
+from gitrepos import DEV, Human, Remote, pin
 from test_repair import hand_edit, promote
 
 from k8sta_cmp import safety
@@ -12,7 +12,7 @@ from k8sta_cmp.kustomize import Kustomize
 from k8sta_daemon.adapters.git import appbranch, credentials
 from k8sta_daemon.adapters.git.mirror import Mirror
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import actions, authorization, codec, model, outcomes
+from k8sta_daemon.core import actions, authorization, codec, model, outcomes, station_status
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.units import Context, GitSettings, repair_drift
@@ -48,10 +48,14 @@ def test_a_hand_edit_is_reported_until_the_repair_lands(
 
     watcher.scan()
     assert watcher.current() == ()
+    assert watcher.heads() == {APP: station_status.BranchHead(  # what the Station's status reads
+        APP, "env/dev", ours, ticket="api-42", station="dev", config_commit=remote.head("main"),
+        images=(pin("1.2.3"),))}
 
     human = hand_edit(remote, tmp_path, "README.md", "harmless\n")
     watcher.scan()
     assert watcher.current() == (model.Drift(APP, "env/dev", human),)
+    assert watcher.heads() == {APP: station_status.BranchHead(APP, "env/dev", human)}  # names no visit
     assert changes == [1]  # the loop is woken to decide at once
 
     context = Context(kube=None, argo=None, cache=cache, metrics=Metrics(), git=git)  # type: ignore[arg-type]
@@ -108,6 +112,7 @@ def test_an_overlay_re_render_is_reported_as_the_visits_new_commit_not_as_drift(
 
     assert watcher.current() == ()
     assert watcher.rerendered() == (model.Rerendered(APP, "env/dev", sha, ticket="k8sta/api-42", station="dev"),)
+    assert (watcher.heads()[APP].sha, watcher.heads()[APP].ticket) == (sha, "api-42")  # the visit's own head
 
 
 def ticket_obj(name: str, commit: str, remote: Remote, entered_at: float) -> dict:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from k8sta_daemon.adapters.metrics import Metrics, total
-from k8sta_daemon.core import actions, authorization, codec, decide, model
+from k8sta_daemon.core import actions, authorization, codec, decide, model, station_status
 from k8sta_daemon.reactor.cache import Cache, View
 from k8sta_daemon.reactor.execution import PassResult
 from k8sta_daemon.reactor.loop import Controller
@@ -314,6 +314,9 @@ class Heads:
 
     def rerendered(self) -> tuple[model.Rerendered, ...]:
         return self.found
+
+    def heads(self) -> dict[model.AppRef, station_status.BranchHead]:
+        return {}
 
 
 def visiting(name: str, on: str, at: str, commit: str, version: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from cli.cluster import Cluster  # tests/ is the rootdir of the test packages
 from flask.testing import FlaskClient
 
-from k8sta_daemon.core import model
+from k8sta_daemon.core import model, station_status
 from k8sta_daemon.web import create_app
 from k8sta_devstack.stack import Stack
 
@@ -62,6 +62,13 @@ def test_api_lists_tracks_and_tickets(client: FlaskClient, cluster: Cluster) -> 
 
     one = client.get(f"/api/v1/tracks/{ns}/api").json
     assert one["name"] == "api" and [s["name"] for s in one["stations"]] == ["dev", "prod"]
+    prod = cluster.get("Station", "prod")  # what runs at prod, as the controller writes it
+    runs = station_status.StationStatus(station_status.Source.TICKET, OLD, ticket="api-0", track="api",
+                                        arrived_at=1764150000.0)
+    cluster.custom.replace_namespaced_custom_object_status("k8sta.io", "v1alpha1", ns, "stations", "prod",
+                                                           {**prod, "status": station_status.to_dict(runs)})
+    one = client.get(f"/api/v1/tracks/{ns}/api").json
+    assert [s["runs"] and s["runs"]["ticket"] for s in one["stations"]] == [None, "api-0"]
 
     tickets = client.get(f"/api/v1/tickets?namespace={ns}&track=api").json["items"]
     assert [(t["name"], t["state"], t["station"]) for t in tickets] == [("api-1", "Deploying", "dev")]

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from k8sta_daemon.core import model
+from k8sta_daemon.core import model, station_status
 from k8sta_daemon.web.boardwatch import LOG_SIZE, Hub
 from k8sta_daemon.web.sansio import svg
 from k8sta_daemon.web.sansio.boardstate import BoardState, pending_gate
@@ -137,6 +137,22 @@ def test_the_railway_shows_stations_in_order_trains_at_their_stations_and_the_co
     assert "failed at station prod: argocd/prod-api: Degraded" in text  # Failed stays in sight with its reason
     assert "⇒ eu" in text and 'href="#track/shop/eu"' in html  # the junction links to the Track it feeds
     assert 'href="/board/tickets/shop/api-7"' in html
+
+
+def test_a_station_at_rest_shows_what_runs_there_and_a_busy_one_its_train() -> None:
+    state = fed()
+    runs = station_status.StationStatus(
+        station_status.Source.TICKET, model.Snapshot("3f2a9c1" + "0" * 33, (model.ImagePin("acme/api", "1.4.2"),)),
+        ticket="api-6", track="main-line", arrived_at=1_796_000_000)
+    for name in ("dev", "prod"):
+        obj = bw.station(NS, name, [f"{name}-api"], **({"tracks": ["eu"]} if name == "prod" else {}))
+        obj["status"] = station_status.to_dict(runs)
+        obj["metadata"]["resourceVersion"] = "2"
+        assert state.apply("Station", "MODIFIED", obj) == {MAIN}  # its status is part of the picture
+    tags = parsed(str(svg.render_track(state.track_view(MAIN))))
+    shown = [text for text in tags.text if text.startswith(("3f2a9c1", "from "))]
+    assert shown == ["3f2a9c1 api:1.4.2", "from api-6"]  # prod is at rest; api-7 stands at dev
+    assert state.track_view(MAIN).view["stations"][0]["runs"]["ticket"] == "api-6"
 
 
 def test_a_ticket_of_a_junction_names_its_parent() -> None:

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     tracks.add_argument("-w", "--watch", type=_seconds, nargs="?", const=2.0, metavar="SECONDS",
                         help="redraw every SECONDS (default 2) until interrupted")
 
+    stations = add("stations", "what runs at each Station: version, the ticket that brought it, each Application")
+    stations.add_argument("names", nargs="*", metavar="STATION", help="only these Stations")
+    stations.add_argument("-A", "--all-namespaces", action="store_true", help="Stations of every namespace")
+
     ticket = add("ticket", "show or create tickets, or let one through freeze windows")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
     show = add("show", "show a ticket's pins and journey", ticket_commands)
@@ -103,11 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     """The one command to run; imported lazily so ``--help`` stays fast."""
-    from .commands import abandon, approve, freeze, holds, retry, rollback, ticket_create, ticket_show, tracks
+    from .commands import (abandon, approve, freeze, holds, retry, rollback, stations, ticket_create, ticket_show,
+                           tracks)
 
     table: dict[str, Callable[[Context], ExitCode]] = {
         "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
                                          watch=args.watch),
+        "stations": lambda ctx: stations.run(ctx, names=args.names, all_namespaces=args.all_namespaces),
         "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
         "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
                                                        config=args.config, drop_images=args.drop_images or [],

@@ -7,11 +7,13 @@ command decides from the TTY and NO_COLOR), so the picture is tested as plain te
       boarding   dev         staging     prod
                              soak 60s    gate, ⇒ eu,us
       ▷──────────●───────────●───────────○
-                 api-11      api-10
-                 Deploying   Soaking
+                 api-11      api-10      runs 3f2a9c1 api:1.4.2
+                 Deploying   Soaking     from api-9
       api-12
       Waiting
       recent: api-9 Completed at prod
+
+Under a Station at rest (no ticket there): what runs there (``k8sta stations`` shows all of it).
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ def _marker(station: Mapping[str, Any]) -> str:
     return "●" if station.get("tickets") else "○"
 
 
+def _at_rest(station: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """What runs at a Station no ticket stands at, as two cells under it (none when nothing is known)."""
+    runs = station.get("runs")
+    if not runs:
+        return []
+    source = f"from {runs['ticket']}" if runs.get("ticket") else "from app branches"
+    return [{"name": f"runs {runs['version']}", "state": source, "runs": True}]
+
+
 def _header(view: Mapping[str, Any], paint: _Paint) -> str:
     parts = [paint("1", view["name"]), f"boarding {view['boarding']}"]
     if view.get("disabled"):
@@ -99,7 +110,8 @@ def render_track(view: Mapping[str, Any], *, colour: bool = False, indent: str =
     columns: list[tuple[str, str, str, list[Mapping[str, str]]]] = [  # label, note, marker, tickets
         ("boarding", "", "▷", list(view.get("waiting", ())))]
     for station in view["stations"]:
-        columns.append((station["name"], _notes(station), _marker(station), list(station.get("tickets", ()))))
+        columns.append((station["name"], _notes(station), _marker(station),
+                        list(station.get("tickets", ())) or _at_rest(station)))
     for lost in view.get("offTrack", ()):
         columns.append((lost["station"], "off track", "?", [lost]))
 
@@ -118,7 +130,7 @@ def render_track(view: Mapping[str, Any], *, colour: bool = False, indent: str =
     for index, ((_, _, marker, tickets), width) in enumerate(zip(columns, widths, strict=True)):
         last = index == len(columns) - 1
         segment = marker if last else marker + "─" * (width - 1)
-        state = tickets[0]["state"] if tickets else None
+        state = tickets[0]["state"] if tickets and not tickets[0].get("runs") else None
         rail.append(paint.state(state, marker) + segment[1:] if state and colour else segment)
     lines.append(indent + "".join(rail))
 
@@ -126,7 +138,10 @@ def render_track(view: Mapping[str, Any], *, colour: bool = False, indent: str =
     for row in range(depth):
         names, states = [], []
         for (*_, tickets), width in zip(columns, widths, strict=True):
-            if row < len(tickets):
+            if row < len(tickets) and tickets[row].get("runs"):
+                names.append(paint("2", tickets[row]["name"].ljust(width)))
+                states.append(paint("2", tickets[row]["state"].ljust(width)))
+            elif row < len(tickets):
                 ticket = tickets[row]
                 names.append(paint.state(ticket["state"], ticket["name"].ljust(width)))
                 states.append(paint.state(ticket["state"], ticket["state"].ljust(width)))

@@ -29,8 +29,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from k8sta_daemon.core import model
+
+if TYPE_CHECKING:
+    from k8sta_daemon.core import station_status
 
 
 @dataclass(frozen=True)
@@ -217,5 +221,18 @@ class SetTrackCondition:
     condition: model.Condition
 
 
+@dataclass(frozen=True)
+class UpdateStationStatus:
+    """Replace a Station's status subresource with what runs there (``core.station_status`` decides it,
+    apart from ``decide``); emitted only when it differs from the written one, compare-and-swap."""
+
+    station: model.StationRef
+    status: station_status.StationStatus
+
+    @property
+    def namespace(self) -> str:  # what the executor fences on
+        return self.station.namespace
+
+
 Action = (PushStation | RequestSync | RepairDrift | UpdateTicketStatus | SetTicketCondition | EmitEvent | SpawnTicket
-          | SetTrackCondition)
+          | SetTrackCondition | UpdateStationStatus)

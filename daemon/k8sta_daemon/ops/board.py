@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from k8sta_daemon.core import model
+from k8sta_daemon.core import model, station_status
 
 # Where a ticket is, seen from its Track: before the first Station, at one, or off the line.
 BOARDING = "(boarding)"
@@ -115,10 +115,36 @@ def recent_finished(track: model.TrackSpec, tickets: Iterable[model.Ticket], lim
     return sorted(done, key=lambda t: t.order_key, reverse=True)[:limit]
 
 
+def runs_json(status: station_status.StationStatus | None) -> dict[str, Any] | None:
+    """What runs at a Station (its status), or None when nothing is known yet."""
+    if status is None:
+        return None
+    return {
+        "version": status.version,
+        "source": status.source.value,
+        "snapshot": snapshot_json(status.snapshot),
+        "ticket": status.ticket,
+        "track": status.track,
+        "arrivedAt": iso(status.arrived_at),
+        "applications": [{"application": str(a.app), "branch": a.branch, "commit": a.commit, "sync": a.sync.value,
+                          "health": a.health.value} for a in status.applications],
+    }
+
+
+def station_runs_json(spec: model.StationSpec, status: station_status.StationStatus | None) -> dict[str, Any]:
+    """One Station for ``k8sta stations``: its Applications and what runs there."""
+    return {"namespace": spec.namespace, "name": spec.name, "applications": [str(a) for a in spec.applications],
+            "disabled": spec.disabled, "runs": runs_json(status)}
+
+
 def track_json(track: model.TrackSpec, stations: Mapping[str, model.StationSpec],
-               tickets: Iterable[model.Ticket]) -> dict[str, Any]:
-    """A Track as the board shows it: its Stations in order, who stands where, what just finished."""
+               tickets: Iterable[model.Ticket],
+               runs: Mapping[str, Mapping[str, Any] | None] | None = None) -> dict[str, Any]:
+    """A Track as the board shows it: its Stations in order, who stands where, what runs at each (``runs``:
+    ``runs_json`` of the Stations' statuses by name, made once per status: the board re-renders a Track on
+    every change of its tickets), what just finished."""
     tickets = list(tickets)
+    runs = runs or {}
     placed = positions(track, tickets)
 
     def station_json(name: str) -> dict[str, Any]:
@@ -133,6 +159,7 @@ def track_json(track: model.TrackSpec, stations: Mapping[str, model.StationSpec]
             "soakSeconds": spec.soak_seconds if spec else 0,
             "disabled": spec.disabled if spec else False,
             "tickets": [{"name": t.name, "state": t.status.state.value} for t in here],
+            "runs": runs.get(name),
         }
 
     return {

@@ -20,7 +20,7 @@ import urllib3
 from kubernetes import client as k8s_client
 
 from k8sta_daemon.adapters import kube, retry
-from k8sta_daemon.core import codec, model
+from k8sta_daemon.core import codec, model, station_status
 
 from . import errors, intake
 
@@ -54,6 +54,17 @@ def _translated(what: str, not_found: str | None = None) -> Iterator[None]:
         raise errors.Unavailable(f"{what}: {exc}") from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise errors.Unavailable(f"{what}: the Kubernetes API did not answer ({type(exc).__name__})") from None
+
+
+def runs_of(obj: dict[str, Any]) -> station_status.StationStatus | None:
+    """A Station object's status as ``core.station_status`` reads it; an unreadable one is logged, None."""
+    meta = obj.get("metadata", {})
+    try:
+        return station_status.from_dict(obj.get("status"), f"Station {meta.get('namespace')}/{meta.get('name')}")
+    except station_status.MalformedStatus as exc:
+        log.warning("ignoring the unreadable status of Station %s/%s: %s", meta.get("namespace"), meta.get("name"),
+                    exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,16 @@ class Store:
     def stations(self, namespace: str | None) -> dict[model.StationRef, model.StationSpec]:
         stations = self._parse_all("Station", self._list("Station", namespace), codec.station_from_dict)
         return {s.ref: s for s in stations}
+
+    def stations_running(self, namespace: str | None,
+                         ) -> list[tuple[model.StationSpec, station_status.StationStatus | None]]:
+        """Every Station with what runs there (its status; None when none is written or it is unreadable)."""
+        found = []
+        for obj in self._list("Station", namespace):
+            specs = self._parse_all("Station", [obj], codec.station_from_dict)
+            if specs:
+                found.append((specs[0], runs_of(obj)))
+        return sorted(found, key=lambda pair: (pair[0].namespace, pair[0].name))
 
     def tickets(self, namespace: str | None, track: str | None = None) -> list[model.Ticket]:
         tickets = self._parse_all("Ticket", self._list("Ticket", namespace), codec.ticket_from_dict)

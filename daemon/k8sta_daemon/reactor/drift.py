@@ -1,5 +1,6 @@
 """The drift watcher: a background thread that reads app-branch heads and feeds ``World.drift`` (hand
-edits) and ``World.rerendered`` (K8sTA's overlay-only re-renders, which the visit they name adopts).
+edits) and ``World.rerendered`` (K8sTA's overlay-only re-renders, which the visit they name adopts), and
+``heads()``: each head's metadata, for the Stations' statuses (``core.station_status``).
 
 Off the decision's hot path: every ``interval`` seconds (and when a repair asks for it) it fetches each
 repository that holds a watched app branch once (a fetch that brings nothing is one round trip), reads
@@ -21,10 +22,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from k8sta_daemon.adapters.git import appbranch, repair
 from k8sta_daemon.adapters.git import errors as git_errors
-from k8sta_daemon.adapters.git import repair
 from k8sta_daemon.adapters.git.mirror import Mirror
-from k8sta_daemon.core import authorization, codec, drift, model, sources
+from k8sta_daemon.core import authorization, codec, drift, model, sources, station_status
 from k8sta_daemon.reactor.cache import Cache
 from k8sta_daemon.reactor.units.context import GitSettings
 
@@ -43,6 +44,8 @@ class DriftWatcher:
     _drift: dict[model.AppRef, model.Drift] = field(default_factory=dict)
     _rerendered: dict[model.AppRef, model.Rerendered] = field(default_factory=dict)
     _judged: dict[tuple[str, str, str, str], model.Drift | model.Rerendered | None] = field(default_factory=dict)
+    _read: dict[tuple[str, str, str, str], station_status.BranchHead | None] = field(default_factory=dict)
+    _heads: dict[model.AppRef, station_status.BranchHead] = field(default_factory=dict)
     _mirrors: dict[str, Mirror] = field(default_factory=dict)
     _soon: threading.Event = field(default_factory=threading.Event)
 
@@ -54,6 +57,11 @@ class DriftWatcher:
         """The watched branches whose head is an overlay-only re-render (``World.rerendered``)."""
         with self._lock:
             return tuple(self._rerendered.values())
+
+    def heads(self) -> dict[model.AppRef, station_status.BranchHead]:
+        """Each watched branch's head and what its metadata records (as of the last scan)."""
+        with self._lock:
+            return dict(self._heads)
 
     def soon(self) -> None:
         """Scan now rather than at the next interval (the intake re-rendered a branch)."""
@@ -89,19 +97,22 @@ class DriftWatcher:
             by_repo.setdefault(source.repo_url, []).append(source)
         with self._lock:
             previous: dict[model.AppRef, model.Drift | model.Rerendered] = {**self._drift, **self._rerendered}
+            heads_before = dict(self._heads)
+        heads: dict[model.AppRef, station_status.BranchHead] = {}
         for repo_url, group in by_repo.items():
             try:
                 # Read with the credentials of the first watched Application's Argo CD project.
                 project = authorization.project_of(applications.get(group[0].app) or {})
-                found.update(self._scan_repo(repo_url, group, recorded, project))
+                found.update(self._scan_repo(repo_url, group, recorded, project, heads))
             except (git_errors.GitError, OSError) as exc:
                 log.warning("drift check of %s failed: %s", repo_url, exc)
                 found.update({s.app: d for s in group if (d := previous.get(s.app)) is not None})
+                heads.update({s.app: h for s in group if (h := heads_before.get(s.app)) is not None})
         drifted = {a: d for a, d in found.items() if isinstance(d, model.Drift)}
         rerendered = {a: r for a, r in found.items() if isinstance(r, model.Rerendered)}
         with self._lock:
             changed = drifted != self._drift or rerendered != self._rerendered
-            self._drift, self._rerendered = drifted, rerendered
+            self._drift, self._rerendered, self._heads = drifted, rerendered, heads
         if changed:
             for d in drifted.values():
                 if previous.get(d.app) != d:
@@ -110,6 +121,7 @@ class DriftWatcher:
 
     def _scan_repo(self, repo_url: str, group: list[sources.AppSource],
                    recorded: dict[tuple[model.AppRef, str, str], str], project: str | None,
+                   heads: dict[model.AppRef, station_status.BranchHead],
                    ) -> dict[model.AppRef, model.Drift | model.Rerendered]:
         mirror = self._mirrors.get(repo_url)
         if mirror is None:
@@ -125,6 +137,7 @@ class DriftWatcher:
                 if key not in self._judged:
                     if len(self._judged) > MAX_JUDGED:
                         self._judged.clear()  # old heads are never asked about again; start over
+                        self._read.clear()
                     (head,) = repair.heads(mirror, [source.branch], fetch=False)
                     said = head.trailers
                     line = None
@@ -136,7 +149,12 @@ class DriftWatcher:
                         found = dataclasses.replace(found, restore=ours)
                     self._judged[key] = found or drift.judge_rerender(source, head.sha, said.ticket, said.station,
                                                                       said.rerender)
+                    # A head counts as a visit's only if K8sTA wrote it and it is no drift (a replay, a hand edit).
+                    self._read[key] = _head_of(mirror, source.branch, sha,
+                                               ours=bool(said.ticket and said.station) and found is None)
                 verdict = self._judged[key]
+                if (read := self._read.get(key)) is not None:
+                    heads[source.app] = dataclasses.replace(read, app=source.app)
                 if verdict is not None:
                     out[source.app] = dataclasses.replace(verdict, app=source.app)
             return out
@@ -150,3 +168,22 @@ class DriftWatcher:
                 log.exception("drift scan failed")
             self._soon.wait(self.interval)
             self._soon.clear()
+
+
+def _head_of(mirror: Mirror, branch: str, sha: str | None, *, ours: bool) -> station_status.BranchHead | None:
+    """The head ``sha`` of ``branch`` with what its metadata records; only a K8sTA commit (``ours``: its
+    trailers) names a visit: a hand edit keeps the metadata file, but K8sTA did not write it."""
+    if sha is None:
+        return None
+    if not ours:
+        return station_status.BranchHead(app=model.AppRef("", ""), branch=branch, sha=sha)
+    try:
+        head = appbranch.read_head(mirror, branch, fetch=False)
+    except git_errors.NotAnAppBranch:
+        return station_status.BranchHead(app=model.AppRef("", ""), branch=branch, sha=sha)
+    meta = head.metadata
+    if head.sha != sha or meta is None:
+        return station_status.BranchHead(app=model.AppRef("", ""), branch=branch, sha=head.sha or sha)
+    return station_status.BranchHead(app=model.AppRef("", ""), branch=branch, sha=sha, ticket=meta.ticket.name,
+                                     station=meta.station, config_commit=meta.source.config_commit,
+                                     images=tuple(meta.images))

@@ -45,7 +45,8 @@ from k8sta_daemon.reactor.units import trouble as trouble_unit
 log = logging.getLogger("k8sta.controller")
 
 Fence = Callable[[str], str | None]  # namespace -> None (may act) or why this replica must stop
-STATUS_WRITES: tuple[type, ...] = (actions.UpdateTicketStatus, actions.SetTicketCondition, actions.SetTrackCondition)
+STATUS_WRITES: tuple[type, ...] = (actions.UpdateTicketStatus, actions.SetTicketCondition, actions.SetTrackCondition,
+                                   actions.UpdateStationStatus)
 FENCED: tuple[type, ...] = (*STATUS_WRITES, actions.PushStation, actions.SpawnTicket, actions.RequestSync,
                             actions.RepairDrift)
 # Deferrable actions of one ticket that do not depend on each other (one per Application): one in
@@ -321,10 +322,12 @@ class Executor:
 
 
 def batches(planned: Sequence[actions.Action]) -> list[list[actions.Action]]:
-    """Group actions per ticket (or track), keeping the core's order within each group."""
+    """Group actions per ticket (or Track, or Station), keeping the core's order within each group."""
     groups: dict[object, list[actions.Action]] = {}
     for action in planned:
         key = getattr(action, "ticket", None) or getattr(action, "parent", None) or getattr(action, "track", None)
+        if isinstance(action, actions.UpdateStationStatus):
+            key = action.station
         groups.setdefault(key, []).append(action)
     return list(groups.values())
 

@@ -26,13 +26,14 @@ from typing import Any
 from k8sta_daemon.adapters import argocd, kube
 from k8sta_daemon.adapters.leader import LeaderElector, NamespaceClaims
 from k8sta_daemon.adapters.metrics import Metrics
-from k8sta_daemon.core import decide, model, scope
+from k8sta_daemon.core import actions, decide, model, scope, station_status
 from k8sta_daemon.reactor.cache import KINDS, Cache, View
 from k8sta_daemon.reactor.drift import DriftWatcher
 from k8sta_daemon.reactor.execution import Executor
 from k8sta_daemon.reactor.health import HealthReasons
 from k8sta_daemon.reactor.refresher import Refresher
 from k8sta_daemon.reactor.standing import Standing
+from k8sta_daemon.reactor.stations import StationStatuses
 
 log = logging.getLogger("k8sta.controller")
 MAX_PASSES_PER_WAKE = 50  # actions beget status changes beget decisions; bound one burst
@@ -64,6 +65,7 @@ class Controller:
     clock: Callable[[], float] = time.time
     threads: list[threading.Thread] = field(default_factory=list)
     standing: Standing = field(init=False)  # the World kept across passes
+    stations: StationStatuses = field(default_factory=StationStatuses)  # what runs where, as written
     heal_waits: dict[model.AppRef, float] = field(default_factory=dict)  # awaited app -> quiet time to read it
 
     # -- world ----------------------------------------------------------------------------------
@@ -84,6 +86,9 @@ class Controller:
         if self.drift is None:
             return (), ()
         return tuple(self.drift.current()), tuple(self.drift.rerendered())
+
+    def _heads(self) -> dict[model.AppRef, station_status.BranchHead]:
+        return {} if self.drift is None else self.drift.heads()
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -106,7 +111,8 @@ class Controller:
                 with cyclic_gc_paused():
                     changed = self.standing.update(view, changed, self._claimed(), rebuild)
                     part = self.standing.part(changed, self.clock(), *self._drift())
-                    planned = decide.decide(part) if part.tracks or part.tickets else []
+                    planned: list[actions.Action] = decide.decide(part) if part.tracks or part.tickets else []
+                    planned += self.stations.plan(part, view, self._heads())
                 self.metrics.observe_decision(time.monotonic() - started, time.thread_time() - cpu,
                                               len(part.tracks))
                 result = self.executor.execute(planned, part, view)

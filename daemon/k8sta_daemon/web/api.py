@@ -30,11 +30,12 @@ def tracks() -> Response:
     store = kubeclient.store()
     namespace = _scope()
     tickets = store.tickets(namespace)
-    stations = store.stations(namespace)
+    stations = store.stations_running(namespace)
     items = []
     for track in auth.visible(store.tracks(namespace)):
-        mine = {ref.name: spec for ref, spec in stations.items() if ref.namespace == track.namespace}
-        items.append(board.track_json(track, mine, tickets))
+        mine = [(spec, runs) for spec, runs in stations if spec.namespace == track.namespace]
+        items.append(board.track_json(track, {s.name: s for s, _ in mine}, tickets,
+                                     {s.name: board.runs_json(r) for s, r in mine}))
     return jsonify(items=items)
 
 
@@ -43,8 +44,9 @@ def track(namespace: str, name: str) -> Response:
     auth.require(namespace)
     store = kubeclient.store()
     spec = store.track(namespace, name)
-    stations = {ref.name: s for ref, s in store.stations(namespace).items()}
-    return jsonify(board.track_json(spec, stations, store.tickets(namespace, name)))
+    stations = store.stations_running(namespace)
+    return jsonify(board.track_json(spec, {s.name: s for s, _ in stations}, store.tickets(namespace, name),
+                                    {s.name: board.runs_json(runs) for s, runs in stations}))
 
 
 @bp.get("/tickets")

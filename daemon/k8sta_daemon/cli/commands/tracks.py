@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from k8sta_daemon.core import model
 from k8sta_daemon.ops import board
 
 from .. import railway
@@ -41,14 +40,11 @@ def run(ctx: Context, *, names: list[str], all_namespaces: bool, watch: float | 
 def _views(ctx: Context, store: Any, names: list[str], all_namespaces: bool) -> list[dict[str, Any]]:
     namespace = None if all_namespaces else ctx.namespace
     tracks = [store.track(ctx.namespace, name) for name in names] if names else store.tracks(namespace)
-    stations = store.stations(namespace)
+    stations = store.stations_running(namespace)
     tickets = store.tickets(namespace)
-    return [board.track_json(track, _stations_of(track, stations), tickets) for track in tracks]
-
-
-def _stations_of(track: model.TrackSpec,
-                 stations: dict[model.StationRef, model.StationSpec]) -> dict[str, model.StationSpec]:
-    return {s.name: s for ref, s in stations.items() if ref.namespace == track.namespace}
+    return [board.track_json(track, {s.name: s for s, _ in stations if s.namespace == track.namespace}, tickets,
+                             {s.name: board.runs_json(runs) for s, runs in stations if s.namespace == track.namespace})
+            for track in tracks]
 
 
 def _human(ctx: Context, data: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from k8sta_daemon.reactor.units import (
     repair_drift,
     request_sync,
     spawn,
+    station_status,
     ticket_condition,
     track_condition,
     write_status,
@@ -35,6 +36,7 @@ UNITS: dict[type, Unit] = {
     actions.RequestSync: request_sync.run,
     actions.SetTicketCondition: ticket_condition.run,
     actions.RepairDrift: repair_drift.run,
+    actions.UpdateStationStatus: station_status.run,
 }
 
 __all__ = ["UNITS", "Context", "GitSettings", "Unit"]

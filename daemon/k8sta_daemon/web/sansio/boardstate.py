@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from k8sta_daemon.core import codec, model
+from k8sta_daemon.core import codec, model, station_status
 from k8sta_daemon.ops import board
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,12 @@ def pending_gate(track: model.TrackSpec, stations: Mapping[str, model.StationSpe
 
 
 def track_view(track: model.TrackSpec, stations: Mapping[str, model.StationSpec],
-               tickets: Iterable[model.Ticket]) -> TrackView:
-    """The board's picture of one Track (``stations``: the Track's namespace's Stations by name)."""
+               tickets: Iterable[model.Ticket],
+               runs: Mapping[str, Mapping[str, Any] | None] | None = None) -> TrackView:
+    """The board's picture of one Track (``stations``: the Track's namespace's Stations by name, ``runs``
+    what runs at each, as ``board.runs_json``)."""
     tickets = list(tickets)
-    view = board.track_json(track, stations, tickets)
+    view = board.track_json(track, stations, tickets, runs)
     shown = {t["name"] for t in view["waiting"]} | {t["name"] for t in view["offTrack"]} | {
         t["name"] for t in view["recent"]} | {t["name"] for s in view["stations"] for t in s["tickets"]}
     cards = {}
@@ -88,6 +90,15 @@ def track_view(track: model.TrackSpec, stations: Mapping[str, model.StationSpec]
     return TrackView(track.ref, view, cards, track_hold(track))
 
 
+def _runs(obj: Mapping[str, Any]) -> station_status.StationStatus | None:
+    """What runs at a Station (its status); an unreadable status shows as nothing known."""
+    try:
+        return station_status.from_dict(obj.get("status"))
+    except station_status.MalformedStatus as exc:
+        log.warning("board ignores the unreadable status of a Station: %s", exc)
+        return None
+
+
 def _version(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion", ""))
 
@@ -98,6 +109,7 @@ class BoardState:
     def __init__(self) -> None:
         self.tracks: dict[model.TrackRef, model.TrackSpec] = {}
         self.stations: dict[str, dict[str, model.StationSpec]] = {}  # namespace -> name -> spec
+        self.runs: dict[str, dict[str, dict[str, Any] | None]] = {}  # namespace -> name -> runs_json of its status
         self.tickets: dict[model.TrackRef, dict[str, model.Ticket]] = {}  # by the Track they name
         self._versions: dict[tuple[str, str, str], str] = {}  # (kind, namespace, name) -> resourceVersion
         self._ticket_track: dict[tuple[str, str], model.TrackRef] = {}
@@ -118,6 +130,8 @@ class BoardState:
             self._versions.pop(key, None)
             return self._remove(kind, key[1], key[2])
         self._versions[key] = _version(obj)
+        if kind == "Station":
+            self.runs.setdefault(key[1], {})[key[2]] = board.runs_json(_runs(obj))
         return self._put(kind, parsed)
 
     def replace_all(self, kind: str, items: Iterable[Mapping[str, Any]]) -> set[model.TrackRef]:
@@ -153,6 +167,7 @@ class BoardState:
             ref = model.TrackRef(namespace, name)
             return {ref} if self.tracks.pop(ref, None) is not None else set()
         if kind == "Station":
+            self.runs.get(namespace, {}).pop(name, None)
             if self.stations.get(namespace, {}).pop(name, None) is None:
                 return set()
             return self._tracks_with_station(namespace, name)
@@ -175,7 +190,8 @@ class BoardState:
         track = self.tracks.get(ref)
         if track is None:
             return None
-        return track_view(track, self.stations.get(ref.namespace, {}), self.tickets.get(ref, {}).values())
+        return track_view(track, self.stations.get(ref.namespace, {}), self.tickets.get(ref, {}).values(),
+                          self.runs.get(ref.namespace, {}))
 
     def track_refs(self) -> list[model.TrackRef]:
         return sorted(self.tracks)

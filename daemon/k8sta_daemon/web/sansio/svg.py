@@ -120,6 +120,17 @@ def _under(card: TicketCard, x: float, y: float) -> list[str]:
     return parts
 
 
+def _runs(runs: Mapping[str, Any] | None, x: float, y: float) -> list[str]:
+    """What runs at a Station at rest, under its stop: the version, then the ticket that brought it."""
+    if not runs:
+        return []
+    source = f"from {runs['ticket']}" if runs.get("ticket") else "from app branches"
+    title = f"runs {runs['version']} ({source}" + (f", arrived {runs['arrivedAt']})" if runs.get("arrivedAt") else ")")
+    return [f'<g class="runs"><title>{escape(title)}</title>', _text(x, y, _short(runs["version"], REASON_WIDTH),
+                                                                        "runs-version"),
+            _text(x, y + 13, _short(source, REASON_WIDTH), "runs-source"), "</g>"]
+
+
 def _notes(station: Mapping[str, Any]) -> str:
     notes = []
     if not station["found"]:
@@ -204,6 +215,8 @@ def render_track(track: TrackView, *, prefix: str = "/board") -> Markup:
                 svg.append(_train(card, x, RAIL_Y, href(card.name)))
                 svg.extend(_under(card, x, RAIL_Y + 28))
                 break  # a Station holds at most one ticket
+        else:
+            svg.extend(_runs(station.get("runs"), x, RAIL_Y + 28))
     for index, lost in enumerate(off_track, start=1 + len(stations)):
         x = LEFT + COLUMN * index
         svg.append(_text(x, 24, _short(lost["station"], 24), "station-name"))
