@@ -107,8 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     """The one command to run; imported lazily so ``--help`` stays fast."""
-    from .commands import (abandon, approve, freeze, holds, retry, rollback, stations, ticket_create, ticket_show,
-                           tracks)
+    from .commands import abandon, approve, freeze, holds, retry, rollback, stations, ticket_create, ticket_show, tracks
 
     table: dict[str, Callable[[Context], ExitCode]] = {
         "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
