@@ -58,7 +58,7 @@ TABLE: tuple[Access, ...] = (
     _a(C, "patch", "k8sta.io", "subscriptions/status", U, False),
     _a(C, "update", "k8sta.io", "tickets/status", U, True),
     _a(C, "update", "k8sta.io", "tracks/status", U, True),
-    _a(C, "update", "k8sta.io", "stations/status", U, False),
+    _a(C, "update", "k8sta.io", "stations/status", U, True),  # what runs where (core/station_status.py)
     _a(C, "patch", "k8sta.io", "tickets/status", U, False),
     # controller: Argo CD Applications are only read
     *(_a(C, verb, "argoproj.io", "applications", A, True) for verb in ("get", "list", "watch")),
