@@ -1,0 +1,152 @@
+"""Teardown of the real node, and the host facts a test compares before and after a run.
+
+Containers outlive containerd (each runs under its own shim, in its own process group), so every task
+is killed through containerd first; then the stack's processes stop; then what the node made at fixed
+host paths is removed: empty mount points the stack created, and the cgroups runc made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from k8sta_devstack.node import mounts, netns
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# runc's cgroups for the node's containers: containerd's CRI puts a pod without a cgroup parent (kubelet
+# with cgroupsPerQOS off) under /k8s.io/<id>; kubepods* would be a kubelet with QoS cgroups.
+CGROUP_PARENTS = ("k8s.io", "kubepods", "kubepods.slice")
+FIXED_PATHS = (Path("/var/lib/kubelet"), Path("/var/log/pods"), Path("/var/log/containers"),
+               Path("/run/containerd"), Path("/var/lib/cni"), Path("/var/lib/containerd"), Path("/etc/cni/net.d"))
+SYSCTLS = (*mounts.KUBELET_TUNABLES, "net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet",
+           "net/netfilter/nf_conntrack_max")
+
+
+def _ctr(socket: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ctr", "--address", str(socket), "-n", "k8s.io", *args], capture_output=True,
+                          text=True, check=False, timeout=60)
+
+
+def stop_containers(directory: Path) -> list[str]:
+    """Kill every container of the node: each task through containerd, then whatever is still in a
+    container cgroup (a task containerd no longer knows, a shim's orphans). Returns what failed, for
+    the log; an empty list when all went through containerd."""
+    problems: list[str] = []
+    socket = directory / "containerd.sock"
+    if socket.exists():
+        listed = _ctr(socket, "tasks", "ls", "-q")
+        tasks = listed.stdout.split() if listed.returncode == 0 else []
+        if listed.returncode != 0:
+            problems.append(f"ctr tasks ls: {listed.stderr.strip()}")
+        for task in tasks:
+            killed = _ctr(socket, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
+            if killed.returncode != 0:
+                problems.append(f"ctr tasks kill {task}: {killed.stderr.strip()}")
+    deadline = time.monotonic() + 15
+    while (pids := _cgroup_pids()) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        problems.append(f"killed by cgroup: {sorted(pids)}")
+        time.sleep(0.2)
+    for pid in _pids_mentioning(str(directory)):  # shims (their command line names our socket)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return problems
+
+
+def _cgroup_pids() -> set[int]:
+    pids: set[int] = set()
+    for cgroup in _node_cgroups():
+        with contextlib.suppress(OSError, ValueError):
+            pids.update(int(line) for line in (cgroup / "cgroup.procs").read_text().split())
+    return pids
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def after_node(state_dir: Path) -> None:
+    """Remove the host directories the stack made as mount points, and the containers' empty cgroups."""
+    with contextlib.suppress(OSError, ValueError):
+        created = json.loads((state_dir / "created-dirs.json").read_text())
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                Path(path).rmdir()
+    for cgroup in sorted(_node_cgroups(), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            cgroup.rmdir()
+
+
+def _node_cgroups() -> list[Path]:
+    found: list[Path] = []
+    with contextlib.suppress(OSError):
+        for controller in CGROUP_ROOT.iterdir():
+            for parent in CGROUP_PARENTS:
+                top = controller / parent
+                if top.is_dir():
+                    found.extend(p for p in top.rglob("*") if p.is_dir())
+                    found.append(top)
+    return found
+
+
+def _run(*argv: str) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"({argv[0]} failed: {err})"
+
+
+def _iptables(binary: str) -> list[str]:
+    """Chains and rules of every table, without counters (which move on their own)."""
+    lines = []
+    for line in _run(binary).splitlines():
+        if line.startswith("#"):
+            continue
+        if line.startswith(":"):
+            line = line.split(" [", 1)[0]
+        lines.append(line)
+    return lines
+
+
+def host_facts() -> dict[str, object]:
+    """What the node could leave behind on the host, in a form two calls can be compared by."""
+    facts: dict[str, object] = {
+        "iptables": _iptables("iptables-save"), "ip6tables": _iptables("ip6tables-save"),
+        "links": sorted(line.split(":")[1].strip().split("@")[0]
+                        for line in _run("ip", "-o", "link").splitlines() if ":" in line),
+        "routes": _run("ip", "route").splitlines(), "routes6": _run("ip", "-6", "route").splitlines(),
+        "rules": _run("ip", "rule").splitlines(),
+        "mounts": sorted(line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()),
+        "cgroups": sorted(str(p) for p in _node_cgroups()),
+        "netns": netns.leftovers(),
+        "paths": sorted(str(p) for p in FIXED_PATHS if p.exists()),
+    }
+    sysctls = {}
+    for key in SYSCTLS:
+        with contextlib.suppress(OSError):
+            sysctls[key] = (Path("/proc/sys") / key).read_text().strip()
+    facts["sysctls"] = sysctls
+    return facts
+
+
+def stray_processes(markers: tuple[str, ...]) -> list[str]:
+    """Processes whose command line names one of ``markers`` (a state directory, a socket)."""
+    return [f"{pid}: {(Path('/proc') / str(pid) / 'cmdline').read_bytes()[:200]!r}"
+            for marker in markers for pid in _pids_mentioning(marker)]
