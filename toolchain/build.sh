@@ -121,8 +121,9 @@ build_one() {
         "-X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z" \
         "$name" "k8s.io/kubernetes/cmd/$name" ;;
     coredns)
+      # The wrapper's own main (toolchain/go/coredns/main.go): upstream's coremain with the node's plugins.
       go_build coredns "$version" coredns "-X github.com/coredns/coredns/coremain.GitCommit=$version" \
-        coredns github.com/coredns/coredns ;;
+        coredns . ;;
     kwok)
       go_build kwok "$version" kwok "" kwok sigs.k8s.io/kwok/cmd/kwok ;;
     argo-rollouts)

@@ -34,8 +34,9 @@ tool_module "$here/go/kube-apiserver" k8sta.io/toolchain/kube-apiserver \
   "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl" \
   "$KUBERNETES_VERSION" "$kreplaces"
 
-# CoreDNS (the real node's cluster DNS): a plain tool dependency; its main package is the module root.
-tool_module "$here/go/coredns" k8sta.io/toolchain/coredns github.com/coredns/coredns "$COREDNS_VERSION"
+# CoreDNS (the real node's cluster DNS): our main.go (a plugin subset) requires the pinned module.
+(cd "$here/go/coredns" && rm -f go.mod go.sum && go mod init k8sta.io/toolchain/coredns >/dev/null 2>&1 \
+  && go get "github.com/coredns/coredns@$COREDNS_VERSION" && go mod tidy)
 
 # KWOK: a plain tool dependency (its stages are copied from the module cache by build.sh).
 tool_module "$here/go/kwok" k8sta.io/toolchain/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"

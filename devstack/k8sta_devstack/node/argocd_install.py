@@ -36,7 +36,7 @@ spec:
 _DELETE = """$patch: delete
 apiVersion: {api}
 kind: {kind}
-metadata: {{name: {name}, namespace: argocd}}
+metadata: {{name: {name}}}
 """
 
 
