@@ -7,13 +7,14 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps images node-images test test-unit test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
 	@echo "make test-argocd-compat - the Argo CD smoke subset on the oldest Argo CD release still tested"
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
+	@echo "make node-images - OCI archives of every image a real node runs (Argo CD, redis, pause, ours)"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
 	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
 	@echo "make bench-decide / bench-pass / bench-mirror / bench-daemon - decision core, one loop pass, mirror disk, controller latency"
@@ -48,9 +49,14 @@ tools: deps
 images: deps tools-cmp
 	toolchain/images.sh
 
+# What a real node (kubelet + containerd) runs, as OCI archives for `ctr images import`, cached under
+# $(K8STA_CACHE)/images/node with index.json; see docs/images.md "Images for the real node".
+node-images: images tools
+	toolchain/node-images.sh
+
 # The whole suite on the pinned Argo CD (ARGOCD_VERSION), then the smoke subset on the oldest Argo CD
 # release still tested (ARGOCD_COMPAT_VERSION; docs/operations.md "Argo CD versions").
-test: lint tools images browser-deps
+test: lint tools images node-images browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
 
@@ -71,7 +77,7 @@ test-argocd-compat: lint tools
 	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
 
 test-unit: lint tools-cmp browser-deps
-	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
+	$(PY) -m pytest -m 'not stack and not images' $(PYTEST_ARGS)
 
 # ruff, then the layer contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: venv
