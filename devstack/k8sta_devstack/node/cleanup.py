@@ -32,12 +32,12 @@ def _ctr(socket: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, check=False, timeout=60)
 
 
-def stop_containers(directory: Path) -> list[str]:
+def stop_containers(sockets: Path, directory: Path) -> list[str]:
     """Kill every container of the node: each task through containerd, then whatever is still in a
     container cgroup (a task containerd no longer knows, a shim's orphans). Returns what failed, for
     the log; an empty list when all went through containerd."""
     problems: list[str] = []
-    socket = directory / "containerd.sock"
+    socket = sockets / "containerd.sock"
     if socket.exists():
         listed = _ctr(socket, "tasks", "ls", "-q")
         tasks = listed.stdout.split() if listed.returncode == 0 else []
@@ -54,7 +54,7 @@ def stop_containers(directory: Path) -> list[str]:
                 os.kill(pid, signal.SIGKILL)
         problems.append(f"killed by cgroup: {sorted(pids)}")
         time.sleep(0.2)
-    for pid in _pids_mentioning(str(directory)):  # shims (their command line names our socket)
+    for pid in {*_pids_mentioning(str(sockets)), *_pids_mentioning(str(directory))}:  # shims
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return problems
@@ -125,15 +125,24 @@ def _iptables(binary: str) -> list[str]:
     return lines
 
 
-def host_facts() -> dict[str, object]:
-    """What the node could leave behind on the host, in a form two calls can be compared by."""
+def _ours(point: str, state_dir: Path | None) -> bool:
+    """A mount the node could have made: under its fixed paths, a namespace handle, the state dir."""
+    roots = [*mounts.PRIVATE_DIRS, Path("/sys/fs/cgroup")] + ([state_dir] if state_dir else [])
+    return any(point == str(root) or point.startswith(f"{root}/") for root in roots)
+
+
+def host_facts(state_dir: Path | None = None) -> dict[str, object]:
+    """What the node could leave behind on the host, in a form two calls can be compared by. Mounts
+    are those at the node's fixed paths or under ``state_dir`` (other programs on the machine mount and
+    unmount their own meanwhile)."""
     facts: dict[str, object] = {
         "iptables": _iptables("iptables-save"), "ip6tables": _iptables("ip6tables-save"),
         "links": sorted(line.split(":")[1].strip().split("@")[0]
                         for line in _run("ip", "-o", "link").splitlines() if ":" in line),
         "routes": _run("ip", "route").splitlines(), "routes6": _run("ip", "-6", "route").splitlines(),
         "rules": _run("ip", "rule").splitlines(),
-        "mounts": sorted(line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()),
+        "mounts": sorted(point for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                         if _ours(point := line.split()[4], state_dir)),
         "cgroups": sorted(str(p) for p in _node_cgroups()),
         "netns": netns.leftovers(),
         "paths": sorted(str(p) for p in FIXED_PATHS if p.exists()),

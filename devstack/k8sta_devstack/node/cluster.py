@@ -18,12 +18,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import shutil
 import signal
 import ssl
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -55,6 +56,15 @@ class Cluster:
     node_name: str
     processes: tuple[processes.Managed, ...]
     startup_seconds: float
+    supervisor: processes.Supervisor = field(repr=False, compare=False)
+
+    def expose(self, name: str, host: str, port: int) -> str:
+        """A new portal from the host to ``host:port`` inside the node's namespace (a Service's
+        ClusterIP, a pod); returns the host side, ``127.0.0.1:<port>``."""
+        local = processes.free_port()
+        start_portal(self.supervisor, f"portal-{name}", netns.Netns(self.netns), [f"127.0.0.1:{local}={host}:{port}"],
+                     {"PATH": "/usr/bin:/bin"}, self.state_dir)
+        return f"127.0.0.1:{local}"
 
     @property
     def netns_path(self) -> Path:
@@ -136,14 +146,14 @@ def start(state_dir: Path, sup: processes.Supervisor, ns: netns.Netns, images: S
         cni_conf = node_dir / "cni" / "net.d"
         cni.write_config(cni_conf, node_dir / "cni" / "ipam")
         mirror_url = mirror.start(sup, node_dir / "mirror", netns.NODE_IP, ns.path, in_net, env)
-        runtime = containerd.start(sup, node_dir / "containerd", in_node, env, sandbox_image, cni_conf,
+        runtime = containerd.start(sup, node_dir / "containerd", runtime_dir(ns), in_node, env, sandbox_image, cni_conf,
                                    {mirror.REGISTRY: mirror_url})
         for archive, reference in images:
             mirror.push(archive, reference, netns.NODE_IP, in_net)
             runtime.import_archive(archive)
         kubelet.start_kubelet(sup, node_tools.kubelet, node_dir / "kubelet", certs,
                               f"https://{netns.NODE_IP}:{control_plane.APISERVER_PORT}", netns.NODE_IP,
-                              runtime.endpoint, ns.path, in_node, env)
+                              runtime.endpoint, ns.path, in_node, env, root_dir=runtime_dir(ns) / "kubelet")
         kubelet.start_kube_proxy(sup, node_tools.kube_proxy, node_dir / "kube-proxy", certs,
                                  f"https://{netns.NODE_IP}:{control_plane.APISERVER_PORT}", cni.POD_CIDR,
                                  ns.path, in_node, env)
@@ -156,7 +166,12 @@ def start(state_dir: Path, sup: processes.Supervisor, ns: netns.Netns, images: S
         api.close()
     return Cluster(state_dir=state_dir, kubeconfig=kubeconfig, apiserver_url=url, netns=ns.name,
                    containerd_socket=runtime.socket, node_name=kubelet.NODE_NAME,
-                   processes=tuple(sup.processes), startup_seconds=time.monotonic() - began)
+                   processes=tuple(sup.processes), startup_seconds=time.monotonic() - began, supervisor=sup)
+
+
+def runtime_dir(ns: netns.Netns) -> Path:
+    """containerd's sockets: a short path of the node's own (unix socket paths are limited)."""
+    return Path("/tmp") / ns.name
 
 
 def real_node_ready(api: k8s_client.ApiClient) -> bool:
@@ -193,12 +208,13 @@ def _teardown(sup: processes.Supervisor, ns: netns.Netns, state_dir: Path) -> An
         if done:
             return
         done = True
-        problems = cleanup.stop_containers(state_dir / "node" / "containerd")
+        problems = cleanup.stop_containers(runtime_dir(ns), state_dir / "node" / "containerd")
         if problems:
             sup.log_dir.mkdir(parents=True, exist_ok=True)
             with (sup.log_dir / "teardown.log").open("a") as log:
                 log.write("\n".join(problems) + "\n")
         sup.stop_all()
         cleanup.after_node(state_dir)
+        shutil.rmtree(runtime_dir(ns), ignore_errors=True)
         netns.delete(ns)
     return stop

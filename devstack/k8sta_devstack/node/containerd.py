@@ -55,7 +55,7 @@ def write_mirrors(certs_d: Path, mirrors: Mapping[str, str]) -> None:
             f'server = "{endpoint}"\n\n[host."{endpoint}"]\n  capabilities = ["pull", "resolve"]\n')
 
 
-def config(directory: Path, sandbox_image: str, cni_conf_dir: Path) -> str:
+def config(directory: Path, sockets: Path, sandbox_image: str, cni_conf_dir: Path) -> str:
     """config.toml, version 2. ``restrict_oom_score_adj``: this sandbox may not lower oom_score_adj,
     and runc fails every pod sandbox without it ("can't get final child's PID from pipe")."""
     return f"""version = 2
@@ -64,10 +64,10 @@ state = "{directory / 'state'}"
 oom_score = 0
 
 [grpc]
-  address = "{directory / 'containerd.sock'}"
+  address = "{sockets / 'containerd.sock'}"
 
 [ttrpc]
-  address = "{directory / 'containerd.sock.ttrpc'}"
+  address = "{sockets / 'containerd.sock.ttrpc'}"
 
 [debug]
   level = "info"
@@ -96,18 +96,20 @@ oom_score = 0
 """
 
 
-def start(sup: processes.Supervisor, directory: Path, launcher: Sequence[str], env: Mapping[str, str],
+def start(sup: processes.Supervisor, directory: Path, sockets: Path, launcher: Sequence[str], env: Mapping[str, str],
           sandbox_image: str, cni_conf_dir: Path, mirrors: Mapping[str, str]) -> Containerd:
     """Start containerd (inside ``launcher``'s namespaces); return once its socket answers.
-    ``mirrors``: registry name -> plain-HTTP endpoint to pull its images from."""
+    ``mirrors``: registry name -> plain-HTTP endpoint to pull its images from. ``sockets``: a short
+    directory for its sockets (a unix socket path is limited to 104 bytes; state directories are deep)."""
     binary = shutil.which("containerd")
     if binary is None:
         raise processes.StartError("containerd not found: run toolchain/node-deps.sh (Debian's containerd)")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.toml"
-    path.write_text(config(directory, sandbox_image, cni_conf_dir))
+    sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(config(directory, sockets, sandbox_image, cni_conf_dir))
     write_mirrors(directory / "certs.d", mirrors)
-    found = Containerd(socket=directory / "containerd.sock", root=directory / "root", state=directory / "state")
+    found = Containerd(socket=sockets / "containerd.sock", root=directory / "root", state=directory / "state")
 
     def ready() -> bool:
         return subprocess.run(["ctr", "--address", str(found.socket), "version"], capture_output=True,

@@ -71,7 +71,7 @@ def kubelet_config(directory: Path, certs: pki.Pki, serving: tuple[Path, Path], 
 
 def start_kubelet(sup: processes.Supervisor, binary: Path, directory: Path, certs: pki.Pki, apiserver_url: str,
                   node_ip: str, runtime_endpoint: str, netns: Path, launcher: Sequence[str],
-                  env: Mapping[str, str]) -> Kubelet:
+                  env: Mapping[str, str], root_dir: Path) -> Kubelet:
     """Start kubelet; ready once its healthz answers (the Node's Ready condition is awaited later)."""
     directory.mkdir(parents=True, exist_ok=True)
     client = pki.issue(certs, "kubelet-client", f"system:node:{NODE_NAME}", organization="system:nodes")
@@ -80,7 +80,7 @@ def start_kubelet(sup: processes.Supervisor, binary: Path, directory: Path, cert
     (directory / "resolv.conf").write_text(f"nameserver {node_ip}\n")
     config = _write_yaml(directory / "config.yaml",
                          kubelet_config(directory, certs, serving, runtime_endpoint, node_ip))
-    root = directory / "root"
+    root = root_dir
     argv = [*launcher, binary, f"--config={config}", f"--kubeconfig={kubeconfig}", f"--root-dir={root}",
             f"--hostname-override={NODE_NAME}", f"--node-ip={node_ip}",
             f"--node-labels={NODE_LABEL[0]}={NODE_LABEL[1]}", "--v=1"]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from k8sta_devstack import processes
 from k8sta_devstack.node import portal
+from k8sta_devstack.node.images import REGISTRY
 
-REGISTRY = "registry.k8sta.test"
 PORT = 5000
 
 
