@@ -21,6 +21,9 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/toolchain/containers.conf}
 out=$cache/images/node
 if [ "${1:-}" = --print-index ]; then echo "$out/index.json"; exit 0; fi
 mkdir -p "$out" "$cache/logs"
+# One run at a time (`make node-images` and a test session's fixture share the archives).
+exec 9>"$out/.lock"
+flock 9
 
 # The names the node knows the images by: one place, the Python module the devstack imports.
 eval "$(python3 "$root/devstack/k8sta_devstack/node/images.py" --shell)"
@@ -120,9 +123,8 @@ image_done() {
   [ -s "$out/$1.oci.tar" ] && [ "$(previous_hash "$1")" = "$3" ] && [ "$(previous_ref "$1")" = "$2" ]
 }
 
-# build short ref hash function [args]: run function image args (it commits image,
-# localhost/k8sta-node-<short>:<hash>) and
-# export its archive, unless the archive of these inputs is there already.
+# build short ref hash function [args]: unless the archive of these inputs is there already, run
+# `function image args` (it commits image, localhost/k8sta-node-<short>:<hash>) and export its archive.
 build() {
   local short=$1 ref=$2 hash=$3 fn=$4 start image
   REF[$short]=$ref HASH[$short]=$hash
