@@ -2,8 +2,9 @@
 # Build the images a real Kubernetes node (kubelet + containerd) runs, as OCI archives that
 # `ctr -n k8s.io images import FILE` loads, without a Docker engine or a registry:
 #   toolchain/node-images.sh [--print-index]
-#   argocd  Argo CD (ARGOCD_VERSION) shaped like upstream's image: the cached multi-call `argocd` binary,
-#           its component names as symlinks, git, ssh, gpg, tini, the git/gpg wrappers, user 999;
+#   argocd  Argo CD (ARGOCD_VERSION; argocd-compat: ARGOCD_COMPAT_VERSION) shaped like upstream's image:
+#           the cached multi-call `argocd` binary, its component names as symlinks, git, ssh, gpg, tini, the
+#           git/gpg wrappers, user 999;
 #   redis   Debian's redis-server, runs install.yaml's argocd-redis args (`--save "" ...`) as uid 999;
 #   pause   the pod sandbox: Kubernetes' build/pause/linux/pause.c (KUBERNETES_VERSION) built static;
 #   k8sta, k8sta-cmp  K8sTA's images of `make images` (localhost/k8sta:dev, localhost/k8sta-cmp:dev).
@@ -20,6 +21,9 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/toolchain/containers.conf}
 out=$cache/images/node
 if [ "${1:-}" = --print-index ]; then echo "$out/index.json"; exit 0; fi
 mkdir -p "$out" "$cache/logs"
+# One run at a time (`make node-images` and a test session's fixture share the archives).
+exec 9>"$out/.lock"
+flock 9
 
 # The names the node knows the images by: one place, the Python module the devstack imports.
 eval "$(python3 "$root/devstack/k8sta_devstack/node/images.py" --shell)"
@@ -57,11 +61,11 @@ rootfs() {
   local name=$1 packages=$2 essential=$3 customize=$4 key tar start log=$cache/logs/mmdebstrap-$1.log
   key=$(printf '%s\n' "$SUITE" "$packages" "$MIRROR" "$SECURITY" "$essential" "$customize" \
         "$(mmdebstrap --version)" | hash_of | cut -c1-12)
-  tar="$cache/images/rootfs-$name-$SUITE-$key.tar"
+  tar="$cache/images/rootfs-node-$name-$SUITE-$key.tar"
   if [ ! -s "$tar" ]; then
     start=$(date +%s)
     echo "k8sta: mmdebstrap $SUITE ($packages) -> $tar (log: $log) ..." >&2
-    rm -f "$cache/images/rootfs-$name-$SUITE-"*.tar  # older inputs' tarballs
+    rm -f "$cache/images/rootfs-node-$name-$SUITE-"*.tar  # older inputs' tarballs
     mmdebstrap --variant=minbase --include="$packages" --aptopt='Acquire::Languages "none"' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -119,28 +123,24 @@ image_done() {
   [ -s "$out/$1.oci.tar" ] && [ "$(previous_hash "$1")" = "$3" ] && [ "$(previous_ref "$1")" = "$2" ]
 }
 
-# build short ref hash function: run function (which commits localhost/k8sta-node-<short>:<hash>) and
-# export its archive, unless the archive of these inputs is there already.
+# build short ref hash function [args]: unless the archive of these inputs is there already, run
+# `function image args` (it commits image, localhost/k8sta-node-<short>:<hash>) and export its archive.
 build() {
   local short=$1 ref=$2 hash=$3 fn=$4 start image
   REF[$short]=$ref HASH[$short]=$hash
   if image_done "$short" "$ref" "$hash"; then SECONDS_OF[$short]=0; return 0; fi
   start=$(date +%s)
   image=localhost/k8sta-node-$short:$hash
-  if [ "$fn" = existing ]; then image=$5; else podman image exists "$image" || "$fn" "$image"; fi
+  if [ "$fn" = existing ]; then image=$5; else podman image exists "$image" || "$fn" "$image" "${@:5}"; fi
   export_archive "$short" "$image" "$ref"
   SECONDS_OF[$short]=$(seconds "$start")
   echo "k8sta: $short -> $out/$short.oci.tar ($ref) in ${SECONDS_OF[$short]} s," \
        "$(( $(stat -c %s "$out/$short.oci.tar") / 1000000 )) MB" >&2
 }
 
-# --- argocd ---------------------------------------------------------------------------------------------
-argocd_dir=$cache/bin/argocd-$ARGOCD_VERSION
-[ -x "$argocd_dir/argocd" ] || die "no Argo CD $ARGOCD_VERSION binary in $argocd_dir: run toolchain/build.sh argocd"
+# --- argocd (ARGOCD_VERSION, and the oldest release still tested, ARGOCD_COMPAT_VERSION) ------------------
 kustomize=$cache/bin/kustomize-$KUSTOMIZE_VERSION/kustomize
 [ -x "$kustomize" ] || die "no kustomize $KUSTOMIZE_VERSION in $cache/bin: run toolchain/build.sh kustomize"
-argocd_src=$modcache/github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION
-[ -f "$argocd_src/entrypoint.sh" ] || die "Argo CD's module source $argocd_src is missing: run toolchain/build.sh argocd"
 # Upstream's argocd-base stage (its Dockerfile): these packages, user 999 `argocd` (home /home/argocd,
 # owner argocd:0, g=u), /app/config/{ssh,tls,gpg} for the mounted ConfigMaps.
 ARGOCD_PACKAGES=git,tini,ca-certificates,gpg,gpg-agent,tzdata,connect-proxy,openssh-client,passwd
@@ -153,12 +153,11 @@ chown 999 "$r/app/config/gpg/keys" && chmod 0700 "$r/app/config/gpg/keys"'
 ARGOCD_COMPONENTS="argocd-server argocd-repo-server argocd-cmp-server argocd-application-controller argocd-dex
   argocd-notifications argocd-applicationset-controller argocd-k8s-auth argocd-commit-server argocd-git-ask-pass"
 
-make_argocd() { # image
-  local ctr layer=$work/argocd name
+make_argocd() { # image version bin-dir module-dir
+  local ctr layer=$work/argocd-$2 name
   mkdir -p "$layer/usr/local/bin"
-  cp "$argocd_dir/argocd" "$kustomize" "$layer/usr/local/bin/"
-  install -m 0755 "$argocd_src/hack/git-verify-wrapper.sh" "$argocd_src/hack/gpg-wrapper.sh" \
-    "$argocd_src/entrypoint.sh" "$layer/usr/local/bin/"
+  cp "$3/argocd" "$kustomize" "$layer/usr/local/bin/"
+  install -m 0755 "$4/hack/git-verify-wrapper.sh" "$4/hack/gpg-wrapper.sh" "$4/entrypoint.sh" "$layer/usr/local/bin/"
   ln -s /usr/local/bin/entrypoint.sh "$layer/usr/local/bin/uid_entrypoint.sh"
   for name in $ARGOCD_COMPONENTS; do ln -s /usr/local/bin/argocd "$layer/usr/local/bin/$name"; done
   chmod 0755 "$layer/usr/local/bin/argocd" "$layer/usr/local/bin/kustomize"
@@ -166,16 +165,23 @@ make_argocd() { # image
   buildah add --quiet "$ctr" "$argocd_rootfs" / >/dev/null
   buildah add --quiet "$ctr" "$(layer_tar "$layer")" / >/dev/null
   buildah config --label org.opencontainers.image.source=https://github.com/argoproj/argo-cd \
-    --label org.opencontainers.image.version="$ARGOCD_VERSION" \
+    --label org.opencontainers.image.version="$2" \
     --env PATH="$DEFAULT_PATH" --env ARGOCD_USER_ID=999 --env USER=argocd --env GRPC_ENABLE_TXT_SERVICE_CONFIG=false \
     --entrypoint '["/usr/bin/tini", "--"]' --cmd '' --user 999 --workingdir /home/argocd "$ctr"
   buildah commit --quiet --rm "$ctr" "$1" >/dev/null
 }
+argocd_image() { # short version
+  local bin=$cache/bin/argocd-$2 src=$modcache/github.com/argoproj/argo-cd/v3@$2 hash
+  [ -x "$bin/argocd" ] || die "no Argo CD $2 binary in $bin: run toolchain/build.sh all"
+  [ -f "$src/entrypoint.sh" ] || die "Argo CD's module source $src is missing: run toolchain/build.sh all"
+  hash=$(printf '%s\n' "$(basename "$argocd_rootfs")" "$(cat "$bin/argocd" "$kustomize" \
+      "$src/hack/git-verify-wrapper.sh" "$src/hack/gpg-wrapper.sh" "$src/entrypoint.sh" | sha256sum)" \
+      "$2" "$ARGOCD_COMPONENTS" "$DEFAULT_PATH" "$(declare -f make_argocd layer_tar export_archive)" | hash_of)
+  build "$1" "$ARGOCD_REPO:$2" "$hash" make_argocd "$2" "$bin" "$src"
+}
 argocd_rootfs=$(rootfs argocd "$ARGOCD_PACKAGES" "$(account_hook argocd /home/argocd)" "$ARGOCD_CUSTOMIZE")
-argocd_hash=$(printf '%s\n' "$argocd_rootfs" "$(cat "$argocd_dir/argocd" "$kustomize" \
-    "$argocd_src/hack/git-verify-wrapper.sh" "$argocd_src/hack/gpg-wrapper.sh" "$argocd_src/entrypoint.sh" \
-    | sha256sum)" "$ARGOCD_COMPONENTS" "$DEFAULT_PATH" "$(declare -f make_argocd layer_tar export_archive)" | hash_of)
-build argocd "$ARGOCD_REPO:$ARGOCD_VERSION" "$argocd_hash" make_argocd
+argocd_image argocd "$ARGOCD_VERSION"
+argocd_image argocd-compat "$ARGOCD_COMPAT_VERSION"
 
 # --- redis ----------------------------------------------------------------------------------------------
 # No command in install.yaml's argocd-redis, only args (`--save "" --appendonly no --requirepass ...`):
@@ -206,7 +212,7 @@ redis_version=$(tar -xOf "$redis_rootfs" ./var/lib/dpkg/status | awk '
   /^Package: /{p=$2} /^Version: /{if (p=="redis-server") print $2}')
 [ -n "$redis_version" ] || die "no redis-server in $redis_rootfs"
 redis_tag=${redis_version#*:}; redis_tag=${redis_tag%%-*}
-redis_hash=$(printf '%s\n' "$redis_rootfs" "$REDIS_ENTRYPOINT" "$DEFAULT_PATH" "$(declare -f make_redis layer_tar export_archive)" \
+redis_hash=$(printf '%s\n' "$(basename "$redis_rootfs")" "$REDIS_ENTRYPOINT" "$DEFAULT_PATH" "$(declare -f make_redis layer_tar export_archive)" \
   | hash_of)
 build redis "$REDIS_REPO:$redis_tag" "$redis_hash" make_redis
 
@@ -225,7 +231,7 @@ make_pause() { # image: upstream's CFLAGS and Dockerfile (FROM scratch, /pause, 
   buildah config --entrypoint '["/pause"]' --cmd '' --user 65535:65535 "$ctr"
   buildah commit --quiet --rm "$ctr" "$1" >/dev/null
 }
-pause_hash=$(printf '%s\n' "$(sha256sum "$pause_src/linux/pause.c")" "$pause_tag" "$KUBERNETES_VERSION" \
+pause_hash=$(printf '%s\n' "$(sha256sum <"$pause_src/linux/pause.c")" "$pause_tag" "$KUBERNETES_VERSION" \
   "$(gcc --version | head -n1)" "$(declare -f make_pause layer_tar export_archive)" | hash_of)
 build pause "$PAUSE_REPO:$pause_tag" "$pause_hash" make_pause
 
@@ -242,7 +248,7 @@ build_existing k8sta-cmp "$CMP_IMAGE" "$K8STA_CMP_REF"
 {
   sep=''
   printf '{"images": ['
-  for short in argocd redis pause k8sta k8sta-cmp; do
+  for short in argocd argocd-compat redis pause k8sta k8sta-cmp; do
     printf '%s\n  {"short": "%s", "ref": "%s", "archive": "%s", "input_hash": "%s", "bytes": %s, "seconds": %s}' \
       "$sep" "$short" "${REF[$short]}" "$out/$short.oci.tar" "${HASH[$short]}" \
       "$(stat -c %s "$out/$short.oci.tar")" "${SECONDS_OF[$short]}"
@@ -254,7 +260,8 @@ python3 -m json.tool "$out/index.json.partial" >/dev/null
 mv "$out/index.json.partial" "$out/index.json"
 # Committed node images of older inputs are dead weight in podman's storage.
 for repo_tag in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/k8sta-node-' \
-                  | grep -vxF -e "localhost/k8sta-node-argocd:$argocd_hash" -e "localhost/k8sta-node-redis:$redis_hash" \
-                               -e "localhost/k8sta-node-pause:$pause_hash"); do
+                  | grep -vxF -e "localhost/k8sta-node-argocd:${HASH[argocd]}" \
+                      -e "localhost/k8sta-node-argocd-compat:${HASH[argocd-compat]}" \
+                      -e "localhost/k8sta-node-redis:${HASH[redis]}" -e "localhost/k8sta-node-pause:${HASH[pause]}"); do
   podman rmi --force "$repo_tag" >/dev/null 2>&1 || true
 done

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,6 +89,7 @@ def test_the_index_names_every_archive_and_each_archive_carries_that_name(
     assert pause_tag, pause_makefile
     refs = {image.short: image.ref for image in built}
     assert refs[node_images.ARGOCD] == f"registry.k8sta.test/argoproj/argocd:{pins['ARGOCD_VERSION']}"
+    assert refs[node_images.ARGOCD_COMPAT] == f"registry.k8sta.test/argoproj/argocd:{pins['ARGOCD_COMPAT_VERSION']}"
     assert re.fullmatch(r"registry\.k8sta\.test/library/redis:7\.\d+\.\d+", refs[node_images.REDIS])
     assert refs[node_images.PAUSE] == f"registry.k8sta.test/pause:{pause_tag.group(1)}"
     assert refs[node_images.K8STA] == "registry.k8sta.test/k8sta/k8sta:dev"
@@ -107,12 +109,16 @@ def test_the_index_names_every_archive_and_each_archive_carries_that_name(
         assert inspected["Os"] == "linux" and inspected["Architecture"] == "amd64"
 
 
-def test_argocd_runs_as_uid_999_with_its_components_git_ssh_and_the_wrappers(loaded: dict[str, str]) -> None:
-    ref = loaded[node_images.ARGOCD]
-    assert ref == f"registry.k8sta.test/argoproj/argocd:{versions()['ARGOCD_VERSION']}"
+@pytest.mark.parametrize("short,pin", [(node_images.ARGOCD, "ARGOCD_VERSION"),
+                                       (node_images.ARGOCD_COMPAT, "ARGOCD_COMPAT_VERSION")])
+def test_argocd_runs_as_uid_999_with_its_components_git_ssh_and_the_wrappers(
+        loaded: dict[str, str], short: str, pin: str) -> None:
+    ref = loaded[short]
+    version = versions()[pin]
+    assert ref == node_images.argocd_ref(version)
     assert run(ref, "id", "-u").strip() == "999"
     assert run(ref, "sh", "-c", "echo $USER $HOME; pwd").split() == ["argocd", "/home/argocd", "/home/argocd"]
-    assert f"argocd: {versions()['ARGOCD_VERSION']}" in run(ref, "argocd", "version", "--client")
+    assert f"argocd: {version}" in run(ref, "argocd", "version", "--client")
     # The multi-call binary picks the component by the name it was called under (the symlink).
     assert "ArgoCD Repository Server is an internal service" in run(ref, "argocd-repo-server", "--help")
     # The redis-secret-init initContainer of install.yaml runs this in the argocd image.
@@ -194,3 +200,46 @@ def test_pause_reports_its_version_and_exits_cleanly_on_sigterm(loaded: dict[str
     logs = subprocess.run(["podman", "logs", container_name], capture_output=True, text=True, env=podman_env(),
                           timeout=60, check=True)
     assert "Shutting down, got signal: Terminated" in logs.stdout + logs.stderr
+
+
+@pytest.fixture
+def containerd(tmp_path: Path) -> Iterator[list[str]]:
+    """A private containerd (CRI off, native snapshotter: no overlay mounts), as ``ctr`` talks to it."""
+    config = tmp_path / "config.toml"
+    disabled = ", ".join(f'"io.containerd.{p}"' for p in (
+        "grpc.v1.cri", "snapshotter.v1.btrfs", "snapshotter.v1.zfs", "snapshotter.v1.devmapper", "snapshotter.v1.aufs"))
+    config.write_text(f'version = 2\nroot = "{tmp_path}/root"\nstate = "{tmp_path}/state"\n'
+                      f"disabled_plugins = [{disabled}]\n"
+                      f'[grpc]\n  address = "{tmp_path}/sock"\n[ttrpc]\n  address = "{tmp_path}/sock.ttrpc"\n')
+    ctr = ["ctr", "--address", str(tmp_path / "sock"), "--namespace", "k8s.io"]
+    with (tmp_path / "containerd.log").open("wb") as log:
+        proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if subprocess.run([*ctr, "version"], capture_output=True, check=False).returncode == 0:
+                break
+            assert proc.poll() is None, (tmp_path / "containerd.log").read_text()[-3000:]
+            time.sleep(0.1)
+        else:
+            raise AssertionError("containerd never answered: " + (tmp_path / "containerd.log").read_text()[-3000:])
+        yield ctr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(tmp_path / "root", ignore_errors=True)  # unpacked images: hundreds of MB
+
+
+def test_ctr_imports_every_archive_under_the_nodes_name_and_runs_pause(
+        built: list[node_images.NodeImage], containerd: list[str]) -> None:
+    pause = node_images.by_short(built, node_images.PAUSE)
+    for image in built:  # only pause is unpacked (it runs below): the rest would copy a GB of files
+        unpack = [] if image is pause else ["--no-unpack"]
+        subprocess.run([*containerd, "images", "import", "--snapshotter", "native", *unpack, str(image.archive)],
+                       capture_output=True, text=True, check=True, timeout=600)
+    listed = subprocess.run([*containerd, "images", "ls", "--quiet"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert sorted(listed) == sorted(image.ref for image in built)
+    ran = subprocess.run([*containerd, "run", "--rm", "--snapshotter", "native", pause.ref,
+                          f"k8sta-pause-{secrets.token_hex(4)}", "/pause", "-v"],
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert ran.stdout.startswith(f"pause.c v{pause.ref.rsplit(':', 1)[1]}-")

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REGISTRY = "registry.k8sta.test"
-ARGOCD_REPO = f"{REGISTRY}/argoproj/argocd"  # tagged ARGOCD_VERSION
+ARGOCD_REPO = f"{REGISTRY}/argoproj/argocd"  # tagged ARGOCD_VERSION (short argocd), ARGOCD_COMPAT_VERSION
 REDIS_REPO = f"{REGISTRY}/library/redis"  # tagged with Debian's redis-server upstream version
 PAUSE_REPO = f"{REGISTRY}/pause"  # tagged with the pause TAG of KUBERNETES_VERSION's build/pause
 K8STA_REF = f"{REGISTRY}/k8sta/k8sta:dev"
 K8STA_CMP_REF = f"{REGISTRY}/k8sta/k8sta-cmp:dev"
 
 # The short names index.json uses, one archive each (<short>.oci.tar).
-ARGOCD, REDIS, PAUSE, K8STA, K8STA_CMP = "argocd", "redis", "pause", "k8sta", "k8sta-cmp"
-SHORTS = (ARGOCD, REDIS, PAUSE, K8STA, K8STA_CMP)
+ARGOCD, ARGOCD_COMPAT, REDIS, PAUSE = "argocd", "argocd-compat", "redis", "pause"
+K8STA, K8STA_CMP = "k8sta", "k8sta-cmp"
+SHORTS = (ARGOCD, ARGOCD_COMPAT, REDIS, PAUSE, K8STA, K8STA_CMP)
 BUILD_COMMAND = "make node-images"
 
 
@@ -63,6 +64,11 @@ def load(index: Path) -> list[NodeImage]:
         if not image.archive.is_file():
             raise NodeImagesMissing(f"archive {image.archive} of {image.ref} is missing: run {BUILD_COMMAND}")
     return [images[s] for s in SHORTS]
+
+
+def argocd_ref(version: str) -> str:
+    """Argo CD's reference in the node for that release (``binaries.read_versions()["ARGOCD_VERSION"]``)."""
+    return f"{ARGOCD_REPO}:{version}"
 
 
 def by_short(images: list[NodeImage], short: str) -> NodeImage:
