@@ -122,3 +122,37 @@ def issue(pki: Pki, name: str, common_name: str, *, organization: str | None = N
     directory = pki.ca_cert.parent
     return (_write(directory / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM)),
             _write(directory / f"{name}.key", _key_pem(key), private=True))
+
+
+@dataclass(frozen=True)
+class ServerPki:
+    """A CA of its own and one serving certificate it signed (for a server other than kube-apiserver)."""
+
+    ca_cert: Path
+    serving_cert: Path
+    serving_key: Path
+
+
+def generate_server(directory: Path, name: str, addresses: Sequence[str], dns_names: Sequence[str] = ()) -> ServerPki:
+    """A throw-away CA and a serving cert for ``addresses`` (IP SANs, so a client dialling the bind
+    address verifies it) and ``dns_names``; written as ``ca.crt``, ``<name>.crt``, ``<name>.key``."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name(f"k8sta-devstack-{name}-ca")
+    ca = (_builder(ca_name, ca_name, ca_key.public_key())
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans += [x509.DNSName(d) for d in dns_names]
+    cert = (_builder(_name(name), ca_name, key.public_key())
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    return ServerPki(ca_cert=_write(directory / "ca.crt", ca.public_bytes(pem)),
+                     serving_cert=_write(directory / f"{name}.crt", cert.public_bytes(pem)),
+                     serving_key=_write(directory / f"{name}.key", _key_pem(key), private=True))

@@ -82,7 +82,8 @@ CREDS = [{"url": "https://git.example.com/", "username": "u", "password": "short
     pytest.param("https://git.example.com/acme/config.git", Credentials("u", "exact"), id="exact-repository"),
     pytest.param("https://git.example.com/acme/other.git", Credentials("git", "longest"), id="longest-prefix"),
     pytest.param("https://git.example.com/team/x.git", Credentials("u", "short"), id="shorter-prefix"),
-    pytest.param("ssh://git@example.com/a.git", Credentials(ssh_private_key="KEY"), id="ssh-key"),
+    pytest.param("ssh://git@example.com/a.git", Credentials(ssh_private_key="KEY", ssh_known_hosts=""),
+                 id="ssh-key-with-argo-cds-known-hosts-none-listed"),
     pytest.param("file:///srv/repo.git", ANONYMOUS, id="none"),
 ])
 def test_credentials_follow_argo_cds_rule(url: str, expected: Credentials) -> None:

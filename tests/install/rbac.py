@@ -92,6 +92,11 @@ TABLE: tuple[Access, ...] = (
     # controller: nothing of the workloads
     _a(C, "create", "", "pods", U, False),
     _a(C, "get", "", "configmaps", A, False),
+    # controller: the servers Argo CD trusts (git over SSH and HTTPS), no other ConfigMap of Argo CD's
+    _a(C, "get", "", "configmaps", A, True, "argocd-ssh-known-hosts-cm"),
+    _a(C, "get", "", "configmaps", A, True, "argocd-tls-certs-cm"),
+    _a(C, "get", "", "configmaps", A, False, "argocd-cm"),
+    _a(C, "update", "", "configmaps", A, False, "argocd-ssh-known-hosts-cm"),
     # web: reads (and, for the board, watches) our resources and reads Events; its webhooks only nudge
     # Subscriptions, so it creates no Ticket and no Event
     *(_a(W, verb, "k8sta.io", plural, U, True) for verb in ("get", "list", "watch")

@@ -142,6 +142,12 @@ def test_the_controller_account_is_enough_for_the_controller(controller_api: k8s
     with pytest.raises(kube.KubeError) as refused:
         adapter.list_secrets(namespace, "argocd.argoproj.io/secret-type=repository")
     assert refused.value.status == 403
+    # The servers Argo CD trusts: its known hosts and TLS ConfigMaps (absent ones read as empty).
+    adapter.config_map_data(rbac.ARGOCD_NAMESPACE, "argocd-ssh-known-hosts-cm")
+    adapter.config_map_data(rbac.ARGOCD_NAMESPACE, "argocd-tls-certs-cm")
+    with pytest.raises(kube.KubeError) as refused:
+        adapter.config_map_data(rbac.ARGOCD_NAMESPACE, "argocd-cm")
+    assert refused.value.status == 403
     # The controller never edits what humans asked for.
     with pytest.raises(kube.KubeError) as refused:
         adapter.patch_spec("Ticket", namespace, "line-1", {"abandon": True})

@@ -230,6 +230,18 @@ class Kube:
                 continue
         return secret.type or "", data
 
+    def config_map_data(self, namespace: str, name: str) -> dict[str, str]:
+        """A ConfigMap's ``data``; an absent ConfigMap reads as empty (Argo CD's own settings maps are
+        optional the same way)."""
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace, _request_timeout=self.timeout)
+        except _ERRORS as exc:
+            error = _wrap(exc, f"configmap {namespace}/{name}")
+            if isinstance(error, NotFound):
+                return {}
+            raise error from None
+        return dict(found.data or {})
+
     def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, str]]:
         try:
             secrets = self.core.list_namespaced_secret(namespace, label_selector=label_selector,

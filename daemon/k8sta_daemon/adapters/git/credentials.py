@@ -1,29 +1,34 @@
 """Repository credentials, and how they are handed to libgit2 (fetch) and to the git CLI (push).
 
 The caller (the Kubernetes adapter reading a Secret or Argo CD's repository secret) builds a
-``Credentials``; nothing here reads Kubernetes. Secrets never appear in a repr, in argv or on disk
-longer than one push (an SSH key for the git CLI lives in a private temporary directory), and
-``Credentials.secrets`` feeds the redaction of every error message.
+``Credentials``, with the servers Argo CD trusts (its known hosts, its CA for the host); nothing here
+reads Kubernetes. Secrets never appear in a repr or in argv, and never on disk: what the git CLI needs
+as a file (an SSH key, the known hosts, a CA bundle) lives in a private memory-backed directory
+(``keydir``) for one git run only. ``Credentials.secrets`` feeds the redaction of every error message.
+
+SSH always checks host keys strictly against ``ssh_known_hosts`` (and only those: not the user's or
+the system's lists), as Argo CD's repo-server does; ``insecure`` (the repository Secret's field)
+turns that check, or an HTTPS server's certificate check, off, as in Argo CD.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
+from cryptography.hazmat.primitives import serialization
 from pygit2.enums import CredentialType
 
-from k8sta_daemon.adapters.git import errors, redact
+from k8sta_daemon.adapters.git import errors, keydir, redact, transport
 
 # Environment variable names the git CLI's credential helper reads (values only in the child's env).
 _ENV_USERNAME = "K8STA_GIT_USERNAME"
 _ENV_PASSWORD = "K8STA_GIT_PASSWORD"
-_ENV_PASSPHRASE = "K8STA_SSH_PASSPHRASE"
 # A credential helper answering `get` from the environment; it drains stdin so git never sees EPIPE.
 _HELPER = (
     '!f() { cat >/dev/null; test "$1" = get || return 0; '
@@ -47,7 +52,9 @@ class Credentials:
     ssh_private_key: str | None = field(default=None, repr=False)
     ssh_public_key: str | None = field(default=None, repr=False)
     ssh_passphrase: str | None = field(default=None, repr=False)
-    ssh_known_hosts: str | None = field(default=None, repr=False)
+    ssh_known_hosts: str | None = field(default=None, repr=False)  # OpenSSH known_hosts lines
+    tls_ca_pem: str | None = field(default=None, repr=False)        # CA bundle for the HTTPS host
+    insecure: bool = False  # Argo CD's `insecure: "true"`: no host key / certificate check
 
     @classmethod
     def token(cls, token: str, username: str = "x-access-token") -> Credentials:
@@ -116,36 +123,58 @@ def _base_env() -> dict[str, str]:
 
 
 @contextmanager
-def cli_auth(creds: Credentials) -> Iterator[CliAuth]:
-    """Set up authentication for one git CLI run; any key material is deleted on exit."""
+def cli_auth(creds: Credentials, url: str) -> Iterator[CliAuth]:
+    """Set up authentication and trust for one git CLI run against ``url``; files live in a private
+    memory-backed directory that is removed on exit, also on error."""
     env = _base_env()
     # Reset inherited helpers first; an empty value clears the list.
     config: list[str] = ["-c", "credential.helper="]
-    with tempfile.TemporaryDirectory(prefix="k8sta-git-auth-") as tmp:
-        if creds.password is not None:
-            config += ["-c", f"credential.helper={_HELPER}"]
-            env[_ENV_USERNAME] = creds.username or "git"
-            env[_ENV_PASSWORD] = creds.password
-        if creds.ssh_private_key:
-            env["GIT_SSH_COMMAND"] = _ssh_command(Path(tmp), creds, env)
+    if creds.password is not None:
+        config += ["-c", f"credential.helper={_HELPER}"]
+        env[_ENV_USERNAME] = creds.username or "git"
+        env[_ENV_PASSWORD] = creds.password
+    ssh = transport.is_ssh(url)
+    ca = transport.is_https(url) and creds.tls_ca_pem is not None and not creds.insecure
+    if transport.is_https(url) and creds.insecure:
+        env["GIT_SSL_NO_VERIFY"] = "1"
+    if not (ssh or ca):
+        yield CliAuth(config=tuple(config), env=env)
+        return
+    with keydir.private_directory() as private:
+        if ca:
+            bundle = keydir.write_private(private, "ca.pem", creds.tls_ca_pem or "")
+            env["GIT_SSL_CAINFO"] = str(bundle)  # the variable, as it wins over http.sslCAInfo
+        if ssh:
+            env["GIT_SSH_COMMAND"] = _ssh_command(private, creds, url)
         yield CliAuth(config=tuple(config), env=env)
 
 
-def _ssh_command(tmp: Path, creds: Credentials, env: dict[str, str]) -> str:
-    key = tmp / "id"
-    key.touch(mode=0o600)
-    key.write_text(creds.ssh_private_key.rstrip("\n") + "\n" if creds.ssh_private_key else "")
-    parts = ["ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"]
-    if creds.ssh_known_hosts:
-        hosts = tmp / "known_hosts"
-        hosts.write_text(creds.ssh_known_hosts)
-        parts += ["-o", f"UserKnownHostsFile={hosts}", "-o", "StrictHostKeyChecking=yes"]
-    if creds.ssh_passphrase:
-        askpass = tmp / "askpass"
-        askpass.write_text(f'#!/bin/sh\nprintf "%s\\n" "${_ENV_PASSPHRASE}"\n')
-        askpass.chmod(0o700)
-        env.update({_ENV_PASSPHRASE: creds.ssh_passphrase, "SSH_ASKPASS": str(askpass),
-                    "SSH_ASKPASS_REQUIRE": "force"})
+def _ssh_command(private: Path, creds: Credentials, url: str) -> str:
+    parts = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+             "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no"]
+    if creds.ssh_private_key:
+        parts += ["-i", str(keydir.write_private(private, "id", _unlocked_key(creds, url)))]
+    if creds.insecure:
+        parts += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
     else:
-        parts += ["-o", "BatchMode=yes"]
-    return " ".join(parts)
+        hosts = keydir.write_private(private, "known_hosts", creds.ssh_known_hosts or "")
+        parts += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={hosts}"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _unlocked_key(creds: Credentials, url: str) -> str:
+    """The private key as ssh reads it; a passphrase is applied here, in memory, so ssh never asks."""
+    key = (creds.ssh_private_key or "").strip() + "\n"
+    if not creds.ssh_passphrase:
+        return key
+    passphrase = creds.ssh_passphrase.encode()
+    try:
+        if key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----"):
+            loaded = serialization.load_ssh_private_key(key.encode(), passphrase)
+        else:
+            loaded = serialization.load_pem_private_key(key.encode(), passphrase)
+    except (ValueError, TypeError):
+        raise errors.CredentialsRefused(f"the SSH key for {redact.url(url)} does not open with its passphrase "
+                                        "(or is not a private key)") from None
+    return loaded.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,  # type: ignore[arg-type]
+                                serialization.NoEncryption()).decode()

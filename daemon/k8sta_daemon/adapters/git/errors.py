@@ -73,3 +73,20 @@ class RenderFailed(GiveUp):
 
 class PushRejected(GiveUp):
     """The server refused the push for a reason other than a moved branch (hook, protection)."""
+
+
+KNOWN_HOSTS_DOCS = "https://argo-cd.readthedocs.io/en/stable/user-guide/private-repositories/#ssh-known-host-public-keys"
+TLS_CERTS_DOCS = ("https://argo-cd.readthedocs.io/en/stable/user-guide/private-repositories/"
+                  "#self-signed-untrusted-tls-certificates")
+
+
+class HostKeyRejected(GiveUp):
+    """An SSH server is not in Argo CD's known hosts, or presented another key than the one listed.
+
+    Final until an operator changes ``argocd-ssh-known-hosts-cm``: retrying would only ask the same
+    server again. Nothing was fetched or pushed.
+    """
+
+
+class CertificateRejected(GiveUp):
+    """An HTTPS server's certificate did not verify against the CAs configured for its host name."""

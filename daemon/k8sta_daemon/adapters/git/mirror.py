@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import pygit2
 from pygit2.enums import FetchPrune
 
-from k8sta_daemon.adapters.git import credentials, errors, redact
+from k8sta_daemon.adapters.git import credentials, errors, redact, transport
 
 HEADS_REFSPEC = "+refs/heads/*:refs/heads/*"
 GC_EVERY = 50  # pushes per mirror between two `git gc --auto` runs
@@ -38,6 +38,7 @@ GC_EVERY = 50  # pushes per mirror between two `git gc --auto` runs
 # taking a file-system block: a mirror packs at a tenth of that.
 GC_AUTO_LOOSE = 700
 GC_TIMEOUT = 600.0
+NETWORK_TIMEOUT = 120.0  # seconds a git CLI fetch or ls-remote may take (libgit2 has its own timeouts)
 log = logging.getLogger("k8sta.git")
 _pushes: dict[Path, int] = {}  # per mirror path, in this process
 _gc_running: set[Path] = set()
@@ -118,8 +119,13 @@ class Mirror:
                     self._lock_file = None
 
     def fetch(self) -> None:
-        """Bring every branch of the remote here (pruning deleted ones); raise TransportFailed."""
+        """Bring every branch of the remote here (pruning deleted ones); raise TransportFailed,
+        CredentialsRefused, HostKeyRejected or CertificateRejected."""
         with self.lock():
+            if transport.needs_cli(self.url, self.credentials):
+                self._git_cli("fetching", ["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head",
+                                           self.url, HEADS_REFSPEC])
+                return
             remote = self.repo.remotes.create_anonymous(self.url)
             try:
                 remote.fetch([HEADS_REFSPEC], callbacks=credentials.remote_callbacks(self.credentials, self.url),
@@ -127,23 +133,36 @@ class Mirror:
             except errors.GitError as exc:
                 raise type(exc)(self.redact(str(exc))) from None
             except (pygit2.GitError, OSError) as exc:
-                message = f"fetching {self.shown_url} failed: {self.redact(_one_line(exc))}"
-                if errors.refuses_credentials(message):
-                    raise errors.CredentialsRefused(message) from None
-                raise errors.TransportFailed(message) from None
+                raise transport.failure("fetching", self.url, self.shown_url, self.redact(_one_line(exc))) from None
 
     def ls_remote(self, branch: str) -> str | None:
         """What ``branch`` points at on the remote now (``git ls-remote``: no objects are fetched), or None
-        when the remote has no such branch; raise TransportFailed."""
+        when the remote has no such branch; raise TransportFailed (or a trust or credentials error)."""
+        wanted = f"refs/heads/{branch}"
+        if transport.needs_cli(self.url, self.credentials):
+            out = self._git_cli("listing", ["ls-remote", "--heads", self.url, wanted])
+            return next((line.split("\t")[0] for line in out.splitlines() if line.endswith(f"\t{wanted}")), None)
         remote = self.repo.remotes.create_anonymous(self.url)
         try:
             heads = remote.list_heads(callbacks=credentials.remote_callbacks(self.credentials, self.url), proxy=True)
         except errors.GitError as exc:
             raise type(exc)(self.redact(str(exc))) from None
         except (pygit2.GitError, OSError) as exc:
-            raise errors.TransportFailed(f"listing {self.shown_url} failed: {self.redact(_one_line(exc))}") from None
-        wanted = f"refs/heads/{branch}"
+            raise transport.failure("listing", self.url, self.shown_url, self.redact(_one_line(exc))) from None
         return next((str(head.oid) for head in heads if head.name == wanted), None)
+
+    def _git_cli(self, what: str, args: list[str]) -> str:
+        """Run ``git <args>`` on this mirror with the repository's credentials and trust; its stdout."""
+        with credentials.cli_auth(self.credentials, self.url) as auth:
+            try:
+                done = subprocess.run(["git", *auth.config, "--git-dir", str(self.path), *args], capture_output=True,
+                                      env=auth.env, timeout=NETWORK_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise errors.TransportFailed(f"{what} {self.shown_url} did not finish within "
+                                             f"{NETWORK_TIMEOUT:.0f} s") from None
+        if done.returncode != 0:
+            raise transport.failure(what, self.url, self.shown_url, self.redact(done.stderr.decode(errors="replace")))
+        return done.stdout.decode(errors="replace")
 
     def branch_head(self, branch: str) -> str | None:
         """The commit ``branch`` points at as of the last fetch, or None if it does not exist."""

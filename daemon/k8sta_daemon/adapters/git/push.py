@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from k8sta_daemon.adapters.git import credentials, errors
+from k8sta_daemon.adapters.git import credentials, errors, transport
 from k8sta_daemon.adapters.git.mirror import Mirror
 
 # Reasons git gives to the innocent refs of an atomic push that failed because of another ref.
@@ -50,7 +50,7 @@ def push(mirror: Mirror, updates: Sequence[RefUpdate], *, timeout: float = 120.0
     leases = [f"--force-with-lease={u.ref}:{u.expected or ''}" for u in updates]
     refspecs = [f"{u.new}:{u.ref}" for u in updates]
     atomic = ["--atomic"] if len(updates) > 1 else []
-    with credentials.cli_auth(mirror.credentials) as auth:
+    with credentials.cli_auth(mirror.credentials, mirror.url) as auth:
         argv = ["git", *auth.config, "--git-dir", str(mirror.path), "push", "--porcelain", *atomic,
                 *leases, mirror.url, *refspecs]
         try:
@@ -65,10 +65,7 @@ def push(mirror: Mirror, updates: Sequence[RefUpdate], *, timeout: float = 120.0
     if done.returncode == 0 and not refused:
         return
     if not refused:
-        message = f"push to {mirror.shown_url} failed: {_tail(stderr)}"
-        if errors.refuses_credentials(stderr):
-            raise errors.CredentialsRefused(message)
-        raise errors.TransportFailed(message)
+        raise transport.failure("push to", mirror.url, mirror.shown_url, stderr)
     by_branch = {ref.removeprefix("refs/heads/"): reason for ref, reason in refused.items()}
     causes = {b: r for b, r in by_branch.items() if not r.endswith(_ATOMIC_COLLATERAL)} or by_branch
     remote_says = _remote_lines(stderr)
@@ -94,12 +91,6 @@ def _remote_lines(stderr: str) -> str:
     lines = [" ".join(line.removeprefix("remote:").split()) for line in stderr.splitlines()
              if line.startswith("remote:")]
     return _clip(" | ".join(line for line in lines if line))
-
-
-def _tail(stderr: str) -> str:
-    lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
-    wanted = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines[-3:]
-    return _clip(" ".join(wanted)) or "git push exited with an error and no message"
 
 
 def _clip(text: str, limit: int = 500) -> str:
