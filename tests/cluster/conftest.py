@@ -11,6 +11,7 @@ import base64
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -104,3 +105,12 @@ def argocd_on_node(cluster: node_cluster.Cluster,
     found = ArgoCDOnNode(url=f"https://{host}", admin_password=password, images=images)
     wait_for(lambda: found.session(), 120, "Argo CD's API to log the admin in")
     return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here needs the real stack and the real node (``make test-unit`` leaves them out)."""
+    here = str(Path(__file__).parent)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.stack)
+            item.add_marker(pytest.mark.cluster)

@@ -57,7 +57,7 @@ def test_the_plugin_sidecar_can_read_the_input_key_mounted_from_its_secret(
                                probe],
                               capture_output=True, text=True, timeout=60, check=False)
         if "Permission denied" in done.stderr:
-            raise AssertionError(f"the sidecar cannot read its input key: {done.stderr.strip()}")
+            pytest.fail(f"the sidecar cannot read its input key: {done.stderr.strip()}", pytrace=False)
         return done.stdout.strip() if done.returncode == 0 else ""
     try:
         assert wait_for(read_key, 180, "the new repo-server pod's sidecar to read the key") == "999 64"

@@ -47,8 +47,10 @@ def stop_containers(sockets: Path, directory: Path) -> list[str]:
             killed = _ctr(socket, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
             if killed.returncode != 0:
                 problems.append(f"ctr tasks kill {task}: {killed.stderr.strip()}")
+    ids = container_ids(directory)
+    _remember(directory, ids)
     deadline = time.monotonic() + 15
-    while (pids := _cgroup_pids()) and time.monotonic() < deadline:
+    while (pids := _cgroup_pids(ids)) and time.monotonic() < deadline:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -60,9 +62,26 @@ def stop_containers(sockets: Path, directory: Path) -> list[str]:
     return problems
 
 
-def _cgroup_pids() -> set[int]:
+def container_ids(directory: Path) -> set[str]:
+    """Every container this node's containerd ran: its task state and runc's, both under ``directory``
+    (another node on the machine, e.g. a second test cluster, has its own)."""
+    found: set[str] = set()
+    for where in (directory / "state" / "io.containerd.runtime.v2.task" / "k8s.io", directory / "runc" / "k8s.io"):
+        with contextlib.suppress(OSError):
+            found.update(p.name for p in where.iterdir() if p.is_dir())
+    return found
+
+
+def _remember(directory: Path, ids: set[str]) -> None:
+    """Keep the ids beside the state (the state directories go with the tasks): the cgroups to remove."""
+    path = directory / "containers.json"
+    known = set(json.loads(path.read_text())) if path.exists() else set()
+    path.write_text(json.dumps(sorted(known | ids)))
+
+
+def _cgroup_pids(ids: set[str]) -> set[int]:
     pids: set[int] = set()
-    for cgroup in _node_cgroups():
+    for cgroup in _node_cgroups(ids):
         with contextlib.suppress(OSError, ValueError):
             pids.update(int(line) for line in (cgroup / "cgroup.procs").read_text().split())
     return pids
@@ -83,26 +102,44 @@ def _pids_mentioning(text: str) -> list[int]:
 
 
 def after_node(state_dir: Path) -> None:
-    """Remove the host directories the stack made as mount points, and the containers' empty cgroups."""
+    """Remove the host directories the stack made as mount points, and the containers' empty cgroups
+    (the parent ``k8s.io`` too once empty: a second node may still hold its own there)."""
     with contextlib.suppress(OSError, ValueError):
         created = json.loads((state_dir / "created-dirs.json").read_text())
         for path in reversed(created):
             with contextlib.suppress(OSError):
                 Path(path).rmdir()
-    for cgroup in sorted(_node_cgroups(), key=lambda p: len(p.parts), reverse=True):
+    for cgroup in sorted(_node_cgroups(_remembered(state_dir)), key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
             cgroup.rmdir()
+    for parent in _node_cgroups(None):
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when empty
 
 
-def _node_cgroups() -> list[Path]:
+def _remembered(state_dir: Path) -> set[str]:
+    try:
+        return set(json.loads((state_dir / "node" / "containerd" / "containers.json").read_text()))
+    except (OSError, ValueError):
+        return set()
+
+
+def _node_cgroups(ids: set[str] | None) -> list[Path]:
+    """The cgroups of containers ``ids`` (with their sub-cgroups), or with None the parents alone."""
     found: list[Path] = []
     with contextlib.suppress(OSError):
         for controller in CGROUP_ROOT.iterdir():
             for parent in CGROUP_PARENTS:
                 top = controller / parent
-                if top.is_dir():
-                    found.extend(p for p in top.rglob("*") if p.is_dir())
+                if not top.is_dir():
+                    continue
+                if ids is None:
                     found.append(top)
+                    continue
+                for cid in ids:
+                    if (top / cid).is_dir():
+                        found.extend(p for p in (top / cid).rglob("*") if p.is_dir())
+                        found.append(top / cid)
     return found
 
 
@@ -143,7 +180,7 @@ def host_facts(state_dir: Path | None = None) -> dict[str, object]:
         "rules": _run("ip", "rule").splitlines(),
         "mounts": sorted(point for line in Path("/proc/self/mountinfo").read_text().splitlines()
                          if _ours(point := line.split()[4], state_dir)),
-        "cgroups": sorted(str(p) for p in _node_cgroups()),
+        "cgroups": sorted(str(p) for p in _node_cgroups(_remembered(state_dir) if state_dir else None)),
         "netns": netns.leftovers(),
         "paths": sorted(str(p) for p in FIXED_PATHS if p.exists()),
     }

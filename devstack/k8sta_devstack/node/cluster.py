@@ -23,7 +23,7 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -200,21 +200,29 @@ def running(state_dir: Path, images: Sequence[tuple[Path, str]], sandbox_image: 
             signal.signal(sig, handler)
 
 
-def _teardown(sup: processes.Supervisor, ns: netns.Netns, state_dir: Path) -> Any:
+def teardown(ns: netns.Netns, state_dir: Path, running: Sequence[processes.Managed],
+             stop_processes: Callable[[], None]) -> None:
+    """Stop the node and everything of the stack, then remove what it made on the host: the kubelet
+    first (else it starts again the containers being killed), then the containers (they outlive
+    containerd), then the processes, then directories, cgroups and the namespace."""
+    processes.stop_groups([proc for proc in running if proc.name == "kubelet"])
+    problems = cleanup.stop_containers(runtime_dir(ns), state_dir / "node" / "containerd")
+    if problems:
+        (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        with (state_dir / "logs" / "teardown.log").open("a") as log:
+            log.write("\n".join(problems) + "\n")
+    stop_processes()
+    cleanup.after_node(state_dir)
+    shutil.rmtree(runtime_dir(ns), ignore_errors=True)
+    netns.delete(ns)
+
+
+def _teardown(sup: processes.Supervisor, ns: netns.Netns, state_dir: Path) -> Callable[[], None]:
     done = False
 
     def stop() -> None:
         nonlocal done
-        if done:
-            return
-        done = True
-        problems = cleanup.stop_containers(runtime_dir(ns), state_dir / "node" / "containerd")
-        if problems:
-            sup.log_dir.mkdir(parents=True, exist_ok=True)
-            with (sup.log_dir / "teardown.log").open("a") as log:
-                log.write("\n".join(problems) + "\n")
-        sup.stop_all()
-        cleanup.after_node(state_dir)
-        shutil.rmtree(runtime_dir(ns), ignore_errors=True)
-        netns.delete(ns)
+        if not done:
+            done = True
+            teardown(ns, state_dir, list(sup.processes), sup.stop_all)
     return stop
