@@ -9,8 +9,8 @@ What runs where:
   kube-scheduler, KWOK (a fake node for the sample workloads' cheap pods) and the Argo Rollouts
   controller, all through the portal with the admin kubeconfig, as the process stack runs them.
 
-Argo CD and K8sTA are not part of this: they are installed onto it as pods (``install``), the way
-users install them.
+Argo CD and K8sTA are not part of this: they are installed onto it as pods (``argocd_install``; K8sTA
+next), the way users install them.
 """
 
 from __future__ import annotations

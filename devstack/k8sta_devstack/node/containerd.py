@@ -41,9 +41,6 @@ class Containerd:
         """Load an OCI archive (as buildah writes them) under the reference its index names."""
         self.ctr("images", "import", "--all-platforms", str(archive))
 
-    def images(self) -> set[str]:
-        return {line.split()[0] for line in self.ctr("images", "ls").splitlines()[1:] if line.strip()}
-
 
 def write_mirrors(certs_d: Path, mirrors: Mapping[str, str]) -> None:
     """containerd's per-registry hosts files: pulls of ``name/...`` go to the plain-HTTP ``endpoint``

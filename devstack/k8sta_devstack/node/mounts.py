@@ -14,7 +14,6 @@ start) are files of ours bound over their /proc/sys entries: kubelet writes thos
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,12 +45,6 @@ class NodeMounts:
         """The argv prefix running a command in the node's network and mount namespaces."""
         return ["nsenter", f"--net={netns}", f"--mount={self.namespace}", "--"]
 
-    def remove_created(self) -> None:
-        """Remove the empty mount points made on the host (once the holder has exited)."""
-        for path in reversed(self.created):
-            with contextlib.suppress(OSError):
-                path.rmdir()
-
 
 def start(sup: processes.Supervisor, directory: Path, env: Mapping[str, str]) -> NodeMounts:
     """Start the holder: it sets the namespace up, then sleeps until stopped."""
@@ -74,13 +67,3 @@ def start(sup: processes.Supervisor, directory: Path, env: Mapping[str, str]) ->
     holder = sup.start("node-mounts", argv, env=env, cwd=directory, ready=ready_file.exists, timeout=30,
                        grace=5)
     return NodeMounts(holder=holder, created=created)
-
-
-def host_mounts_under(prefixes: tuple[Path, ...]) -> list[str]:
-    """Mount points in *this* process's mount table under any of ``prefixes`` (for leftover checks)."""
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if any(point == str(p) or point.startswith(str(p) + os.sep) for p in prefixes):
-            found.append(point)
-    return found
