@@ -347,9 +347,11 @@ def test_argocd_patch_adds_the_sidecar_to_argo_cds_repo_server(builder: Builder)
     tmp = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-cmp-tmp")
     assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "128Mi"}
     assert {"mountPath": "/tmp", "name": "k8sta-cmp-tmp"} in sidecar["volumeMounts"]
-    # the input key (contract v2) is mounted, optional
+    # the input key (contract v2) is mounted, optional, readable by the sidecar's uid although Argo CD's pod
+    # sets no fsGroup (tests/cluster/test_argocd.py shows it on a real kubelet)
     key_volume = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-input-key")
-    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o400,
+    assert "fsGroup" not in repo_server["spec"]["template"]["spec"].get("securityContext", {})
+    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o444,
                                     "items": [{"key": "key", "path": "key"}]}
     assert {"name": "K8STA_INPUT_KEY_FILE", "value": "/var/run/secrets/k8sta/input-key/key"} in sidecar["env"]
     for obj in result.objects:
