@@ -7,13 +7,16 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps browser-deps images test test-unit test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
+.PHONY: help venv tools tools-cmp deps browser-deps images node-images node-deps node-tools test test-unit test-cluster demo-cluster demo-cluster-down test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
 	@echo "make test-argocd-compat - the Argo CD smoke subset on the oldest Argo CD release still tested"
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
+	@echo "make node-images - OCI archives of every image a real node runs (Argo CD, redis, pause, ours)"
+	@echo "make test-cluster - the tests on a real node (kubelet + containerd): Argo CD and K8sTA as pods"
+	@echo "make demo-cluster / demo-cluster-down - the real node with Argo CD from its release manifests, kept running"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
 	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
 	@echo "make bench-decide / bench-pass / bench-mirror / bench-daemon - decision core, one loop pass, mirror disk, controller latency"
@@ -48,11 +51,34 @@ tools: deps
 images: deps tools-cmp
 	toolchain/images.sh
 
+# What a real node (kubelet + containerd) runs, as OCI archives for `ctr images import`, cached under
+# $(K8STA_CACHE)/images/node with index.json; see docs/images.md "Images for the real node".
+node-images: images tools
+	toolchain/node-images.sh
+
 # The whole suite on the pinned Argo CD (ARGOCD_VERSION), then the smoke subset on the oldest Argo CD
 # release still tested (ARGOCD_COMPAT_VERSION; docs/operations.md "Argo CD versions").
-test: lint tools images browser-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: lint tools images node-images node-tools browser-deps
+	$(PY) -m pytest --ignore=tests/cluster $(PYTEST_ARGS)
 	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
+	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+
+# The real node (docs/devstack-node.md): Debian's containerd and CNI plugins, then kubelet, kube-proxy,
+# kubectl and CoreDNS from their pinned modules. Its tests run in a pytest session of their own.
+node-deps:
+	toolchain/node-deps.sh
+
+node-tools: tools node-deps
+	toolchain/build.sh node
+
+test-cluster: lint node-tools node-images
+	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+
+demo-cluster: venv node-tools node-images
+	$(PY) -m k8sta_devstack cluster-up
+
+demo-cluster-down: venv
+	$(PY) -m k8sta_devstack cluster-down
 
 # What every Argo CD release K8sTA claims must carry: a ticket over three Stations with a canary resumed by
 # Argo CD's action, retry (manual and automated sync), a refused sync request, drift repair, the plugin's
@@ -71,7 +97,7 @@ test-argocd-compat: lint tools
 	$(ARGOCD_COMPAT) $(PY) -m pytest $(ARGOCD_SMOKE) $(PYTEST_ARGS)
 
 test-unit: lint tools-cmp browser-deps
-	$(PY) -m pytest -m 'not stack' $(PYTEST_ARGS)
+	$(PY) -m pytest -m 'not stack and not images' $(PYTEST_ARGS)
 
 # ruff, then the layer contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: venv

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build pinned external binaries into a git-ignored cache, each only when missing.
 #   toolchain/build.sh [kustomize|etcd|kube-apiserver|kube-controller-manager|kube-scheduler|
-#                       kwok|argo-rollouts|argocd|argocd-compat|all]...
+#                       kwok|argo-rollouts|argocd|argocd-compat|all|
+#                       kubelet|kube-proxy|kubectl|coredns|node]...
 # Cache: $K8STA_CACHE (default ~/.cache/k8sta). Binaries land in
 # $K8STA_CACHE/bin/<name>-<version>/<name>; each build's log in $K8STA_CACHE/logs/.
 set -euo pipefail
@@ -14,12 +15,15 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod
 # GNU time reports each build's peak memory into its log when it is installed.
 timer=""; [ -x /usr/bin/time ] && timer="/usr/bin/time -v"
 all_names=(kustomize etcd kube-apiserver kube-controller-manager kube-scheduler kwok argo-rollouts argocd argocd-compat)
+# The real node's parts (toolchain/build.sh node): kubelet, kube-proxy and kubectl from the same module, CoreDNS.
+node_names=(kubelet kube-proxy kubectl coredns)
 
 version_of() {
   case $1 in
     kustomize) echo "$KUSTOMIZE_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler) echo "$KUBERNETES_VERSION" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl) echo "$KUBERNETES_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     argo-rollouts) echo "$ARGO_ROLLOUTS_VERSION" ;;
     argocd) echo "$ARGOCD_VERSION" ;;
@@ -110,12 +114,16 @@ build_one() {
         kustomize sigs.k8s.io/kustomize/kustomize/v5 ;;
     etcd)
       go_build etcd "$version" etcd "" etcd . ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler)
-      # One wrapper module (toolchain/go/kube-apiserver) pins k8s.io/kubernetes for all three.
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
+      # One wrapper module (toolchain/go/kube-apiserver) pins k8s.io/kubernetes for all of them.
       local minor=${version#v1.}; minor=${minor%%.*} v=k8s.io/component-base/version
       go_build "$name" "$version" kube-apiserver \
         "-X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z" \
         "$name" "k8s.io/kubernetes/cmd/$name" ;;
+    coredns)
+      # The wrapper's own main (toolchain/go/coredns/main.go): upstream's coremain with the node's plugins.
+      go_build coredns "$version" coredns "-X github.com/coredns/coredns/coremain.GitCommit=$version" \
+        coredns . ;;
     kwok)
       go_build kwok "$version" kwok "" kwok sigs.k8s.io/kwok/cmd/kwok ;;
     argo-rollouts)
@@ -134,5 +142,6 @@ build_one() {
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   if [ "$t" = all ]; then for n in "${all_names[@]}"; do build_one "$n"; done
+  elif [ "$t" = node ]; then for n in "${node_names[@]}"; do build_one "$n"; done
   else build_one "$t"; fi
 done

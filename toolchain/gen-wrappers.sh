@@ -31,8 +31,12 @@ kmod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -
 staging_version="v0.${KUBERNETES_VERSION#v1.}"
 kreplaces=$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\t\1 => \1 '"$staging_version"'#p' "$kmod")
 tool_module "$here/go/kube-apiserver" k8sta.io/toolchain/kube-apiserver \
-  "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler" \
+  "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl" \
   "$KUBERNETES_VERSION" "$kreplaces"
+
+# CoreDNS (the real node's cluster DNS): our main.go (a plugin subset) requires the pinned module.
+(cd "$here/go/coredns" && rm -f go.mod go.sum && go mod init k8sta.io/toolchain/coredns >/dev/null 2>&1 \
+  && go get "github.com/coredns/coredns@$COREDNS_VERSION" && go mod tidy)
 
 # KWOK: a plain tool dependency (its stages are copied from the module cache by build.sh).
 tool_module "$here/go/kwok" k8sta.io/toolchain/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"

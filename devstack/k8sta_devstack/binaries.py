@@ -26,6 +26,10 @@ _VERSION_KEYS = {
     "kwok": "KWOK_VERSION",
     "argo-rollouts": "ARGO_ROLLOUTS_VERSION",
     "argocd": "ARGOCD_VERSION",
+    "kubelet": "KUBERNETES_VERSION",
+    "kube-proxy": "KUBERNETES_VERSION",
+    "kubectl": "KUBERNETES_VERSION",
+    "coredns": "COREDNS_VERSION",
 }
 
 
@@ -129,6 +133,31 @@ def locate(environ: dict[str, str] | None = None) -> Toolchain:
         git=system_binary("git"),
         versions=versions,
     )
+
+
+@dataclass(frozen=True)
+class NodeTools:
+    """The real node's binaries (``toolchain/build.sh node``) and Debian's containerd."""
+
+    kubelet: Path
+    kube_proxy: Path
+    kubectl: Path
+    coredns: Path
+    containerd: Path
+
+
+def locate_node(environ: dict[str, str] | None = None) -> NodeTools:
+    versions = read_versions(environ=environ)
+    cache = cache_dir(environ)
+    node_deps = "run `toolchain/node-deps.sh` (or `make node-deps`)"
+    containerd = shutil.which("containerd")
+    if not containerd:
+        raise MissingTool(f"containerd not found on PATH; {node_deps}")
+    return NodeTools(kubelet=pinned_binary("kubelet", versions, cache),
+                     kube_proxy=pinned_binary("kube-proxy", versions, cache),
+                     kubectl=pinned_binary("kubectl", versions, cache),
+                     coredns=pinned_binary("coredns", versions, cache),
+                     containerd=Path(containerd))
 
 
 def argocd_module_dir(version: str) -> Path:

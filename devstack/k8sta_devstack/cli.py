@@ -1,4 +1,5 @@
-"""``python -m k8sta_devstack up|down|status|demo``: the stack for humans, detached from the terminal.
+"""``python -m k8sta_devstack up|down|status|demo|cluster-up|cluster-down``: the stack for humans, detached
+from the terminal (cluster-*: the real node, ``node/session.py``).
 
 ``up`` starts the stack in a state directory (``$K8STA_DEVSTACK_DIR``, default
 ``<cache>/devstack``), writes ``stack.json`` there and returns; the processes keep running in their
@@ -124,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("down", help="stop the stack started by up")
     sub.add_parser("status", help="show the recorded processes and whether they run")
     sub.add_parser("demo", help="the main job: a change rides dev -> staging -> prod -> eu/us on the stack")
+    sub.add_parser("cluster-up", help="the real node (kubelet + containerd) with Argo CD as pods, detached")
+    sub.add_parser("cluster-down", help="stop what cluster-up started and leave the host as found")
     args = parser.parse_args(argv)
     state_dir = (args.state_dir or default_state_dir()).resolve()
     try:
@@ -133,6 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return down(state_dir)
         if args.command == "status":
             return status(state_dir)
+        if args.command in ("cluster-up", "cluster-down"):
+            from k8sta_devstack.node import images as node_images
+            from k8sta_devstack.node import session
+
+            where = (args.state_dir or session.default_state_dir()).resolve()
+            try:
+                return session.up(where) if args.command == "cluster-up" else session.down(where)
+            except node_images.NodeImagesMissing as exc:
+                print(f"k8sta cluster: {exc}", file=sys.stderr)
+                return EXIT_FAILED
     except binaries.MissingTool as exc:
         print(f"k8sta devstack: {exc}", file=sys.stderr)
         return EXIT_FAILED

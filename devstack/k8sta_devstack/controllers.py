@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +72,11 @@ def _component_flags(kubeconfig: Path, port: int, cert_dir: Path) -> list[str]:
 
 
 def launch_controller_manager(sup: processes.Supervisor, tools: binaries.Toolchain, kubeconfig: Path,
-                              state_dir: Path, env: Mapping[str, str], started: Started) -> None:
+                              state_dir: Path, env: Mapping[str, str], started: Started, *,
+                              names: Sequence[str] = KCM_CONTROLLERS, extra: Sequence[str] = ()) -> None:
     port = processes.free_port()
     argv = [tools.kube_controller_manager, *_component_flags(kubeconfig, port, state_dir / "kcm"),
-            f"--controllers={','.join(KCM_CONTROLLERS)}",
+            f"--controllers={','.join(names)}", *extra,
             # Deployments scale and ReplicaSets create pods at once (defaults batch for large clusters).
             "--concurrent-deployment-syncs=5", "--concurrent-replicaset-syncs=5"]
     proc = sup.launch("kube-controller-manager", argv, env=env, cwd=state_dir)

@@ -147,3 +147,18 @@ def server_side_apply(api: k8s_client.ApiClient, obj: Mapping[str, Any]) -> dict
 def crd_established(api: k8s_client.ApiClient, name: str) -> bool:
     crd = k8s_client.ApiextensionsV1Api(api).read_custom_resource_definition(name)
     return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
+
+
+def write_client_kubeconfig(path: Path, server: str, ca_cert: Path, cert: Path, key: Path) -> Path:
+    """A kubeconfig for one client identity (certificate files by path, not embedded); written 0600."""
+    doc = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "devstack", "cluster": {"server": server, "certificate-authority": str(ca_cert)}}],
+        "users": [{"name": "client", "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+        "contexts": [{"name": "devstack", "context": {"cluster": "devstack", "user": "client"}}],
+        "current-context": "devstack",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(doc, handle, sort_keys=False)
+    return path

@@ -32,6 +32,7 @@ class Pki:
     admin_cert: Path
     admin_key: Path
     service_account_key: Path  # RSA private key: signs tokens and (its public half) verifies them
+    ca_key: Path  # signs further certificates (the real node's kubelet and its client identity)
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> Path:
@@ -61,8 +62,9 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurve
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + _VALIDITY))
 
 
-def generate(directory: Path) -> Pki:
-    """Create a CA, a serving cert for loopback, an admin client cert and a service-account key."""
+def generate(directory: Path, extra_ips: Sequence[str] = ()) -> Pki:
+    """Create a CA, a serving cert for loopback (and ``extra_ips``: the real node's address), an admin
+    client cert and a service-account key."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("k8sta-devstack-ca")
     ca = (_builder(ca_name, ca_name, ca_key.public_key())
@@ -75,7 +77,8 @@ def generate(directory: Path) -> Pki:
 
     serving_key = ec.generate_private_key(ec.SECP256R1())
     sans = [x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default.svc"),
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("10.0.0.1"))]
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+            *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips)]
     serving = (_builder(_name("kube-apiserver"), ca_name, serving_key.public_key())
                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -95,7 +98,30 @@ def generate(directory: Path) -> Pki:
         admin_cert=_write(directory / "admin.crt", admin.public_bytes(pem)),
         admin_key=_write(directory / "admin.key", _key_pem(admin_key), private=True),
         service_account_key=_write(directory / "service-account.key", _key_pem(sa_key), private=True),
+        ca_key=_write(directory / "ca.key", _key_pem(ca_key), private=True),
     )
+
+
+def issue(pki: Pki, name: str, common_name: str, *, organization: str | None = None,
+          ips: Sequence[str] = (), dns: Sequence[str] = (), server: bool = False) -> tuple[Path, Path]:
+    """A certificate signed by the stack's CA, next to it as ``<name>.crt``/``<name>.key``: a client
+    identity (``common_name`` in group ``organization``) or, with ``server``, a serving cert for
+    ``ips``/``dns``."""
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = _builder(_name(common_name, organization), ca.subject, key.public_key())
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    directory = pki.ca_cert.parent
+    return (_write(directory / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+            _write(directory / f"{name}.key", _key_pem(key), private=True))
 
 
 @dataclass(frozen=True)

@@ -359,9 +359,11 @@ def test_argocd_patch_adds_the_sidecar_to_argo_cds_repo_server(builder: Builder)
     assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "128Mi"}
     assert {"mountPath": "/tmp", "name": "k8sta-cmp-tmp"} in sidecar["volumeMounts"]
     # the input key (contract v3) is mounted, optional, with every key of the Secret (`previous-key`
-    # during a rotation); signatures are not required by default; Argo CD's namespace is the pod's
+    # during a rotation); signatures are not required by default; Argo CD's namespace is the pod's. Readable
+    # by the sidecar's uid although Argo CD's pod sets no fsGroup (tests/cluster/test_argocd.py, real kubelet)
     key_volume = next(v for v in repo_server["spec"]["template"]["spec"]["volumes"] if v["name"] == "k8sta-input-key")
-    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o400}
+    assert "fsGroup" not in repo_server["spec"]["template"]["spec"].get("securityContext", {})
+    assert key_volume["secret"] == {"secretName": "k8sta-input-key", "optional": True, "defaultMode": 0o444}
     assert {"name": "K8STA_INPUT_KEY_FILE", "value": "/var/run/secrets/k8sta/input-key/key"} in sidecar["env"]
     assert {"name": "K8STA_REQUIRE_SIGNED_INPUTS", "value": "false"} in sidecar["env"]
     assert {"name": "K8STA_ARGOCD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}} \
