@@ -212,6 +212,10 @@ def containerd(tmp_path: Path) -> Iterator[list[str]]:
                       f"disabled_plugins = [{disabled}]\n"
                       f'[grpc]\n  address = "{tmp_path}/sock"\n[ttrpc]\n  address = "{tmp_path}/sock.ttrpc"\n')
     ctr = ["ctr", "--address", str(tmp_path / "sock"), "--namespace", "k8s.io"]
+    # `ctr run` puts its shim's sockets and fifos under /run/containerd (fixed paths): remove them after,
+    # unless something else (a running real node) had that directory already.
+    run_dir = Path("/run/containerd")
+    had_run_dir = run_dir.exists()
     with (tmp_path / "containerd.log").open("wb") as log:
         proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -227,6 +231,8 @@ def containerd(tmp_path: Path) -> Iterator[list[str]]:
         proc.terminate()
         proc.wait(timeout=60)
         shutil.rmtree(tmp_path / "root", ignore_errors=True)  # unpacked images: hundreds of MB
+        if not had_run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_ctr_imports_every_archive_under_the_nodes_name_and_runs_pause(
