@@ -62,11 +62,10 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurve
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + _VALIDITY))
 
 
-def generate(directory: Path, extra_ips: Sequence[str] = ()) -> Pki:
-    """Create a CA, a serving cert for loopback (and ``extra_ips``: the real node's address), an admin
-    client cert and a service-account key."""
+def _new_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Name, x509.Certificate]:
+    """A self-signed CA: its key, its name and its certificate."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("k8sta-devstack-ca")
+    ca_name = _name(common_name)
     ca = (_builder(ca_name, ca_name, ca_key.public_key())
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
@@ -74,6 +73,13 @@ def generate(directory: Path, extra_ips: Sequence[str] = ()) -> Pki:
                                        data_encipherment=False, key_agreement=False, encipher_only=False,
                                        decipher_only=False), critical=True)
           .sign(ca_key, hashes.SHA256()))
+    return ca_key, ca_name, ca
+
+
+def generate(directory: Path, extra_ips: Sequence[str] = ()) -> Pki:
+    """Create a CA, a serving cert for loopback (and ``extra_ips``: the real node's address), an admin
+    client cert and a service-account key."""
+    ca_key, ca_name, ca = _new_ca("k8sta-devstack-ca")
 
     serving_key = ec.generate_private_key(ec.SECP256R1())
     sans = [x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default.svc"),
@@ -136,15 +142,7 @@ class ServerPki:
 def generate_server(directory: Path, name: str, addresses: Sequence[str], dns_names: Sequence[str] = ()) -> ServerPki:
     """A throw-away CA and a serving cert for ``addresses`` (IP SANs, so a client dialling the bind
     address verifies it) and ``dns_names``; written as ``ca.crt``, ``<name>.crt``, ``<name>.key``."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"k8sta-devstack-{name}-ca")
-    ca = (_builder(ca_name, ca_name, ca_key.public_key())
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, encipher_only=False,
-                                       decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca_key, ca_name, ca = _new_ca(f"k8sta-devstack-{name}-ca")
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     sans += [x509.DNSName(d) for d in dns_names]
