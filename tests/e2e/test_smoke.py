@@ -37,6 +37,12 @@ def _config_map(kube_api: k8s_client.ApiClient, namespace: str, name: str) -> k8
     return k8s_client.CoreV1Api(kube_api).read_namespaced_config_map(name, namespace)
 
 
+def _shows_refusal(found: dict[str, Any]) -> bool:
+    """Argo CD shows a plugin refusal among the Application's conditions."""
+    conditions = found.get("status", {}).get("conditions") or []
+    return any("k8sta: refused:" in c.get("message", "") for c in conditions)
+
+
 def test_token_authenticates_as_the_automation_account(argocd: ArgoCD) -> None:
     info = argocd.user_info()
     assert info["loggedIn"] is True
@@ -75,11 +81,7 @@ def test_hostile_branch_is_refused_and_argocd_shows_why(
     push_app_branch(app, inputs, kustomize, render=False)
     create_app(app)
 
-    def refused(found: dict[str, Any]) -> bool:
-        conditions = found.get("status", {}).get("conditions") or []
-        return any("k8sta: refused:" in c.get("message", "") for c in conditions)
-
-    status = wait_for_app(argocd, name, refused, "showing the plugin's refusal")["status"]
+    status = wait_for_app(argocd, name, _shows_refusal, "showing the plugin's refusal")["status"]
 
     refusals = [c for c in status["conditions"] if "k8sta: refused:" in c["message"]]
     assert all(c["type"] == "ComparisonError" for c in refusals), refusals
@@ -106,11 +108,7 @@ def test_remote_form_is_refused_before_kustomize_starts_and_argocd_shows_it(
         push_app_branch(app, inputs, kustomize, render=False)
         create_app(app)
 
-        def refused(found: dict[str, Any]) -> bool:
-            conditions = found.get("status", {}).get("conditions") or []
-            return any("k8sta: refused:" in c.get("message", "") for c in conditions)
-
-        status = wait_for_app(argocd, name, refused, "showing the plugin's refusal")["status"]
+        status = wait_for_app(argocd, name, _shows_refusal, "showing the plugin's refusal")["status"]
         assert recorder.requests == []
     [condition] = [c for c in status["conditions"] if "k8sta: refused:" in c["message"]]
     assert condition["type"] == "ComparisonError"
