@@ -8,11 +8,12 @@ reads ``file://`` URLs itself (its own e2e suite uses them); no git server is ne
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from k8sta_devstack import shell
 
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "K8sTA devstack", "GIT_AUTHOR_EMAIL": "devstack@k8sta.invalid",
@@ -41,10 +42,10 @@ class ConfigRepo:
 
     def head(self, branch: str) -> str | None:
         """The commit ``branch`` points at, or None when it does not exist."""
-        done = subprocess.run(["git", "--git-dir", str(self.path), "rev-parse", "--verify", "--quiet",
-                               f"refs/heads/{branch}^{{commit}}"], capture_output=True, text=True, check=False,
-                              env=_env())
-        return done.stdout.strip() or None
+        try:
+            return self.git(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"]).strip() or None
+        except RuntimeError:
+            return None
 
     def commit(self, branch: str, files: Mapping[str, bytes], message: str) -> str:
         """Make ``files`` (path -> content) the whole tree of a new commit on ``branch``; return its id.
@@ -77,9 +78,7 @@ def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _git(args: list[str], *, env: Mapping[str, str] | None = None, stdin: bytes | None = None) -> str:
-    work_tree = (env or {}).get("GIT_WORK_TREE")
-    done = subprocess.run(["git", *args], input=stdin, capture_output=True, check=False, env=_env(env),
-                          cwd=work_tree or None)
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout.decode()
+    try:
+        return shell.sh.git(*args, _in=stdin, _env=_env(env), _cwd=(env or {}).get("GIT_WORK_TREE"))
+    except shell.Failed as err:
+        raise RuntimeError(f"git {' '.join(args)} failed: {err.stderr.decode(errors='replace').strip()}") from None

@@ -83,6 +83,7 @@ def start(directory: Path, supervisor: processes.Supervisor, *, auth: bool, name
     context = None
     if auth:
         keys = pki.generate(directory / "pki")
+        # subprocess, not sh: the password is on the command line, which sh's errors print.
         htpasswd = subprocess.run(["htpasswd", "-Bbn", USERNAME, PASSWORD], check=True, capture_output=True,
                                   text=True).stdout
         (directory / "htpasswd").write_text(htpasswd)
@@ -165,6 +166,7 @@ def push(registry: Registry, repository: str, tag: str, *, content: bytes | None
             shutil.copy(registry.ca_cert, certs / "ca.crt")  # type: ignore[arg-type]
             argv += ["--dest-cert-dir", str(certs), "--dest-creds", f"{registry.username}:{registry.password}"]
         argv += [f"oci:{layout}:{tag}", f"docker://{registry.host}/{repository}:{tag}"]
+        # subprocess, not sh: ``--dest-creds`` carries the password, which sh's errors would print.
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"skopeo copy to {registry.host}/{repository}:{tag} failed: {done.stderr.strip()}")

@@ -11,10 +11,10 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
+from k8sta_devstack import shell
 from k8sta_devstack.node import mounts, netns
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -27,9 +27,16 @@ SYSCTLS = (*mounts.KUBELET_TUNABLES, "net/ipv4/ip_forward", "net/ipv4/conf/all/r
            "net/netfilter/nf_conntrack_max")
 
 
-def _ctr(socket: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ctr", "--address", str(socket), "-n", "k8s.io", *args], capture_output=True,
-                          text=True, check=False, timeout=60)
+def _ctr(socket: Path, problems: list[str], what: str, *args: str) -> str:
+    """``ctr`` in the CRI's namespace: its stdout, or "" with why it failed added to ``problems`` as ``what``
+    (teardown goes on: what containerd cannot kill, the cgroups can)."""
+    try:
+        return shell.sh.ctr("--address", socket, "-n", "k8s.io", *args, _timeout=60)
+    except shell.Failed as err:
+        problems.append(f"{what}: {err.stderr.decode(errors='replace').strip()}")
+    except shell.TimedOut:
+        problems.append(f"{what}: still running after 60 s, killed")
+    return ""
 
 
 def stop_containers(sockets: Path, directory: Path) -> list[str]:
@@ -39,14 +46,8 @@ def stop_containers(sockets: Path, directory: Path) -> list[str]:
     problems: list[str] = []
     socket = sockets / "containerd.sock"
     if socket.exists():
-        listed = _ctr(socket, "tasks", "ls", "-q")
-        tasks = listed.stdout.split() if listed.returncode == 0 else []
-        if listed.returncode != 0:
-            problems.append(f"ctr tasks ls: {listed.stderr.strip()}")
-        for task in tasks:
-            killed = _ctr(socket, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
-            if killed.returncode != 0:
-                problems.append(f"ctr tasks kill {task}: {killed.stderr.strip()}")
+        for task in _ctr(socket, problems, "ctr tasks ls", "tasks", "ls", "-q").split():
+            _ctr(socket, problems, f"ctr tasks kill {task}", "tasks", "kill", "--all", "--signal", "SIGKILL", task)
     ids = container_ids(directory)
     _remember(directory, ids)
     deadline = time.monotonic() + 15
@@ -143,11 +144,14 @@ def _node_cgroups(ids: set[str] | None) -> list[Path]:
     return found
 
 
-def _run(*argv: str) -> str:
+def _run(command: str, *args: str) -> str:
+    """The command's stdout whatever its exit code (a fact, not a step that can fail), or why there is none."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"({argv[0]} failed: {err})"
+        return shell.sh.Command(command)(*args, _ok_code=range(256), _timeout=30)
+    except shell.NotFound:
+        return f"({command} failed: not found)"
+    except shell.TimedOut:
+        return f"({command} failed: still running after 30 s, killed)"
 
 
 def _iptables(binary: str) -> list[str]:

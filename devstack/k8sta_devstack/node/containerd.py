@@ -8,12 +8,11 @@ CNI plugins it runs wire pods into the node's namespace and the mounts it makes 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from k8sta_devstack import processes
+from k8sta_devstack import processes, shell
 
 CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 K8S_NAMESPACE = "k8s.io"  # containerd's namespace for images and containers of the CRI
@@ -31,11 +30,10 @@ class Containerd:
 
     def ctr(self, *args: str) -> str:
         """Run ``ctr`` against this containerd in the CRI's namespace; raise with its output on failure."""
-        done = subprocess.run(["ctr", "--address", str(self.socket), "-n", K8S_NAMESPACE, *args],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise processes.StartError(f"ctr {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
-        return done.stdout
+        try:
+            return shell.sh.ctr("--address", self.socket, "-n", K8S_NAMESPACE, *args)
+        except shell.Failed as err:
+            raise processes.StartError(f"ctr {' '.join(args)}: {shell.said(err)}") from None
 
     def import_archive(self, archive: Path) -> None:
         """Load an OCI archive (as buildah writes them) under the reference its index names."""
@@ -109,8 +107,8 @@ def start(sup: processes.Supervisor, directory: Path, sockets: Path, launcher: S
     found = Containerd(socket=sockets / "containerd.sock", root=directory / "root", state=directory / "state")
 
     def ready() -> bool:
-        return subprocess.run(["ctr", "--address", str(found.socket), "version"], capture_output=True,
-                              check=False).returncode == 0
+        shell.sh.ctr("--address", found.socket, "version")  # raises (not ready yet) until the socket answers
+        return True
 
     sup.start("containerd", [*launcher, binary, "--config", path], env=env, cwd=directory, ready=ready,
               timeout=60, grace=20)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from k8sta_devstack import processes
+from k8sta_devstack import processes, shell
 from k8sta_devstack.node import portal
 from k8sta_devstack.node.images import REGISTRY
 
 PORT = 5000
+PUSH_TIMEOUT = 600  # seconds for one archive (Argo CD's is the largest)
 
 
 def endpoint(node_ip: str) -> str:
@@ -48,8 +48,12 @@ def push(archive: Path, reference: str, node_ip: str, launcher: Sequence[str]) -
     if not reference.startswith(REGISTRY + "/"):
         raise ValueError(f"{reference}: the node's mirror only holds {REGISTRY}/... images")
     target = f"docker://{node_ip}:{PORT}/{reference.removeprefix(REGISTRY + '/')}"
-    done = subprocess.run([*launcher, "skopeo", "copy", "--quiet", "--dest-tls-verify=false",
-                           f"oci-archive:{archive}", target], capture_output=True, text=True, check=False,
-                          timeout=600)
-    if done.returncode != 0:
-        raise processes.StartError(f"pushing {archive} to the node's mirror as {reference}: {done.stderr.strip()}")
+    inside = shell.sh.Command(launcher[0]).bake(*launcher[1:])
+    what = f"pushing {archive} to the node's mirror as {reference}"
+    try:
+        inside("skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci-archive:{archive}", target,
+               _timeout=PUSH_TIMEOUT)
+    except shell.Failed as err:
+        raise processes.StartError(f"{what}: {shell.said(err)}") from None
+    except shell.TimedOut:
+        raise processes.StartError(f"{what}: skopeo still running after {PUSH_TIMEOUT} s, killed") from None

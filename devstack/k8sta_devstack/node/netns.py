@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from k8sta_devstack import shell
 
 NETNS_DIR = Path("/run/netns")
 PREFIX = "k8sta-"
@@ -27,10 +28,10 @@ class NetnsError(RuntimeError):
 
 
 def _run(*argv: str) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise NetnsError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout
+    try:
+        return shell.sh.Command(argv[0])(*argv[1:])
+    except shell.Failed as err:
+        raise NetnsError(f"{' '.join(argv)} failed ({err.exit_code}): {shell.said(err)}") from None
 
 
 @dataclass(frozen=True)
