@@ -17,7 +17,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
+    from . import actions, api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -37,4 +37,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(nudge.bp)
     app.register_blueprint(board.bp)
+    app.register_blueprint(actions.bp)
     return app
