@@ -4,6 +4,7 @@ and Events read back from the API. Through Flask's test client (the browser test
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -62,7 +63,7 @@ def csrf_of(app: Flask, cluster: Cluster, headers: dict[str, str]) -> str:
 def approve(app: Flask, cluster: Cluster, headers: dict[str, str], csrf: str | None) -> tuple[int, str]:
     form = {"ticket": "api-1", "station": "staging", **({"csrf_token": csrf} if csrf is not None else {})}
     answer = app.test_client().post(f"/board/actions/{cluster.namespace}/approve", data=form, headers=headers)
-    return answer.status_code, answer.text
+    return answer.status_code, html.unescape(answer.text)
 
 
 def account(cluster: Cluster, name: str) -> str:
@@ -121,9 +122,9 @@ def test_bad_forms_are_400_naming_the_field(app: Flask, gated: Cluster, operator
     client = app.test_client()
     answer = client.post(f"/board/actions/{gated.namespace}/approve", headers=operator,
                          data={"csrf_token": csrf, "ticket": "api-1"})
-    assert answer.status_code == 400 and "the form has no station" in answer.text
+    assert answer.status_code == 400 and "the form has no station" in html.unescape(answer.text)
     answer = client.post(f"/board/actions/{gated.namespace}/launch", headers=operator, data={"csrf_token": csrf})
-    assert answer.status_code == 400 and "unknown board action 'launch'" in answer.text
+    assert answer.status_code == 400 and "unknown board action 'launch'" in html.unescape(answer.text)
     unchanged(gated)
 
 
@@ -141,7 +142,7 @@ def test_hold_resume_freeze_unfreeze_each_recorded_with_the_user(app: Flask, gat
         answer = client.post(f"/board/actions/{gated.namespace}/{action}", headers=operator,
                              data={"csrf_token": csrf, **form})
         assert answer.status_code == 200, answer.text
-        return answer.text
+        return html.unescape(answer.text)
 
     def track_events(reason: str) -> list[str]:
         items = gated.core.list_namespaced_event(gated.namespace, field_selector="involvedObject.kind=Track").items
@@ -170,7 +171,7 @@ def test_the_viewer_may_not_freeze_or_even_open_another_namespace(app: Flask, ga
     csrf = csrf_of(app, gated, viewer)
     answer = client.post(f"/board/actions/{gated.namespace}/freeze", headers=viewer,
                          data={"csrf_token": csrf, "reason": "no"})
-    assert answer.status_code == 403 and "may not patch tracks.k8sta.io" in answer.text
+    assert answer.status_code == 403 and "may not patch tracks.k8sta.io" in html.unescape(answer.text)
     assert codec.FREEZE_ANNOTATION not in gated.get("Track", "api")["metadata"].get("annotations", {})
     other = Cluster(kube_api, "web-actions-other")
     assert client.get(f"/board/actions/{other.namespace}", headers=viewer).status_code == 403

@@ -1,8 +1,9 @@
-"""The web part: health, metrics, a read-only JSON API, image webhooks and the departure board, served by
-gunicorn.
+"""The web part: health, metrics, a read-only JSON API, image webhooks and the departure board with its
+operator actions (sent with the user's own token), served by gunicorn.
 
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
-is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``); each shared resource has one
+is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``,
+``actions``); each shared resource has one
 ``init_app`` (``kubeclient``, ``metrics``, ``boardwatch``, ``auth``: who the caller is and which namespaces it may
 see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
 test passes in.
