@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from kubernetes import client as k8s_client
+from werkzeug.routing import BuildError
 
 from k8sta_daemon.core import model
 from k8sta_daemon.ops import errors, operations
@@ -39,7 +40,8 @@ from .sansio import actions, authz
 bp = Blueprint("board_actions", __name__, url_prefix="/board/actions")
 VIA = "the k8sta board"
 COMPONENT = "k8sta-board"  # the source of the Events the actions record
-# The page that shows what a ticket would change, when the app has it (``k8sta diff`` on the board).
+# The page that shows what a ticket would change, when the app has one (``k8sta diff`` on the board; its
+# view takes ``namespace`` and ``name``): the ticket page links to it next to the actions.
 DIFF_ENDPOINTS = ("board.diff", "board.ticket_diff")
 TERMINAL = frozenset(s.value for s in model.TicketState if s.terminal)
 
@@ -97,7 +99,13 @@ def ticket_controls(ticket: dict[str, Any]) -> dict[str, Any] | None:
     except errors.K8staError:  # a Track gone or unreadable: no approve form, the rest still works
         stations = ()
     approvable = [s for s in stations if s not in ticket["approvedStations"]]
-    diff = next((e for e in DIFF_ENDPOINTS if e in current_app.view_functions), None)
+    diff_url = None
+    for endpoint in (e for e in DIFF_ENDPOINTS if e in current_app.view_functions):
+        try:
+            diff_url = url_for(endpoint, namespace=ticket["namespace"], name=ticket["name"])
+            break
+        except BuildError:  # a diff view that takes other arguments: no link rather than a broken page
+            continue
     return {
         "csrf": token, "field": actions.CSRF_FIELD,
         "url": lambda action: url_for("board_actions.perform", namespace=ticket["namespace"], action=action),
@@ -106,7 +114,7 @@ def ticket_controls(ticket: dict[str, Any]) -> dict[str, Any] | None:
         "retry": state == "Failed",
         "abandon": not terminal and not ticket["abandon"],
         "track_url": url_for("board_actions.controls", namespace=ticket["namespace"]),
-        "diff_url": url_for(diff, namespace=ticket["namespace"], name=ticket["name"]) if diff else None,
+        "diff_url": diff_url,
     }
 
 
