@@ -1,9 +1,8 @@
-"""The web part: health, metrics, a read-only JSON API, image webhooks and the departure board with its
-operator actions (sent with the user's own token), served by gunicorn.
+"""The web part: health, metrics, a read-only JSON API, image webhooks and the departure board, served by
+gunicorn.
 
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
-is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``,
-``actions``); each shared resource has one
+is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``); each shared resource has one
 ``init_app`` (``kubeclient``, ``metrics``, ``boardwatch``, ``auth``: who the caller is and which namespaces it may
 see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
 test passes in.
@@ -18,7 +17,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import actions, api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
+    from . import api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -38,5 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(nudge.bp)
     app.register_blueprint(board.bp)
+    from . import actions  # the board's operator actions (/board/actions)
+
     app.register_blueprint(actions.bp)
     return app
