@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import yaml
 from kubernetes import client as k8s
 
+OPERATOR_ROLE = Path(__file__).resolve().parents[2] / "kustomize" / "base" / "rbac-operator.yaml"
 READER_RULES = [{"apiGroups": ["k8sta.io"], "resources": ["tracks", "stations", "tickets"], "verbs": ["get", "list"]}]
 
 
@@ -45,3 +49,10 @@ def grant(api: k8s.ApiClient, where: str, account_namespace: str, account: str,
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def operator_rules() -> list[dict[str, Any]]:
+    """The rules of the install's ``k8sta-operator`` ClusterRole, as the install ships them."""
+    role = yaml.safe_load(OPERATOR_ROLE.read_text())
+    assert role["kind"] == "ClusterRole" and role["metadata"]["name"] == "k8sta-operator"
+    return list(role["rules"])

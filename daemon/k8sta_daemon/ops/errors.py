@@ -24,6 +24,10 @@ class Refused(K8staError):
     """The request is well-formed but the object's state forbids it (HTTP 409)."""
 
 
+class Denied(K8staError):
+    """The API server refused the caller's credentials or RBAC (HTTP 401/403): a human must grant or log in."""
+
+
 class Unavailable(K8staError):
     """The Kubernetes API did not answer or failed; the same request may work later (HTTP 503)."""
 

@@ -49,6 +49,8 @@ def _translated(what: str, not_found: str | None = None) -> Iterator[None]:
             raise errors.NotFound(not_found) from None
         raise errors.Unavailable(f"{what}: not found (are the k8sta.io CRDs installed?)") from None
     except kube.KubeError as exc:
+        if exc.status in (401, 403):  # the caller's credentials or RBAC (the board acts with the user's token)
+            raise errors.Denied(f"{what}: the Kubernetes API denied it ({exc})") from None
         if exc.refused:
             raise errors.Invalid(f"{what}: the API server refused it ({exc})") from None
         raise errors.Unavailable(f"{what}: {exc}") from None
@@ -263,6 +265,14 @@ class Store:
         involved = {"apiVersion": kube.API_VERSION, "kind": "Ticket", "namespace": namespace, "name": name,
                     "uid": uid or ""}
         with _translated(f"recording an Event on ticket {namespace}/{name}"):
+            self._kube(namespace).emit_event(involved, "Normal", reason, message)
+
+    def record_track(self, namespace: str, name: str, reason: str, message: str) -> None:
+        """An Event on the Track (``kubectl describe track``): who held or resumed it."""
+        uid = self._get("Track", namespace, name).get("metadata", {}).get("uid") or ""
+        involved = {"apiVersion": kube.API_VERSION, "kind": "Track", "namespace": namespace, "name": name,
+                    "uid": uid}
+        with _translated(f"recording an Event on track {namespace}/{name}"):
             self._kube(namespace).emit_event(involved, "Normal", reason, message)
 
     def uid_of(self, namespace: str, name: str) -> str | None:

@@ -37,4 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(nudge.bp)
     app.register_blueprint(board.bp)
+    from . import actions  # the board's operator actions (/board/actions)
+
+    app.register_blueprint(actions.bp)
     return app

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify
 
 from k8sta_daemon.ops import errors
 
-STATUS = {errors.NotFound: 404, errors.Invalid: 400, errors.Refused: 409, errors.Unavailable: 503}
+STATUS = {errors.NotFound: 404, errors.Invalid: 400, errors.Refused: 409, errors.Denied: 403, errors.Unavailable: 503}
 
 
 def status_of(exc: errors.K8staError) -> int:
