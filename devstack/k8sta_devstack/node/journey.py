@@ -22,6 +22,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from k8sta_daemon.adapters.git import messages
 from k8sta_devstack import kube, processes, railway
 from k8sta_devstack.gitrepo import ConfigRepo
 from k8sta_devstack.node import gitservers, netns
@@ -30,6 +31,7 @@ HTTPS_PORT, SSH_PORT = 8443, 2222
 K8STA_NAMESPACE = "k8sta"
 ARGOCD_NAMESPACE = railway.ARGOCD_NS
 SECRET_TYPE = "argocd.argoproj.io/secret-type"
+UNUSED_ANALYSIS = "http://127.0.0.1:9/verdict"  # an AnalysisTemplate no canary step runs
 # A cluster operator's node-pool steering (apiserver admission plugins PodNodeSelector and
 # PodTolerationRestriction): pods of an annotated namespace go to the real node, the product's install
 # stays unchanged. Sample workloads (their own namespaces) land on the KWOK node.
@@ -136,17 +138,19 @@ def add_known_host(core: k8s.CoreV1Api, line: str) -> None:
                                          {"data": {"ssh_known_hosts": known.rstrip("\n") + "\n" + line + "\n"}})
 
 
-def sample_railway(api: k8s.ApiClient, namespace: str, repo: ServedRepo, analysis_url: str,
+def sample_railway(api: k8s.ApiClient, namespace: str, repo: ServedRepo, analysis_url: str | None,
                    envs: tuple[str, ...] = ("dev", "staging", "prod")) -> railway.Railway:
     """The README's shape: one Application per environment (opted in to ``namespace``), one Station
     each, one Track ``shop``; the last environment is a canary Rollout whose analysis asks
-    ``analysis_url`` (no pause: the ride completes by itself)."""
+    ``analysis_url`` (no pause: the ride completes by itself). Without ``analysis_url`` the canary
+    pauses 10 s at half its pods instead (``make demo-cluster``: nothing stays behind to answer)."""
     k8s.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
     world = railway.Railway(api, namespace, repo, suffix=namespace)
     files: dict[str, bytes] = dict(railway.base("1"))
     for env in envs[:-1]:
         files.update(railway.overlay(env))
-    files.update(railway.canary_overlay(envs[-1], analysis_url, railway.canary_steps(pause=False)))
+    steps = railway.canary_steps(pause=False) if analysis_url else [{"setWeight": 50}, {"pause": {"duration": "10s"}}]
+    files.update(railway.canary_overlay(envs[-1], analysis_url or UNUSED_ANALYSIS, steps))
     world.commit(files, "shop config")
     for env in envs:
         world.application(env)
@@ -172,11 +176,12 @@ def create_ticket(kubeconfig: Path, world: railway.Railway, tag: str) -> str:
 
 
 def commits_per_app(world: railway.Railway, ticket: str) -> dict[str, int]:
-    """How many commits on each Application's app branch carry ``ticket``'s trailer."""
+    """How many commits on each Application's app branch carry ``ticket``'s trailer (K8sTA's own reader)."""
     counts = {}
     for env in world.apps:
-        log = world.repo.git(["log", f"env/{env}", "--format=%(trailers:key=K8sTA-Ticket,valueonly)"])
-        counts[env] = sum(1 for line in log.splitlines() if line.strip() == ticket)
+        log = world.repo.git(["log", f"env/{env}", "--format=%B%x00"])
+        said = [messages.trailers(body).ticket for body in log.split("\0") if body.strip()]
+        counts[env] = sum(1 for name in said if name in (ticket, f"{world.namespace}/{ticket}"))
     return counts
 
 
