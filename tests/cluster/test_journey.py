@@ -150,8 +150,8 @@ def test_each_service_account_is_refused_what_its_component_must_not_do(cluster:
 
 
 def test_k8sta_logs_are_read_through_argocd_api(cluster: node_cluster.Cluster, argocd_on_node: ArgoCDOnNode,
-                                                 k8sta_on_node: K8staOnNode, git_serving: journey.GitServing,
-                                                 tmp_path: Path) -> None:
+                                                 k8sta_on_node: K8staOnNode,
+                                                 git_serving: journey.GitServing) -> None:
     """K8sTA as the Argo CD Application of kustomize/argocd-application (its repository mirrored on the
     HTTPS server, as an air-gapped operator mirrors it), then the pod logs the UI's Logs tab shows."""
     mirror = git_serving.https_repo("k8sta")
@@ -159,11 +159,10 @@ def test_k8sta_logs_are_read_through_argocd_api(cluster: node_cluster.Cluster, a
     files = {f"kustomize/{p.relative_to(edited)}": p.read_bytes() for p in edited.rglob("*") if p.is_file()}
     mirror.commit("main", files, "K8sTA's install, images named for this registry")
     mirror.git(["tag", "v0.1.0", "main"])
-    overlay = tmp_path / "k8sta-application"
+    overlay = k8sta_on_node.workdir / "k8sta-application"  # next to the operator's copy of kustomize/
     overlay.mkdir()
-    source = Path(binaries.REPO_ROOT) / "kustomize" / "argocd-application"
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
-        "resources": [str(source)],
+        "resources": ["../kustomize/argocd-application"],
         "patches": [{"target": {"kind": "Application", "name": "k8sta"},
                      "patch": json.dumps([{"op": "replace", "path": "/spec/source/repoURL", "value": mirror.url}])}]}))
     _kubectl(cluster, "apply", "-k", str(overlay), check=True)
