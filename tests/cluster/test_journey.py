@@ -169,13 +169,22 @@ def test_k8sta_logs_are_read_through_argocd_api(cluster: node_cluster.Cluster, a
     http = argocd_on_node.session()
     base = f"{argocd_on_node.url}/api/v1/applications/k8sta"
 
-    def synced() -> bool:
-        status = http.get(base, timeout=30).json().get("status") or {}
-        return status.get("sync", {}).get("status") == "Synced" and status.get("health", {}).get("status") == "Healthy"
-    wait_for(synced, 300, "Argo CD's Application k8sta Synced and Healthy")
     api = kube.api_client(cluster.kubeconfig)
     pod = next(p.metadata.name for p in journey.controller_pods(api) if p.metadata.deletion_timestamp is None)
     api.close()
+
+    def in_tree() -> bool:
+        """Argo CD serves the logs of pods in the Application's resource tree only."""
+        tree = http.get(f"{base}/resource-tree", timeout=30).json()
+        if any(n.get("kind") == "Pod" and n.get("name") == pod for n in tree.get("nodes") or []):
+            return True
+        app = http.get(base, timeout=30).json()
+        raise AssertionError(f"not in the tree yet; Application status: {json.dumps(app.get('status'))[:1500]}")
+    wait_for(in_tree, 300, f"pod {pod} in the resource tree of Argo CD's Application k8sta")
+    status = http.get(base, timeout=30).json().get("status") or {}
+    drifted = [f"{r.get('kind')}/{r.get('name')}" for r in status.get("resources") or [] if r.get("status") != "Synced"]
+    print(f"\nApplication k8sta: {status.get('sync', {}).get('status')}, {status.get('health', {}).get('status')}; "
+          f"not synced: {drifted}; operation: {(status.get('operationState') or {}).get('message')}")
     logs = http.get(f"{base}/logs", params={"namespace": journey.K8STA_NAMESPACE, "podName": pod,
                                             "container": "controller", "tailLines": 200, "follow": "false"},
                     timeout=60)
