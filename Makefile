@@ -16,7 +16,7 @@ help:
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
 	@echo "make node-images - OCI archives of every image a real node runs (Argo CD, redis, pause, ours)"
 	@echo "make test-cluster - the tests on a real node (kubelet + containerd): Argo CD and K8sTA as pods"
-	@echo "make demo-cluster / demo-cluster-down - the real node with Argo CD from its release manifests, kept running"
+	@echo "make demo-cluster / demo-cluster-down - a real node: Argo CD, K8sTA installed by the README Quickstart, one ticket ridden"
 	@echo "make bench-cmp   - benchmark the plugin against bare kustomize (docs/benchmarks.md)"
 	@echo "make bench-argocd - our plugin vs Argo CD's native kustomize inside the real repo-server"
 	@echo "make bench-decide / bench-pass / bench-mirror / bench-daemon - decision core, one loop pass, mirror disk, controller latency"

@@ -19,7 +19,7 @@ import urllib3
 from kubernetes import client as k8s_client
 
 from k8sta_devstack import binaries, kube
-from k8sta_devstack.node import argocd_install
+from k8sta_devstack.node import argocd_install, journey, netns, quickstart
 from k8sta_devstack.node import cluster as node_cluster
 from k8sta_devstack.node import images as node_images
 
@@ -114,3 +114,56 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if str(item.path).startswith(here):
             item.add_marker(pytest.mark.stack)
             item.add_marker(pytest.mark.cluster)
+
+
+@dataclass(frozen=True)
+class K8staOnNode:
+    """K8sTA installed by the README's Quickstart; what the tests saw while it ran."""
+
+    steps: list[str]
+    workdir: Path                    # the operator's working directory (the edited copy of kustomize/)
+    events_before_token: list[str]   # the controller pod's Events while its token Secret did not exist
+    install_seconds: float           # from the first README step to both Deployments rolled out
+
+
+@pytest.fixture(scope="session")
+def k8sta_on_node(cluster: node_cluster.Cluster, argocd_on_node: ArgoCDOnNode,
+                  node_image_list: list[node_images.NodeImage],
+                  tmp_path_factory: pytest.TempPathFactory) -> K8staOnNode:
+    api = kube.api_client(cluster.kubeconfig)
+    journey.steer_namespace(api, journey.K8STA_NAMESPACE)
+    refs = {image.short: image.ref for image in node_image_list}
+    registry, tag = refs[node_images.K8STA].rsplit(":", 1)
+    registry = registry.rsplit("/", 1)[0]
+    shell = quickstart.operator(tmp_path_factory.mktemp("operator"), cluster.kubeconfig,
+                                argocd_on_node.url.removeprefix("https://"), argocd_on_node.admin_password)
+    version = binaries.read_versions()["ARGOCD_VERSION"]
+    events: list[str] = []
+
+    def look(step: quickstart.Step) -> None:
+        if step.number == 3:  # before step 4 creates the token Secret
+            def waiting() -> list[str]:
+                found = [e.message or "" for e in k8s_client.CoreV1Api(api).list_namespaced_event(
+                    journey.K8STA_NAMESPACE).items if e.reason == "FailedMount"]
+                return found if any("k8sta-argocd-token" in m for m in found) else []
+            events.extend(wait_for(waiting, 120, "the controller pod to report its missing token Secret"))
+
+    began = time.monotonic()
+    done = quickstart.run(quickstart.default_readme(), shell, registry, tag,
+                          lambda component: argocd_install.write_overlay(
+                              cluster.state_dir / "argocd-install", version, argocd_on_node.images, component),
+                          between=look)
+    wait_for(lambda: journey.pods_ready(api, journey.K8STA_NAMESPACE), 300, "K8sTA's pods Ready")
+    seconds = time.monotonic() - began
+    print(f"\nK8sTA installed by the README's steps in {seconds:.0f} s")
+    api.close()
+    return K8staOnNode([f"{s.number}. {s.title}" for s in done], shell.workdir, events, seconds)
+
+
+@pytest.fixture(scope="session")
+def git_serving(cluster: node_cluster.Cluster, k8sta_on_node: K8staOnNode) -> journey.GitServing:
+    serving = journey.serve_git(cluster.state_dir / "git", cluster.supervisor, netns.Netns(cluster.netns))
+    api = kube.api_client(cluster.kubeconfig)
+    journey.trust_and_credentials(api, serving)
+    api.close()
+    return serving

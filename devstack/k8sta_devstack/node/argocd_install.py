@@ -40,13 +40,14 @@ metadata: {{name: {name}}}
 """
 
 
-def write_overlay(directory: Path, argocd_version: str, images: Mapping[str, str]) -> Path:
+def write_overlay(directory: Path, argocd_version: str, images: Mapping[str, str],
+                  component: Path | None = None) -> Path:
     """The test's Argo CD kustomization in ``directory``; ``images``: UPSTREAM_IMAGES key -> the mirror's
-    reference (``name:tag``)."""
+    reference (``name:tag``); ``component``: the cmp-sidecar component (default: this repository's)."""
     directory.mkdir(parents=True, exist_ok=True)
     module = binaries.argocd_module_dir(argocd_version)
     shutil.copyfile(module / "manifests" / "install.yaml", directory / "install.yaml")
-    component = Path(binaries.REPO_ROOT) / "kustomize" / "components" / "cmp-sidecar"
+    component = component or Path(binaries.REPO_ROOT) / "kustomize" / "components" / "cmp-sidecar"
     label, value = kubelet.NODE_LABEL
     patches = [{"target": {"kind": kind}, "patch": _STEER.format(kind=kind, label=label, value=value)}
                for kind in ("Deployment", "StatefulSet")]

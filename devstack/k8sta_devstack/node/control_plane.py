@@ -48,7 +48,10 @@ def apiserver_argv(binary: Path, certs: pki.Pki, etcd_url: str, cert_dir: Path, 
             f"--service-account-signing-key-file={certs.service_account_key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NodeRestriction",
+            # PodNodeSelector + PodTolerationRestriction: a namespace's annotations steer its pods to a node
+            # pool, as a cluster operator does; the tests steer the system namespaces (k8sta, argocd) to the
+            # real node this way, so the product's install runs unchanged.
+            "--enable-admission-plugins=NodeRestriction,PodNodeSelector,PodTolerationRestriction",
             f"--kubelet-client-certificate={kubelet_client[0]}", f"--kubelet-client-key={kubelet_client[1]}",
             "--kubelet-preferred-address-types=InternalIP",
             "--allow-privileged=true",
