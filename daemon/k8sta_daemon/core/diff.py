@@ -125,7 +125,8 @@ class UnreadableManifests(ValueError):
 def compute(old: Side, new: Side, *, ahead: Sequence[ConfigCommit] = (),
             behind: Sequence[ConfigCommit] = ()) -> Diff:
     """What changes from ``old`` to ``new`` (``ahead``/``behind``: config commits, newest first)."""
-    return Diff(old=Side(old.label, old.snapshot), new=Side(new.label, new.snapshot), images=image_changes(old.snapshot.images, new.snapshot.images),
+    return Diff(old=Side(old.label, old.snapshot), new=Side(new.label, new.snapshot),
+                images=image_changes(old.snapshot.images, new.snapshot.images),
                 config=ConfigChange(old.snapshot.config_commit, new.snapshot.config_commit, tuple(ahead),
                                     tuple(behind)),
                 objects=object_changes(_objects(old), _objects(new), old.label, new.label))

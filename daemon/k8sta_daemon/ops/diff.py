@@ -18,14 +18,14 @@ decided here, everything the comparison says is ``core.diff``'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from k8sta_cmp import contract, safety
 from k8sta_cmp import errors as cmp_errors
-from k8sta_cmp.kustomize import Kustomize
+from k8sta_cmp.kustomize import Kustomize, default_cache_dir
 from k8sta_daemon.adapters import kube, repo_credentials
 from k8sta_daemon.adapters.git import appbranch, reading
 from k8sta_daemon.adapters.git import errors as git_errors
@@ -63,6 +63,26 @@ def credentials_from(api: object, namespace: str, trust_namespace: str) -> Crede
             return ANONYMOUS
 
     return find
+
+
+def git_access(api: object, environ: Mapping[str, str]) -> GitAccess:
+    """What the CLI and the web part read git with: mirrors under ``K8STA_CACHE`` (default ``~/.cache/k8sta``),
+    the daemon's credential Secrets when the caller may read them, the pinned kustomize (``K8STA_KUSTOMIZE``)
+    only if a render is needed."""
+    env = dict(environ)
+
+    def kustomize() -> Kustomize:
+        try:
+            return Kustomize.locate(env)
+        except cmp_errors.K8staError as exc:  # ToolMissing: which binary, and how to get it
+            raise errors.Unavailable(f"rendering a ticket not yet at the Station needs kustomize: {exc}") from None
+
+    return GitAccess(
+        mirrors=Path(default_cache_dir(env)) / "diff-mirrors",
+        credentials=credentials_from(api, env.get("K8STA_REPO_SECRETS_NAMESPACE") or "k8sta",
+                                     env.get("K8STA_ARGOCD_NAMESPACE") or "argocd"),
+        kustomize=kustomize, limits=safety.Limits.from_environ(env),
+        default_source_branch=env.get("K8STA_DEFAULT_SOURCE_BRANCH") or "main")
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,10 @@ diff): a changed Secret reads "data changed (keys: ...)". ``-o json|yaml`` print
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from k8sta_cmp import safety
-from k8sta_cmp.kustomize import Kustomize, default_cache_dir
 from k8sta_daemon.core import diff as core_diff
-from k8sta_daemon.ops import board, diff, errors
+from k8sta_daemon.ops import board, diff
 
 from ..context import Context
 from ..exit import EXIT_OK, ExitCode
@@ -24,29 +21,10 @@ from ..output import emit
 SIGNS = {"added": "+", "removed": "-", "changed": "~"}
 
 
-def git_access(api: Any, environ: Mapping[str, str]) -> diff.GitAccess:
-    """Mirrors under the user's cache (``K8STA_CACHE``), the daemon's credential Secrets when this
-    kubeconfig may read them, the pinned kustomize (``K8STA_KUSTOMIZE``) only if a render is needed."""
-    env = dict(environ)
-
-    def kustomize() -> Kustomize:
-        try:
-            return Kustomize.locate(env)
-        except Exception as exc:  # ToolMissing: say which binary and how to get it
-            raise errors.Unavailable(f"rendering a ticket not yet at the Station needs kustomize: {exc}") from None
-
-    return diff.GitAccess(
-        mirrors=Path(default_cache_dir(env)) / "cli-mirrors",
-        credentials=diff.credentials_from(api, env.get("K8STA_REPO_SECRETS_NAMESPACE") or "k8sta",
-                                          env.get("K8STA_ARGOCD_NAMESPACE") or "argocd"),
-        kustomize=kustomize, limits=safety.Limits.from_environ(env),
-        default_source_branch=env.get("K8STA_DEFAULT_SOURCE_BRANCH") or "main")
-
-
 def run(ctx: Context, *, ticket: str | None, station: str | None, source: str | None,
         target: str | None) -> ExitCode:
     store = ctx.store()
-    git = git_access(store.api, ctx.environ)
+    git = diff.git_access(store.api, ctx.environ)
     if ticket is not None:
         found = diff.ticket_diff(store, git, ctx.namespace, ticket, station)
     else:
