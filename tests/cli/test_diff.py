@@ -129,6 +129,12 @@ def world(cluster: Cluster, stack: Stack, kube_api: k8s_client.ApiClient, tmp_pa
             custom.delete_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", "applications", name)
 
 
+def edits(text: str, sign: str) -> list[str]:
+    """The lines a unified diff in ``text`` removes (``-``) or adds (``+``), without their indentation."""
+    return [line[7:].strip() for line in text.splitlines() if line.startswith(f"      {sign}")
+            and not line.startswith(f"      {sign * 3}")]
+
+
 def lines(text: str, prefix: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip().startswith(prefix)]
 
@@ -153,8 +159,8 @@ def test_a_ticket_not_yet_at_a_station_is_rendered_and_compared_with_what_runs_t
     assert [o.split(" (was")[0] for o in objects] == [
         objects[0].split(" (was")[0], "~ Deployment.apps/api", "~ Secret/creds"]
     assert objects[0].startswith("~ ConfigMap/shared-") and "(was shared-" in objects[0]  # the shared config
-    assert "-    VERSION: '1'" in out and "+    VERSION: '2'" in out
-    assert f"+            image: {IMAGE}:1.1.0@{D2}" in out  # the rendered Deployment's new pin
+    assert "VERSION: '1'" in edits(out, "-") and "VERSION: '2'" in edits(out, "+")
+    assert f"image: {IMAGE}:1.1.0@{D2}" in edits(out, "+")  # the rendered Deployment's new pin
     assert lines(out, "data changed") == ["data changed (keys: stringData.password, stringData.token)"]
 
     as_json = world.k8sta("diff", "api-2", "--station", "dev", "-o", "json")
