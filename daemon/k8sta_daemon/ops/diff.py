@@ -102,8 +102,13 @@ class _Reader:
     def mirror(self, app: _App) -> Mirror:
         url = app.source.repo_url
         if url not in self._mirrors:
-            mirror = Mirror.open(url, cache_dir=self.git.mirrors, creds=self.git.credentials(url, app.project))
-            mirror.fetch()
+            with _git_errors(f"reading the repository of Application {app.ref}"):
+                try:
+                    mirror = Mirror.open(url, cache_dir=self.git.mirrors, creds=self.git.credentials(url, app.project))
+                except OSError as exc:  # a read-only or full cache directory
+                    raise errors.Unavailable(f"cannot keep a git mirror under {self.git.mirrors}: "
+                                             f"{exc.strerror or exc} (set K8STA_CACHE)") from None
+                mirror.fetch()
             self._mirrors[url] = mirror
         return self._mirrors[url]
 
