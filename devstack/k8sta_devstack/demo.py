@@ -326,7 +326,6 @@ def run(state_dir: Path) -> int:
     print()
     print(cli.describe(running))
     kubeconfig = running.kubeconfig
-    show_versions(world, kubeconfig, second)
     print(f"\nlook around:\n  k8sta --kubeconfig {kubeconfig} -n {world.namespace} tracks\n"
           f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} ticket show {first}\n"
           f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} diff --from dev --to prod-eu\n"
@@ -336,6 +335,7 @@ def run(state_dir: Path) -> int:
           f"  departure board: {board_url} (header Authorization: Bearer $(cat {token}))\n"
           f"  daemon log: {running.log_dir}/k8sta-daemon-{workdir.name}.log\n"
           "clean up with: make demo-down")
+    show_versions(world, kubeconfig, second)
     return 0
 
 
