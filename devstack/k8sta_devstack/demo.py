@@ -247,6 +247,21 @@ def ride(world: railway.Railway, board: Board, until: str, note: str, also: str 
     board.show(world, note)
 
 
+def show_versions(world: railway.Railway, kubeconfig: Path, ticket: str, station: str = "staging") -> None:
+    """The demo's last words: what runs where (``k8sta stations``), and what ``ticket`` changed at ``station``
+    (``k8sta diff``: the image pins, the shared-config commit it brought, the rendered objects), both run as
+    an operator would."""
+    wait_for(f"station {station}'s status naming {ticket}",
+             lambda: (world.get("stations", station).get("status") or {}).get("ticket") == ticket)
+    base = [str(Path(sys.executable).parent / "k8sta"), "--kubeconfig", str(kubeconfig), "-n", world.namespace]
+    for note, argv in (("what runs where", ["stations"]),
+                       (f"what {ticket} changed at {station}", ["diff", ticket, "--station", station])):
+        print(f"\nk8sta demo: {note} (k8sta {' '.join(argv)}):", flush=True)
+        done = subprocess.run([*base, *argv], check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"k8sta {' '.join(argv)} exited {done.returncode}")
+
+
 def run(state_dir: Path) -> int:
     from k8sta_devstack import cli  # the stack's own up/describe, shared with `make stack-up`
 
@@ -313,12 +328,14 @@ def run(state_dir: Path) -> int:
     kubeconfig = running.kubeconfig
     print(f"\nlook around:\n  k8sta --kubeconfig {kubeconfig} -n {world.namespace} tracks\n"
           f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} ticket show {first}\n"
+          f"  k8sta --kubeconfig {kubeconfig} -n {world.namespace} diff --from dev --to prod-eu\n"
           f"  KUBECONFIG={kubeconfig} kubectl get subscriptions -n {world.namespace}\n"
           f"  KUBECONFIG={kubeconfig} kubectl get tickets -n {world.namespace}\n"
           f"  git --git-dir {world.repo.path} log --oneline env/eu\n"
           f"  departure board: {board_url} (header Authorization: Bearer $(cat {token}))\n"
           f"  daemon log: {running.log_dir}/k8sta-daemon-{workdir.name}.log\n"
           "clean up with: make demo-down")
+    show_versions(world, kubeconfig, second)
     return 0
 
 

@@ -23,6 +23,7 @@ class Context:
     actor: str
     store_factory: Callable[[], Store] = field(repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)  # only ``--watch`` waits
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # ``diff``: cache dir, kustomize
 
     def store(self) -> Store:
         """The Kubernetes client is built on first use, so usage errors never need a kubeconfig."""

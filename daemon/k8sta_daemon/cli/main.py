@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     stations.add_argument("names", nargs="*", metavar="STATION", help="only these Stations")
     stations.add_argument("-A", "--all-namespaces", action="store_true", help="Stations of every namespace")
 
+    diff = add("diff", "what a ticket would change at a Station (default: the one it holds or enters next), or "
+                       "what promoting one Station's version to another would change")
+    diff.add_argument("ticket", nargs="?", metavar="TICKET")
+    diff.add_argument("--station", metavar="STATION", help="the Station to compare the ticket with")
+    diff.add_argument("--from", dest="source", metavar="STATION", help="the Station whose version would move")
+    diff.add_argument("--to", dest="target", metavar="STATION", help="the Station it would move to")
+
     ticket = add("ticket", "show or create tickets, or let one through freeze windows")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
     show = add("show", "show a ticket's pins and journey", ticket_commands)
@@ -108,10 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     """The one command to run; imported lazily so ``--help`` stays fast."""
     from .commands import abandon, approve, freeze, holds, retry, rollback, stations, ticket_create, ticket_show, tracks
+    from .commands import diff as diff_command
 
     table: dict[str, Callable[[Context], ExitCode]] = {
         "tracks": lambda ctx: tracks.run(ctx, names=args.names, all_namespaces=args.all_namespaces,
                                          watch=args.watch),
+        "diff": lambda ctx: diff_command.run(ctx, ticket=args.ticket, station=args.station, source=args.source,
+                                             target=args.target),
         "stations": lambda ctx: stations.run(ctx, names=args.names, all_namespaces=args.all_namespaces),
         "ticket show": lambda ctx: ticket_show.run(ctx, name=args.name),
         "ticket create": lambda ctx: ticket_create.run(ctx, track=args.track, images=args.images or [],
@@ -129,6 +139,17 @@ def _dispatch(args: argparse.Namespace) -> Callable[[Context], ExitCode]:
     }
     key = args.command + (f" {args.ticket_command}" if args.command == "ticket" else "")
     return table[key]
+
+
+def _check_diff(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``diff TICKET [--station S]`` or ``diff --from A --to B``, nothing in between."""
+    stations = (args.source, args.target)
+    if args.ticket is not None and any(stations):
+        parser.error("diff: give a TICKET (with --station) or --from and --to, not both")
+    if args.ticket is None and not all(stations):
+        parser.error("diff: give a TICKET, or both --from STATION and --to STATION")
+    if args.station is not None and args.ticket is None:
+        parser.error("diff: --station goes with a TICKET")
 
 
 def _kubeconfig(flag: str | None, environ: Mapping[str, str]) -> Path:
@@ -171,7 +192,8 @@ def _build_context(args: argparse.Namespace, environ: Mapping[str, str], stdout:
         return store.Store(api)
 
     return Context(namespace=namespace, output=getattr(args, "output", "human"), stdout=stdout,
-                   colour=wants_colour(stdout, environ), actor=store.actor(), store_factory=make_store)
+                   colour=wants_colour(stdout, environ), actor=store.actor(), store_factory=make_store,
+                   environ=environ)
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
@@ -187,6 +209,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
                                                                            args.drop_images):
                 parser.error("ticket create: give --image REPO:TAG[@DIGEST] (repeatable), --config COMMIT, "
                              "--drop-image REPO, or a combination")
+            if args.command == "diff":
+                _check_diff(parser, args)
     except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:

@@ -216,6 +216,17 @@ class Store:
             created = self._kube(namespace).create("Ticket", namespace, body)
         return snapshot, created is not None
 
+    def application(self, namespace: str, name: str) -> dict[str, Any]:
+        """An Argo CD Application as its spec is written (``k8sta diff`` reads where its app branch lives)."""
+        with _translated(f"reading Application {namespace}/{name}"):
+            try:
+                return dict(k8s_client.CustomObjectsApi(self.api).get_namespaced_custom_object(
+                    "argoproj.io", "v1alpha1", namespace, "applications", name))
+            except k8s_client.ApiException as exc:
+                if exc.status == 404:
+                    raise errors.NotFound(f"Application {namespace}/{name} not found") from None
+                raise errors.Unavailable(f"reading Application {namespace}/{name}: {exc.status} {exc.reason}") from None
+
     def subscriptions(self, namespace: str) -> list[dict[str, Any]]:
         return self._list("Subscription", namespace)
 

@@ -16,14 +16,19 @@ fill instead:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
 
+from k8sta_daemon.core import diff as core_diff
 from k8sta_daemon.core import model
 from k8sta_daemon.ops import board as views
+from k8sta_daemon.ops import diff as diffs
 from k8sta_daemon.ops import errors
+from k8sta_daemon.ops.store import Store
 
 from . import auth, boardwatch, kubeclient
 from .errors import status_of
@@ -126,4 +131,21 @@ def ticket(namespace: str, name: str) -> str:
     view = views.ticket_json(found)
     events = [views.event_json(e.time, e.type, e.reason, e.message, e.count, e.source)
               for e in store.events(namespace, name)]
-    return render_template("board/ticket.html", ticket=view, events=events)
+    change, why = _diff(store, namespace, name, request.args.get("station") or None)
+    return render_template("board/ticket.html", ticket=view, events=events, diff=change, diff_error=why)
+
+
+DIFF_SETTINGS = ("CACHE", "KUSTOMIZE", "REPO_SECRETS_NAMESPACE", "ARGOCD_NAMESPACE", "DEFAULT_SOURCE_BRANCH")
+
+
+def _diff(store: Store, namespace: str, name: str, station: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The ticket's diff at ``station`` (default: as ``k8sta diff``), or why it cannot be shown: the page
+    still shows the ticket when git or a render fails."""
+    config = current_app.config
+    environ = {"HOME": os.environ.get("HOME", "/tmp"),  # the default cache dir, as for the CLI
+               **{f"K8STA_{key}": str(config[key]) for key in DIFF_SETTINGS if config.get(key)}}
+    try:
+        found = diffs.ticket_diff(store, diffs.git_access(store.api, environ), namespace, name, station)
+    except errors.K8staError as exc:
+        return None, str(exc)
+    return core_diff.to_json(found, views.iso), None

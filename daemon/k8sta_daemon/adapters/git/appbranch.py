@@ -397,3 +397,21 @@ def _foreign(branch: str, sha: str) -> errors.NotAnAppBranch:
     return errors.NotAnAppBranch(f"branch {branch} exists at {sha} but was not written by K8sTA (no "
                                  f"{contract.METADATA_PATH}); app branches are orphan branches K8sTA owns: "
                                  "delete it, or point the Application at another branch")
+
+
+def preview(mirror: Mirror, *, source_branch: str, config_commit: str | None, target: AppTarget,
+            images: Sequence[contract.ImagePin], kustomize: Kustomize, limits: safety.Limits) -> bytes:
+    """What ``promote`` would write as ``target``'s rendered manifests, without committing anything (``k8sta
+    diff`` of a ticket not yet at the Station): the same inputs, the plugin's same renderer. Reads the mirror
+    as last fetched."""
+    repo = mirror.repo
+    tip = history.commit(repo, history.source_head(mirror, source_branch, fetch=False), f"head of {source_branch}")
+    config = history.commit(repo, config_commit or str(tip.id), "config commit")
+    if not history.contains(repo, tip, config):
+        raise errors.NotFound(f"config commit {config.id} is not on branch {source_branch}")
+    overlay_commit = history.newest_touching(tip, target.overlay_dir)
+    overlay = trees.entry(overlay_commit.tree, target.overlay_dir)
+    if not isinstance(overlay, pygit2.Tree):
+        raise errors.NotFound(f"{target.overlay_dir} is not a directory at source commit {overlay_commit.id}")
+    inputs = trees.input_tree(repo, config.tree, overlay, target.overlay_dir, changes.OVERLAYS_ROOT)
+    return _RenderCache(kustomize, limits).get(repo, inputs, target, tuple(images)).manifests
