@@ -34,9 +34,13 @@ def local_port(environ: dict[str, Any]) -> int | None:
 
 def _route_by_port() -> None:
     ops = current_app.config["OPS_PORT"]
-    if ops is None or request.endpoint is None:
+    if ops is None:
         return
     on_ops = local_port(request.environ) == ops
+    if request.endpoint is None:  # no route matched (404, or 405 for another method): only 404 on the ops port
+        if on_ops:
+            abort(404)
+        return
     if on_ops != (request.blueprint in OPS_BLUEPRINTS):
         abort(404)
 
