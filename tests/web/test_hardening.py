@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 
 from k8sta_daemon.core import codec
 from k8sta_daemon.ops import nudges
-from k8sta_daemon.web import board, create_app, streams
+from k8sta_daemon.web import board, create_app
 from k8sta_daemon.web.sansio import authz
 from k8sta_daemon.web.settings import SettingsError
 from k8sta_devstack import processes
@@ -118,7 +118,7 @@ def test_no_stream_without_a_visible_namespace(board_app: Flask) -> None:  # noq
     chosen = board_app.test_client().get("/board/events?namespace=shop")
     assert chosen.status_code == 403
     assert chosen.json == {"error": "forbidden: may not list tickets in namespace shop, so there is nothing to stream"}
-    assert board_app.extensions[streams.EXTENSION].open() == 0  # refused before a slot was taken
+    assert board_app.extensions["k8sta.streams"].open() == 0  # refused before a slot was taken
     assert board_app.test_client().get("/board/events?namespace=other").status_code == 200
 
 
@@ -159,7 +159,7 @@ def wait_until(check: Callable[[], bool], what: str) -> None:
 
 def test_streams_are_capped_per_user_and_per_process(capped: tuple[Flask, str]) -> None:
     app, url = capped
-    slots: streams.Streams = app.extensions[streams.EXTENSION]
+    slots = app.extensions["k8sta.streams"]
     alice = [open_stream(url, "alice") for _ in range(2)]
     assert [r.status_code for r in alice] == [200, 200] and slots.open("alice") == 2
     third = open_stream(url, "alice")

@@ -85,8 +85,9 @@ class ArgoCD:
         if self.on_request is not None:
             self.on_request(method, path)
         try:
+            # verify per request: a session's own is overridden by REQUESTS_CA_BUNDLE from the environment
             response = self.session.request(method, url, params=params, json=body, stream=stream,
-                                            timeout=timeout or self.settings.timeout)
+                                            timeout=timeout or self.settings.timeout, verify=self.settings.verify)
         except requests.exceptions.SSLError:
             raise ArgoCDUnavailable(f"Argo CD API {method} {path}: TLS verification failed: Argo CD's server "
                                     f"certificate is not signed by the CA in {self._trust()}, or does not name "
