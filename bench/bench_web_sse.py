@@ -163,11 +163,14 @@ def open_streams(port: int, tokens: list[str], connections: int) -> tuple[list[s
 
 
 def still_open(socks: list[socket.socket]) -> int:
-    """Sockets the server has not closed (a closed one reads b'' at once)."""
+    """Sockets the server has not closed: read what is waiting (stream keepalives, a refusal's body) until
+    the socket would block (open) or reads b'' (closed by the server)."""
     alive = 0
     for sock in socks:
+        sock.setblocking(False)
         try:
-            alive += sock.recv(65536, socket.MSG_PEEK) != b""
+            while sock.recv(65536):
+                pass
         except BlockingIOError:
             alive += 1
         except OSError:
@@ -229,8 +232,8 @@ def main() -> None:
     print(f"streams: {statuses.get(200, 0)} admitted (200), {refused} refused (429), "
           f"{sum(v for k, v in statuses.items() if k not in (200, 429, -1))} other, {statuses[-1]} unanswered; "
           f"all {args.connections} answered within {opened - burst:.2f} s")
-    print(f"sockets still open after {args.hold_seconds:.0f} s: {held} (the streams; a refused connection is "
-          f"closed by the server after its keep-alive of {gunicorn_conf.keepalive} s)")
+    print(f"sockets the server still held open after {args.hold_seconds:.0f} s: {held} of {args.connections} "
+          f"(the streams; a refused connection is closed after its keep-alive of {gunicorn_conf.keepalive} s)")
     print(figures("/healthz (ops port) during the burst", health.between(burst, opened)))
     print(figures("/healthz (ops port) while held", health.between(opened, end)))
     print(figures("/api/v1/tracks (public port) during the burst and hold", apis.between(burst, end)))
