@@ -88,7 +88,8 @@ def viewer_token(api: k8s.ApiClient, namespace: str, workdir: Path) -> Path:
         "metadata": {"name": "board-viewer"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "board-viewer"},
         "subjects": [{"kind": "ServiceAccount", "name": "board-viewer", "namespace": namespace}]})
-    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=86400))
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=["k8sta"],  # the web's audience
+                                                                           expiration_seconds=86400))
     token = core.create_namespaced_service_account_token("board-viewer", namespace, request).status.token
     path = workdir / "board-token"
     path.write_text(token)

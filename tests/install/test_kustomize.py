@@ -232,6 +232,8 @@ def controller_settings(base: Built, token_dir: Path | None = None) -> settings.
     else:
         environ["K8STA_ARGOCD_TOKEN"] = "stand-in"
         args = [a for a in args if not a.startswith("--argocd-token-file")]
+    # The ConfigMap k8sta-argocd-ca's file does not exist here either: any existing file stands in for it.
+    environ["K8STA_ARGOCD_CA_FILE"] = __file__
     return settings.parse(args, environ)
 
 
@@ -289,15 +291,36 @@ def test_web_runs_gunicorn_with_the_app_factory_and_probes_its_health(base: Buil
     assert importlib.import_module(config.removeprefix("python:")) is gunicorn_conf
     module, factory = args[-1].removesuffix("()").split(":")
     assert getattr(importlib.import_module(module), factory) is create_app
-    port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
-    assert gunicorn_conf.bind.endswith(f":{port}")
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    # The probed paths are the app's: /healthz answers without any dependency.
-    app = create_app({"TESTING": True})
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert gunicorn_conf.bind == [f"0.0.0.0:{ports['http']}", f"0.0.0.0:{ports['ops']}"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["K8STA_OPS_PORT"] == str(ports["ops"])
+    # The probed paths are the app's, on the ops port only: /healthz answers without any dependency.
+    app = create_app({"TESTING": True, "OPS_PORT": env["K8STA_OPS_PORT"]})
     routes = {rule.rule for rule in app.url_map.iter_rules()}
     assert {"/healthz", "/readyz", "/metrics"} <= routes
-    assert app.test_client().get("/healthz").status_code == 200
+    assert app.test_client().get("/healthz", base_url=f"http://localhost:{ports['ops']}").status_code == 200
+    assert app.test_client().get("/metrics", base_url=f"http://localhost:{ports['http']}").status_code == 404
+
+
+def test_the_web_service_never_exposes_the_probes_and_metrics_port(base: Built) -> None:
+    service = base.one("Service", "k8sta-web")
+    assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [("http", 8080, "http")]
+
+
+def test_the_controller_verifies_argocd_with_the_ca_the_operator_mounts(base: Built) -> None:
+    deployment = base.one("Deployment", "k8sta-controller")
+    [container] = containers(deployment)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert "K8STA_ARGOCD_INSECURE" not in env
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "argocd-ca")
+    assert env["K8STA_ARGOCD_CA_FILE"] == f"{mount['mountPath']}/ca.crt" and mount["readOnly"] is True
+    volume = next(v for v in pod(deployment)["volumes"] if v["name"] == "argocd-ca")
+    # A ConfigMap in k8sta's own namespace: the controller reads none of Argo CD's Secrets for it.
+    assert volume == {"name": "argocd-ca", "configMap": {"name": "k8sta-argocd-ca", "optional": True,
+                                                         "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
 
 
 def test_web_env_names_are_web_settings(base: Built) -> None:

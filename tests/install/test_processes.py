@@ -27,7 +27,7 @@ import pytest
 from kubernetes import client as k8s
 
 from k8sta_cmp.kustomize import Kustomize
-from k8sta_devstack import processes
+from k8sta_devstack import pki, processes
 from k8sta_devstack.stack import Stack
 
 from . import rbac
@@ -74,6 +74,13 @@ def sandbox(deployment: Obj, container: Obj, root: Path, secret_files: dict[str,
                 assert secret.get("optional"), f"Secret {secret['secretName']} is required: give its files"
             for item in given:
                 (local / item["path"]).write_text(secret_files[f"{secret['secretName']}/{item['key']}"])
+        elif "configMap" in volume:  # given like a Secret's files: "<ConfigMap name>/<key>"
+            config_map = volume["configMap"]
+            given = [i for i in config_map.get("items", ()) if f"{config_map['name']}/{i['key']}" in secret_files]
+            if not given:
+                assert config_map.get("optional"), f"ConfigMap {config_map['name']} is required: give its files"
+            for item in given:
+                (local / item["path"]).write_text(secret_files[f"{config_map['name']}/{item['key']}"])
         else:
             assert "emptyDir" in volume, f"unexpected volume {mount['name']}"
         mounts[mount["mountPath"]] = local
@@ -133,8 +140,10 @@ def test_the_web_command_serves_its_probes_and_writes_only_to_its_mounts(base: B
     deployment = base.one("Deployment", "k8sta-web")
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     box = sandbox(deployment, container, tmp_path, {})
-    port = processes.free_port()
-    env = {**container_env(container, box), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 1"}
+    port, public = processes.free_port(), processes.free_port()
+    # The install's two ports (gunicorn_conf's binds), moved to free ones: probes answer on K8STA_OPS_PORT only.
+    env = {**container_env(container, box), "K8STA_OPS_PORT": str(port),
+           "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{public} --bind 127.0.0.1:{port} --workers 1"}
     argv = [str(BIN / container["command"][0]), *map(box.local, container["args"])]
     log = tmp_path / "web.log"
     with running(argv, env, box.cwd, log) as proc:
@@ -144,9 +153,10 @@ def test_the_web_command_serves_its_probes_and_writes_only_to_its_mounts(base: B
             urllib.request.urlopen(probe_url(container, "readinessProbe", port), timeout=10)
             pytest.fail("ready without a Kubernetes API")
         except urllib.error.HTTPError as exc:
-            assert exc.code == 503 and b"in-cluster service account" in exc.read()
+            assert exc.code == 503 and b"the Kubernetes API did not answer" in exc.read()  # why: in the log
     assert box.written_outside_mounts() == []
     text = log.read_text()
+    assert "in-cluster service account" in text
     assert "Failed to start control socket" not in text and "Traceback" not in text, text
 
 
@@ -157,7 +167,10 @@ def test_the_controller_command_leads_serves_metrics_and_writes_only_to_its_moun
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     box = sandbox(deployment, container, tmp_path / "pod",
                   {"k8sta-argocd-token/token": stack.token_file.read_text(),
-                   "k8sta-input-key/key": secrets.token_hex(32)})  # the recommended install signs inputs
+                   "k8sta-input-key/key": secrets.token_hex(32),  # the recommended install signs inputs
+                   # the CA the operator puts in ConfigMap k8sta-argocd-ca (the stack's Argo CD is plain HTTP)
+                   "k8sta-argocd-ca/ca.crt": pki.generate_server(tmp_path / "argocd-ca", "argocd-server",
+                                                                 ["127.0.0.1"]).ca_cert.read_text()})
     kubeconfig = account_kubeconfig(kube_api, stack.kubeconfig, rbac.NAMESPACE, rbac.CONTROLLER,
                                     tmp_path / "kubeconfig")
     # Its own empty namespace: the e2e tests' controller may share this stack; never act on their tickets.

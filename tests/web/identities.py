@@ -15,12 +15,18 @@ OPERATOR_ROLE = Path(__file__).resolve().parents[2] / "kustomize" / "base" / "rb
 READER_RULES = [{"apiGroups": ["k8sta.io"], "resources": ["tracks", "stations", "tickets"], "verbs": ["get", "list"]}]
 
 
-def account_token(api: k8s.ApiClient, namespace: str, name: str, seconds: int = 3600) -> str:
-    """A ServiceAccount ``namespace/name`` (created if missing) and a fresh token for it."""
+AUDIENCE = "k8sta"  # the web part's default K8STA_AUTH_AUDIENCES, as `kubectl create token --audience k8sta`
+
+
+def account_token(api: k8s.ApiClient, namespace: str, name: str, seconds: int = 3600,
+                  audiences: tuple[str, ...] = (AUDIENCE,)) -> str:
+    """A ServiceAccount ``namespace/name`` (created if missing) and a fresh token for it, for ``audiences``
+    (``()``: the API server's own audience, a token the web part refuses)."""
     core = k8s.CoreV1Api(api)
     with _exists_ok():
         core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
-    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds))
+    request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=list(audiences),
+                                                                           expiration_seconds=seconds))
     return str(core.create_namespaced_service_account_token(name, namespace, request).status.token)
 
 

@@ -92,7 +92,8 @@ def test_api_unknown_names_are_404(client: FlaskClient, cluster: Cluster, path: 
 def test_generic_webhook_only_nudges_the_subscription_watching_its_repository(client: FlaskClient,
                                                                             cluster: Cluster) -> None:
     """Even with a Track whose newest ticket a push could inherit from, no ticket is made: the Subscription
-    is annotated, and a redelivery or an older tag afterwards is the same nudge (order is the poller's)."""
+    is annotated once, and a redelivery or an older tag moments later forces no second poll (debounced; which
+    version is newest is the poller's decision)."""
     cluster.track("api", ["dev"])
     cluster.ticket("api-1", "api", OLD)
     _sub(cluster, "web-images", {"image": {"repository": "acme/web"}}, tracks=["api"])
@@ -106,12 +107,13 @@ def test_generic_webhook_only_nudges_the_subscription_watching_its_repository(cl
     assert _nudged(cluster, "web-images") and not _nudged(cluster, "api-images")
     for later in (payload, {"track": "api", "namespace": cluster.namespace, "image": "acme/web:1.0"}):
         again = post(client, later)
-        assert (again.status_code, again.json) == (202, {"nudged": ["web-images"]})
+        assert (again.status_code, again.json["nudged"], again.json["debounced"]) == (200, [], ["web-images"])
     assert [t["metadata"]["name"] for t in cluster.tickets()] == ["api-1"]
     assert cluster.events("api-1") == []
 
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'k8sta_webhook_requests_total{outcome="nudged",source="generic"} 3.0' in metrics
+    assert 'k8sta_webhook_requests_total{outcome="nudged",source="generic"} 1.0' in metrics
+    assert 'k8sta_webhook_requests_total{outcome="debounced",source="generic"} 2.0' in metrics
     assert 'outcome="created"' not in metrics
     assert f'k8sta_tickets{{namespace="{cluster.namespace}",state="Waiting"}} 1.0' in metrics
     assert "k8sta_web_kubernetes_up 1.0" in metrics

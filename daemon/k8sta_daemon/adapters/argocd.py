@@ -85,8 +85,13 @@ class ArgoCD:
         if self.on_request is not None:
             self.on_request(method, path)
         try:
+            # verify per request: a session's own is overridden by REQUESTS_CA_BUNDLE from the environment
             response = self.session.request(method, url, params=params, json=body, stream=stream,
-                                            timeout=timeout or self.settings.timeout)
+                                            timeout=timeout or self.settings.timeout, verify=self.settings.verify)
+        except requests.exceptions.SSLError:
+            raise ArgoCDUnavailable(f"Argo CD API {method} {path}: TLS verification failed: Argo CD's server "
+                                    f"certificate is not signed by the CA in {self._trust()}, or does not name "
+                                    f"the host of {self.base}") from None
         except requests.RequestException as exc:
             raise ArgoCDUnavailable(f"Argo CD API {method} {path}: {type(exc).__name__}") from None
         if response.status_code >= 500:
@@ -97,6 +102,10 @@ class ArgoCD:
             raise ArgoCDRefused(f"Argo CD API {method} {path}: HTTP {response.status_code} {said}",
                                 response.status_code, f"HTTP {response.status_code}: {said}")
         return response
+
+    def _trust(self) -> str:
+        verify = self.settings.verify
+        return f"K8STA_ARGOCD_CA_FILE ({verify})" if isinstance(verify, str) else "the system's CA bundle"
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -111,6 +111,10 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         verify = False
     elif get("K8STA_ARGOCD_CA_FILE"):
         verify = str(get("K8STA_ARGOCD_CA_FILE"))
+        if not Path(verify).is_file():  # the install mounts the ConfigMap k8sta-argocd-ca, optional
+            raise SettingsError(f"--argocd-ca-file / K8STA_ARGOCD_CA_FILE {verify} does not exist: create the "
+                                "ConfigMap k8sta-argocd-ca (key ca.crt: the CA of Argo CD's server certificate; "
+                                "docs/operations.md, step 3)")
     metrics_raw = get("K8STA_METRICS_PORT")
     if metrics_raw is not None and not (metrics_raw.isdigit() and 0 < int(metrics_raw) < 65536):
         raise SettingsError(f"--metrics-port / K8STA_METRICS_PORT must be a TCP port, got {metrics_raw!r}")

@@ -4,8 +4,8 @@ gunicorn.
 ``gunicorn 'k8sta_daemon.web:create_app()'`` builds the app; nothing is built at import. Each concern
 is one blueprint (``health``, ``metrics``, ``api``, ``webhooks``, ``board``); each shared resource has one
 ``init_app`` (``kubeclient``, ``metrics``, ``boardwatch``, ``auth``: who the caller is and which namespaces it may
-see). Configuration comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a
-test passes in.
+see; ``streams``: the board's open streams; ``ports``: probes and metrics on their own port). Configuration
+comes from ``K8STA_*`` variables (see ``settings``), overridden by the mapping a test passes in.
 """
 
 from __future__ import annotations
@@ -17,7 +17,21 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
+    from . import (
+        api,
+        auth,
+        board,
+        boardwatch,
+        errors,
+        health,
+        kubeclient,
+        metrics,
+        nudge,
+        ports,
+        settings,
+        streams,
+        webhooks,
+    )
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -31,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     boardwatch.init_app(app)
     auth.init_app(app)
+    streams.init_app(app)
+    ports.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)

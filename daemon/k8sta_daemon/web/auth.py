@@ -6,7 +6,13 @@ each namespace it touches with a SubjectAccessReview (``list tickets.k8sta.io`` 
 web part's own ServiceAccount (RBAC: ``create`` on tokenreviews and subjectaccessreviews). Answers are
 cached for ``K8STA_AUTH_CACHE_SECONDS`` (keyed by a hash of the token, never the token), so a page with
 many namespaces costs one review per namespace per interval, and a revoked token or RoleBinding stops
-working within that interval.
+working within that interval. A token must carry the audience ``K8STA_AUTH_AUDIENCES`` (default ``k8sta``:
+``kubectl create token SA --audience k8sta``), so a token that is valid against the API server itself is
+not accepted here, and a token minted for K8sTA is useless against the API server.
+
+A refused token is remembered apart, for ``K8STA_AUTH_FAILED_CACHE_SECONDS`` in a bounded cache of its own:
+sending the same bad token again costs no review, and a flood of random tokens can neither evict the
+identities of real users nor grow memory. A token longer than ``MAX_TOKEN_BYTES`` is refused unasked.
 
 Failures reveal nothing: a missing, malformed, unknown or expired token is 401; a namespace the user may
 not list is 403 before anything is read (so 403 says nothing about what exists there); a review that
@@ -33,6 +39,8 @@ from .sansio import authz
 log = logging.getLogger(__name__)
 EXTENSION = "k8sta.auth"
 CACHE_SIZE = 4096
+FAILED_CACHE_SIZE = 1024
+MAX_TOKEN_BYTES = 8192  # service-account and OIDC tokens are far smaller; a larger one is never sent on
 T = TypeVar("T")
 
 
@@ -47,16 +55,22 @@ class Forbidden(Exception):
 class Reviews:
     """The cached TokenReview / SubjectAccessReview answers of one app, shared by its threads."""
 
-    def __init__(self, ttl: float, audiences: tuple[str, ...]) -> None:
+    def __init__(self, ttl: float, audiences: tuple[str, ...], failed_ttl: float = 30.0,
+                 failed_size: int = FAILED_CACHE_SIZE) -> None:
         self.audiences = audiences
         self._lock = threading.Lock()
-        self._identities: TTLCache[str, authz.Identity | None] = TTLCache(CACHE_SIZE, ttl=max(ttl, 1e-3))
+        self._identities: TTLCache[str, authz.Identity] = TTLCache(CACHE_SIZE, ttl=max(ttl, 1e-3))
+        self._failed: TTLCache[str, bool] = TTLCache(failed_size, ttl=max(failed_ttl, 1e-3))
         self._verdicts: TTLCache[tuple[Any, ...], bool] = TTLCache(CACHE_SIZE, ttl=max(ttl, 1e-3))
         self.reviews_sent = 0  # for tests and benchmarks: how often the API server was asked
 
     def identity(self, token: str) -> authz.Identity | None:
+        if len(token) > MAX_TOKEN_BYTES:
+            return None
         key = hashlib.sha256(token.encode()).hexdigest()
         with self._lock:
+            if key in self._failed:
+                return None
             if key in self._identities:
                 return self._identities[key]
         review = _send(lambda api: k8s_client.AuthenticationV1Api(api).create_token_review(
@@ -64,7 +78,10 @@ class Reviews:
         who = authz.identity(_status(review))
         with self._lock:
             self.reviews_sent += 1
-            self._identities[key] = who
+            if who is None:
+                self._failed[key] = True
+            else:
+                self._identities[key] = who
         return who
 
     def allowed(self, who: authz.Identity, namespace: str) -> bool:
@@ -97,8 +114,9 @@ def _send(call: Any, kind: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    audiences = tuple(a for a in (app.config.get("AUTH_AUDIENCES") or "").split(",") if a.strip())
-    app.extensions[EXTENSION] = Reviews(float(app.config["AUTH_CACHE_SECONDS"]), audiences)
+    audiences = tuple(a.strip() for a in (app.config.get("AUTH_AUDIENCES") or "").split(",") if a.strip())
+    app.extensions[EXTENSION] = Reviews(float(app.config["AUTH_CACHE_SECONDS"]), audiences,
+                                        float(app.config["AUTH_FAILED_CACHE_SECONDS"]))
 
     @app.errorhandler(Unauthorized)
     def unauthorized(_exc: Unauthorized) -> tuple[Response, int, dict[str, str]]:

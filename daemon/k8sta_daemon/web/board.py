@@ -12,6 +12,9 @@ fill instead:
 - ``app.extensions[NAMESPACE_FILTER]``: ``(namespace) -> bool`` for the current request (default: the
   caller may ``list tickets.k8sta.io`` there); every namespace the board shows or streams passes through
   ``visible_namespaces``, and nothing else decides it.
+
+``/board/events`` holds a thread per stream, so before streaming it needs a namespace the caller may see
+(else 403, as for a ticket page) and a free slot (``streams``: per process and per user, else 429).
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from k8sta_daemon.core import diff as core_diff
 from k8sta_daemon.core import model
@@ -30,8 +44,9 @@ from k8sta_daemon.ops import diff as diffs
 from k8sta_daemon.ops import errors
 from k8sta_daemon.ops.store import Store
 
-from . import auth, boardwatch, kubeclient
+from . import auth, boardwatch, kubeclient, streams
 from .errors import status_of
+from .sansio import authz
 
 AUTHENTICATE = "k8sta.board.authenticate"
 NAMESPACE_FILTER = "k8sta.namespace_filter"
@@ -86,17 +101,51 @@ def index() -> tuple[str, int] | str:
                            events_url=url_for(".events", namespace=chosen, since=seq))
 
 
+def _require_a_namespace(hub: boardwatch.Hub) -> None:
+    """Raises Forbidden unless the caller may see the chosen namespace (``?namespace=``, else the
+    configured one) or, with none chosen, at least one namespace the board shows (or every namespace)."""
+    chosen = request.args.get("namespace") or current_app.config["NAMESPACE"]
+    if chosen is not None:
+        if not visible_namespaces([chosen]):
+            raise auth.Forbidden(f"forbidden: may not list tickets in namespace {chosen}, so there is nothing "
+                                 "to stream")
+        return
+    hub.wait_ready(current_app.config["BOARD_READY_SECONDS"])
+    if visible_namespaces(hub.snapshot(lambda _namespace: False)[2]):
+        return
+    if current_app.extensions.get(NAMESPACE_FILTER) is None and auth.everywhere():
+        return  # a cluster-wide reader of a board without Tracks yet: they will appear in the stream
+    raise auth.Forbidden(f"forbidden: may list {authz.RESOURCE}.{authz.GROUP} in none of the board's "
+                         "namespaces, so there is nothing to stream; ask for a RoleBinding that allows it, or "
+                         "name a namespace with ?namespace=")
+
+
+def _who() -> str:
+    """The stream's owner for the per-user cap: the authenticated user (an auth slot may leave none)."""
+    identity = getattr(g, "k8sta_identity", None)
+    return identity.username if identity is not None else "anonymous"
+
+
 @bp.get("/events")
-def events() -> Response:
+def events() -> Response | tuple[Response, int, dict[str, str]]:
     hub = boardwatch.hub()
     try:
         since = int(request.headers.get("Last-Event-ID") or request.args.get("since") or 0)
     except ValueError:
         abort(400, "Last-Event-ID and ?since= must be integers")
+    _require_a_namespace(hub)
+    admitted = streams.streams().admit(_who())
+    if isinstance(admitted, str):
+        return jsonify(error=admitted), 429, {"Retry-After": "10"}
     keepalive = current_app.config["BOARD_KEEPALIVE_SECONDS"]
     lifetime = current_app.config["BOARD_STREAM_SECONDS"]
-    response = Response(stream_with_context(_stream(hub, since, _wants(), keepalive, lifetime)),
-                        mimetype="text/event-stream")
+    try:
+        response = Response(stream_with_context(_stream(hub, since, _wants(), keepalive, lifetime)),
+                            mimetype="text/event-stream")
+    except BaseException:
+        admitted()
+        raise
+    response.call_on_close(admitted)  # the server closes every response, streamed to its end or not
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx-style proxies must not buffer the stream
     return response

@@ -1,10 +1,14 @@
 """``/healthz`` (the process is alive) and ``/readyz`` (its dependencies answer), for kubelet probes.
 
 Readiness asks the Kubernetes API for its version, and Argo CD's API too when ``K8STA_ARGOCD_URL``
-is set, each with a short timeout; a 503 names what failed so ``kubectl describe pod`` explains it.
+is set, each with a short timeout. A 503 names which dependency failed with a fixed reason
+(``kubectl describe pod`` shows it); the error itself goes to the log, never to the caller, since it can
+carry addresses, certificate or kubeconfig details.
 """
 
 from __future__ import annotations
+
+import logging
 
 import requests
 from flask import Blueprint, Response, current_app, jsonify
@@ -15,6 +19,9 @@ from k8sta_daemon.ops import errors
 from . import kubeclient
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+GENERIC = {"kubernetes": "the Kubernetes API did not answer (details in the web part's log)",
+           "argocd": "Argo CD's API did not answer (details in the web part's log)"}
 
 
 @bp.get("/healthz")
@@ -53,6 +60,8 @@ def readyz() -> tuple[Response, int]:
     if current_app.config["ARGOCD_URL"]:
         checks["argocd"] = _argocd(current_app.config["ARGOCD_URL"], timeout)
     failed = {name: reason for name, reason in checks.items() if reason is not None}
+    for name, reason in failed.items():
+        log.warning("not ready: %s: %s", name, reason)
     if failed:
-        return jsonify(status="not ready", reasons=failed), 503
+        return jsonify(status="not ready", reasons={name: GENERIC[name] for name in failed}), 503
     return jsonify(status="ready", checks=sorted(checks)), 200

@@ -58,14 +58,23 @@ def prove(unauthorized: str, also: Callable[[bytes], Callable[[str], bool]] | No
 def nudge(source: str, namespace: str, *, images: Sequence[str] = (), git_urls: Sequence[str] = (),
           track: str | None = None, hint: str = "") -> Answer:
     """Nudge the Subscriptions in ``namespace`` watching ``images``/``git_urls`` (and feeding ``track``,
-    when named): 202 with their names, 200 when none matches (``hint`` appended: how to declare one)."""
+    when named): 202 with their names, 200 when none matches (``hint`` appended: how to declare one) or
+    when every match was nudged less than ``K8STA_WEBHOOK_DEBOUNCE_SECONDS`` ago (a replay: no new poll)."""
     try:
-        names = nudges.nudge(kubeclient.store(), namespace, images=images, git_urls=git_urls, track=track)
+        found = nudges.nudge(kubeclient.store(), namespace, images=images, git_urls=git_urls, track=track,
+                             debounce=current_app.config["WEBHOOK_DEBOUNCE_SECONDS"])
     except errors.K8staError as exc:
         return answer(source, "error", status_of(exc), error=str(exc))
-    log.info("%s webhook nudged %s in %s", source, names or "nothing", namespace)
+    names = found.nudged
+    log.info("%s webhook nudged %s in %s (debounced: %s)", source, names or "nothing", namespace,
+             found.debounced or "none")
+    if found.debounced and not names:
+        return answer(source, "debounced", 200, nudged=[], debounced=found.debounced,
+                      message="nudged moments ago; their pollers are already reading (not nudged again)")
     if not names:
         feeding = f" feeding Track {track}" if track else ""
         return answer(source, "unmatched", 200, nudged=[], message=f"no Subscription in namespace {namespace}"
                       f"{feeding} watches {' or '.join([*images, *git_urls])}{hint}")
+    if found.debounced:
+        return answer(source, "nudged", 202, nudged=names, debounced=found.debounced)
     return answer(source, "nudged", 202, nudged=names)

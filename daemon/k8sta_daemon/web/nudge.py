@@ -5,8 +5,10 @@ Authentication keeps the existing checks (``sansio.auth``: ``X-K8sTA-Token``, Gi
 ``X-Hub-Signature-256``) and adds GitLab's token and Gitea's/Forgejo's signature (``sansio.forges``),
 each secret scoped to its namespace (``sansio.scopes``, as ``/webhooks/image``). Answers: 202 nudged,
 200 nothing watches it or an ignored event, 400 malformed body (the field named), 401 unauthenticated,
-403 a namespace outside the secret's scope, 503 webhooks disabled or the API unavailable. The namespace
-comes from ``?namespace=`` or the secret's own.
+403 a namespace or Track outside the secret's scope, 503 webhooks disabled or the API unavailable. The
+namespace comes from ``?namespace=`` or the secret's own, the Track from ``?track=`` or the secret's own (a
+secret of one Track nudges only the Subscriptions feeding it). A Subscription nudged moments ago is not
+nudged again (``K8STA_WEBHOOK_DEBOUNCE_SECONDS``, ``hooks.nudge``), so a replayed webhook forces no poll.
 """
 
 from __future__ import annotations
@@ -41,15 +43,18 @@ def nudge() -> hooks.Answer:
     try:
         found = payloads.parse(payloads.decode(body), request.headers, query)
         namespace = query.get("namespace") or scope.namespace
+        track = query.get("track") or scope.track
         try:
             intake.check_name("namespace", namespace)
+            if track is not None:
+                intake.check_name("track", track)
         except errors.Invalid as exc:
             raise payloads.PayloadError(str(exc)) from None
     except payloads.PayloadError as exc:
         return answer("unknown", "invalid", 400, error=str(exc))
-    if namespace != scope.namespace:
-        return answer("unknown", "forbidden", 403, error=f"this webhook secret cannot nudge subscriptions in "
-                                                         f"namespace {namespace}")
+    if not scope.allows(namespace, track):
+        where = f"of track {track} in namespace {namespace}" if track else f"in namespace {namespace}"
+        return answer("unknown", "forbidden", 403, error=f"this webhook secret cannot nudge subscriptions {where}")
     if isinstance(found, payloads.Ignored):
         return answer(found.source, "ignored", 200, ignored=found.reason)
-    return hooks.nudge(found.source, namespace, images=found.images, git_urls=found.git_urls)
+    return hooks.nudge(found.source, namespace, images=found.images, git_urls=found.git_urls, track=track)

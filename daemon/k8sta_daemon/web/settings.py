@@ -22,7 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_NAMESPACE": None,  # the namespace of WEBHOOK_TOKEN; default NAMESPACE
     "WEBHOOK_SECRETS_FILE": None,  # scoped secrets: a YAML list of {namespace, track?, token}
     "AUTH_CACHE_SECONDS": 10.0,  # TokenReview / SubjectAccessReview answers are reused this long
-    "AUTH_AUDIENCES": None,  # comma-separated audiences a token must carry (TokenReview); default the API's
+    "AUTH_FAILED_CACHE_SECONDS": 30.0,  # a token the TokenReview refused is refused again without asking
+    "AUTH_AUDIENCES": "k8sta",  # comma-separated audiences a token must carry (`kubectl create token --audience k8sta`)
     "ARGOCD_URL": None,  # when set, /readyz also needs Argo CD's API to answer
     "ARGOCD_INSECURE": False,
     "ARGOCD_CA_FILE": None,
@@ -33,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "BOARD_READY_SECONDS": 10.0,  # how long the first page waits for the watch's initial lists
     "BOARD_KEEPALIVE_SECONDS": 15.0,  # an SSE comment this often keeps proxies open and finds dead clients
     "BOARD_STREAM_SECONDS": 300.0,  # an SSE stream ends after this; the browser reconnects and catches up
+    "BOARD_MAX_STREAMS": 40,  # open SSE streams per process (gunicorn_conf: one worker, so per pod); then 429
+    "BOARD_MAX_STREAMS_PER_IDENTITY": 6,  # open SSE streams per user per process; then 429
+    "OPS_PORT": None,  # when set, /healthz, /readyz and /metrics answer only on this port, and nothing else does
+    "WEBHOOK_DEBOUNCE_SECONDS": 10.0,  # a Subscription nudged less than this ago is not nudged again
 }
 
 
@@ -50,6 +55,21 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes")
 
 
+def _count(key: str, value: Any) -> int:
+    """A whole number of at least 1 (a cap of 0 would refuse every stream)."""
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise SettingsError(f"K8STA_{key} must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _port(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"K8STA_OPS_PORT must be a TCP port (1-65535), got {value!r}")
+    return int(value)
+
+
 def normalize(config: Config) -> None:
     for key in ("KUBECONFIG", "NAMESPACE", "WEBHOOK_TOKEN", "WEBHOOK_TOKEN_FILE", "WEBHOOK_NAMESPACE",
                 "WEBHOOK_SECRETS_FILE", "AUTH_AUDIENCES", "ARGOCD_URL", "ARGOCD_CA_FILE"):
@@ -57,11 +77,15 @@ def normalize(config: Config) -> None:
     config["ARGOCD_INSECURE"] = _flag(config.get("ARGOCD_INSECURE"))
     config["BOARD_WATCH"] = _flag(config.get("BOARD_WATCH"))
     for key in ("READY_TIMEOUT_SECONDS", "METRICS_CACHE_SECONDS", "AUTH_CACHE_SECONDS", "BOARD_READY_SECONDS",
-                "BOARD_KEEPALIVE_SECONDS", "BOARD_STREAM_SECONDS"):
+                "BOARD_KEEPALIVE_SECONDS", "BOARD_STREAM_SECONDS", "AUTH_FAILED_CACHE_SECONDS",
+                "WEBHOOK_DEBOUNCE_SECONDS"):
         try:
             config[key] = float(config[key])
         except (TypeError, ValueError):
             raise SettingsError(f"K8STA_{key} must be a number") from None
+    for key in ("BOARD_MAX_STREAMS", "BOARD_MAX_STREAMS_PER_IDENTITY"):
+        config[key] = _count(key, config.get(key))
+    config["OPS_PORT"] = _port(config.get("OPS_PORT"))
     token_file = config["WEBHOOK_TOKEN_FILE"]
     if token_file and not config["WEBHOOK_TOKEN"]:
         try:
