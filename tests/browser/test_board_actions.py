@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from web.identities import account_token, bearer, grant, operator_rules  # tests/ is the rootdir
+from web.identities import account_token, acting, bearer, grant, operator_rules  # tests/ is the rootdir
 
 from k8sta_devstack.railway import Railway
 
@@ -42,9 +42,9 @@ def test_an_operator_approves_in_chromium_while_a_viewer_gets_403(
     config = gated_line(railway)
     namespace = railway.namespace
     grant(kube_api, namespace, namespace, "board-viewer")
-    viewer = bearer(account_token(kube_api, namespace, "board-viewer"))
+    viewer = bearer(account_token(kube_api, namespace, "board-viewer", audiences=acting(kube_api)))
     grant(kube_api, namespace, namespace, "board-operator", operator_rules())
-    operator = bearer(account_token(kube_api, namespace, "board-operator"))
+    operator = bearer(account_token(kube_api, namespace, "board-operator", audiences=acting(kube_api)))
     railway.ticket("api-1", "main-line", config, "2.0.1")
 
     context, page = signed_in(browser, viewer)

@@ -4,6 +4,7 @@ RBAC of our own, so the app's TokenReviews and SubjectAccessReviews are answered
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ READER_RULES = [{"apiGroups": ["k8sta.io"], "resources": ["tracks", "stations", 
 
 
 AUDIENCE = "k8sta"  # the web part's default K8STA_AUTH_AUDIENCES, as `kubectl create token --audience k8sta`
+
+
+def acting(api: k8s.ApiClient) -> tuple[str, ...]:
+    """The audiences of a token that may also act from the board: board actions are sent to the API server
+    with the user's own token, so it carries the API server's audience too (its service-account issuer,
+    as `kubectl get --raw /.well-known/openid-configuration` shows)."""
+    issuer = json.loads(k8s.WellKnownApi(api).get_service_account_issuer_open_id_configuration())["issuer"]
+    return (AUDIENCE, issuer)
 
 
 def account_token(api: k8s.ApiClient, namespace: str, name: str, seconds: int = 3600,

@@ -35,8 +35,9 @@ def gated(cluster: Cluster) -> Cluster:
 
 
 def user(kube_api: k8s.ApiClient, cluster: Cluster, name: str, rules: list[dict[str, list[str]]]) -> dict[str, str]:
+    """A token for the web part and the API server both (docs/operations.md: board actions act as the user)."""
     identities.grant(kube_api, cluster.namespace, cluster.namespace, name, rules)
-    return bearer(identities.account_token(kube_api, cluster.namespace, name))
+    return bearer(identities.account_token(kube_api, cluster.namespace, name, audiences=identities.acting(kube_api)))
 
 
 @pytest.fixture
