@@ -19,7 +19,7 @@ import urllib3
 from kubernetes import client as k8s_client
 
 from k8sta_devstack import binaries, kube
-from k8sta_devstack.node import argocd_install, journey, netns, quickstart
+from k8sta_devstack.node import argocd_install, cleanup, journey, netns, quickstart
 from k8sta_devstack.node import cluster as node_cluster
 from k8sta_devstack.node import images as node_images
 
@@ -39,10 +39,18 @@ def node_image_list() -> list[node_images.NodeImage]:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory,
             node_image_list: list[node_images.NodeImage]) -> Iterator[node_cluster.Cluster]:
+    """The session's node; after its teardown (the end of the suite) the host must be exactly as found:
+    iptables, links, routes, rules, mounts, cgroups, namespaces, sysctls, and no process of the node's."""
     pause = node_images.by_short(node_image_list, node_images.PAUSE)
-    with node_cluster.running(tmp_path_factory.mktemp("cluster"),
-                              [(image.archive, image.ref) for image in node_image_list], pause.ref) as started:
+    state = tmp_path_factory.mktemp("cluster")
+    before = cleanup.host_facts(state)
+    with node_cluster.running(state, [(image.archive, image.ref) for image in node_image_list],
+                              pause.ref) as started:
         yield started
+    after = cleanup.host_facts(state)
+    changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+    assert not changed, f"the suite left the host changed: {changed}"
+    assert cleanup.stray_processes((str(state),)) == [], "the suite left processes of the node running"
 
 
 @dataclass(frozen=True)
