@@ -18,6 +18,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import api, auth, board, boardwatch, errors, health, kubeclient, metrics, nudge, settings, webhooks
+    from .delivery import init_app as init_delivery
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -37,4 +38,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(nudge.bp)
     app.register_blueprint(board.bp)
+    init_delivery(app)  # the delivery page and its figures on /metrics
     return app
