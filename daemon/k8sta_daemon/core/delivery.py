@@ -35,7 +35,7 @@ import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from k8sta_daemon.core import codec, model
 
@@ -62,8 +62,9 @@ class Ride:
     rollback_of: str | None = None
 
 
-@dataclass(frozen=True, order=True)
-class SeriesKey:
+class SeriesKey(NamedTuple):
+    """One series: a Track and one of its terminal Stations (a tuple: hashed per delivery, cheaply)."""
+
     namespace: str
     track: str
     station: str
@@ -198,21 +199,24 @@ def own_failure(ticket: model.Ticket) -> Failure | None:
 def rolled_back(rides: Iterable[Ride]) -> dict[model.TicketRef, float]:
     """Every ticket a rollback undid (with its descendants) -> when the rollback was created (the earliest
     rollback, when several undid it). A rollback whose target no longer exists undoes nothing known."""
+    rides = list(rides)
     by_ref = {r.ticket.ref: r.ticket for r in rides}
     children: dict[model.TicketRef, list[model.Ticket]] = {}
     for ticket in by_ref.values():
         if ticket.parent is not None:
             children.setdefault(model.TicketRef(ticket.namespace, ticket.parent), []).append(ticket)
+    on_track: dict[model.TrackRef, list[model.Ticket]] = {}
+    for ticket in by_ref.values():
+        on_track.setdefault(ticket.track_ref, []).append(ticket)
     undone: dict[model.TicketRef, float] = {}
     for ride in rides:
         rollback = ride.ticket
         target = by_ref.get(model.TicketRef(rollback.namespace, ride.rollback_of)) if ride.rollback_of else None
         if target is None:
             continue
-        for ticket in by_ref.values():
+        for ticket in on_track.get(rollback.track_ref, ()):
             entered = _entered(ticket)
-            if (ticket.track != rollback.track or ticket.namespace != rollback.namespace or ticket.ref == rollback.ref
-                    or not target.order_key < ticket.order_key < rollback.order_key
+            if (ticket.ref == rollback.ref or not target.order_key < ticket.order_key < rollback.order_key
                     or entered is None or entered >= rollback.created):
                 continue
             stack = [ticket]
@@ -252,16 +256,15 @@ def _earliest(*values: float | None) -> float | None:
     return min((v for v in values if v is not None), default=None)
 
 
-def deliveries_of(ride: Ride, root: Ride, tracks: Mapping[model.TrackRef, model.TrackSpec],
-                  stations: Mapping[model.StationRef, model.StationSpec],
+def deliveries_of(ride: Ride, root: Ride, ends: Mapping[str, tuple[tuple[str, ...], ...]],
                   children: Mapping[tuple[model.TicketRef, str], model.Ticket],
                   undone: Mapping[model.TicketRef, float]) -> list[Delivery]:
-    """The deliveries of one ticket, one per terminal Station of its Track (``root``: the ride whose
-    change it carries, itself for a ticket without parent)."""
+    """The deliveries of one ticket, one per terminal Station of its Track (``ends``: ``terminals`` of its
+    Track; ``root``: the ride whose change it carries, itself for a ticket without parent)."""
     ticket = ride.ticket
     changed = root.changed_at if root.changed_at is not None else root.ticket.created
     found = []
-    for station, paths in sorted(terminals(ticket.namespace, ticket.track, tracks, stations).items()):
+    for station, paths in sorted(ends.items()):
         deployed: float | None = None
         completed: float | None = None
         failures: list[Failure] = []
@@ -334,17 +337,25 @@ def figures(rides: Iterable[Ride], tracks: Iterable[model.TrackSpec],
         return ride
 
     found: list[Delivery] = []
+    graph: dict[model.TrackRef, dict[str, tuple[tuple[str, ...], ...]]] = {}
     for ride in sorted(rides, key=lambda r: (r.ticket.namespace, r.ticket.order_key)):
-        found.extend(deliveries_of(ride, root_of(ride), track_map, station_map, children, undone))
+        ref = ride.ticket.track_ref
+        if ref not in graph:
+            graph[ref] = terminals(ref.namespace, ref.name, track_map, station_map)
+        found.extend(deliveries_of(ride, root_of(ride), graph[ref], children, undone))
     outages = restores(found)
     return Figures(tuple(found), tuple(outages), tuple(_totals(found, outages)))
 
 
 def _totals(deliveries: Sequence[Delivery], outages: Sequence[Restore]) -> list[Series]:
-    keys = sorted({d.key for d in deliveries})
+    per: dict[SeriesKey, list[Delivery]] = {}
+    for d in deliveries:
+        per.setdefault(d.key, []).append(d)
+    restored: dict[SeriesKey, list[float]] = {}
+    for r in outages:
+        restored.setdefault(r.key, []).append(r.seconds)
     series = []
-    for key in keys:
-        mine = [d for d in deliveries if d.key == key]
+    for key, mine in sorted(per.items()):
         failures: dict[FailureKind, int] = {}
         for d in mine:
             if d.failure is not None:
@@ -352,7 +363,7 @@ def _totals(deliveries: Sequence[Delivery], outages: Sequence[Restore]) -> list[
         series.append(Series(
             key=key, deployments=sum(d.deployed_at is not None for d in mine), changes=sum(d.change for d in mine),
             failures=failures, lead_times=tuple(d.lead_time for d in mine if d.lead_time is not None),
-            restores=tuple(r.seconds for r in outages if r.key == key)))
+            restores=tuple(restored.get(key, ()))))
     return series
 
 
