@@ -191,3 +191,17 @@ def test_a_namespace_the_caller_may_not_see_is_403_before_anything_is_read(app: 
 def test_without_the_api_the_page_says_why(app: Flask) -> None:
     response = app.test_client().get(f"/board/delivery/{NS}")
     assert response.status_code == 503 and "Kubernetes" in response.get_data(as_text=True)
+
+
+def test_the_index_lists_the_namespaces_the_caller_may_see_or_goes_to_the_configured_one(
+        app: Flask, unreachable_kubeconfig: Path) -> None:
+    tickets = Tickets([])
+    app.extensions[kubeclient.EXTENSION].store = lambda: tickets
+    tickets.tracks = lambda namespace: [model.TrackSpec(ns, "api", ("dev",)) for ns in (NS, "secret")]  # type: ignore[method-assign]
+    body = app.test_client().get("/board/delivery/").get_data(as_text=True)
+    assert f'<a href="/board/delivery/{NS}">{NS}</a>' in body and "secret" not in body
+    configured = create_app({"TESTING": True, "KUBECONFIG": str(unreachable_kubeconfig), "BOARD_WATCH": False,
+                             "NAMESPACE": NS})
+    configured.extensions[board.AUTHENTICATE] = lambda: None
+    answer = configured.test_client().get("/board/delivery/")
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/board/delivery/{NS}"
