@@ -41,10 +41,11 @@ def junction_line(rail: Railway) -> str:
 
 
 def delivered(rail: Railway, name: str) -> bool:
-    """The ticket Completed, and so did its child on eu-line."""
-    ticket = rail.get("tickets", name)
-    children = (ticket.get("status") or {}).get("children") or []
-    return rail.state(name) == "Completed" and len(children) == 1 and rail.state(children[0]) == "Completed"
+    """The ticket Completed, and so did its child on eu-line (listed: a child is named before it exists)."""
+    states = {t["metadata"]["name"]: (t.get("status") or {}) for t in rail.tickets()}
+    children = states[name].get("children") or []
+    return (states[name].get("state") == "Completed" and len(children) == 1
+            and (states.get(children[0]) or {}).get("state") == "Completed")
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
