@@ -20,7 +20,7 @@ import urllib3
 from kubernetes import client as k8s_client
 
 from k8sta_daemon.adapters import kube, retry
-from k8sta_daemon.core import codec, model, station_status
+from k8sta_daemon.core import codec, delivery, model, station_status
 
 from . import errors, intake
 
@@ -160,6 +160,10 @@ class Store:
 
     def ticket(self, namespace: str, name: str) -> model.Ticket:
         return self._parse_one("Ticket", self._get("Ticket", namespace, name), codec.ticket_from_dict)
+
+    def rides(self, namespace: str | None) -> list[delivery.Ride]:
+        """Every Ticket with its delivery annotations (``core.delivery``: change time, rollback target)."""
+        return self._parse_all("Ticket", self._list("Ticket", namespace), delivery.ride_from_dict)
 
     def events(self, namespace: str, name: str, limit: int = 20) -> list[Event]:
         """The newest Events about Ticket ``name`` (operator actions and the controller's), oldest first.

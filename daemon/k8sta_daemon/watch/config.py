@@ -66,7 +66,8 @@ def read(intake: Intake, sub: subs.Subscription) -> Outcome:
             report = {"reference": f"{cfg.branch}@{head[:12]}", "commit": head, "change": change,
                       "overlays": list(overlays)}
             if change == changes.ChangeKind.SHARED_CONFIG.value:
-                return intake._act(sub, head, f"{cfg.branch}@{head}", report, config_commit=head)
+                return intake._act(sub, head, f"{cfg.branch}@{head}", report, config_commit=head,
+                                   changed_at=lambda: _committed(mirror, head))
             if change == changes.ChangeKind.OVERLAY_ONLY.value:
                 return _rerender(intake, sub, mirror, head, overlays, report)
             what = "baseline recorded" if change == "baseline" else "nothing that reaches an app branch"
@@ -75,6 +76,14 @@ def read(intake: Intake, sub: subs.Subscription) -> Outcome:
         raise ReadFailed(subs.Reason.REPO_UNAVAILABLE, str(exc)) from None
     except errors.GitError as exc:
         raise ReadFailed(subs.Reason.REPO_UNAVAILABLE, f"{mirror.shown_url}: {exc}") from None
+
+
+def _committed(mirror: Mirror, sha: str) -> float | None:
+    """When ``sha`` was committed, for its tickets' lead time; None when this mirror does not have it."""
+    try:
+        return float(history.commit(mirror.repo, sha, "found commit").commit_time)
+    except errors.GitError:
+        return None
 
 
 def _known(mirror: Mirror, sha: str) -> bool:

@@ -8,6 +8,7 @@ without the Subscription's platform is no candidate.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from k8sta_daemon.adapters import registry
@@ -15,6 +16,7 @@ from k8sta_daemon.core import selection
 from k8sta_daemon.core.subscriptions import ImageSource
 
 MAX_RESOLVED = 100
+log = logging.getLogger("k8sta.intake")
 
 Connect = Callable[[ImageSource, registry.Credentials | None], registry.Registry]
 
@@ -43,3 +45,13 @@ def newest(source: ImageSource, client: registry.Registry) -> selection.Candidat
         return None
     found = client.resolve(chosen.tag, platform=source.platform)
     return selection.Candidate(chosen.tag, found.digest)
+
+
+def created(source: ImageSource, client: registry.Registry, tag: str) -> float | None:
+    """When ``tag``'s image for the Subscription's platform was built (its config's ``created``), for a new
+    ticket's lead time; None when the registry cannot say (a read failure never stops intake)."""
+    try:
+        return client.resolve(tag, platform=source.platform, created=True).created
+    except registry.RegistryError as exc:
+        log.info("%s:%s: no build time for the lead time: %s", source.repository, tag, exc)
+        return None

@@ -21,7 +21,7 @@ from typing import Any
 
 from k8sta_daemon.adapters import argocd, kube, registry
 from k8sta_daemon.adapters.git.access import GitSettings
-from k8sta_daemon.core import codec, model, selection
+from k8sta_daemon.core import codec, delivery, model, selection
 from k8sta_daemon.core import subscriptions as subs
 from k8sta_daemon.ops import errors, operations
 from k8sta_daemon.ops.store import Store
@@ -188,8 +188,9 @@ class Intake:
         source = sub.image
         assert source is not None
         credentials = self._credentials(sub)
+        client = self.connect(source, credentials)
         try:
-            found = images.newest(source, self.connect(source, credentials))
+            found = images.newest(source, client)
         except registry.RegistryError as exc:
             raise ReadFailed(subs.Reason(exc.reason), str(exc)) from None
         except selection.InvalidRule as exc:
@@ -200,10 +201,15 @@ class Intake:
         reference = f"{source.repository}:{found.tag}@{found.digest}"
         report = {"reference": f"{source.repository}:{found.tag}", "tag": found.tag, "digest": found.digest}
         pin = model.ImagePin(name=source.repository, tag=found.tag, digest=found.digest)
-        return self._act(sub, found.digest, reference, report, images=[pin])
+        return self._act(sub, found.digest, reference, report, images=[pin],
+                         changed_at=lambda: found.created if found.created is not None else
+                         images.created(source, client, found.tag))
 
     def _act(self, sub: subs.Subscription, key: str, reference: str, report: dict[str, str], *,
-             images: list[model.ImagePin] | None = None, config_commit: str | None = None) -> Outcome:
+             images: list[model.ImagePin] | None = None, config_commit: str | None = None,
+             changed_at: Callable[[], float | None] = lambda: None) -> Outcome:
+        """Create the plan's tickets; ``changed_at`` (asked only when there is one to create) is when the
+        change was made, recorded on each for its lead time (``core.delivery``)."""
         tracks: dict[str, model.TrackSpec | None] = {}
         for track in sub.tracks:
             try:
@@ -214,13 +220,15 @@ class Intake:
                 raise ReadFailed(subs.Reason.TRACK_NOT_FOUND, f"track {track}: {exc}") from None
         plan = subs.plan(sub, key, tracks)
         made, refused = [], []
+        changed = changed_at() if plan.create else None
+        when = {delivery.CHANGED_AT_ANNOTATION: codec.format_time(changed)} if changed is not None else {}
         for track, name in plan.create:
             try:
                 created = operations.create_ticket(
                     self.store, sub.namespace, track, images=images or (), config_commit=config_commit,
                     actor=f"subscription {sub.name}", via="intake", name=name,
                     default_config=self.default_config(sub.namespace, track),
-                    annotations={subs.SUBSCRIPTION_ANNOTATION: sub.name, subs.CHANGE_ANNOTATION: key})
+                    annotations={subs.SUBSCRIPTION_ANNOTATION: sub.name, subs.CHANGE_ANNOTATION: key, **when})
             except errors.K8staError as exc:
                 refused.append(f"{track}: {exc}")
                 continue

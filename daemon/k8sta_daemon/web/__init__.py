@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         streams,
         webhooks,
     )
+    from .delivery import init_app as init_delivery
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -56,4 +57,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import actions  # the board's operator actions (/board/actions)
 
     app.register_blueprint(actions.bp)
+
+    init_delivery(app)  # the delivery page and its figures on /metrics
     return app
