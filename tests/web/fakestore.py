@@ -46,6 +46,16 @@ class FakeStore:
                 found[f"{meta['namespace']}/{meta['name']}"] = meta["annotations"][subs.NUDGE_ANNOTATION]
         return found
 
+    # What /metrics reads for the delivery figures (no ticket here): reads, never writes.
+    def rides(self, namespace: str | None) -> list[Any]:
+        return []
+
+    def tracks(self, namespace: str | None) -> list[Any]:
+        return []
+
+    def stations(self, namespace: str | None) -> list[Any]:
+        return []
+
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"a webhook called Store.{name}: webhooks only list and nudge Subscriptions")
 
