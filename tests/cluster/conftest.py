@@ -174,4 +174,5 @@ def git_serving(cluster: node_cluster.Cluster, k8sta_on_node: K8staOnNode) -> jo
     api = kube.api_client(cluster.kubeconfig)
     journey.trust_and_credentials(api, serving)
     api.close()
+    journey.wait_trust_mounted(binaries.locate_node().kubectl, cluster.kubeconfig, serving)
     return serving

@@ -129,6 +129,23 @@ def trust_and_credentials(api: k8s.ApiClient, serving: GitServing) -> None:
     add_known_host(core, serving.ssh.known_hosts_line)
 
 
+def wait_trust_mounted(kubectl_bin: Path, kubeconfig: Path, serving: GitServing, timeout: float = 240) -> None:
+    """Wait until Argo CD's repo-server sees the CA and the host key. It reads both ConfigMaps from
+    mounted volumes, which the kubelet refreshes on its own sync (about a minute); a render before that
+    fails with "certificate signed by unknown authority", and Argo CD tries the Application again only
+    at its next reconciliation (about two minutes later)."""
+    ca = serving.https.ca_cert.read_text().strip()
+    host_key = serving.ssh.known_hosts_line.strip()
+
+    def mounted() -> bool:
+        done = subprocess.run([str(kubectl_bin), f"--kubeconfig={kubeconfig}", "-n", ARGOCD_NAMESPACE, "exec",
+                               "deploy/argocd-repo-server", "-c", "argocd-repo-server", "--", "cat",
+                               f"/app/config/tls/{netns.NODE_IP}", "/app/config/ssh/ssh_known_hosts"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        return done.returncode == 0 and ca in done.stdout and host_key in done.stdout
+    wait("Argo CD's repo-server to see the git servers' CA and host key (mounted ConfigMaps)", mounted, timeout)
+
+
 def add_known_host(core: k8s.CoreV1Api, line: str) -> None:
     """Append ``line`` to ``argocd-ssh-known-hosts-cm`` (Argo CD's list keeps GitHub's and others' keys)."""
     found = core.read_namespaced_config_map("argocd-ssh-known-hosts-cm", ARGOCD_NAMESPACE)

@@ -82,6 +82,7 @@ def up(state_dir: Path) -> int:
                        interval=2)
         serving = journey.serve_git(state_dir / "git", sup, ns)
         journey.trust_and_credentials(api, serving)
+        journey.wait_trust_mounted(binaries.locate_node().kubectl, started.kubeconfig, serving)
         web = core.read_namespaced_service("k8sta-web", journey.K8STA_NAMESPACE)
         board = started.expose("k8sta-web", web.spec.cluster_ip, 8080)
     except BaseException as exc:
