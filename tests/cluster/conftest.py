@@ -74,17 +74,10 @@ class ArgoCDOnNode:
 
 def wait_for(check: Callable[[], object], timeout: float, what: str, interval: float = 2.0) -> object:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` and the last error."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-            if found:
-                return found
-        except Exception as exc:  # a component warming up
-            last = exc
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last})", pytrace=False)
+    try:
+        return journey.wait(what, check, timeout, interval)
+    except TimeoutError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
