@@ -4,6 +4,7 @@ RBAC of our own, so the app's TokenReviews and SubjectAccessReviews are answered
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,8 @@ def acting(api: k8s.ApiClient) -> tuple[str, ...]:
     """The audiences of a token that may also act from the board: board actions are sent to the API server
     with the user's own token, so it carries the API server's audience too (its service-account issuer,
     as `kubectl get --raw /.well-known/openid-configuration` shows)."""
-    found = api.call_api("/.well-known/openid-configuration", "GET", auth_settings=["BearerToken"],
-                         response_type="object", _return_http_data_only=True)
-    return (AUDIENCE, str(found["issuer"]))
+    raw = k8s.WellKnownApi(api).get_service_account_issuer_open_id_configuration(_preload_content=False)
+    return (AUDIENCE, str(json.loads(raw.data)["issuer"]))
 
 
 def account_token(api: k8s.ApiClient, namespace: str, name: str, seconds: int = 3600,
