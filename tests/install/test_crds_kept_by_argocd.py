@@ -5,6 +5,12 @@ The CRDs are kustomize/crds as rendered, annotations and all, with one change: t
 (``k8sta.io`` -> a throw-away one), so that a failure here would delete CRDs nobody else uses, never the
 stack's own K8sTA CRDs while other tests run. A ConfigMap next to them proves that the prune and the
 cascade really happened: it goes, the CRD stays.
+
+The pinned Argo CD spares CRDs by itself: it applies them without a tracking annotation (so a prune
+never selects one) and its cascade deletion skips every CRD (``shouldBeDeleted``); this test passes
+without our ``Prune=false,Delete=false`` too (checked by hand). It guards the promise of
+docs/uninstall.md across Argo CD upgrades; the annotations keep it where Argo CD does track a CRD
+(label-based tracking, other releases).
 """
 
 from __future__ import annotations
