@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 export K8STA_CACHE ?= $(HOME)/.cache/k8sta
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools tools-cmp deps browser-deps images node-images node-deps node-tools test test-unit test-cluster demo-cluster demo-cluster-down test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
+.PHONY: help venv lock tools tools-cmp deps browser-deps images node-images node-deps node-tools test test-unit test-cluster demo-cluster demo-cluster-down test-argocd-compat lint bench-cmp bench-argocd bench-decide bench-pass bench-mirror bench-daemon bench-scale bench-board stack-up stack-down demo demo-down clean
 
 help:
 	@echo "make test        - set up everything and run the whole test suite (unit + real-stack e2e)"
 	@echo "make demo        - set up everything and run the main job on the local real stack"
 	@echo "make test-argocd-compat - the Argo CD smoke subset on the oldest Argo CD release still tested"
+	@echo "make lock        - renew the hash-pinned lock files (requirements/*.txt) from pyproject.toml"
 	@echo "make images      - build both images with buildah from Debian-made bases (no Docker engine)"
 	@echo "make node-images - OCI archives of every image a real node runs (Argo CD, redis, pause, ours)"
 	@echo "make test-cluster - the tests on a real node (kubelet + containerd): Argo CD and K8sTA as pods"
@@ -24,14 +25,30 @@ help:
 	@echo "make bench-board - benchmark the departure board at 1,000 tracks (server render, chromium load, SSE)"
 	@echo "make stack-up / stack-down - run the local kube-apiserver + etcd + Argo CD stack"
 
-# The product (editable, with the dev extra) and the development-only devstack distribution.
-$(VENV)/.installed: pyproject.toml devstack/pyproject.toml
+# The product (editable, with the dev extra) and the development-only devstack distribution. Every
+# dependency comes from the lock file, hash-checked (requirements/dev.txt; `make lock` renews it);
+# nothing else is fetched: the editable installs bring no dependencies and no build environment of
+# their own, and `pip check` fails when pyproject.toml asks for something the lock does not hold.
+$(VENV)/.installed: pyproject.toml devstack/pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e ./devstack
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e ./devstack
+	$(PY) -m pip check
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Renew the lock files (requirements/*.txt, with hashes) from pyproject.toml and requirements/*.in:
+# one universal resolution for Python 3.11+ (the images' Debian python3 and the venv), by uv.
+UV_VERSION := 0.13.10
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+lock: venv
+	$(PY) -m pip install --quiet 'uv==$(UV_VERSION)'
+	UV_CUSTOM_COMPILE_COMMAND='make lock' $(LOCK) pyproject.toml -o requirements/cmp.txt
+	UV_CUSTOM_COMPILE_COMMAND='make lock' $(LOCK) pyproject.toml --extra daemon -o requirements/daemon.txt
+	UV_CUSTOM_COMPILE_COMMAND='make lock' $(LOCK) requirements/build.in -o requirements/build.txt
+	UV_CUSTOM_COMPILE_COMMAND='make lock' $(LOCK) --no-emit-package k8sta --no-emit-package k8sta-devstack \
+	  requirements/dev.in -o requirements/dev.txt
 
 deps:
 	toolchain/debian-deps.sh

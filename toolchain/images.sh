@@ -34,6 +34,14 @@ image_exists() { podman image exists "$1"; }
 seconds() { echo $(( $(date +%s) - $1 )); }
 
 # --- 1. the base images ------------------------------------------------------------------------------
+# What went into a base, package by package, next to its tarball (<tar>.packages). Debian's mirrors keep
+# only the newest version of each package, so the versions cannot be pinned without a snapshot mirror:
+# they are recorded instead (docs/operations.md, "Supply chain").
+record_packages() { # tar
+  [ -s "$1" ] && [ ! -s "$1.packages" ] || return 0
+  tar -xOf "$1" ./var/lib/dpkg/status | awk '/^Package:/ {p = $2} /^Version:/ {print p, $2}' | sort >"$1.packages"
+}
+
 make_base() { # name packages -> sets BASE_TAG (rootfs-<name>-<suite>-<key>.tar, localhost/k8sta-<name>:<suite>-<key>)
   local name=$1 packages=$2 key tar ctr start
   key=$(printf '%s\n' "$SUITE" "$packages" "$MIRROR" "$SECURITY" "$(mmdebstrap --version)" | sha256sum | cut -c1-12)
@@ -42,11 +50,12 @@ make_base() { # name packages -> sets BASE_TAG (rootfs-<name>-<suite>-<key>.tar,
   else
     tar="$cache/images/rootfs-$name-$SUITE-$key.tar"; BASE_TAG=localhost/k8sta-$name:$SUITE-$key
   fi
+  record_packages "$tar"
   image_exists "$BASE_TAG" && return 0
   if [ ! -s "$tar" ]; then
     start=$(date +%s)
     echo "k8sta: mmdebstrap $SUITE ($packages) -> $tar (log: $cache/logs/mmdebstrap-$name.log) ..."
-    rm -f "${tar%-"$key".tar}"-*.tar  # this base's older inputs' tarballs (mmdebstrap: .tar means a tarball)
+    rm -f "${tar%-"$key".tar}"-*.tar "${tar%-"$key".tar}"-*.tar.packages  # this base's older inputs' tarballs (mmdebstrap: .tar means a tarball)
     mmdebstrap --variant=minbase --include="$packages" --aptopt='Acquire::Languages "none"' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -54,6 +63,7 @@ make_base() { # name packages -> sets BASE_TAG (rootfs-<name>-<suite>-<key>.tar,
       "$SUITE" "$tar.partial.tar" "$MIRROR" "$SECURITY" >"$cache/logs/mmdebstrap-$name.log" 2>&1 \
       || { tail -n 30 "$cache/logs/mmdebstrap-$name.log" >&2; rm -f "$tar.partial.tar"; exit 1; }
     mv "$tar.partial.tar" "$tar"
+    record_packages "$tar"
     echo "k8sta: rootfs made in $(seconds "$start") s ($(du -h "$tar" | cut -f1))"
   fi
   ctr=$(buildah from scratch)
@@ -87,11 +97,14 @@ for repo_tag in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^
 done
 
 # --- 3. our images -------------------------------------------------------------------------------------
+image_id() { podman image inspect --format '{{.Id}}' "$1"; }
+
 build() { # dockerfile tag python-base
   local start log=$cache/logs/build-$(basename "$1").log
   start=$(date +%s)
+  # The bases by image ID, not by their (local, mutable) tags: the build uses exactly what was made above.
   if ! buildah bud --quiet --layers --pull=never --network host --isolation chroot \
-      --build-arg PYTHON_IMAGE="$3" --build-arg BUILDER_IMAGE="$BUILDER_IMAGE" \
+      --build-arg PYTHON_IMAGE="$(image_id "$3")" --build-arg BUILDER_IMAGE="$(image_id "$BUILDER_IMAGE")" \
       --build-arg KUSTOMIZE_VERSION="$KUSTOMIZE_VERSION" \
       -v "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" \
       -f "$root/$1" -t "$2" "$root" >"$log" 2>&1; then
@@ -105,5 +118,6 @@ build() { # dockerfile tag python-base
 }
 cmp_json=$(build Dockerfile.cmp "$CMP_IMAGE" "$CMP_BASE_IMAGE")
 daemon_json=$(build Dockerfile.daemon "$DAEMON_IMAGE" "$BASE_IMAGE")
-printf '{"base": "%s", "cmp_base": "%s", "builder": "%s", "images": [%s, %s]}\n' "$BASE_IMAGE" "$CMP_BASE_IMAGE" \
-  "$BUILDER_IMAGE" "$cmp_json" "$daemon_json" >"$cache/images/last-build.json"
+printf '{"base": "%s", "cmp_base": "%s", "builder": "%s", "base_id": "%s", "cmp_base_id": "%s", "builder_id": "%s", "images": [%s, %s]}\n' \
+  "$BASE_IMAGE" "$CMP_BASE_IMAGE" "$BUILDER_IMAGE" "$(image_id "$BASE_IMAGE")" "$(image_id "$CMP_BASE_IMAGE")" \
+  "$(image_id "$BUILDER_IMAGE")" "$cmp_json" "$daemon_json" >"$cache/images/last-build.json"

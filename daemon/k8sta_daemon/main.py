@@ -50,13 +50,16 @@ def build_all(config: settings.Settings, environ: dict[str, str],
     metrics.count_kube_requests(api)  # every request of this process: watches, writes, Leases, intake
     kube_api = kube.Kube(api, config.namespace, instance=config.identity)
     argo = argocd.ArgoCD(argocd.ArgoCDSettings(url=config.argocd_url, token=config.argocd_token,
-                                               verify=config.argocd_verify), on_request=metrics.argocd_request)
+                                               verify=config.argocd_verify,
+                                               token_source=config.argocd_token_source),
+                         on_request=metrics.argocd_request)
     cache = Cache()
     git = units.GitSettings(mirrors=config.cache_dir / "mirrors",
                             credentials=repo_credentials.FromRepoSecrets(kube_api, config.repo_secrets_namespace,
                                                                          config.argocd_namespace),
                             kustomize=Kustomize.locate(environ), limits=safety.Limits.from_environ(environ),
-                            default_source_branch=config.default_source_branch, input_key=config.input_key)
+                            default_source_branch=config.default_source_branch, input_key=config.input_key,
+                            input_key_source=config.input_key_source)
     scope = f"namespace {config.namespace}" if config.namespace else "all namespaces"
     renew = config.lease_seconds / 3
     elector = (LeaderElector(api, LeaseSettings(namespace=config.lease_namespace, identity=config.identity,

@@ -163,7 +163,7 @@ def test_k8sta_logs_are_read_through_argocd_api(cluster: node_cluster.Cluster, a
     overlay.mkdir()
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
         "resources": ["../kustomize/argocd-application"],
-        "patches": [{"target": {"kind": "Application", "name": "k8sta"},
+        "patches": [{"target": {"kind": "Application"},  # both: k8sta-crds and k8sta
                      "patch": json.dumps([{"op": "replace", "path": "/spec/source/repoURL", "value": mirror.url}])}]}))
     _kubectl(cluster, "apply", "-k", str(overlay), check=True)
     http = argocd_on_node.session()

@@ -54,7 +54,6 @@ def test_unusable_input_key_file_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "environ", "message"), [
-    pytest.param([], {"K8STA_ARGOCD_TOKEN": "t"}, "--argocd-url or K8STA_ARGOCD_URL", id="no-url"),
     pytest.param([], {"K8STA_ARGOCD_URL": "http://a"}, "an Argo CD API token is required", id="no-token"),
     pytest.param(["--argocd-token-file", "/nonexistent"], {"K8STA_ARGOCD_URL": "http://a"},
                  "cannot read the Argo CD token file /nonexistent", id="token-file"),

@@ -3,7 +3,8 @@
 Callers: this package's fixtures. The tree is copied to a temporary directory first, where the only
 remote resource we allow (Argo CD's release manifest at the pinned ``ARGOCD_VERSION``) is replaced by
 the same file from the pinned Argo CD Go module; a Component, which cannot be built alone, is built
-as a component of that Argo CD install (it patches Argo CD's repo-server). kustomize runs with an
+as a component of that Argo CD install (it patches Argo CD's repo-server), or of K8sTA's base with the
+install's settings (``COMPONENTS_ON_THE_INSTALL``). kustomize runs with an
 empty environment, so it could not reach the network even if a remote reference were left.
 """
 
@@ -29,6 +30,8 @@ ARGOCD_RELEASE = re.compile(
     r"^https://raw\.githubusercontent\.com/argoproj/argo-cd/(?P<version>v[^/]+)/manifests/(?P<file>[\w.-]+\.yaml)$")
 
 Obj = dict[str, Any]
+# Components that change K8sTA's install (the others patch Argo CD's: built on its release manifest).
+COMPONENTS_ON_THE_INSTALL = ("components/argocd-namespace",)
 
 
 def versions() -> dict[str, str]:
@@ -97,6 +100,10 @@ class Builder:
             (directory / "kustomization.yaml").write_text(yaml.safe_dump({"resources": [file]}))
         return directory
 
+    def argocd_objects(self, file: str = "install.yaml") -> list[Obj]:
+        """Argo CD's ``manifests/<file>`` at the pinned release, parsed."""
+        return [doc for doc in yaml.safe_load_all((self.argocd_manifests / file).read_text()) if doc]
+
     def _localize(self, directory: Path) -> None:
         doc = kustomization(directory)
         remote = remote_resources(doc)
@@ -127,7 +134,16 @@ class Builder:
         directory = self.tree / name
         kind = kustomization(directory).get("kind", "Kustomization")
         target = directory
-        if kind == "Component":
+        if kind == "Component" and name in COMPONENTS_ON_THE_INSTALL:
+            # A component of K8sTA's own install: built as kustomize/install uses it (base + settings.yaml).
+            target = self.work / "components-on-install" / name
+            target.mkdir(parents=True)
+            shutil.copyfile(self.tree / "install" / "settings.yaml", target / "settings.yaml")
+            (target / "kustomization.yaml").write_text(yaml.safe_dump({
+                "resources": [os.path.relpath(self.tree / "base", target), "settings.yaml"],
+                "components": [os.path.relpath(directory, target)],
+            }))
+        elif kind == "Component":
             target = self.work / "components-on-argocd" / name
             target.mkdir(parents=True)
             (target / "kustomization.yaml").write_text(yaml.safe_dump({

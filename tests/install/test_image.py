@@ -63,9 +63,10 @@ def test_installs_the_package_with_the_daemon_extra_and_nothing_else() -> None:
     assert any(op == "RUN" and "pip install" in args and "'k8sta[daemon]'" in args and "--no-index" in args
                for op, args in venv)
     assert any(op == "RUN" and "pip wheel" in args and "'.[daemon]'" in args for op, args in venv)
-    # Only the runtime sources enter the build: the dev-only devstack is never copied.
-    copied = {args.split()[0] for op, args in venv if op == "COPY"}
-    assert copied == {"pyproject.toml", "README.md", "cmp/", "daemon/", "toolchain/versions.env"}
+    # Only the runtime sources and the lock files enter the build: the dev-only devstack is never copied.
+    copied = {word for op, args in venv if op == "COPY" for word in args.split()[:-1]}
+    assert copied == {"requirements/daemon.txt", "requirements/build.txt", "pyproject.toml", "README.md", "cmp/",
+                      "daemon/", "toolchain/versions.env"}
     assert ("COPY", "--from=venv /opt/k8sta /opt/k8sta") in final_stage()
     assert env(final_stage())["PATH"].startswith("/opt/k8sta/bin:")
 

@@ -58,9 +58,9 @@ def test_every_kustomization_builds_with_the_pinned_kustomize(builder: Builder, 
 # -- what base installs -------------------------------------------------------------------------------
 
 
-def test_base_installs_crds_namespace_identities_and_both_workloads(base: Built) -> None:
-    crds = {o["metadata"]["name"] for o in base.of_kind("CustomResourceDefinition")}
-    assert crds == {"stations.k8sta.io", "tracks.k8sta.io", "tickets.k8sta.io", "subscriptions.k8sta.io"}
+def test_base_installs_namespace_identities_and_both_workloads(base: Built) -> None:
+    # The CRDs are kustomize/crds, installed on their own (test_lifecycle): deleting the install keeps them.
+    assert not base.of_kind("CustomResourceDefinition")
     assert [o["metadata"]["name"] for o in base.of_kind("Namespace")] == [rbac.NAMESPACE]
     assert {o["metadata"]["name"] for o in base.of_kind("ServiceAccount")} == {rbac.CONTROLLER, rbac.WEB}
     assert {o["metadata"]["name"] for o in base.of_kind("Deployment")} == {"k8sta-controller", "k8sta-web"}
@@ -404,11 +404,16 @@ def test_argocd_patch_adds_the_sidecar_to_argo_cds_repo_server(builder: Builder)
             assert ours["spec"] == original["spec"]
 
 
-def test_k8sta_as_an_argo_cd_application_installs_kustomize_install(builder: Builder) -> None:
-    [app] = builder.build("argocd-application").objects
-    assert app["kind"] == "Application" and app["metadata"]["namespace"] == rbac.ARGOCD_NAMESPACE
-    source = app["spec"]["source"]
-    assert source["path"] == "kustomize/install" and (ROOT / source["path"]).is_dir()
-    assert "plugin" not in source  # Argo CD's own kustomize renders K8sTA's install
-    assert source["targetRevision"] == f"v{project_version()}"
-    assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
+def test_k8sta_as_an_argo_cd_application_installs_the_crds_then_kustomize_install(builder: Builder) -> None:
+    apps = {o["metadata"]["name"]: o for o in builder.build("argocd-application").objects}
+    assert set(apps) == {"k8sta-crds", "k8sta"}
+    for name, path in (("k8sta-crds", "kustomize/crds"), ("k8sta", "kustomize/install")):
+        app = apps[name]
+        assert app["kind"] == "Application" and app["metadata"]["namespace"] == rbac.ARGOCD_NAMESPACE
+        source = app["spec"]["source"]
+        assert source["path"] == path and (ROOT / source["path"]).is_dir()
+        assert "plugin" not in source  # Argo CD's own kustomize renders K8sTA's install
+        assert source["targetRevision"] == f"v{project_version()}"
+        assert "ServerSideApply=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    # The CRDs' Application never prunes (and each CRD says Prune=false,Delete=false itself: test_lifecycle).
+    assert apps["k8sta-crds"]["spec"]["syncPolicy"]["automated"]["prune"] is False

@@ -178,10 +178,10 @@ def test_the_controller_command_leads_serves_metrics_and_writes_only_to_its_moun
     k8s.CoreV1Api(kube_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
     port = processes.free_port()
     args = [box.local(a) for a in container["args"]]
-    args = [f"--argocd-url={stack.argocd_url}" if a.startswith("--argocd-url=") else
-            f"--metrics-port={port}" if a.startswith("--metrics-port=") else a for a in args]
+    args = [f"--metrics-port={port}" if a.startswith("--metrics-port=") else a for a in args]
     argv = [str(BIN / container["command"][0]), *args, f"--kubeconfig={kubeconfig}", f"--namespace={namespace}"]
-    env = {**container_env(container, box), "K8STA_KUSTOMIZE": str(Kustomize.locate(dict(os.environ)).path)}
+    env = {**container_env(container, box), "K8STA_KUSTOMIZE": str(Kustomize.locate(dict(os.environ)).path),
+           "K8STA_ARGOCD_URL": stack.argocd_url}  # the install's default: https://argocd-server.argocd.svc
     log = tmp_path / "controller.log"
     leases = k8s.CoordinationV1Api(kube_api)
     with running(argv, env, box.cwd, log) as proc:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 
 from k8sta_daemon.adapters import retry
@@ -59,6 +60,8 @@ class ArgoCDSettings:
     token: str
     verify: bool | str = True
     timeout: float = 15.0
+    # The current token on every request (a mounted Secret re-read when rotated); None: ``token``, fixed.
+    token_source: Callable[[], str] | None = None
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"ArgoCDSettings(url={self.url!r}, verify={self.verify!r})"
@@ -75,7 +78,7 @@ class ArgoCD:
         self.session = requests.Session()
         # Connections kept per host: the watch, the loop, and the reactor's refresh threads at once.
         self.session.mount(self.base + "/", HTTPAdapter(pool_maxsize=24))
-        self.session.headers["Authorization"] = f"Bearer {settings.token}"
+        self.session.auth = _Bearer(settings.token_source or (lambda: settings.token))
         self.session.verify = settings.verify
 
     def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
@@ -203,6 +206,17 @@ class ArgoCD:
                             exc if isinstance(exc, ArgoCDError) else type(exc).__name__)
                 failures += 1
             stop.wait(pause(failures) if failures else 1.0)
+
+
+class _Bearer(requests.auth.AuthBase):
+    """Sets the token the source gives now on each request, so a rotated token is used without a restart."""
+
+    def __init__(self, source: Callable[[], str]) -> None:
+        self.source = source
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.source()}"
+        return request
 
 
 def _stream_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -1,7 +1,8 @@
 """Daemon settings: one dataclass tree, loaded from flags or ``K8STA_*`` environment variables once.
 
 Callers: the ``k8sta-daemon`` entry point builds it and passes it down explicitly; nothing reads
-``os.environ`` elsewhere in the daemon.
+``os.environ`` elsewhere in the daemon. The two secrets in files (the Argo CD token, the input key) are
+read here first, and again whenever their files change (``secretfile``), so rotating them needs no restart.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from k8sta_cmp import errors, inputs
 from k8sta_cmp.kustomize import default_cache_dir
+
+from . import secretfile
+
+DEFAULT_ARGOCD_NAMESPACE = "argocd"  # the one default; Argo CD's API address follows it
 
 
 class SettingsError(Exception):
@@ -40,6 +45,9 @@ class Settings:
     lease_seconds: int = 15
     input_key: bytes | None = field(default=None, repr=False)  # signs app branches (contract v3)
     repo_secrets_namespace: str = "k8sta"  # where the git write credentials are (repo_credentials)
+    # The current token and input key, re-read when their files change; None: the values above, fixed.
+    argocd_token_source: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    input_key_source: Callable[[], bytes | None] | None = field(default=None, repr=False, compare=False)
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw: object) -> None:
@@ -50,11 +58,11 @@ def _flag(parser: argparse.ArgumentParser, name: str, env: str, help_: str, **kw
 _FLAGS: tuple[tuple[str, ...], ...] = (
     ("--kubeconfig", "K8STA_KUBECONFIG", "kubeconfig file; default: in-cluster service account"),
     ("--namespace", "K8STA_NAMESPACE", "watch Tracks/Stations/Tickets only here; default: all"),
-    ("--argocd-url", "K8STA_ARGOCD_URL", "Argo CD API server URL"),
+    ("--argocd-url", "K8STA_ARGOCD_URL", "Argo CD API URL; default https://argocd-server.<argocd namespace>.svc"),
     ("--argocd-token-file", "K8STA_ARGOCD_TOKEN_FILE", "file holding an Argo CD API token"),
     ("--argocd-insecure", "K8STA_ARGOCD_INSECURE", "skip TLS verification of Argo CD's API", "switch"),
     ("--argocd-ca-file", "K8STA_ARGOCD_CA_FILE", "CA bundle for Argo CD's API"),
-    ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", "namespace of Argo CD"),
+    ("--argocd-namespace", "K8STA_ARGOCD_NAMESPACE", f"namespace of Argo CD; default {DEFAULT_ARGOCD_NAMESPACE}"),
     ("--repo-secrets-namespace", "K8STA_REPO_SECRETS_NAMESPACE",
      "namespace of the git write credentials (Argo CD-format repository/repo-creds Secrets); default: k8sta"),
     ("--cache-dir", "K8STA_CACHE", "git mirrors live under <cache>/mirrors"),
@@ -79,16 +87,18 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         value = args.get(env)
         return value if value is not None else environ.get(env, default)
 
-    url = get("K8STA_ARGOCD_URL")
-    if not url:
-        raise SettingsError("the Argo CD API URL is required: --argocd-url or K8STA_ARGOCD_URL")
+    argocd_namespace = get("K8STA_ARGOCD_NAMESPACE") or DEFAULT_ARGOCD_NAMESPACE
+    url = get("K8STA_ARGOCD_URL") or f"https://argocd-server.{argocd_namespace}.svc"
     token = environ.get("K8STA_ARGOCD_TOKEN")
     token_file = get("K8STA_ARGOCD_TOKEN_FILE")
+    token_source: secretfile.SecretFile[str] | None = None
     if token_file:
         try:
-            token = Path(token_file).read_text().strip()
-        except OSError as exc:
-            raise SettingsError(f"cannot read the Argo CD token file {token_file}: {exc.strerror}") from None
+            token_source = secretfile.SecretFile(token_file, _token, what="the Argo CD token file",
+                                                 missing_ok=False)
+        except secretfile.SecretFileError as exc:
+            raise SettingsError(str(exc)) from None
+        token = token_source.get()
     if not token:
         raise SettingsError("an Argo CD API token is required: --argocd-token-file, K8STA_ARGOCD_TOKEN_FILE "
                             "or K8STA_ARGOCD_TOKEN")
@@ -125,9 +135,12 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     cache = get("K8STA_CACHE")
     namespace = get("K8STA_NAMESPACE")
     key_file = get("K8STA_INPUT_KEY_FILE")  # inputs.KEY_ENV
+    key_source: secretfile.SecretFile[bytes | None] | None = None
     try:
         input_key = inputs.read_key({inputs.KEY_ENV: key_file} if key_file else {})
-    except errors.K8staError as exc:
+        if key_file:
+            key_source = secretfile.SecretFile(key_file, _input_key, what="the input key")
+    except (errors.K8staError, secretfile.SecretFileError) as exc:
         raise SettingsError(f"--input-key-file / {exc}") from None
     return Settings(
         kubeconfig=get("K8STA_KUBECONFIG") or environ.get("KUBECONFIG"),
@@ -135,7 +148,7 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         argocd_url=url,
         argocd_token=token,
         argocd_verify=verify,
-        argocd_namespace=get("K8STA_ARGOCD_NAMESPACE", "argocd") or "argocd",
+        argocd_namespace=argocd_namespace,
         cache_dir=Path(cache) if cache else default_cache_dir(dict(environ)),
         resync_seconds=resync,
         lease_namespace=get("K8STA_LEASE_NAMESPACE") or namespace or "k8sta",
@@ -147,4 +160,26 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         lease_seconds=int(lease_raw),
         input_key=input_key,
         repo_secrets_namespace=get("K8STA_REPO_SECRETS_NAMESPACE") or "k8sta",
+        argocd_token_source=token_source.get if token_source is not None else None,
+        input_key_source=key_source.get if key_source is not None else None,
     )
+
+
+def _token(content: bytes | None) -> str:
+    """An Argo CD token file's content: one non-empty line (a removed or emptied file is refused)."""
+    if content is None:
+        raise ValueError("no such file")
+    token = content.decode("utf-8", errors="replace").strip()
+    if not token:
+        raise ValueError("the file is empty")
+    return token
+
+
+def _input_key(content: bytes | None) -> bytes | None:
+    """The input key's rules (``inputs.read_key``: none without the file, at least 16 bytes) as a parser."""
+    if content is None:
+        return None
+    key = content[:4096].strip()
+    if len(key) < inputs.MIN_KEY_BYTES:
+        raise ValueError(f"holds {len(key)} bytes; an input key needs at least {inputs.MIN_KEY_BYTES}")
+    return key

@@ -16,7 +16,7 @@ from flask import Response, current_app, jsonify, request
 
 from k8sta_daemon.ops import errors, nudges
 
-from . import kubeclient, metrics
+from . import kubeclient, metrics, settings
 from .errors import status_of
 from .sansio import auth, scopes
 
@@ -43,9 +43,9 @@ def prove(unauthorized: str, also: Callable[[bytes], Callable[[str], bool]] | No
 
     ``also(body)`` is a further proof per secret (a forge's signature over that body).
     """
-    secrets = current_app.config["WEBHOOK_SECRETS"]
+    secrets, disabled = settings.webhook_secrets(current_app.config)
     if not secrets:
-        return answer("unknown", "disabled", 503, error=current_app.config["WEBHOOKS_DISABLED"])
+        return answer("unknown", "disabled", 503, error=disabled)
     body = request.get_data(cache=False)
     scope = scopes.proven(secrets, token=request.headers.get(auth.TOKEN_HEADER), body=body,
                           github_signature=request.headers.get(auth.GITHUB_SIGNATURE_HEADER),

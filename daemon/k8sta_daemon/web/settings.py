@@ -2,17 +2,22 @@
 
 Callers: ``create_app``. Values arrive through ``app.config.from_prefixed_env("K8STA")`` (which
 JSON-decodes them, so ``K8STA_WEBHOOK_TOKEN=1234`` arrives as an int) and from a test's mapping;
-``normalize`` turns them into the types the blueprints rely on, and reads secret files once.
+``normalize`` turns them into the types the blueprints rely on; secret files are read at start and
+again whenever they change (``WebhookSecrets``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 from typing import Any
 
 from flask import Config
 
+from k8sta_daemon.adapters import secretfile
+
 from .sansio import scopes
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "KUBECONFIG": None,  # None: the in-cluster service account
@@ -86,42 +91,80 @@ def normalize(config: Config) -> None:
     for key in ("BOARD_MAX_STREAMS", "BOARD_MAX_STREAMS_PER_IDENTITY"):
         config[key] = _count(key, config.get(key))
     config["OPS_PORT"] = _port(config.get("OPS_PORT"))
-    token_file = config["WEBHOOK_TOKEN_FILE"]
-    if token_file and not config["WEBHOOK_TOKEN"]:
+    config["WEBHOOK_SECRETS_SOURCE"] = WebhookSecrets(config)
+    config["WEBHOOK_SECRETS"] = config["WEBHOOK_SECRETS_SOURCE"].current()  # as read at start
+
+
+def webhook_secrets(config: Config) -> tuple[tuple[scopes.Scope, ...], str | None]:
+    """The webhook secrets now (re-read when their files change), and why webhooks are off when none."""
+    found = config["WEBHOOK_SECRETS_SOURCE"].current()
+    if found:
+        return found, None
+    if config["WEBHOOK_SECRETS_FILE"]:
+        return found, (f"webhooks are disabled: {config['WEBHOOK_SECRETS_FILE']} does not exist (create the Secret "
+                       "k8sta-webhook-secrets)")
+    return found, ("webhooks are disabled: set K8STA_WEBHOOK_SECRETS_FILE (or K8STA_WEBHOOK_TOKEN and "
+                   "K8STA_WEBHOOK_NAMESPACE)")
+
+
+class WebhookSecrets:
+    """Every webhook secret with its scope. The files (the scoped secrets, the single token) are re-read
+    when they change (``secretfile``), so a rotated Secret needs no restart: at start a bad file stops the
+    app; later one is refused with an error in the log, and the secrets read last stay in use."""
+
+    def __init__(self, config: Config) -> None:
+        self.token: str | None = config["WEBHOOK_TOKEN"]
+        self.namespace: str | None = config["WEBHOOK_NAMESPACE"] or config["NAMESPACE"]
+        token_file, path = config["WEBHOOK_TOKEN_FILE"], config["WEBHOOK_SECRETS_FILE"]
         try:
-            config["WEBHOOK_TOKEN"] = Path(token_file).read_text().strip() or None
-        except OSError as exc:
-            raise SettingsError(f"cannot read K8STA_WEBHOOK_TOKEN_FILE {token_file}: {exc.strerror}") from None
-    config["WEBHOOK_SECRETS"] = _webhook_secrets(config)
-    config["WEBHOOKS_DISABLED"] = None if config["WEBHOOK_SECRETS"] else (
-        f"webhooks are disabled: {config['WEBHOOK_SECRETS_FILE']} does not exist (create the Secret "
-        "k8sta-webhook-secrets)" if config["WEBHOOK_SECRETS_FILE"] else
-        "webhooks are disabled: set K8STA_WEBHOOK_SECRETS_FILE (or K8STA_WEBHOOK_TOKEN and K8STA_WEBHOOK_NAMESPACE)")
-
-
-def _webhook_secrets(config: Config) -> tuple[scopes.Scope, ...]:
-    """Every webhook secret with its scope; a secret without a namespace is refused at startup."""
-    found: list[scopes.Scope] = []
-    if config["WEBHOOK_TOKEN"]:
-        namespace = config["WEBHOOK_NAMESPACE"] or config["NAMESPACE"]
-        if not namespace:
+            self.token_file = (secretfile.SecretFile(token_file, _token, what="K8STA_WEBHOOK_TOKEN_FILE",
+                                                     missing_ok=False)
+                               if token_file and not self.token else None)
+            # The install mounts an optional Secret: until it is created, webhooks are off (503), the rest runs.
+            self.file = secretfile.SecretFile(path, _scopes, what="K8STA_WEBHOOK_SECRETS_FILE") if path else None
+        except secretfile.SecretFileError as exc:
+            raise SettingsError(str(exc)) from None
+        if (self.token or (self.token_file is not None and self.token_file.get())) and not self.namespace:
             raise SettingsError("K8STA_WEBHOOK_TOKEN belongs to one namespace: set K8STA_WEBHOOK_NAMESPACE "
                                 "(or K8STA_NAMESPACE), or use K8STA_WEBHOOK_SECRETS_FILE")
-        found.append(scopes.Scope(namespace, None, config["WEBHOOK_TOKEN"]))
-    path = config["WEBHOOK_SECRETS_FILE"]
-    if path and not Path(path).exists():
-        # The install mounts an optional Secret: until it is created, webhooks are off (503), the rest runs.
-        path = None
-    if path:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise SettingsError(f"cannot read K8STA_WEBHOOK_SECRETS_FILE {path}: {exc.strerror}") from None
-        try:
-            found.extend(scopes.parse(text))
-        except scopes.ScopeError as exc:
-            raise SettingsError(f"K8STA_WEBHOOK_SECRETS_FILE {path}: {exc}") from None
-    if len({s.token for s in found}) != len(found):
-        raise SettingsError("K8STA_WEBHOOK_TOKEN is also in K8STA_WEBHOOK_SECRETS_FILE; "
-                            "each secret must belong to exactly one scope")
-    return tuple(found)
+        self._refused: tuple[scopes.Scope, ...] | None = None
+        last = self._combine()
+        if last is None:
+            raise SettingsError("K8STA_WEBHOOK_TOKEN is also in K8STA_WEBHOOK_SECRETS_FILE; "
+                                "each secret must belong to exactly one scope")
+        self._last = last
+
+    def current(self) -> tuple[scopes.Scope, ...]:
+        """The secrets as the files hold them now, or the last good ones when together they are refused."""
+        combined = self._combine()
+        if combined is None:
+            return self._last
+        self._last = combined
+        return combined
+
+    def _combine(self) -> tuple[scopes.Scope, ...] | None:
+        """Both sources together; None (and one error per change) when a token is in both."""
+        token = self.token or (self.token_file.get() if self.token_file is not None else None)
+        found = [scopes.Scope(self.namespace, None, token)] if token and self.namespace else []
+        from_file = self.file.get() if self.file is not None else ()
+        found.extend(from_file)
+        if len({s.token for s in found}) == len(found):
+            return tuple(found)
+        if self._refused != from_file:
+            log.error("K8STA_WEBHOOK_TOKEN is also in K8STA_WEBHOOK_SECRETS_FILE: keeping the webhook secrets "
+                      "read before, until one of them changes")
+            self._refused = from_file
+        return None
+
+
+def _token(content: bytes | None) -> str | None:
+    return (content or b"").decode("utf-8", errors="replace").strip() or None
+
+
+def _scopes(content: bytes | None) -> tuple[scopes.Scope, ...]:
+    if content is None:
+        return ()
+    try:
+        return scopes.parse(content.decode("utf-8", errors="replace"))
+    except scopes.ScopeError as exc:
+        raise ValueError(str(exc)) from None

@@ -9,6 +9,7 @@ cut from when its spec does not say (the intake does not need it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -35,3 +36,9 @@ class GitSettings:
     limits: safety.Limits
     default_source_branch: str
     input_key: bytes | None = field(default=None, repr=False)  # sign app branches' inputs (contract v3)
+    # The current input key (a mounted Secret re-read when rotated); None: ``input_key``, fixed.
+    input_key_source: Callable[[], bytes | None] | None = field(default=None, repr=False, compare=False)
+
+    def signing_key(self) -> bytes | None:
+        """The key a push signs with now."""
+        return self.input_key_source() if self.input_key_source is not None else self.input_key

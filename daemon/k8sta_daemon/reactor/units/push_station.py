@@ -47,7 +47,7 @@ def run(action: actions.PushStation, context: Context) -> outcomes.Outcome:
             mirror, source_branch=group.source_branch, config_commit=plan.config_commit,
             targets=targets, ticket=contract.ObjectRef(action.ticket.namespace, action.ticket.name),
             track=action.track, station=action.station, images=action.snapshot.images,
-            kustomize=git.kustomize, limits=git.limits, input_key=git.input_key,
+            kustomize=git.kustomize, limits=git.limits, input_key=git.signing_key(),
             judge=_judge({s.branch: s for s in group.sources}, edits))
         pushed.extend(model.PushedCommit(app=s.app, repo_url=repo_url, branch=s.branch, commit=heads[s.branch])
                       for s in group.sources)
