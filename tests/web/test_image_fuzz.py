@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 from cli.cluster import Cluster
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -41,6 +42,14 @@ def _formats(namespace: str) -> list[tuple[dict[str, Any], dict[str, str], str]]
 
 
 SUBSCRIPTIONS = {"generic": "registry.example:5000/shop/api", "hub": "docker.io/acme/api", "ghcr": "ghcr.io/acme/api"}
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    """The conftest's app without the webhook debounce: here every valid hit must nudge its Subscription
+    (the debounce of redeliveries has its own tests, tests/web/test_hardening*.py)."""
+    app.config["WEBHOOK_DEBOUNCE_SECONDS"] = 0.0
+    return app
 
 
 @pytest.fixture
