@@ -93,11 +93,7 @@ def argocd_on_node(cluster: node_cluster.Cluster,
     api = kube.api_client(cluster.kubeconfig)
     core = k8s_client.CoreV1Api(api)
 
-    def all_ready() -> bool:
-        pods = core.list_namespaced_pod(argocd_install.NAMESPACE).items
-        return bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
-                                  for p in pods)
-    wait_for(all_ready, 300, "every Argo CD pod Ready on the real node")
+    wait_for(lambda: journey.pods_ready(api, argocd_install.NAMESPACE), 300, "every Argo CD pod Ready on the real node")
     server = core.read_namespaced_service("argocd-server", argocd_install.NAMESPACE)
     host = cluster.expose("argocd-server", server.spec.cluster_ip, 443)
     secret = core.read_namespaced_secret("argocd-initial-admin-secret", argocd_install.NAMESPACE)

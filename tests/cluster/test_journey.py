@@ -218,7 +218,7 @@ def test_bad_input_names_its_cause(cluster: node_cluster.Cluster, git_serving: j
                                     launcher=netns.Netns(cluster.netns).launcher(), name="git-ssh-impostor")
     journey.add_known_host(core, f"{gitservers.known_hosts_host(netns.NODE_IP, journey.SSH_PORT + 1)} "
                                  f"{git_serving.ssh.known_hosts_line.split(' ', 1)[1]}")
-    core.create_namespaced_secret(journey.K8STA_NAMESPACE, journey._secret(
+    core.create_namespaced_secret(journey.K8STA_NAMESPACE, journey.repo_secret(
         "impostor-ssh", journey.K8STA_NAMESPACE, "repo-creds",
         {"url": impostor.url + "/", "sshPrivateKey": impostor.client_key.read_text()}))
     bare = git_serving.ssh_repo("shop-impostor")
@@ -232,7 +232,7 @@ def test_bad_input_names_its_cause(cluster: node_cluster.Cluster, git_serving: j
 
     # K8sTA's repository Secret for one URL with a wrong password: exact URL beats the prefix template.
     bad = git_serving.https_repo("shop-badcreds")
-    core.create_namespaced_secret(journey.K8STA_NAMESPACE, journey._secret(
+    core.create_namespaced_secret(journey.K8STA_NAMESPACE, journey.repo_secret(
         "badcreds", journey.K8STA_NAMESPACE, "repository",
         {**journey.https_credentials(git_serving, password="not-the-password"), "url": bad.url}))
     world = journey.sample_railway(api, "shop-badcreds", bad, analysis.url, envs=("dev", "prod"))

@@ -23,7 +23,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from k8sta_daemon.adapters.git import messages
-from k8sta_devstack import kube, processes, railway
+from k8sta_devstack import processes, railway
 from k8sta_devstack.gitrepo import ConfigRepo
 from k8sta_devstack.node import gitservers, netns
 
@@ -92,7 +92,7 @@ def steer_namespace(api: k8s.ApiClient, name: str) -> None:
         core.patch_namespace(name, body)
 
 
-def _secret(name: str, namespace: str, kind: str, data: dict[str, str]) -> dict[str, Any]:
+def repo_secret(name: str, namespace: str, kind: str, data: dict[str, str]) -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": namespace, "labels": {SECRET_TYPE: kind}}, "stringData": data}
 
 
@@ -122,8 +122,8 @@ def trust_and_credentials(api: k8s.ApiClient, serving: GitServing) -> None:
     credentials in ``k8sta``."""
     core = k8s.CoreV1Api(api)
     for namespace in (ARGOCD_NAMESPACE, K8STA_NAMESPACE):
-        _apply_secret(core, _secret("config-https", namespace, "repo-creds", https_credentials(serving)))
-        _apply_secret(core, _secret("config-ssh", namespace, "repo-creds", ssh_credentials(serving)))
+        _apply_secret(core, repo_secret("config-https", namespace, "repo-creds", https_credentials(serving)))
+        _apply_secret(core, repo_secret("config-ssh", namespace, "repo-creds", ssh_credentials(serving)))
     core.patch_namespaced_config_map("argocd-tls-certs-cm", ARGOCD_NAMESPACE,
                                      {"data": {netns.NODE_IP: serving.https.ca_cert.read_text()}})
     add_known_host(core, serving.ssh.known_hosts_line)
@@ -248,6 +248,3 @@ def secret_value(api: k8s.ApiClient, namespace: str, name: str, key: str) -> str
     secret = k8s.CoreV1Api(api).read_namespaced_secret(name, namespace)
     return base64.b64decode(secret.data[key]).decode()
 
-
-def admin_api(kubeconfig: Path) -> k8s.ApiClient:
-    return kube.api_client(kubeconfig)

@@ -63,7 +63,8 @@ def up(state_dir: Path) -> int:
         argocd_install.install(binaries.locate_node().kubectl, started.kubeconfig, overlay)
         api = kube.api_client(started.kubeconfig)
         core = k8s_client.CoreV1Api(api)
-        processes.poll(lambda: _argocd_ready(core), 300, "every Argo CD pod Ready on the real node", interval=2)
+        processes.poll(lambda: journey.pods_ready(api, argocd_install.NAMESPACE), 300,
+                       "every Argo CD pod Ready on the real node", interval=2)
         argocd_seconds = time.monotonic() - began - node_seconds
         server = core.read_namespaced_service("argocd-server", argocd_install.NAMESPACE)
         argocd_url = "https://" + started.expose("argocd-server", server.spec.cluster_ip, 443)
@@ -122,12 +123,6 @@ def _ride(api: k8s_client.ApiClient, kubeconfig: Path, serving: journey.GitServi
 {stations.rstrip()}
 board:        http://{board}/board/?namespace=shop  (Authorization: Bearer $(cat {token}))""")
     return EXIT_OK
-
-
-def _argocd_ready(core: k8s_client.CoreV1Api) -> bool:
-    pods = core.list_namespaced_pod(argocd_install.NAMESPACE).items
-    return bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
-                              for p in pods)
 
 
 def down(state_dir: Path) -> int:
